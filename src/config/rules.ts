@@ -1,0 +1,176 @@
+import type { Provider } from '../schema/provider.js';
+import type { ConfigSources, Parsed } from './load.js';
+import { resolveModel, splitModelRef } from './model.js';
+import type { Problem } from './problem.js';
+import { problemAt } from './source.js';
+
+/** Proxies listen here; OpenClaw reaches a proxied provider only at this address. */
+export const PROXY_HOST = '127.0.0.1';
+
+export function proxyBaseUrl(port: number): string {
+  return `http://${PROXY_HOST}:${port}/v1`;
+}
+
+const basename = (file: string) => file.replace(/^.*\//, '').replace(/\.(ya?ml|json)$/, '');
+
+/**
+ * Domain rules: what a schema cannot say because it spans files. Each rule reports at the place an
+ * operator would edit.
+ */
+export function checkRules(s: ConfigSources): Problem[] {
+  const out: Problem[] = [];
+  const providers = s.providers.map((p) => p.value);
+
+  // Providers: one per file, named for it; models unique within a provider.
+  for (const { source, value: p } of s.providers) {
+    const expected = basename(source.file);
+    if (p.id !== expected) out.push(problemAt(source, ['id'], `provider id "${p.id}" must match its file name "${expected}"`));
+    const seen = new Set<string>();
+    p.models.forEach((m, i) => {
+      if (seen.has(m.id)) out.push(problemAt(source, ['models', i, 'id'], `model "${m.id}" is declared twice in provider ${p.id}`));
+      seen.add(m.id);
+    });
+    if (p.api !== 'openai-completions' && !p.proxy) {
+      out.push(
+        problemAt(source, ['api'], `${p.id} speaks ${p.api}; OpenClaw reaches it only through a compatibility proxy (add proxy: {kind, port})`),
+      );
+    }
+    if (p.api === 'google-generative-ai' && p.proxy && p.proxy.kind !== 'gemini') {
+      out.push(problemAt(source, ['proxy', 'kind'], `${p.id} speaks google-generative-ai and needs the gemini proxy, not ${p.proxy.kind}`));
+    }
+  }
+
+  // Chain: resolves, no duplicates.
+  if (s.chain) {
+    const { source, value } = s.chain;
+    const seen = new Map<string, number>();
+    value.chain.forEach((ref, i) => {
+      const first = seen.get(ref);
+      if (first !== undefined) {
+        out.push(problemAt(source, ['chain', i], `"${ref}" is already step ${first + 1} of the chain; each model appears once`));
+      } else seen.set(ref, i);
+      const unresolved = unresolvedModel(providers, ref, s.brokenProviders);
+      if (unresolved) out.push(problemAt(source, ['chain', i], unresolved));
+    });
+  }
+
+  // Agents: models resolve, subagents exist, the system agent exists.
+  if (s.deployment) {
+    const { source, value } = s.deployment;
+    const agents = value.agents.entries;
+    for (const [id, agent] of Object.entries(agents)) {
+      if (agent.model) {
+        const unresolved = unresolvedModel(providers, agent.model, s.brokenProviders);
+        if (unresolved) out.push(problemAt(source, ['agents', 'entries', id, 'model'], unresolved));
+      }
+      agent.subagents?.allowAgents.forEach((sub, i) => {
+        const at = ['agents', 'entries', id, 'subagents', 'allowAgents', i];
+        if (sub === id) out.push(problemAt(source, at, `agent ${id} cannot spawn itself as a subagent`));
+        else if (!(sub in agents))
+          out.push(problemAt(source, at, `unknown agent "${sub}" (expected one of: ${Object.keys(agents).join(', ')})`));
+      });
+    }
+    if (!(value.agents.systemAgent in agents)) {
+      out.push(
+        problemAt(
+          source,
+          ['agents', 'systemAgent'],
+          `unknown agent "${value.agents.systemAgent}" (expected one of: ${Object.keys(agents).join(', ')})`,
+        ),
+      );
+    }
+  }
+
+  out.push(...checkPorts(s));
+  out.push(...checkSecrets(s));
+  out.push(...checkEnvironments(s, providers));
+  return out;
+}
+
+function unresolvedModel(providers: readonly Provider[], ref: string, broken: ReadonlySet<string>): string | undefined {
+  if (resolveModel(providers, ref)) return undefined;
+  const { providerId, modelId } = splitModelRef(ref);
+  // Its own file's problems are reported already; a second report here would only be noise.
+  if (broken.has(providerId)) return undefined;
+  const provider = providers.find((p) => p.id === providerId);
+  if (!provider) {
+    return `"${ref}" names provider "${providerId}", which is not declared (expected one of: ${providers.map((p) => p.id).join(', ')})`;
+  }
+  return `"${ref}": provider ${providerId} declares no model "${modelId}" (it declares: ${provider.models.map((m) => m.id).join(', ')})`;
+}
+
+function checkPorts(s: ConfigSources): Problem[] {
+  const out: Problem[] = [];
+  const gatewayPort = s.deployment?.value.gateway.port;
+  const byPort = new Map<number, Parsed<Provider>>();
+  for (const parsed of s.providers) {
+    const { source, value: p } = parsed;
+    if (!p.proxy) continue;
+    const at = ['proxy', 'port'];
+    if (p.proxy.port === gatewayPort) {
+      out.push(problemAt(source, at, `port ${p.proxy.port} is the gateway's port (config/openclaw.json gateway.port)`));
+    }
+    const other = byPort.get(p.proxy.port);
+    if (other) {
+      out.push(problemAt(source, at, `port ${p.proxy.port} is already used by the ${other.value.id} proxy (${other.source.file})`));
+    } else byPort.set(p.proxy.port, parsed);
+  }
+  return out;
+}
+
+function checkSecrets(s: ConfigSources): Problem[] {
+  const out: Problem[] = [];
+  if (!s.secrets) return out;
+  const declared = s.secrets.value.secrets;
+  const need = (source: Parsed<unknown>['source'], path: PropertyKey[], name: string, what: string) => {
+    if (!(name in declared)) {
+      out.push(problemAt(source, path, `secret ${name} (${what}) is not declared in ${s.secrets!.source.file}`));
+    }
+  };
+  for (const { source, value: p } of s.providers) need(source, ['apiKeySecret'], p.apiKeySecret, `the ${p.id} API key`);
+  if (s.deployment) {
+    need(s.deployment.source, ['gateway', 'auth', 'token', 'secret'], s.deployment.value.gateway.auth.token.secret, 'the gateway token');
+  }
+  for (const { source, value: e } of s.environments) {
+    if (e.target.kind === 'ssh') need(source, ['target', 'privateKeySecret'], e.target.privateKeySecret, `the ${e.name} SSH key`);
+  }
+  return out;
+}
+
+function checkEnvironments(s: ConfigSources, providers: readonly Provider[]): Problem[] {
+  const out: Problem[] = [];
+  for (const { source, value: e } of s.environments) {
+    const expected = basename(source.file);
+    if (e.name !== expected) out.push(problemAt(source, ['name'], `environment name "${e.name}" must match its file name "${expected}"`));
+    if (e.services === 'systemd') {
+      if (!e.user) out.push(problemAt(source, [], 'a systemd environment needs user: the account that owns the files and runs the services'));
+      if (!e.runtime) out.push(problemAt(source, [], 'a systemd environment needs runtime: {node, openclaw} versions to install'));
+      if (!e.paths.runtime) out.push(problemAt(source, ['paths'], 'a systemd environment needs paths.runtime: where Node and OpenClaw are installed'));
+      if (e.paths.state.startsWith('~') || e.paths.proxies.startsWith('~'))
+        out.push(problemAt(source, ['paths'], 'a systemd environment needs absolute paths; ~ is only for the local environment'));
+    }
+    for (const [id, override] of Object.entries(e.providers ?? {})) {
+      const p = providers.find((x) => x.id === id);
+      if (!p) {
+        out.push(
+          problemAt(source, ['providers', id], `unknown provider "${id}" (expected one of: ${providers.map((x) => x.id).join(', ')})`, 'key'),
+        );
+        continue;
+      }
+      if (p.proxy && override.baseUrl) {
+        out.push(
+          problemAt(
+            source,
+            ['providers', id, 'baseUrl'],
+            `${id} is served through its proxy at ${proxyBaseUrl(p.proxy.port)}; OpenClaw never calls it directly (set upstream to change where the proxy sends requests)`,
+            'key',
+          ),
+        );
+      }
+      if (!p.proxy && override.upstream) {
+        out.push(problemAt(source, ['providers', id, 'upstream'], `${id} has no proxy; set baseUrl to change where OpenClaw calls it`, 'key'));
+      }
+    }
+  }
+  return out;
+}

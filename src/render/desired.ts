@@ -1,0 +1,60 @@
+import type { ProxyKind } from '../schema/provider.js';
+
+/** What one environment should look like: every managed file and service. Output of render(). */
+export interface DesiredState {
+  environment: string;
+  /** systemd: units are managed; none: files only. */
+  services: 'systemd' | 'none';
+  files: DesiredFile[];
+  units: DesiredService[];
+}
+
+export type FileRole = 'openclaw-config' | 'env' | 'proxy-config' | 'proxy-program' | 'unit';
+
+export interface DesiredFile {
+  /** Absolute path on the target. */
+  path: string;
+  /** Path inside a rendered folder (render --out), such as proxies/gemini/proxy.json. */
+  name: string;
+  role: FileRole;
+  /** Octal mode, such as 0o600. */
+  mode: number;
+  /** Owning account; undefined leaves ownership to whoever writes (the local environment). */
+  owner?: string;
+  /**
+   * The file's text. For an env file this is its template: names only, values filled in at apply
+   * time from the environment's secret source.
+   */
+  content: string;
+  /** Holds secret values once applied: never shown, never hashed without a key. */
+  sensitive: boolean;
+  /** For env files: variable name → the secret it is filled from. */
+  secrets?: Record<string, string>;
+}
+
+export interface DesiredService {
+  /** systemd unit name, such as gemini-proxy.service. */
+  name: string;
+  kind: 'gateway' | 'proxy';
+  proxy?: ProxyKind;
+  /** Port it listens on (loopback for proxies). */
+  port: number;
+  /** Where a health gate checks it, on the host. */
+  health: string;
+  /** Units this one starts after; proxies come before the gateway. */
+  after: string[];
+  /** Files whose change restarts it. */
+  restartOn: string[];
+  /** Files whose change it picks up by itself (OpenClaw's hot reload), with no restart. */
+  reloadOn: string[];
+}
+
+/** What render() needs besides config, gathered by the caller: render itself reads nothing. */
+export interface RenderContext {
+  /** Home folder of the operator, for ~ in local paths. */
+  home: string;
+  /** Replaces the environment's state folder (OPENCLAW_STATE_DIR), for the local environment. */
+  stateDir?: string;
+  /** The built, self-contained proxy programs, by kind. */
+  proxyPrograms: Record<ProxyKind, string>;
+}

@@ -1,0 +1,79 @@
+import type { Config } from '../config/model.js';
+import { proxyBaseUrl } from '../config/rules.js';
+import type { Environment } from '../schema/environment.js';
+import type { Provider } from '../schema/provider.js';
+import type { OpenClawConfig } from './openclaw-config.generated.js';
+
+/** OpenClaw resolves env references through this secret provider. */
+const SECRET_PROVIDER = 'default';
+
+/**
+ * OpenClaw sends some key to every provider; a proxy ignores it and uses the real key from its
+ * own environment, so OpenClaw never holds the keys of proxied providers.
+ */
+export const PROXY_PLACEHOLDER_KEY = 'held-by-local-proxy';
+
+const envRef = (id: string) => ({ source: 'env' as const, provider: SECRET_PROVIDER, id });
+
+/** Where OpenClaw calls a provider in this environment: its proxy, an override, or the upstream. */
+export function openclawBaseUrl(p: Provider, env: Environment): string {
+  if (p.proxy) return proxyBaseUrl(p.proxy.port);
+  return env.providers?.[p.id]?.baseUrl ?? p.baseUrl;
+}
+
+/** The secrets the gateway process itself needs: its token and the keys of unproxied providers. */
+export function gatewaySecrets(config: Config): string[] {
+  const names = [config.deployment.gateway.auth.token.secret, ...config.providers.filter((p) => !p.proxy).map((p) => p.apiKeySecret)];
+  return [...new Set(names)].sort();
+}
+
+/** openclaw.json in the format of the pinned OpenClaw, typed against its published schema. */
+export function renderOpenclawConfig(config: Config, env: Environment): OpenClawConfig {
+  const { deployment, chain } = config;
+  const [primary, ...fallbacks] = chain as [string, ...string[]];
+  const providers = Object.fromEntries(
+    config.providers.map((p) => [
+      p.id,
+      {
+        baseUrl: openclawBaseUrl(p, env),
+        apiKey: p.proxy ? PROXY_PLACEHOLDER_KEY : envRef(p.apiKeySecret),
+        api: 'openai-completions' as const,
+        models: p.models.map((m) => ({ id: m.id, name: m.name, contextWindow: m.contextWindow, maxTokens: m.maxTokens })),
+      },
+    ]),
+  );
+  const entries = Object.fromEntries(
+    Object.entries(deployment.agents.entries).map(([id, a]) => [
+      id,
+      {
+        name: a.name,
+        ...(a.description ? { description: a.description } : {}),
+        // An agent with its own primary still falls back along the deployment's chain.
+        ...(a.model ? { model: { primary: a.model, fallbacks: chain.filter((ref) => ref !== a.model) } } : {}),
+        ...(a.subagents ? { subagents: { allowAgents: [...a.subagents.allowAgents] } } : {}),
+      },
+    ]),
+  );
+  return {
+    gateway: {
+      mode: 'local',
+      port: deployment.gateway.port,
+      bind: env.gateway.bind,
+      auth: { mode: 'token', token: envRef(deployment.gateway.auth.token.secret) },
+      reload: { mode: deployment.gateway.reload.mode },
+    },
+    secrets: {
+      providers: { [SECRET_PROVIDER]: { source: 'env', allowlist: gatewaySecrets(config) } },
+    },
+    models: { mode: 'replace', providers },
+    agents: {
+      ownership: 'explicit',
+      defaults: {
+        model: { primary, fallbacks },
+        systemAgent: { agentId: deployment.agents.systemAgent },
+      },
+      entries,
+    },
+    plugins: { enabled: deployment.plugins.enabled },
+  };
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { AbsolutePath, HttpUrl, Port, SchemaRef, SecretName } from './common.js';
+
+const LocalTarget = z.strictObject({
+  kind: z.literal('local'),
+});
+
+const SshTarget = z.strictObject({
+  kind: z.literal('ssh'),
+  host: z.string().min(1).describe('Host name or address. Data only: tests never connect to it.'),
+  port: z.int().min(1).max(65535).default(22),
+  user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: 'expected a Unix user name' }),
+  hostKey: z
+    .string()
+    .regex(/^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/=]+$/, {
+      error: 'expected a public host key, such as "ssh-ed25519 AAAA…"',
+    })
+    .describe('The pinned host key; any other key is refused.'),
+  privateKeySecret: SecretName.describe('Secret holding the SSH private key.'),
+});
+
+const SecretSource = z.discriminatedUnion('source', [
+  z.strictObject({
+    source: z.literal('dotenv'),
+    path: z.string().min(1).describe('A .env file on the operator\'s machine, relative to the repository or absolute.'),
+  }),
+  z.strictObject({ source: z.literal('env').describe('The process environment, as in GitHub Actions.') }),
+  z.strictObject({
+    source: z.literal('ssm'),
+    prefix: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, { error: 'expected a Parameter Store path such as /clawops/ec2' }),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'expected an AWS region such as us-east-2' }),
+  }),
+]);
+
+export const EnvironmentSchema = z
+  .strictObject({
+    $schema: SchemaRef.optional(),
+    name: z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'expected a lower-case environment name' }),
+    description: z.string().min(1),
+    target: z.discriminatedUnion('kind', [LocalTarget, SshTarget]),
+    services: z
+      .enum(['systemd', 'none'])
+      .describe('systemd: units are installed and managed; none: files only, the operator runs the processes.'),
+    user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).optional().describe('Owner of the deployed files and the services\' user.'),
+    paths: z.strictObject({
+      state: AbsolutePath.describe('OpenClaw\'s state folder (OPENCLAW_STATE_DIR).'),
+      proxies: AbsolutePath.describe('Where the proxies and their settings live.'),
+      runtime: AbsolutePath.optional().describe('Where Node and OpenClaw are installed (systemd environments).'),
+    }),
+    runtime: z
+      .strictObject({
+        node: z.string().regex(/^\d+\.\d+\.\d+$/, { error: 'expected an exact Node version such as 24.21.0' }),
+        openclaw: z.string().regex(/^\d{4}\.\d+\.\d+$/, { error: 'expected an exact OpenClaw version such as 2026.9.6' }),
+      })
+      .optional()
+      .describe('Versions the host must run; apply installs or changes them.'),
+    gateway: z.strictObject({
+      bind: z.enum(['loopback', 'lan']).describe('OpenClaw\'s bind mode; it accepts a mode, not an address.'),
+      publicUrl: HttpUrl.optional().describe('How the edge function reaches the gateway.'),
+    }),
+    providers: z
+      .record(
+        z.string(),
+        z.strictObject({
+          upstream: HttpUrl.optional().describe('Replaces the provider\'s upstream base URL in this environment.'),
+          baseUrl: HttpUrl.optional().describe('Replaces the URL OpenClaw calls; not allowed for proxied providers.'),
+        }),
+      )
+      .optional(),
+    secrets: SecretSource.describe('Where this environment\'s secret values come from at apply time.'),
+  })
+  .describe('One environment: where and how the deployment runs (config/environments/<name>.yaml).');
+export type Environment = z.infer<typeof EnvironmentSchema>;
+export type EnvironmentInput = z.input<typeof EnvironmentSchema>;

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { clawops, scratchRepo } from '../support/cli.js';
+
+async function breakConfig(root: string): Promise<void> {
+  const chain = join(root, 'config/fallback-chain.yaml');
+  await writeFile(chain, (await readFile(chain, 'utf8')).replace('  - kimi/kimi-k2.5', '  - kimi/kimi-k9'));
+  const groq = join(root, 'config/providers/groq.yaml');
+  await writeFile(groq, (await readFile(groq, 'utf8')).replace('tier: free', 'tier: gratis'));
+}
+
+describe('clawops validate', () => {
+  test('a valid config: exit 0 and a one-line summary', async () => {
+    const run = await clawops(['validate']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, 'Config is valid: 7 providers, 11-step fallback chain, 3 agents, 2 environments (ec2, local).\n');
+  });
+
+  test('a broken config: every problem as file:line:col, exit 1', async () => {
+    const root = await scratchRepo();
+    await breakConfig(root);
+    const run = await clawops(['validate', '--root', root]);
+    assert.equal(run.code, 1);
+    assert.equal(
+      run.stderr,
+      [
+        'error: config/fallback-chain.yaml:6:5: chain[1]: "kimi/kimi-k9": provider kimi declares no model "kimi-k9" (it declares: kimi-k2.5)',
+        'error: config/providers/groq.yaml:7:7: tier: expected one of "free", "paid"; found "gratis"',
+        '2 problems found; nothing was written.',
+        '',
+      ].join('\n'),
+    );
+    assert.equal(run.stdout, '');
+  });
+
+  test('inside GitHub Actions the problems are also annotations on the config lines', async () => {
+    const root = await scratchRepo();
+    await breakConfig(root);
+    const run = await clawops(['validate', '--root', root], { env: { GITHUB_ACTIONS: 'true' } });
+    assert.equal(run.code, 1);
+    assert.match(run.stdout, /^::error title=clawops validate,file=config\/providers\/groq\.yaml,line=7,col=7::tier: expected one of "free", "paid"; found "gratis"$/m);
+    assert.match(run.stdout, /^::error title=clawops validate,file=config\/fallback-chain\.yaml,line=6,col=5::chain\[1\]: /m);
+  });
+});
+
+describe('clawops render', () => {
+  test('writes the environment into a folder and says what it wrote', async () => {
+    const root = await scratchRepo();
+    const out = join(root, 'out');
+    const run = await clawops(['render', '--env', 'local', '--out', out, '--root', root], { env: { OPENCLAW_STATE_DIR: '/srv/openclaw' } });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^Rendered environment local into .*out:$/m);
+    assert.match(run.stdout, /^ {2}openclaw\.json +0600 .* → \/srv\/openclaw\/openclaw\.json$/m);
+    assert.match(run.stdout, /^ {2}gateway\.env +0600 .* → \/srv\/openclaw\/gateway\.env {2}\(sensitive: names only, values are filled in at apply\)$/m);
+    const manifest = JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8'));
+    assert.equal(manifest.environment, 'local');
+    for (const f of manifest.files) assert.ok(existsSync(join(out, f.name)), f.name);
+    assert.equal((await stat(join(out, 'gateway.env'))).mode & 0o777, 0o600);
+    const program = await readFile(join(out, 'proxies/gemini/gemini-proxy.mjs'), 'utf8');
+    assert.ok(program.length > 1000, 'the built gemini proxy program is part of the render');
+  });
+
+  test('the same config renders byte-identical files twice', async () => {
+    const root = await scratchRepo();
+    const a = await clawops(['render', '--env', 'ec2', '--json', '--root', root]);
+    const b = await clawops(['render', '--env', 'ec2', '--json', '--root', root]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(a.stdout, b.stdout);
+    assert.equal(JSON.parse(a.stdout).units.length, 4);
+  });
+
+  test('a broken config writes nothing', async () => {
+    const root = await scratchRepo();
+    await breakConfig(root);
+    const out = join(root, 'out');
+    const run = await clawops(['render', '--env', 'local', '--out', out, '--root', root]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /nothing was written/);
+    assert.equal(existsSync(out), false);
+  });
+
+  test('an unknown environment is an error naming the known ones', async () => {
+    const run = await clawops(['render', '--env', 'prod']);
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr, 'error: unknown environment "prod" (expected one of: ec2, local)\n');
+  });
+
+  test('usage errors exit 64', async () => {
+    assert.equal((await clawops(['render'])).code, 64);
+    assert.equal((await clawops(['frobnicate'])).code, 64);
+    assert.equal((await clawops(['validate', '--bogus'])).code, 64);
+  });
+});

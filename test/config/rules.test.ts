@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { loadConfig } from '../../src/config/load.js';
+import { formatProblem } from '../../src/config/problem.js';
+import type { FileText } from '../../src/config/source.js';
+import { edit, repoFiles } from '../support/repo.js';
+
+const files = await repoFiles();
+
+function problems(changed: FileText[]): string[] {
+  const result = loadConfig(changed);
+  assert.equal(result.ok, false, 'expected the config to be rejected');
+  return result.problems.map(formatProblem);
+}
+
+const CHAIN = 'config/fallback-chain.yaml';
+const DEPLOYMENT = 'config/openclaw.json';
+
+describe('the repository config', () => {
+  test('is valid', () => {
+    const result = loadConfig(files);
+    assert.deepEqual(result.problems.map(formatProblem), []);
+    assert.equal(result.ok, true);
+  });
+});
+
+describe('fallback chain', () => {
+  test('an entry naming an undeclared provider', () => {
+    const out = problems(edit(files, CHAIN, (t) => t.replace('  - cerebras/llama-3.3-70b', '  - anthropic/claude-opus')));
+    assert.deepEqual(out, [
+      'config/fallback-chain.yaml:7:5: chain[2]: "anthropic/claude-opus" names provider "anthropic", which is not declared (expected one of: cerebras, deepseek, gemini, groq, kimi, mistral, openrouter)',
+    ]);
+  });
+
+  test('an entry naming a model its provider does not declare', () => {
+    const out = problems(edit(files, CHAIN, (t) => t.replace('  - gemini/gemini-2.5-flash\n', '  - gemini/gemini-3-pro\n')));
+    assert.deepEqual(out, [
+      'config/fallback-chain.yaml:13:5: chain[8]: "gemini/gemini-3-pro": provider gemini declares no model "gemini-3-pro" (it declares: gemini-2.5-flash, gemini-2.5-flash-lite)',
+    ]);
+  });
+
+  test('a model whose id contains "/" and ":" resolves against its provider', () => {
+    const out = problems(
+      edit(files, CHAIN, (t) => t.replace('openrouter/openai/gpt-oss-120b:free', 'openrouter/openai/gpt-oss-120b:paid')),
+    );
+    assert.deepEqual(out, [
+      'config/fallback-chain.yaml:12:5: chain[7]: "openrouter/openai/gpt-oss-120b:paid": provider openrouter declares no model "openai/gpt-oss-120b:paid" (it declares: meta-llama/llama-3.3-70b-instruct:free, openai/gpt-oss-120b:free, nousresearch/hermes-3-llama-3.1-405b:free)',
+    ]);
+  });
+
+  test('a duplicate step', () => {
+    const out = problems(edit(files, CHAIN, (t) => t.replace('  - gemini/gemini-2.5-flash-lite', '  - kimi/kimi-k2.5')));
+    assert.deepEqual(out, ['config/fallback-chain.yaml:15:5: chain[10]: "kimi/kimi-k2.5" is already step 2 of the chain; each model appears once']);
+  });
+
+  test('an empty chain', () => {
+    const out = problems(edit(files, CHAIN, (t) => t.replace(/chain:\n(  - .*\n)+/, 'chain: []\n')));
+    assert.deepEqual(out, ['config/fallback-chain.yaml:4:8: chain: expected at least one model in the chain; found a list of 0']);
+  });
+});
+
+describe('agents', () => {
+  test("an agent's model must resolve", () => {
+    const out = problems(edit(files, DEPLOYMENT, (t) => t.replace('"model": "cerebras/llama-3.3-70b"', '"model": "cerebras/llama-4"')));
+    assert.deepEqual(out, [
+      'config/openclaw.json:26:18: agents.entries.sentinel.model: "cerebras/llama-4": provider cerebras declares no model "llama-4" (it declares: llama-3.3-70b)',
+    ]);
+  });
+
+  test('subagents must be declared agents, not the agent itself', () => {
+    const out = problems(edit(files, DEPLOYMENT, (t) => t.replace('["scribe", "sentinel"]', '["scribe", "main", "critic"]')));
+    assert.deepEqual(out, [
+      'config/openclaw.json:17:50: agents.entries.main.subagents.allowAgents[1]: agent main cannot spawn itself as a subagent',
+      'config/openclaw.json:17:58: agents.entries.main.subagents.allowAgents[2]: unknown agent "critic" (expected one of: main, scribe, sentinel)',
+    ]);
+  });
+
+  test('the system agent must be declared', () => {
+    const out = problems(edit(files, DEPLOYMENT, (t) => t.replace('"systemAgent": "main"', '"systemAgent": "boss"')));
+    assert.deepEqual(out, ['config/openclaw.json:12:20: agents.systemAgent: unknown agent "boss" (expected one of: main, scribe, sentinel)']);
+  });
+});
+
+describe('proxies and ports', () => {
+  test('two proxies on one port', () => {
+    const out = problems(edit(files, 'config/providers/kimi.yaml', (t) => t.replace('port: 18792', 'port: 18791')));
+    // Files are read in name order, so the later file (mistral) is the one told to move.
+    assert.deepEqual(out, ['config/providers/mistral.yaml:10:9: proxy.port: port 18791 is already used by the kimi proxy (config/providers/kimi.yaml)']);
+  });
+
+  test("a proxy on the gateway's port", () => {
+    const out = problems(edit(files, 'config/providers/gemini.yaml', (t) => t.replace('port: 18790', 'port: 18789')));
+    assert.deepEqual(out, ["config/providers/gemini.yaml:10:9: proxy.port: port 18789 is the gateway's port (config/openclaw.json gateway.port)"]);
+  });
+
+  test('a port out of range', () => {
+    const out = problems(edit(files, 'config/providers/gemini.yaml', (t) => t.replace('port: 18790', 'port: 70000')));
+    assert.deepEqual(out, ['config/providers/gemini.yaml:10:9: proxy.port: expected a port from 1024 to 65535; found 70000']);
+  });
+
+  test('an environment cannot point OpenClaw past a proxy', () => {
+    const out = problems(
+      edit(files, 'config/environments/local.yaml', (t) => `${t}providers:\n  gemini:\n    baseUrl: https://generativelanguage.googleapis.com/v1beta\n`),
+    );
+    assert.deepEqual(out, [
+      'config/environments/local.yaml:18:5: providers.gemini.baseUrl: gemini is served through its proxy at http://127.0.0.1:18790/v1; OpenClaw never calls it directly (set upstream to change where the proxy sends requests)',
+    ]);
+  });
+
+  test('an environment may move a proxied upstream', () => {
+    const changed = edit(files, 'config/environments/local.yaml', (t) => `${t}providers:\n  gemini:\n    upstream: http://127.0.0.1:39990/v1beta\n`);
+    assert.deepEqual(loadConfig(changed).problems, []);
+  });
+
+  test('a provider that speaks Gemini\'s API needs the proxy', () => {
+    const out = problems(edit(files, 'config/providers/gemini.yaml', (t) => t.replace(/proxy:\n  kind: gemini\n  port: 18790\n/, '')));
+    assert.deepEqual(out, [
+      'config/providers/gemini.yaml:4:6: api: gemini speaks google-generative-ai; OpenClaw reaches it only through a compatibility proxy (add proxy: {kind, port})',
+    ]);
+  });
+});
+
+describe('secrets', () => {
+  test('a provider key that is not declared (the slip the deployment guide made with OpenRouter)', () => {
+    const out = problems(edit(files, 'config/secrets.yaml', (t) => t.replace(/  OPENROUTER_API_KEY:\n.*\n/, '')));
+    assert.deepEqual(out, [
+      'config/providers/openrouter.yaml:6:15: apiKeySecret: secret OPENROUTER_API_KEY (the openrouter API key) is not declared in config/secrets.yaml',
+    ]);
+  });
+
+  test('the gateway token must be declared', () => {
+    const out = problems(edit(files, 'config/secrets.yaml', (t) => t.replace(/  OPENCLAW_GATEWAY_TOKEN:\n.*\n/, '')));
+    assert.deepEqual(out, [
+      'config/openclaw.json:7:28: gateway.auth.token.secret: secret OPENCLAW_GATEWAY_TOKEN (the gateway token) is not declared in config/secrets.yaml',
+    ]);
+  });
+
+  test('secret names are UPPER_SNAKE', () => {
+    const out = problems(edit(files, 'config/providers/groq.yaml', (t) => t.replace('apiKeySecret: GROQ_API_KEY', 'apiKeySecret: groq-key')));
+    assert.deepEqual(out, [
+      'config/providers/groq.yaml:6:15: apiKeySecret: expected an UPPER_SNAKE secret name, such as GROQ_API_KEY; found "groq-key"',
+    ]);
+  });
+
+  test('every provider has its key', () => {
+    const out = problems(edit(files, 'config/providers/groq.yaml', (t) => t.replace('apiKeySecret: GROQ_API_KEY\n', '')));
+    assert.deepEqual(out, ['config/providers/groq.yaml:2:1: apiKeySecret: missing required key (expected string)']);
+  });
+});
+
+describe('schema problems', () => {
+  test('an unknown key names the keys that are allowed', () => {
+    const out = problems(edit(files, 'config/providers/groq.yaml', (t) => t.replace('tier: free', 'tier: free\ncolour: blue')));
+    assert.deepEqual(out, [
+      'config/providers/groq.yaml:8:1: colour: unknown key "colour" (expected one of: id, name, api, baseUrl, apiKeySecret, tier, proxy, models)',
+    ]);
+  });
+
+  test('a wrong type says what was found', () => {
+    const out = problems(edit(files, 'config/providers/groq.yaml', (t) => t.replace('contextWindow: 131072', 'contextWindow: lots')));
+    assert.deepEqual(out, ['config/providers/groq.yaml:11:20: models[0].contextWindow: expected number, found "lots"']);
+  });
+
+  test('a value outside an enum lists the choices', () => {
+    const out = problems(edit(files, 'config/environments/local.yaml', (t) => t.replace('bind: loopback', 'bind: 127.0.0.1')));
+    assert.deepEqual(out, ['config/environments/local.yaml:12:9: gateway.bind: expected one of "loopback", "lan"; found "127.0.0.1"']);
+  });
+
+  test('a file whose id does not match its name', () => {
+    const out = problems(edit(files, 'config/providers/groq.yaml', (t) => t.replace('id: groq', 'id: groqcloud')));
+    assert.ok(out.includes('config/providers/groq.yaml:2:5: id: provider id "groqcloud" must match its file name "groq"'), out.join('\n'));
+  });
+
+  test('a YAML syntax error is placed, and the rest of the config is still checked', () => {
+    const changed = edit(
+      edit(files, 'config/providers/deepseek.yaml', (t) => t.replace('tier: paid', 'tier: [paid')),
+      CHAIN,
+      (t) => t.replace('  - cerebras/llama-3.3-70b', '  - cerebras/llama-9'),
+    );
+    const out = problems(changed);
+    assert.equal(out.length, 2, out.join('\n'));
+    assert.match(out[0]!, /^config\/fallback-chain\.yaml:7:5: chain\[2\]: "cerebras\/llama-9": provider cerebras declares no model/);
+    assert.match(out[1]!, /^config\/providers\/deepseek\.yaml:\d+:\d+: /);
+  });
+
+  test('a file that is not part of the config layout', () => {
+    const out = problems([...files, { file: 'config/provider/x.yaml', text: 'id: x\n' }]);
+    assert.match(out[0]!, /^config\/provider\/x\.yaml:1:1: not a known config file/);
+  });
+
+  test('a missing file', () => {
+    const out = problems(files.filter((f) => f.file !== CHAIN));
+    assert.deepEqual(out, ['config/fallback-chain.yaml:1:1: missing file']);
+  });
+
+  test('every problem is reported at once, across files, in file order', () => {
+    const changed = edit(
+      edit(edit(files, 'config/secrets.yaml', (t) => t.replace(/  OPENROUTER_API_KEY:\n.*\n/, '')), CHAIN, (t) =>
+        t.replace('  - kimi/kimi-k2.5', '  - kimi/kimi-k3'),
+      ),
+      'config/providers/kimi.yaml',
+      (t) => t.replace('port: 18792', 'port: 18790'),
+    );
+    const out = problems(changed);
+    assert.deepEqual(
+      out.map((l) => l.split(':')[0]),
+      ['config/fallback-chain.yaml', 'config/providers/kimi.yaml', 'config/providers/openrouter.yaml'],
+    );
+  });
+});

@@ -1,0 +1,1 @@
+// gemini proxy program (fixture)

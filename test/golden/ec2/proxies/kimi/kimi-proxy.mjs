@@ -1,0 +1,1 @@
+// kimi proxy program (fixture)

@@ -1,0 +1,1 @@
+// mistral proxy program (fixture)

@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import { RenderError } from '../render/render.js';
 import { processOutput, type Output } from './output.js';
 import { reportProblems } from './problems.js';
+import { applyCommand, deployErrorMessage, driftCommand, planCommand, readSavedPlan, rollbackCommand } from './deploy-commands.js';
+import { prepare } from './deploy.js';
 import { renderCommand } from './render-command.js';
 import { loadWorkspace, UsageError, type Install } from './workspace.js';
 
@@ -13,12 +15,20 @@ Usage:
   clawops validate                         Check every config file; print all problems
   clawops render --env NAME [--out DIR]    Render an environment's files (and manifest.json)
                  [--json]                  Print the manifest as JSON
+  clawops plan --env NAME                  What apply would change on the environment's host
+               [--json] [--out FILE] [--detailed-exitcode] [--verbose]
+  clawops apply --env NAME | apply FILE    Apply the configuration (or exactly a saved plan)
+               [--break-lock] [--lock-wait SECONDS] [--json]
+  clawops drift --env NAME                 Compare the host with the configuration; changes nothing
+               [--format text|markdown|json]
+  clawops rollback --env NAME [--to RELEASE]   Back to a kept release, with the same health gates
 
 Options:
   --root DIR    The repository holding config/ (default: the current folder)
   -h, --help    This help
 
-Exit codes: 0 ok, 1 invalid config or failure, 64 wrong usage.
+Exit codes: 0 ok (applied, or no changes), 1 invalid config or failure, 2 changes (plan
+--detailed-exitcode) or drift, 3 rolled back, 4 locked by another apply, 64 wrong usage.
 `;
 
 /** The CLI: reads argv and env, picks the command, sets the exit code. No business logic here. */
@@ -38,6 +48,12 @@ export async function main(
         out: { type: 'string' },
         json: { type: 'boolean', default: false },
         root: { type: 'string', default: '.' },
+        'detailed-exitcode': { type: 'boolean', default: false },
+        verbose: { type: 'boolean', default: false },
+        'break-lock': { type: 'boolean', default: false },
+        'lock-wait': { type: 'string', default: '120' },
+        format: { type: 'string', default: 'text' },
+        to: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -77,6 +93,34 @@ export async function main(
         await renderCommand(result.config, { env: values.env, out: values.out, json: values.json }, output, env, install);
         return EXIT.ok;
       }
+      case 'plan':
+      case 'apply':
+      case 'drift':
+      case 'rollback': {
+        const savedPath = command === 'apply' ? positionals[1] : undefined;
+        const saved = savedPath ? await readSavedPlan(savedPath) : undefined;
+        const envName = values.env ?? saved?.environment;
+        if (!envName) throw new UsageError(`${command} needs --env NAME`);
+        if (saved && values.env && values.env !== saved.environment) throw new UsageError(`${savedPath} is a plan for ${saved.environment}, not ${values.env}`);
+        const result = await loadWorkspace(values.root);
+        if (!result.ok) {
+          await reportProblems(result.problems, output, env);
+          return EXIT.error;
+        }
+        const d = await prepare(result.config, envName, env, install, values.root);
+        if (command === 'plan') {
+          return await planCommand(d, { json: values.json, out: values.out, detailedExitcode: values['detailed-exitcode'], verbose: values.verbose }, output);
+        }
+        if (command === 'drift') {
+          const format = values.format;
+          if (format !== 'text' && format !== 'markdown' && format !== 'json') throw new UsageError('--format is text, markdown or json');
+          return await driftCommand(d, { format: values.json ? 'json' : format }, output);
+        }
+        const lockWaitSeconds = Number(values['lock-wait']);
+        if (!Number.isFinite(lockWaitSeconds) || lockWaitSeconds < 0) throw new UsageError('--lock-wait takes seconds');
+        if (command === 'rollback') return await rollbackCommand(d, { to: values.to, breakLock: values['break-lock'], lockWaitSeconds }, output, env);
+        return await applyCommand(d, { ...(saved ? { saved } : {}), breakLock: values['break-lock'], lockWaitSeconds, json: values.json }, output, env);
+      }
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
@@ -87,6 +131,11 @@ export async function main(
     }
     if (e instanceof RenderError) {
       output.err(`error: ${e.message}`);
+      return EXIT.error;
+    }
+    const message = deployErrorMessage(e);
+    if (message) {
+      output.err(`error: ${message}`);
       return EXIT.error;
     }
     throw e;

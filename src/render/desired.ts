@@ -7,6 +7,19 @@ export interface DesiredState {
   services: 'systemd' | 'none';
   files: DesiredFile[];
   units: DesiredService[];
+  host: HostLayout;
+}
+
+/** Where clawops keeps its own records on a host, and where the pinned runtime lives. */
+export interface HostLayout {
+  /** Releases, the current-release link, the lock and the audit log. */
+  clawopsDir: string;
+  /** Owner of clawopsDir and the deployed files (systemd environments). */
+  user?: string;
+  runtime?: {
+    node: { version: string; dir: string; bin: string };
+    openclaw: { version: string; dir: string; entry: string };
+  };
 }
 
 export type FileRole = 'openclaw-config' | 'env' | 'proxy-config' | 'proxy-program' | 'unit';

@@ -2,7 +2,7 @@ import type { Config } from '../config/model.js';
 import { PROXY_HOST } from '../config/rules.js';
 import type { Environment } from '../schema/environment.js';
 import type { Provider, ProxyKind } from '../schema/provider.js';
-import type { DesiredFile, DesiredService, DesiredState, RenderContext } from './desired.js';
+import type { DesiredFile, DesiredService, DesiredState, HostLayout, RenderContext } from './desired.js';
 import { envTemplate } from './envfile.js';
 import { gatewaySecrets, renderOpenclawConfig } from './openclaw.js';
 import { environmentPaths, type EnvironmentPaths } from './paths.js';
@@ -136,7 +136,20 @@ export function render(config: Config, envName: string, ctx: RenderContext): Des
   }
 
   files.sort((a, b) => a.path.localeCompare(b.path));
-  return { environment: env.name, services: env.services, files, units };
+  return { environment: env.name, services: env.services, files, units, host: hostLayout(env, paths) };
+}
+
+function hostLayout(env: Environment, paths: EnvironmentPaths): HostLayout {
+  const layout: HostLayout = { clawopsDir: `${paths.state}/.clawops`, ...(env.services === 'systemd' ? { user: env.user } : {}) };
+  if (env.runtime && paths.runtime) {
+    const nodeDir = `${paths.runtime}/node/${env.runtime.node}`;
+    const openclawDir = `${paths.runtime}/openclaw/${env.runtime.openclaw}`;
+    layout.runtime = {
+      node: { version: env.runtime.node, dir: nodeDir, bin: `${nodeDir}/bin/node` },
+      openclaw: { version: env.runtime.openclaw, dir: openclawDir, entry: `${openclawDir}/node_modules/openclaw/openclaw.mjs` },
+    };
+  }
+  return layout;
 }
 
 function proxySettings(p: Provider, env: Environment) {
@@ -152,9 +165,9 @@ function proxySettings(p: Provider, env: Environment) {
 }
 
 function nodeBin(env: Environment, paths: EnvironmentPaths): string {
-  return `${paths.runtime}/node/${env.runtime!.node}/bin/node`;
+  return hostLayout(env, paths).runtime!.node.bin;
 }
 
 function openclawEntry(env: Environment, paths: EnvironmentPaths): string {
-  return `${paths.runtime}/openclaw/${env.runtime!.openclaw}/node_modules/openclaw/openclaw.mjs`;
+  return hostLayout(env, paths).runtime!.openclaw.entry;
 }

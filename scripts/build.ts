@@ -1,0 +1,41 @@
+/**
+ * Builds what ships: the CLI as one bundled file (dist/clawops.mjs: one file loads faster than a
+ * tree of modules, which matters for a command run on every push) and the three proxies as
+ * self-contained programs (dist/proxies/<kind>-proxy.mjs). Run: npm run build
+ */
+import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { buildProxies } from './build-proxies.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+export async function buildCli(outdir: string): Promise<void> {
+  await build({
+    entryPoints: { clawops: `${root}src/cli/main.ts` },
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    // Code only some commands need (SSH) lives in chunks loaded on demand, so validate starts fast.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    minify: true,
+    legalComments: 'none',
+    // The Actions toolkit is loaded only inside GitHub Actions; ssh2 carries a native addon.
+    external: ['@actions/core', 'node-ssh', 'ssh2'],
+    // yaml is CommonJS and requires node built-ins.
+    banner: { js: "import { createRequire as __clawopsRequire } from 'node:module'; const require = __clawopsRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await rm(`${root}dist`, { recursive: true, force: true });
+  await buildCli(`${root}dist`);
+  const programs = await buildProxies(`${root}dist/proxies`);
+  for (const p of programs) console.log(`built ${p.path}`);
+  console.log(`built ${root}dist/clawops.mjs`);
+}

@@ -1,0 +1,154 @@
+import type { DesiredState } from '../render/desired.js';
+import { diff, finalContent, type SecretLookup } from '../plan/diff.js';
+import { recordDigest, sha256 } from '../plan/digest.js';
+import type { HostFacts, ReleaseRecord } from '../plan/facts.js';
+import { hasChanges, type Plan } from '../plan/model.js';
+import type { ConfigSummary } from '../plan/summary.js';
+import type { Transport } from '../transport/transport.js';
+import { activationScript } from './activate.js';
+import { ApplyError } from './errors.js';
+import { asRoot, gatherFacts, must } from './host.js';
+import { releaseId, releasePaths } from './layout.js';
+import { acquireLock } from './lock.js';
+import { ensureRuntime, type RuntimeSource } from './runtime.js';
+
+export type ApplyOutcome = 'applied' | 'no-changes' | 'rolled-back' | 'failed';
+
+export interface ApplyInput {
+  transport: Transport;
+  desired: DesiredState;
+  summary: ConfigSummary;
+  secrets: SecretLookup;
+  revision: string;
+  holder: string;
+  runtime: RuntimeSource;
+  /** From a saved plan: apply refuses when the host moved since. */
+  expectedFactsDigest?: string;
+  lockWaitMs?: number;
+  breakLock?: boolean;
+  keepReleases?: number;
+  gateSeconds?: number;
+  now?: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+  progress?: (line: string) => void;
+}
+
+export interface ApplyResult {
+  outcome: ApplyOutcome;
+  plan: Plan;
+  release?: string;
+  /** Lines the activation wrote on the host: steps, gates, the outcome. */
+  log: string[];
+}
+
+/**
+ * Takes the host from its facts to the desired state as one transaction: lock, install what the
+ * runtime lacks, stage the release, switch it in with one program run on the host, health-gate
+ * it, roll back on a failed gate, record and unlock.
+ */
+export async function apply(input: ApplyInput): Promise<ApplyResult> {
+  const { transport: t, desired } = input;
+  const now = input.now ?? (() => new Date());
+  const sleep = input.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const progress = input.progress ?? (() => {});
+
+  // Every secret value must be at hand before the host is touched.
+  const missing = [...new Set(desired.files.flatMap((f) => Object.values(f.secrets ?? {})).filter((n) => input.secrets(n) === undefined))].sort();
+  if (missing.length) throw new ApplyError(t.target, 'secrets', `no value for ${missing.join(', ')} in this environment's secret source`);
+
+  progress('lock');
+  const lock = await acquireLock(t, desired.host, {
+    holder: input.holder,
+    revision: input.revision,
+    waitMs: input.lockWaitMs ?? 120_000,
+    breakStale: input.breakLock ?? false,
+    now,
+    sleep,
+  });
+  const heartbeat = setInterval(() => void lock.beat().catch(() => {}), 15_000);
+  try {
+    progress('facts');
+    const facts = await gatherFacts(t, desired);
+    const plan = diff({ desired, facts, summary: input.summary, secrets: input.secrets, target: t.target, revision: input.revision });
+    if (input.expectedFactsDigest && input.expectedFactsDigest !== plan.factsDigest) {
+      throw new ApplyError(t.target, 'plan', 'the host changed since this plan was made; make a new plan');
+    }
+    if (plan.uncompared.length) {
+      throw new ApplyError(t.target, 'secrets', `no value for the secrets of ${plan.uncompared.join(', ')}`);
+    }
+    if (!hasChanges(plan)) return { outcome: 'no-changes', plan, log: [] };
+
+    await ensureRuntime(t, desired, plan.runtime, input.runtime, progress);
+    await lock.beat();
+
+    const id = releaseId(now(), input.revision);
+    const previous = facts.release?.id ?? null;
+    progress(`stage release ${id}`);
+    const p = await stage(t, desired, facts, plan, input, id);
+
+    progress(`activate release ${id}`);
+    const removed = Object.entries(facts.release?.files ?? {})
+      .filter(([path]) => plan.files.some((f) => f.path === path && f.action === 'delete'))
+      .map(([path, r]) => ({ path, name: r.name, mode: r.mode, ...(r.owner ? { owner: r.owner } : {}) }));
+    const script = activationScript({
+      desired,
+      plan,
+      releaseId: id,
+      previous,
+      removed,
+      gateSeconds: input.gateSeconds ?? 60,
+      audit: { holder: input.holder, revision: input.revision, planDigest: plan.factsDigest },
+    });
+    await t.put([{ path: p.script, content: script, mode: 0o700 }]);
+    // setsid: the switch runs in its own session, so a dropped connection cannot stop it halfway.
+    await t.run(asRoot(desired, ['setsid', '--wait', 'bash', '-c', `bash '${p.script}' > '${p.log}' 2>&1`]), { timeoutMs: 900_000 });
+    const result = await t.run(['bash', '-c', `cat '${p.result}' 2>/dev/null; echo ---; cat '${p.progress}' 2>/dev/null`]);
+    const [outcomeText, log = ''] = result.stdout.split('---\n');
+    const outcome = (outcomeText?.trim() || 'failed') as ApplyOutcome;
+    const lines = log.split('\n').filter(Boolean);
+    for (const line of lines) progress(`  ${line}`);
+    if (outcome === 'applied') await prune(t, desired, id, previous, input.keepReleases ?? 5);
+    return { outcome, plan, release: id, log: lines };
+  } finally {
+    clearInterval(heartbeat);
+    await lock.release().catch(() => {});
+  }
+}
+
+async function stage(t: Transport, desired: DesiredState, facts: HostFacts, plan: Plan, input: ApplyInput, id: string) {
+  const p = releasePaths(desired.host, id);
+  const key = facts.digestKey ?? (await must(t, 'digest key', ['cat', p.digestKey])).trim();
+  const dirs = [...new Set(desired.files.map((f) => `${p.files}/${f.name}`.replace(/\/[^/]+$/, '')))];
+  await must(t, 'stage', ['mkdir', '-p', ...dirs]);
+  const files: ReleaseRecord['files'] = {};
+  const uploads = desired.files.map((f) => {
+    const content = finalContent(f, input.secrets);
+    if (content === undefined) throw new ApplyError(t.target, 'secrets', `no value for the secrets of ${f.path}`);
+    files[f.path] = { digest: recordDigest(sha256(content), f.sensitive, key), sensitive: f.sensitive, name: f.name, mode: f.mode, ...(f.owner ? { owner: f.owner } : {}) };
+    return { path: `${p.files}/${f.name}`, content, mode: f.sensitive ? 0o600 : 0o644 };
+  });
+  const record: ReleaseRecord = {
+    id,
+    revision: input.revision,
+    appliedAt: (input.now ?? (() => new Date()))().toISOString(),
+    planDigest: plan.factsDigest,
+    files,
+    units: desired.units.map((u) => u.name),
+    summary: input.summary,
+  };
+  await t.put([
+    ...uploads,
+    { path: p.record, content: `${JSON.stringify(record, null, 2)}\n`, mode: 0o644 },
+    { path: p.paths, content: `${desired.files.map((f) => f.path).join('\n')}\n`, mode: 0o644 },
+  ]);
+  return p;
+}
+
+/** Keeps the newest releases (and always the current and previous one). */
+async function prune(t: Transport, desired: DesiredState, current: string, previous: string | null, keep: number): Promise<void> {
+  const p = releasePaths(desired.host, current);
+  const out = await t.run(['ls', '-1', p.releases]);
+  const all = out.stdout.split('\n').filter(Boolean).sort();
+  const drop = all.slice(0, Math.max(0, all.length - keep)).filter((r) => r !== current && r !== previous);
+  if (drop.length) await t.run(['rm', '-rf', ...drop.map((r) => `${p.releases}/${r}`)]);
+}

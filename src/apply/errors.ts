@@ -1,0 +1,31 @@
+/** An apply that could not go on, with the host and the step it stopped at. */
+export class ApplyError extends Error {
+  constructor(
+    readonly target: string,
+    readonly step: string,
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(`${target}: ${step}: ${message}`);
+    this.name = 'ApplyError';
+  }
+}
+
+/** Another apply holds the host's lock. */
+export class LockedError extends ApplyError {
+  constructor(
+    target: string,
+    readonly holder: string,
+    readonly since: string,
+    readonly alive: boolean,
+  ) {
+    super(
+      target,
+      'lock',
+      alive
+        ? `locked by ${holder} since ${since}; try again when it finishes`
+        : `locked by ${holder} since ${since}, which is no longer running: break the stale lock with --break-lock`,
+    );
+    this.name = 'LockedError';
+  }
+}

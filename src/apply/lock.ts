@@ -1,0 +1,65 @@
+import type { HostLayout } from '../render/desired.js';
+import type { Transport } from '../transport/transport.js';
+import { LockedError } from './errors.js';
+import { must } from './host.js';
+
+export interface LockOptions {
+  holder: string;
+  revision: string;
+  /** How long to wait for another apply to finish. */
+  waitMs: number;
+  /** Remove a lock whose holder is gone. */
+  breakStale: boolean;
+  now: () => Date;
+  sleep: (ms: number) => Promise<void>;
+}
+
+export interface HeldLock {
+  /** Proves the holder is alive; a lock without a beat for 60 s counts as stale. */
+  beat(): Promise<void>;
+  release(): Promise<void>;
+}
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The host's apply lock: a folder created atomically (mkdir either makes it or fails), holding who
+ * took it, when and for which revision. A second apply waits up to a bound, then fails naming the
+ * holder; a stale lock is only broken when asked to.
+ */
+export async function acquireLock(t: Transport, host: HostLayout, opts: LockOptions): Promise<HeldLock> {
+  const dir = host.clawopsDir;
+  const lock = `${dir}/lock`;
+  const script = [
+    `mkdir -p ${q(dir)} && chmod 700 ${q(dir)}`,
+    `[ -f ${q(`${dir}/digest.key`)} ] || (umask 077; head -c 32 /dev/urandom | base64 > ${q(`${dir}/digest.key`)})`,
+    `if mkdir ${q(lock)} 2>/dev/null; then cat > ${q(`${lock}/holder.json`)}; touch ${q(`${lock}/heartbeat`)}; echo TAKEN; exit 0; fi`,
+    `cat > /dev/null`,
+    `alive=0; for pid in $(cat ${q(`${lock}/pids`)} 2>/dev/null); do kill -0 "$pid" 2>/dev/null && alive=1; done`,
+    `[ -n "$(find ${q(`${lock}/heartbeat`)} -newermt "-60 seconds" 2>/dev/null)" ] && alive=1`,
+    `printf 'BUSY\\t%s\\t%s\\n' "$alive" "$(base64 -w0 < ${q(`${lock}/holder.json`)} 2>/dev/null)"`,
+  ].join('\n');
+  const deadline = opts.now().getTime() + opts.waitMs;
+  for (;;) {
+    const holder = JSON.stringify({ holder: opts.holder, since: opts.now().toISOString(), revision: opts.revision });
+    const out = await must(t, 'lock', ['bash', '-c', script], holder);
+    if (out.startsWith('TAKEN')) break;
+    const [, alive, b64] = out.trim().split('\t');
+    const info = JSON.parse(Buffer.from(b64 ?? '', 'base64').toString('utf8') || '{}') as { holder?: string; since?: string };
+    if (alive !== '1') {
+      if (!opts.breakStale) throw new LockedError(t.target, info.holder ?? 'unknown', info.since ?? 'unknown', false);
+      await must(t, 'lock', ['rm', '-rf', lock]);
+      continue;
+    }
+    if (opts.now().getTime() >= deadline) throw new LockedError(t.target, info.holder ?? 'unknown', info.since ?? 'unknown', true);
+    await opts.sleep(1000);
+  }
+  return {
+    beat: async () => {
+      await t.run(['touch', `${lock}/heartbeat`]);
+    },
+    release: async () => {
+      await must(t, 'unlock', ['rm', '-rf', lock]);
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import type { DesiredFile, DesiredState } from '../render/desired.js';
+import type { ReleaseRecord } from '../plan/facts.js';
+import type { Transport } from '../transport/transport.js';
+import { apply, type ApplyInput, type ApplyResult } from './apply.js';
+import { ApplyError } from './errors.js';
+import { gatherFacts, must } from './host.js';
+import { releasePaths } from './layout.js';
+
+/**
+ * Back to a kept release: its own files, read from the host, applied as a new release with the
+ * same lock, activation and health gates as any apply.
+ */
+export async function rollback(
+  input: Omit<ApplyInput, 'summary' | 'secrets' | 'revision'> & { to?: string },
+): Promise<ApplyResult & { restored: string }> {
+  const { transport: t, desired } = input;
+  const facts = await gatherFacts(t, desired);
+  const current = facts.release?.id;
+  const kept = facts.releases.filter((r) => r !== current);
+  const target = input.to ?? kept.filter((r) => !current || r < current).at(-1);
+  if (!target) throw new ApplyError(t.target, 'rollback', 'no earlier release is kept on the host');
+  if (!facts.releases.includes(target)) {
+    throw new ApplyError(t.target, 'rollback', `release ${target} is not kept on the host (kept: ${facts.releases.join(', ') || 'none'})`);
+  }
+  const old = await readRelease(t, desired, target);
+  const restored: DesiredState = { ...desired, files: old.files };
+  const result = await apply({
+    ...input,
+    desired: restored,
+    summary: old.record.summary,
+    secrets: () => undefined,
+    revision: old.record.revision,
+  });
+  return { ...result, restored: target };
+}
+
+async function readRelease(t: Transport, desired: DesiredState, id: string): Promise<{ record: ReleaseRecord; files: DesiredFile[] }> {
+  const p = releasePaths(desired.host, id);
+  const record = JSON.parse(await must(t, 'rollback', ['cat', p.record])) as ReleaseRecord;
+  const entries = Object.entries(record.files);
+  const script = entries.map(([, f]) => `printf '%s\\t' '${f.name}'; base64 -w0 '${p.files}/${f.name}'; echo`).join('\n');
+  const out = await must(t, 'rollback', ['bash', '-s'], script);
+  const contents = new Map(out.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]));
+  const roleOf = new Map(desired.files.map((f) => [f.path, f.role]));
+  const files = entries.map(([path, f]): DesiredFile => {
+    const b64 = contents.get(f.name);
+    if (b64 === undefined) throw new ApplyError(t.target, 'rollback', `release ${id} lacks ${f.name}`);
+    return {
+      path,
+      name: f.name,
+      role: roleOf.get(path) ?? (f.name.startsWith('systemd/') ? 'unit' : 'proxy-config'),
+      mode: f.mode,
+      ...(f.owner ? { owner: f.owner } : {}),
+      content: Buffer.from(b64, 'base64').toString('utf8'),
+      sensitive: f.sensitive,
+    };
+  });
+  return { record, files };
+}

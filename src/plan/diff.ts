@@ -1,0 +1,137 @@
+import type { DesiredFile, DesiredState } from '../render/desired.js';
+import { envWithValues } from '../render/envfile.js';
+import { recordDigest, keyedDigest, sha256 } from './digest.js';
+import type { HostFacts } from './facts.js';
+import type { FileChange, Plan, RuntimeChange, ServiceChange } from './model.js';
+import { semanticDiff, type ConfigSummary } from './summary.js';
+
+/** Secret values by name, for filling env files; undefined when they are not available here. */
+export type SecretLookup = (name: string) => string | undefined;
+
+export interface DiffInput {
+  desired: DesiredState;
+  facts: HostFacts;
+  summary: ConfigSummary;
+  secrets?: SecretLookup;
+  target: string;
+  revision: string;
+}
+
+/**
+ * A fingerprint of the host's state as a plan saw it. The lock and the key itself are left out: the
+ * apply that checks it holds the lock.
+ */
+export function factsDigest(facts: HostFacts): string {
+  const { lock: _lock, digestKey, ...state } = facts;
+  return keyedDigest(state, digestKey ?? 'no-key-yet');
+}
+
+/** The content a file will have on the host: env files with their values, when they are known. */
+export function finalContent(file: DesiredFile, secrets: SecretLookup | undefined): string | undefined {
+  if (!file.secrets) return file.content;
+  if (!secrets) return undefined;
+  const missing = Object.values(file.secrets).filter((s) => secrets(s) === undefined);
+  if (missing.length) return undefined;
+  return envWithValues(file.secrets, (s) => secrets(s)!);
+}
+
+const modeOf = (m: number) => m.toString(8);
+
+/**
+ * Desired state against facts: what apply would change, and why. Pure; the same inputs give the
+ * same plan. A no-op carries its reason too.
+ */
+export function diff({ desired, facts, summary, secrets, target, revision }: DiffInput): Plan {
+  const files: FileChange[] = [];
+  const uncompared: string[] = [];
+  const key = facts.digestKey ?? 'no-key-yet';
+  const released = facts.release?.files ?? {};
+
+  for (const f of desired.files) {
+    const fact = facts.files[f.path] ?? null;
+    const content = finalContent(f, secrets);
+    const base = { path: f.path, role: f.role, sensitive: f.sensitive };
+    if (!fact) {
+      files.push({ ...base, action: 'create', reason: 'absent on the host' });
+      continue;
+    }
+    const reasons: string[] = [];
+    let contentDiffers = false;
+    if (content === undefined) uncompared.push(f.path);
+    else if (sha256(content) !== fact.sha256) {
+      contentDiffers = true;
+      reasons.push('content differs');
+    }
+    if (fact.mode !== modeOf(f.mode)) reasons.push(`mode ${fact.mode} → ${modeOf(f.mode)}`);
+    if (f.owner && fact.owner !== f.owner) reasons.push(`owner ${fact.owner} → ${f.owner}`);
+    if (!reasons.length) {
+      files.push({ ...base, action: 'no-op', reason: content === undefined ? 'not compared: secret values unavailable' : 'unchanged' });
+      continue;
+    }
+    // The host matches what the last release wrote: the repository moved, not the host.
+    const rec = released[f.path];
+    const hostAsReleased = rec !== undefined && rec.digest === recordDigest(fact.sha256, rec.sensitive, key);
+    files.push({
+      ...base,
+      action: 'update',
+      reason: reasons.join(', '),
+      ...(facts.release ? { cause: hostAsReleased || !contentDiffers ? ('not-yet-applied' as const) : ('changed-on-host' as const) } : {}),
+    });
+  }
+
+  // Files the last release managed that are no longer desired.
+  const desiredPaths = new Set(desired.files.map((f) => f.path));
+  for (const [path, rec] of Object.entries(released)) {
+    if (desiredPaths.has(path) || !facts.files[path]) continue;
+    files.push({ path, role: 'previous-release', action: 'delete', reason: 'no longer in the configuration', sensitive: rec.sensitive });
+  }
+  files.sort((a, b) => a.path.localeCompare(b.path));
+
+  const runtime: RuntimeChange[] = [];
+  if (desired.host.runtime) {
+    for (const component of ['node', 'openclaw'] as const) {
+      const to = desired.host.runtime[component].version;
+      const from = facts.runtime[component];
+      runtime.push({ component, from, to, action: from === to ? 'no-op' : 'install' });
+    }
+  }
+
+  const changed = new Set(files.filter((f) => f.action !== 'no-op').map((f) => f.path));
+  const services: ServiceChange[] = [];
+  if (desired.services === 'systemd') {
+    for (const unit of desired.units) {
+      const fact = facts.units[unit.name];
+      const enable = fact?.enabled !== 'enabled';
+      const restartBy = unit.restartOn.filter((p) => changed.has(p));
+      const reloadBy = unit.reloadOn.filter((p) => changed.has(p));
+      const names = (ps: string[]) => ps.map((p) => p.replace(/^.*\//, '')).join(', ');
+      if (fact?.active !== 'active') {
+        services.push({ name: unit.name, action: 'start', reason: `not running (${fact?.active ?? 'not installed'})`, enable });
+      } else if (restartBy.length) {
+        services.push({ name: unit.name, action: 'restart', reason: `inputs changed: ${names(restartBy)}`, enable });
+      } else if (reloadBy.length) {
+        services.push({ name: unit.name, action: 'reload', reason: `${names(reloadBy)} changed: picked up by hot reload, no restart`, enable });
+      } else {
+        services.push({ name: unit.name, action: 'no-op', reason: 'active, inputs unchanged', enable });
+      }
+    }
+    const desiredUnits = new Set(desired.units.map((u) => u.name));
+    for (const name of facts.release?.units ?? []) {
+      if (!desiredUnits.has(name)) services.push({ name, action: 'stop', reason: 'no longer in the configuration', enable: false });
+    }
+  }
+
+  const daemonReload = files.some((f) => f.action !== 'no-op' && (f.role === 'unit' || (f.role === 'previous-release' && f.path.endsWith('.service'))));
+  return {
+    environment: desired.environment,
+    target,
+    revision,
+    factsDigest: factsDigest(facts),
+    files,
+    services,
+    runtime,
+    daemonReload,
+    semantic: semanticDiff(facts.release?.summary ?? null, summary),
+    uncompared,
+  };
+}

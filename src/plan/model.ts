@@ -1,0 +1,84 @@
+import type { FileRole } from '../render/desired.js';
+import type { SemanticChange } from './summary.js';
+
+export type FileAction = 'create' | 'update' | 'delete' | 'no-op';
+
+export interface FileChange {
+  path: string;
+  role: FileRole | 'previous-release';
+  action: FileAction;
+  /** Why, in words: "absent on the host", "content differs", "mode 644 → 600", "unchanged". */
+  reason: string;
+  sensitive: boolean;
+  /** For drift: whether the host moved away from the last release, or the repo moved past it. */
+  cause?: 'changed-on-host' | 'not-yet-applied';
+}
+
+export type ServiceAction = 'start' | 'restart' | 'reload' | 'stop' | 'no-op';
+
+export interface ServiceChange {
+  name: string;
+  action: ServiceAction;
+  reason: string;
+  enable: boolean;
+}
+
+export interface RuntimeChange {
+  component: 'node' | 'openclaw';
+  from: string | null;
+  to: string;
+  action: 'install' | 'no-op';
+}
+
+/** A plan: the model every output (terminal, PR comment, drift issue, JSON) is rendered from. */
+export interface Plan {
+  environment: string;
+  target: string;
+  revision: string;
+  /** Keyed digest of the facts the plan was made from; apply refuses a saved plan when it moved. */
+  factsDigest: string;
+  files: FileChange[];
+  services: ServiceChange[];
+  runtime: RuntimeChange[];
+  daemonReload: boolean;
+  semantic: SemanticChange[];
+  /** Sensitive files that could not be compared because their secret values were not available. */
+  uncompared: string[];
+}
+
+export interface PlanCounts {
+  add: number;
+  change: number;
+  destroy: number;
+  restarts: string[];
+  reloads: string[];
+}
+
+export function countPlan(plan: Plan): PlanCounts {
+  const files = plan.files;
+  return {
+    add: files.filter((f) => f.action === 'create').length + plan.runtime.filter((r) => r.action === 'install' && !r.from).length,
+    change: files.filter((f) => f.action === 'update').length + plan.runtime.filter((r) => r.action === 'install' && r.from).length,
+    destroy: files.filter((f) => f.action === 'delete').length,
+    restarts: plan.services.filter((s) => s.action === 'restart' || s.action === 'start').map((s) => s.name.replace(/\.service$/, '')),
+    reloads: plan.services.filter((s) => s.action === 'reload').map((s) => s.name.replace(/\.service$/, '').replace(/^openclaw-gateway$/, 'openclaw')),
+  };
+}
+
+export function hasChanges(plan: Plan): boolean {
+  return (
+    plan.files.some((f) => f.action !== 'no-op') ||
+    plan.services.some((s) => s.action !== 'no-op' || s.enable) ||
+    plan.runtime.some((r) => r.action !== 'no-op')
+  );
+}
+
+/** "Plan: 1 to add, 2 to change, 0 to destroy; restarts: gemini-proxy; reloads: openclaw" */
+export function summaryLine(plan: Plan): string {
+  if (!hasChanges(plan)) return 'No changes. The host matches the configuration.';
+  const c = countPlan(plan);
+  let line = `Plan: ${c.add} to add, ${c.change} to change, ${c.destroy} to destroy`;
+  if (c.restarts.length) line += `; restarts: ${c.restarts.join(', ')}`;
+  if (c.reloads.length) line += `; reloads: ${c.reloads.join(', ')}`;
+  return line;
+}

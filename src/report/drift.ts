@@ -1,0 +1,54 @@
+import type { Plan } from '../plan/model.js';
+
+export interface DriftItem {
+  path: string;
+  what: string;
+  cause: 'changed on the host by hand' | 'merged but not yet applied' | 'service not running' | 'runtime differs';
+  sensitive: boolean;
+}
+
+/** Drift is a plan read the other way round: what differs, and whether the host or the repo moved. */
+export function driftItems(plan: Plan): DriftItem[] {
+  const items: DriftItem[] = [];
+  for (const f of plan.files) {
+    if (f.action === 'no-op') continue;
+    items.push({
+      path: f.path,
+      what: f.action === 'create' ? 'missing on the host' : f.action === 'delete' ? 'left over from an earlier release' : f.reason,
+      cause: f.cause === 'changed-on-host' ? 'changed on the host by hand' : 'merged but not yet applied',
+      sensitive: f.sensitive,
+    });
+  }
+  for (const s of plan.services) {
+    if (s.action === 'start') items.push({ path: s.name, what: s.reason, cause: 'service not running', sensitive: false });
+  }
+  for (const r of plan.runtime) {
+    if (r.action === 'install') items.push({ path: r.component, what: `${r.from ?? 'absent'}, configured ${r.to}`, cause: 'runtime differs', sensitive: false });
+  }
+  return items;
+}
+
+export function renderDriftText(plan: Plan): string {
+  const items = driftItems(plan);
+  if (!items.length) return `No drift: ${plan.environment} (${plan.target}) matches the configuration at ${plan.revision}.\n`;
+  const lines = [`Drift on ${plan.environment} (${plan.target}) against ${plan.revision}:`];
+  for (const i of items) lines.push(`  ! ${i.path}${i.sensitive ? ' (sensitive)' : ''}: ${i.what} — ${i.cause}`);
+  lines.push(`${items.length} item${items.length === 1 ? '' : 's'} drifted. Drift changes nothing; \`clawops apply --env ${plan.environment}\` repairs it.`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderDriftMarkdown(plan: Plan): string {
+  const items = driftItems(plan);
+  if (!items.length) return `**No drift** on \`${plan.environment}\`: the host matches \`${plan.revision}\`.\n`;
+  const rows = items.map((i) => `| \`${i.path}\`${i.sensitive ? ' (sensitive)' : ''} | ${i.what} | ${i.cause} |`);
+  return [
+    `**Drift on \`${plan.environment}\`** against \`${plan.revision}\`: ${items.length} item${items.length === 1 ? '' : 's'}.`,
+    '',
+    '| what | how it differs | why |',
+    '|---|---|---|',
+    ...rows,
+    '',
+    `Drift reports only. \`clawops apply --env ${plan.environment}\` (or the next merge) repairs it.`,
+    '',
+  ].join('\n');
+}

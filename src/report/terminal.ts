@@ -1,0 +1,60 @@
+import { countPlan, hasChanges, summaryLine, type FileAction, type Plan, type ServiceAction } from '../plan/model.js';
+
+const FILE_SYMBOL: Record<FileAction, string> = { create: '+', update: '~', delete: '-', 'no-op': ' ' };
+const SERVICE_SYMBOL: Record<ServiceAction, string> = { start: '+', restart: '~', reload: '↻', stop: '-', 'no-op': ' ' };
+
+export interface TerminalOptions {
+  /** Also list what does not change, with the reason. */
+  verbose?: boolean;
+}
+
+/** The plan for a person at a terminal (and in CI logs): a legend, the changes, one summary line. */
+export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
+  const out: string[] = [];
+  out.push(`clawops plan for ${plan.environment} (${plan.target}) at ${plan.revision}`);
+  if (!hasChanges(plan)) {
+    out.push('', summaryLine(plan));
+    for (const p of plan.uncompared) out.push(`  (sensitive) ${p}: not compared, secret values unavailable`);
+    return `${out.join('\n')}\n`;
+  }
+  const counts = countPlan(plan);
+  const legend = [
+    counts.add ? '+ create' : '',
+    counts.change ? '~ update' : '',
+    counts.destroy ? '- destroy' : '',
+    plan.services.some((s) => s.action === 'reload') ? '↻ hot reload' : '',
+  ].filter(Boolean);
+  out.push(`Symbols: ${legend.join(', ')}`);
+
+  if (plan.semantic.length) {
+    out.push('', 'What changes for the deployment:');
+    for (const s of plan.semantic) out.push(`  • ${s.text}`);
+  }
+  const runtime = plan.runtime.filter((r) => r.action !== 'no-op' || opts.verbose);
+  if (runtime.length) {
+    out.push('', 'Runtime:');
+    for (const r of runtime) {
+      out.push(r.action === 'no-op' ? `    ${r.component} ${r.to} (installed)` : `  ${r.from ? '~' : '+'} ${r.component} ${r.from ?? '(none)'} → ${r.to}`);
+    }
+  }
+  const files = plan.files.filter((f) => f.action !== 'no-op' || opts.verbose);
+  if (files.length) {
+    out.push('', 'Files:');
+    for (const f of files) {
+      const note = f.sensitive ? ' (sensitive)' : '';
+      out.push(`  ${FILE_SYMBOL[f.action]} ${f.path}${note}  — ${f.reason}`);
+    }
+  }
+  const services = plan.services.filter((s) => s.action !== 'no-op' || s.enable || opts.verbose);
+  if (services.length || plan.daemonReload) {
+    out.push('', 'Services:');
+    if (plan.daemonReload) out.push('  ~ systemctl daemon-reload  — unit files change');
+    for (const s of services) {
+      const enable = s.enable && s.action !== 'stop' ? ', enable at boot' : '';
+      out.push(`  ${SERVICE_SYMBOL[s.action]} ${s.action === 'no-op' ? 'keep' : s.action} ${s.name}  — ${s.reason}${enable}`);
+    }
+  }
+  for (const p of plan.uncompared) out.push(`  (sensitive) ${p}: not compared, secret values unavailable`);
+  out.push('', summaryLine(plan));
+  return `${out.join('\n')}\n`;
+}

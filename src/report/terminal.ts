@@ -13,8 +13,8 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
   const out: string[] = [];
   out.push(`clawops plan for ${plan.environment} (${plan.target}) at ${plan.revision}`);
   if (!hasChanges(plan)) {
+    uncompared(plan, out);
     out.push('', summaryLine(plan));
-    for (const p of plan.uncompared) out.push(`  (sensitive) ${p}: not compared, secret values unavailable`);
     return `${out.join('\n')}\n`;
   }
   const counts = countPlan(plan);
@@ -54,7 +54,13 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
       out.push(`  ${SERVICE_SYMBOL[s.action]} ${s.action === 'no-op' ? 'keep' : s.action} ${s.name}  — ${s.reason}${enable}`);
     }
   }
-  for (const p of plan.uncompared) out.push(`  (sensitive) ${p}: not compared, secret values unavailable`);
+  uncompared(plan, out);
   out.push('', summaryLine(plan));
   return `${out.join('\n')}\n`;
+}
+
+function uncompared(plan: Plan, out: string[]): void {
+  if (!plan.uncompared.length) return;
+  out.push('', 'Not compared (their secret values are not available here):');
+  for (const p of plan.uncompared) out.push(`  ? ${p} (sensitive)`);
 }

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { describe, test } from 'node:test';
+import type { HostFacts } from '../../src/plan/facts.js';
+import { diff } from '../../src/plan/diff.js';
+import { summaryLine } from '../../src/plan/model.js';
+import type { DesiredState } from '../../src/render/desired.js';
+
+interface Case {
+  name: string;
+  desired: DesiredState;
+  facts: HostFacts;
+  secrets: Record<string, string> | null;
+  expect: { summary: string; files: string[][]; services: string[][]; daemonReload: boolean; uncompared?: string[] };
+}
+
+const { cases } = JSON.parse(await readFile(new URL('./fixtures/diff-cases.json', import.meta.url), 'utf8')) as { cases: Case[] };
+const summary = { chain: ['a/x', 'b/y'], providers: {}, agents: {} };
+
+describe('diff(desired, facts) → changes (fixtures in test/plan/fixtures/diff-cases.json)', () => {
+  for (const c of cases) {
+    test(c.name, () => {
+      const plan = diff({
+        desired: c.desired,
+        facts: c.facts,
+        summary,
+        ...(c.secrets ? { secrets: (n: string) => c.secrets![n] } : {}),
+        target: 'ubuntu@test',
+        revision: 'rev',
+      });
+      assert.equal(summaryLine(plan), c.expect.summary);
+      const changed = plan.files.filter((f) => f.action !== 'no-op' || c.expect.files.some(([p]) => p === f.path));
+      assert.deepEqual(
+        changed.map((f) => [f.path, f.action, f.reason, ...(f.cause ? [f.cause] : [])]),
+        c.expect.files,
+      );
+      assert.deepEqual(plan.services.map((s) => [s.name, s.action, s.reason]), c.expect.services);
+      assert.equal(plan.daemonReload, c.expect.daemonReload);
+      assert.deepEqual(plan.uncompared, c.expect.uncompared ?? []);
+    });
+  }
+
+  test('the same inputs give the same plan, including its facts digest', () => {
+    const c = cases[0]!;
+    const a = diff({ desired: c.desired, facts: c.facts, summary, target: 't', revision: 'r' });
+    const b = diff({ desired: structuredClone(c.desired), facts: structuredClone(c.facts), summary, target: 't', revision: 'r' });
+    assert.deepEqual(a, b);
+  });
+
+  test('the facts digest moves when a file on the host changes, not when the lock does', () => {
+    const c = cases[0]!;
+    const base = diff({ desired: c.desired, facts: c.facts, summary, target: 't', revision: 'r' }).factsDigest;
+    const locked = diff({ desired: c.desired, facts: { ...c.facts, lock: { holder: 'x', since: 'now', revision: 'r', alive: true } }, summary, target: 't', revision: 'r' });
+    assert.equal(locked.factsDigest, base);
+    const edited = structuredClone(c.facts);
+    edited.files['/srv/.openclaw/openclaw.json']!.sha256 = '0'.repeat(64);
+    assert.notEqual(diff({ desired: c.desired, facts: edited, summary, target: 't', revision: 'r' }).factsDigest, base);
+  });
+});

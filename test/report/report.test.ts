@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { describe, test } from 'node:test';
+import type { HostFacts } from '../../src/plan/facts.js';
+import { diff } from '../../src/plan/diff.js';
+import { renderPlanJson } from '../../src/report/json.js';
+import { renderPlanText } from '../../src/report/terminal.js';
+import { renderDriftMarkdown, renderDriftText } from '../../src/report/drift.js';
+import type { DesiredState } from '../../src/render/desired.js';
+
+const { cases } = JSON.parse(await readFile(new URL('../plan/fixtures/diff-cases.json', import.meta.url), 'utf8')) as {
+  cases: { name: string; desired: DesiredState; facts: HostFacts; secrets: Record<string, string> | null }[];
+};
+const SECRET = 'canary-secret-7f3a9c';
+const plans = cases.map((c) =>
+  diff({
+    desired: c.desired,
+    facts: c.facts,
+    summary: { chain: ['a/x', 'b/y'], providers: {}, agents: {} },
+    // The rotated-secret case gets a canary as its new value; the others keep their own.
+    ...(c.secrets ? { secrets: (n: string) => (c.name.startsWith('a rotated secret') ? SECRET : c.secrets![n]) } : {}),
+    target: 'ubuntu@test',
+    revision: 'abc123',
+  }),
+);
+
+describe('plan reports', () => {
+  test('terminal: legend, symbols, reasons and one summary line', () => {
+    const text = renderPlanText(plans[5]!);
+    assert.equal(
+      text,
+      [
+        'clawops plan for t (ubuntu@test) at abc123',
+        'Symbols: ~ update, - destroy, ↻ hot reload',
+        '',
+        'Files:',
+        '  ~ /srv/.openclaw/openclaw.json  — mode 644 → 600',
+        '  - /srv/proxies/old/old-proxy.mjs  — no longer in the configuration',
+        '',
+        'Services:',
+        '  + start gemini-proxy.service  — not running (failed)',
+        '  ↻ reload openclaw-gateway.service  — openclaw.json changed: picked up by hot reload, no restart',
+        '',
+        'Not compared (their secret values are not available here):',
+        '  ? /srv/.openclaw/gateway.env (sensitive)',
+        '',
+        'Plan: 0 to add, 1 to change, 1 to destroy; restarts: gemini-proxy; reloads: openclaw',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  test('a sensitive file shows as (sensitive); no output carries its value or any digest of it', () => {
+    const rotated = plans[4]!;
+    const outputs = [renderPlanText(rotated), renderPlanJson(rotated), renderDriftText(rotated), renderDriftMarkdown(rotated)];
+    assert.match(outputs[0]!, /~ \/srv\/\.openclaw\/gateway\.env \(sensitive\)/);
+    for (const out of outputs) {
+      assert.ok(!out.includes(SECRET), 'no secret value');
+      assert.ok(!/[0-9a-f]{64}/.test(out.replace(rotated.factsDigest, '')), 'no bare digest besides the keyed facts digest');
+    }
+    const json = JSON.parse(outputs[1]!);
+    assert.equal(json.changes, true);
+    assert.deepEqual(json.counts, { add: 0, change: 1, destroy: 0, restarts: ['openclaw-gateway'], reloads: [] });
+  });
+
+  test('drift tells an edit on the host from a merge not yet applied', () => {
+    assert.match(renderDriftText(plans[3]!), /gemini-proxy\.mjs: content differs — changed on the host by hand/);
+    assert.match(renderDriftText(plans[2]!), /openclaw\.json: content differs — merged but not yet applied/);
+    assert.equal(renderDriftText(plans[0]!), 'No drift: t (ubuntu@test) matches the configuration at abc123.\n');
+  });
+});

@@ -18,6 +18,8 @@ export interface Deployment {
   desired: DesiredState;
   summary: ReturnType<typeof summarize>;
   secrets: SecretLookup;
+  /** Things a person should know before the run, such as secrets written empty. */
+  warnings: string[];
   revision: string;
   holder: string;
   connect(): Promise<Transport>;
@@ -33,7 +35,7 @@ export async function prepare(
   const env = config.environments.find((e) => e.name === envName);
   if (!env) throw new UsageError(`unknown environment "${envName}" (expected one of: ${config.environments.map((e) => e.name).join(', ')})`);
   const desired = render(config, envName, await renderContext(processEnv, install));
-  const secrets = await loadSecrets(env, Object.keys(config.secrets), processEnv, root);
+  const { lookup: secrets, warnings } = await loadSecrets(env, Object.keys(config.secrets), processEnv, root);
   const revision = processEnv.CLAWOPS_REVISION || processEnv.GITHUB_SHA || (await gitRevision(root));
   const holder =
     processEnv.GITHUB_ACTIONS === 'true'
@@ -46,6 +48,7 @@ export async function prepare(
     desired,
     summary: summarize(config, envName),
     secrets,
+    warnings,
     revision,
     holder,
     async connect() {

@@ -108,6 +108,7 @@ export async function main(
           return EXIT.error;
         }
         const d = await prepare(result.config, envName, env, install, values.root);
+        for (const w of d.warnings) output.err(`warning: ${w}`);
         if (command === 'plan') {
           return await planCommand(d, { json: values.json, out: values.out, detailedExitcode: values['detailed-exitcode'], verbose: values.verbose }, output);
         }

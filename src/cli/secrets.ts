@@ -14,7 +14,7 @@ export async function loadSecrets(
   declared: readonly string[],
   processEnv: NodeJS.ProcessEnv,
   root: string,
-): Promise<SecretLookup> {
+): Promise<{ lookup: SecretLookup; warnings: string[] }> {
   let values: Record<string, string | undefined>;
   switch (env.secrets.source) {
     case 'env':
@@ -39,5 +39,14 @@ export async function loadSecrets(
     const core = await import('@actions/core');
     for (const v of Object.values(values)) if (v) core.setSecret(v);
   }
-  return (name) => values[name];
+  const warnings: string[] = [];
+  if (env.secrets.source === 'dotenv' && env.secrets.missing === 'empty') {
+    for (const n of declared) {
+      if (values[n] === undefined) {
+        values[n] = '';
+        warnings.push(`${n} has no value in ${env.secrets.path}: it is written empty`);
+      }
+    }
+  }
+  return { lookup: (name) => values[name], warnings };
 }

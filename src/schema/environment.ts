@@ -23,6 +23,10 @@ const SecretSource = z.discriminatedUnion('source', [
   z.strictObject({
     source: z.literal('dotenv'),
     path: z.string().min(1).describe('A .env file on the operator\'s machine, relative to the repository or absolute.'),
+    missing: z
+      .enum(['error', 'empty'])
+      .default('error')
+      .describe('A secret with no value: refuse to apply (error), or write it empty and warn (empty).'),
   }),
   z.strictObject({ source: z.literal('env').describe('The process environment, as in GitHub Actions.') }),
   z.strictObject({

@@ -103,7 +103,7 @@ describe('proxies and ports', () => {
       edit(files, 'config/environments/local.yaml', (t) => `${t}providers:\n  gemini:\n    baseUrl: https://generativelanguage.googleapis.com/v1beta\n`),
     );
     assert.deepEqual(out, [
-      'config/environments/local.yaml:18:5: providers.gemini.baseUrl: gemini is served through its proxy at http://127.0.0.1:18790/v1; OpenClaw never calls it directly (set upstream to change where the proxy sends requests)',
+      'config/environments/local.yaml:21:5: providers.gemini.baseUrl: gemini is served through its proxy at http://127.0.0.1:18790/v1; OpenClaw never calls it directly (set upstream to change where the proxy sends requests)',
     ]);
   });
 

@@ -4,6 +4,7 @@ import type { Environment } from '../schema/environment.js';
 import type { FallbackChain } from '../schema/chain.js';
 import type { Provider } from '../schema/provider.js';
 import type { SecretsFile } from '../schema/secrets.js';
+import type { Supabase } from '../schema/supabase.js';
 import { requiredFiles, schemaCatalog } from '../schema/catalog.js';
 import { problemsFromIssues } from './issues.js';
 import type { Config } from './model.js';
@@ -21,6 +22,7 @@ export interface ConfigSources {
   deployment?: Parsed<Deployment>;
   chain?: Parsed<FallbackChain>;
   secrets?: Parsed<SecretsFile>;
+  supabase?: Parsed<Supabase>;
   providers: Parsed<Provider>[];
   environments: Parsed<Environment>[];
   /** Ids of provider files that exist but did not parse: references to them are not reported again. */
@@ -46,7 +48,7 @@ export function loadConfig(files: readonly FileText[]): LoadResult {
         column: 1,
         key: '',
         message:
-          'not a known config file (expected config/openclaw.json, config/fallback-chain.yaml, config/secrets.yaml, config/providers/<id>.yaml or config/environments/<name>.yaml)',
+          'not a known config file (expected config/openclaw.json, config/fallback-chain.yaml, config/secrets.yaml, config/supabase.yaml, config/providers/<id>.yaml or config/environments/<name>.yaml)',
       });
       continue;
     }
@@ -76,6 +78,9 @@ export function loadConfig(files: readonly FileText[]): LoadResult {
         break;
       case 'secrets':
         sources.secrets = parsed as Parsed<SecretsFile>;
+        break;
+      case 'supabase':
+        sources.supabase = parsed as Parsed<Supabase>;
         break;
       case 'provider':
         sources.providers.push(parsed as Parsed<Provider>);
@@ -111,6 +116,7 @@ export function loadConfig(files: readonly FileText[]): LoadResult {
       providers: [...sources.providers].sort(byId((p) => p.id)).map((p) => p.value),
       chain: sources.chain.value.chain,
       secrets: sources.secrets.value.secrets,
+      ...(sources.supabase ? { supabase: sources.supabase.value } : {}),
       environments: [...sources.environments].sort(byId((e) => e.name)).map((e) => e.value),
     },
   };

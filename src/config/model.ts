@@ -1,6 +1,7 @@
 import type { Deployment } from '../schema/deployment.js';
 import type { Environment } from '../schema/environment.js';
 import type { Model, Provider } from '../schema/provider.js';
+import type { Supabase } from '../schema/supabase.js';
 
 /** The whole deployment, validated: what render() turns into each environment's desired state. */
 export interface Config {
@@ -13,6 +14,8 @@ export interface Config {
   secrets: Record<string, { description: string }>;
   /** Sorted by name. */
   environments: Environment[];
+  /** The edge-function bridge, when the deployment has one. */
+  supabase?: Supabase;
 }
 
 export interface ResolvedModel {

@@ -84,7 +84,25 @@ export function checkRules(s: ConfigSources): Problem[] {
   out.push(...checkPorts(s));
   out.push(...checkSecrets(s));
   out.push(...checkEnvironments(s, providers));
+  out.push(...checkBridge(s));
   return out;
+}
+
+function checkBridge(s: ConfigSources): Problem[] {
+  if (!s.supabase) return [];
+  const { source, value: b } = s.supabase;
+  const env = s.environments.find((e) => e.value.name === b.environment);
+  if (!env) {
+    const names = s.environments.map((e) => e.value.name).join(', ');
+    return [problemAt(source, ['environment'], `unknown environment "${b.environment}" (expected one of: ${names})`)];
+  }
+  if (!env.value.gateway.publicUrl) {
+    return [problemAt(source, ['environment'], `${b.environment} has no gateway.publicUrl for the bridge to reach (${env.source.file})`)];
+  }
+  if (env.value.gateway.bind === 'loopback') {
+    return [problemAt(source, ['environment'], `${b.environment}'s gateway binds to loopback; the bridge cannot reach it (${env.source.file} gateway.bind)`)];
+  }
+  return [];
 }
 
 function unresolvedModel(providers: readonly Provider[], ref: string, broken: ReadonlySet<string>): string | undefined {
@@ -133,6 +151,12 @@ function checkSecrets(s: ConfigSources): Problem[] {
   }
   for (const { source, value: e } of s.environments) {
     if (e.target.kind === 'ssh') need(source, ['target', 'privateKeySecret'], e.target.privateKeySecret, `the ${e.name} SSH key`);
+  }
+  if (s.supabase) {
+    const { source, value: b } = s.supabase;
+    need(source, ['secrets', 'gatewayToken'], b.secrets.gatewayToken, 'the bridge\'s gateway token');
+    need(source, ['secrets', 'deviceKey'], b.secrets.deviceKey, 'the bridge\'s device key');
+    need(source, ['secrets', 'accessToken'], b.secrets.accessToken, 'the Supabase deploy token');
   }
   return out;
 }

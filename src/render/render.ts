@@ -117,7 +117,12 @@ export function render(config: Config, envName: string, ctx: RenderContext): Des
         after: proxyUnits,
         user: env.user!,
         workingDirectory: paths.state,
-        environment: { OPENCLAW_STATE_DIR: paths.state, OPENCLAW_CONFIG_PATH: paths.config },
+        environment: {
+          OPENCLAW_STATE_DIR: paths.state,
+          OPENCLAW_CONFIG_PATH: paths.config,
+          // systemd supervises: skip OpenClaw's own restart triage after a failed start.
+          OPENCLAW_SUPERVISOR_MODE: 'external',
+        },
         environmentFile: paths.gatewayEnv,
         exec: [nodeBin(env, paths), openclawEntry(env, paths), 'gateway', 'run'],
       }),

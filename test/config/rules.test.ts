@@ -132,7 +132,13 @@ describe('secrets', () => {
     const out = problems(edit(files, 'config/secrets.yaml', (t) => t.replace(/  OPENCLAW_GATEWAY_TOKEN:\n.*\n/, '')));
     assert.deepEqual(out, [
       'config/openclaw.json:7:28: gateway.auth.token.secret: secret OPENCLAW_GATEWAY_TOKEN (the gateway token) is not declared in config/secrets.yaml',
+      "config/supabase.yaml:18:17: secrets.gatewayToken: secret OPENCLAW_GATEWAY_TOKEN (the bridge's gateway token) is not declared in config/secrets.yaml",
     ]);
+  });
+
+  test('the bridge fronts an environment whose gateway it can reach', () => {
+    const out = problems(edit(files, 'config/supabase.yaml', (t) => t.replace('environment: ec2', 'environment: local')));
+    assert.deepEqual(out, ['config/supabase.yaml:8:14: environment: local has no gateway.publicUrl for the bridge to reach (config/environments/local.yaml)']);
   });
 
   test('secret names are UPPER_SNAKE', () => {

@@ -33,7 +33,7 @@ interface SavedPlan {
 
 const desiredDigest = (d: Deployment) => keyedDigest(manifestOf(d.desired), 'clawops-desired');
 
-async function makePlan(d: Deployment): Promise<Plan> {
+export async function makePlan(d: Deployment): Promise<Plan> {
   const t = await d.connect();
   try {
     const facts = await gatherFacts(t, d.desired);

@@ -5,6 +5,8 @@ import { reportProblems } from './problems.js';
 import { applyCommand, deployErrorMessage, driftCommand, planCommand, readSavedPlan, rollbackCommand } from './deploy-commands.js';
 import { prepare } from './deploy.js';
 import { renderCommand } from './render-command.js';
+import { applyReportCommand, driftIssueCommand, githubFromEnv, prReportCommand, type GitHubIO } from './github-commands.js';
+import { GitHubError } from '../github/port.js';
 import { loadWorkspace, UsageError, type Install } from './workspace.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 64 } as const;
@@ -22,6 +24,13 @@ Usage:
   clawops drift --env NAME                 Compare the host with the configuration; changes nothing
                [--format text|markdown|json]
   clawops rollback --env NAME [--to RELEASE]   Back to a kept release, with the same health gates
+
+In GitHub Actions (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_EVENT_PATH; GITHUB_API_URL):
+  clawops pr-report --env NAME --base-root DIR   The pull request's plan: sticky comment, job summary
+               [--base-render DIR] [--plan|--no-plan] [--out DIR] [--artifact-url URL]
+  clawops apply-report --env NAME [--result FILE] [--exit-code N] [--sha SHA]
+                                           An apply's outcome on the merged pull request
+  clawops drift --env NAME --report-issue  Drift as the environment's one drift issue
 
 Options:
   --root DIR    The repository holding config/ (default: the current folder)
@@ -54,6 +63,15 @@ export async function main(
         'lock-wait': { type: 'string', default: '120' },
         format: { type: 'string', default: 'text' },
         to: { type: 'string' },
+        'base-root': { type: 'string' },
+        'base-render': { type: 'string' },
+        plan: { type: 'boolean', default: false },
+        'no-plan': { type: 'boolean', default: false },
+        'artifact-url': { type: 'string' },
+        result: { type: 'string' },
+        'exit-code': { type: 'string' },
+        sha: { type: 'string' },
+        'report-issue': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -68,6 +86,7 @@ export async function main(
     return values.help ? EXIT.ok : EXIT.usage;
   }
 
+  const githubIO = (): GitHubIO => ({ env, output, install, github: githubFromEnv(env) });
   try {
     switch (command) {
       case 'validate': {
@@ -113,6 +132,7 @@ export async function main(
           return await planCommand(d, { json: values.json, out: values.out, detailedExitcode: values['detailed-exitcode'], verbose: values.verbose }, output);
         }
         if (command === 'drift') {
+          if (values['report-issue']) return await driftIssueCommand(d, githubIO());
           const format = values.format;
           if (format !== 'text' && format !== 'markdown' && format !== 'json') throw new UsageError('--format is text, markdown or json');
           return await driftCommand(d, { format: values.json ? 'json' : format }, output);
@@ -121,6 +141,37 @@ export async function main(
         if (!Number.isFinite(lockWaitSeconds) || lockWaitSeconds < 0) throw new UsageError('--lock-wait takes seconds');
         if (command === 'rollback') return await rollbackCommand(d, { to: values.to, breakLock: values['break-lock'], lockWaitSeconds }, output, env);
         return await applyCommand(d, { ...(saved ? { saved } : {}), breakLock: values['break-lock'], lockWaitSeconds, json: values.json }, output, env);
+      }
+      case 'pr-report': {
+        if (!values.env) throw new UsageError('pr-report needs --env NAME');
+        if (!values['base-root']) throw new UsageError("pr-report needs --base-root DIR (a checkout of the base branch)");
+        if (values.plan && values['no-plan']) throw new UsageError('--plan and --no-plan exclude each other');
+        return await prReportCommand(
+          {
+            env: values.env,
+            root: values.root,
+            baseRoot: values['base-root'],
+            ...(values['base-render'] ? { baseRender: values['base-render'] } : {}),
+            plan: !values['no-plan'],
+            ...(values.out ? { out: values.out } : {}),
+            ...(values['artifact-url'] ? { artifactUrl: values['artifact-url'] } : {}),
+          },
+          githubIO(),
+        );
+      }
+      case 'apply-report': {
+        if (!values.env) throw new UsageError('apply-report needs --env NAME');
+        const exitCode = values['exit-code'] ? Number(values['exit-code']) : undefined;
+        if (exitCode !== undefined && !Number.isInteger(exitCode)) throw new UsageError('--exit-code takes a number');
+        return await applyReportCommand(
+          {
+            env: values.env,
+            ...(values.result ? { result: values.result } : {}),
+            ...(exitCode !== undefined ? { exitCode } : {}),
+            ...(values.sha ? { sha: values.sha } : {}),
+          },
+          githubIO(),
+        );
       }
       default:
         throw new UsageError(`unknown command "${command}"`);
@@ -131,6 +182,10 @@ export async function main(
       return EXIT.usage;
     }
     if (e instanceof RenderError) {
+      output.err(`error: ${e.message}`);
+      return EXIT.error;
+    }
+    if (e instanceof GitHubError) {
       output.err(`error: ${e.message}`);
       return EXIT.error;
     }

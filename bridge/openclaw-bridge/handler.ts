@@ -1,0 +1,302 @@
+/**
+ * The bridge's request handler: CORS, the route, the caller's Supabase user, then one gateway
+ * conversation per request. What each endpoint returns is a projection of the gateway's answer
+ * that leaves out host paths and internals; chat is streamed as server-sent events.
+ *
+ * Session keys: a web user names a session with a short label (`sessionKey`, default `main`); the
+ * gateway sees `agent:<agent>:bridge:<user id>:<label>`, so one user can neither read nor write
+ * another user's sessions whatever label they send.
+ */
+import { verifyUser } from './auth.ts';
+import { DeviceKeyError } from './device.ts';
+import { GatewayError, type GatewayConnection, type OpenOptions } from './gateway.ts';
+import { BridgeError, corsHeaders, errorResponse, fromGatewayError, json, ROUTES, routePath, type Endpoint } from './http.ts';
+import { belongsTo, chatTerminalState, fallbackStepOf, messageText, modelOf, redact, type DeviceSigner, type EventFrame, type FallbackStep } from './protocol.ts';
+import type { Settings, SettingsResult } from './settings.ts';
+import { SSE_HEADERS, sseComment, sseEvent } from './sse.ts';
+
+export interface Deps {
+  fetch: typeof fetch;
+  openGateway(opts: OpenOptions): Promise<GatewayConnection>;
+  device(pem: string): Promise<DeviceSigner>;
+  /** One structured line per request; never given a secret value. */
+  log(entry: Record<string, unknown>): void;
+}
+
+const LABEL = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const MAX_BODY_BYTES = 64 * 1024;
+const MAX_MESSAGE_CHARS = 32_000;
+const KEEPALIVE_MS = 15_000;
+/** Margin before the deadline at which a still-running chat is stopped and the stream ended. */
+const CHAT_MARGIN_MS = 1_500;
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+function label(value: unknown, where: string): string {
+  if (value === undefined || value === null || value === '') return 'main';
+  if (typeof value !== 'string' || !LABEL.test(value)) {
+    throw new BridgeError(400, 'invalid_request', `${where}: expected a session label of 1–64 characters a-z, 0-9, _ and - (starting with a letter or digit)`);
+  }
+  return value;
+}
+
+async function readJsonBody(req: Request): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers.get('content-length') ?? '0');
+  if (declared > MAX_BODY_BYTES) throw new BridgeError(413, 'payload_too_large', `The body may be at most ${MAX_BODY_BYTES} bytes.`);
+  const text = await req.text();
+  if (text.length > MAX_BODY_BYTES) throw new BridgeError(413, 'payload_too_large', `The body may be at most ${MAX_BODY_BYTES} bytes.`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new BridgeError(400, 'invalid_request', 'The body must be JSON: {"message": "...", "sessionKey": "..."}.');
+  }
+  if (!isRecord(body)) throw new BridgeError(400, 'invalid_request', 'The body must be a JSON object.');
+  return body;
+}
+
+export function createHandler(result: SettingsResult, deps: Deps): (req: Request) => Promise<Response> {
+  // The key's base64 lines are what could leak piecemeal, beside the whole PEM and the token.
+  const secrets = result.ok
+    ? [result.settings.gatewayToken, result.settings.deviceKeyPem, ...result.settings.deviceKeyPem.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----'))]
+    : [];
+  const safe = (text: string) => redact(text, secrets);
+
+  return async (req: Request): Promise<Response> => {
+    const started = Date.now();
+    const path = routePath(new URL(req.url).pathname);
+    const entry: Record<string, unknown> = { method: req.method, path };
+    const done = (res: Response, extra: Record<string, unknown> = {}): Response => {
+      deps.log({ ...entry, ...extra, status: res.status, ms: Date.now() - started });
+      return res;
+    };
+
+    if (!result.ok) {
+      return done(errorResponse(new BridgeError(503, 'bridge_not_configured', 'The bridge is not configured; its log names what is missing.')), { code: 'bridge_not_configured', problems: result.problems });
+    }
+    const s = result.settings;
+    const cors = corsHeaders(req.headers.get('origin'), s.corsOrigins);
+    if (cors === null) return done(errorResponse(new BridgeError(403, 'origin_not_allowed', 'This origin may not call the bridge.')), { code: 'origin_not_allowed' });
+    if (req.method === 'OPTIONS') return done(new Response(null, { status: 204, headers: { ...cors, allow: 'GET, POST, OPTIONS' } }));
+
+    const route = ROUTES[path];
+    if (!route) return done(errorResponse(new BridgeError(404, 'not_found', `No such endpoint: ${req.method} ${path}`), cors));
+    if (req.method !== route.method) {
+      return done(errorResponse(new BridgeError(405, 'method_not_allowed', `${path} takes ${route.method}.`, { allow: `${route.method}, OPTIONS` }), cors));
+    }
+    const deadline = AbortSignal.timeout(s.timeoutMs);
+    const deadlineAt = started + s.timeoutMs;
+
+    try {
+      const user = await verifyUser(req.headers.get('authorization'), { supabaseUrl: s.supabaseUrl, anonKey: s.supabaseAnonKey, fetch: deps.fetch, signal: deadline });
+      entry.user = user.id;
+      const sessionKeyFor = (l: string) => `agent:${s.agentId}:bridge:${user.id}:${l}`;
+
+      if (route.endpoint === 'chat') {
+        const body = await readJsonBody(req);
+        const message = body.message;
+        if (typeof message !== 'string' || message.trim() === '' || message.length > MAX_MESSAGE_CHARS) {
+          throw new BridgeError(400, 'invalid_request', `message: expected a non-empty string of at most ${MAX_MESSAGE_CHARS} characters`);
+        }
+        const l = label(body.sessionKey, 'sessionKey');
+        const gw = await connectGateway(s, deps, deadline, secrets);
+        return chatStream({ gw, sessionKey: sessionKeyFor(l), label: l, message, deadlineAt, cors, safe, timeoutMs: s.timeoutMs, finished: (extra) => void deps.log({ ...entry, ...extra, status: 200, ms: Date.now() - started }) });
+      }
+
+      const query = new URL(req.url).searchParams;
+      const gw = await connectGateway(s, deps, deadline, secrets);
+      try {
+        const body = await answer(route.endpoint, gw, { agentId: s.agentId, query, sessionKeyFor, started });
+        return done(json(200, body, cors));
+      } finally {
+        gw.close();
+      }
+    } catch (err) {
+      const e =
+        err instanceof BridgeError
+          ? err
+          : err instanceof GatewayError
+            ? fromGatewayError(err, s.timeoutMs)
+            : err instanceof DeviceKeyError
+              ? new BridgeError(503, 'bridge_not_configured', 'The bridge\'s device key is unusable; its log says why.')
+              : new BridgeError(500, 'internal_error', 'The bridge failed unexpectedly.');
+      const detail = err instanceof Error ? safe(err.message) : safe(String(err));
+      return done(errorResponse(e, cors), { code: e.code, detail });
+    }
+  };
+}
+
+async function connectGateway(s: Settings, deps: Deps, signal: AbortSignal, secrets: string[]): Promise<GatewayConnection> {
+  const device = await deps.device(s.deviceKeyPem);
+  return deps.openGateway({ url: s.gatewayUrl, token: s.gatewayToken, device, signal, secrets });
+}
+
+/** The non-streaming endpoints: one request (two for the fleet), one JSON answer. */
+async function answer(
+  endpoint: Exclude<Endpoint, 'chat'>,
+  gw: GatewayConnection,
+  ctx: { agentId: string; query: URLSearchParams; sessionKeyFor: (l: string) => string; started: number },
+): Promise<unknown> {
+  switch (endpoint) {
+    case 'health': {
+      const h = await gw.request('health', {});
+      if (h.ok !== true) throw new BridgeError(503, 'gateway_not_ready', 'The OpenClaw gateway reports that it is not healthy.', { 'retry-after': '5' });
+      const reload = isRecord(h.configReload) ? str(h.configReload.hotReloadStatus) : undefined;
+      return { ok: true, gateway: { ok: true, durationMs: num(h.durationMs) ?? null, hotReload: reload ?? null }, latencyMs: Date.now() - ctx.started };
+    }
+    case 'history': {
+      const l = label(ctx.query.get('sessionKey'), 'sessionKey');
+      const rawLimit = ctx.query.get('limit');
+      const limit = rawLimit === null ? 50 : Number(rawLimit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new BridgeError(400, 'invalid_request', 'limit: expected a whole number from 1 to 200');
+      const h = await gw.request('chat.history', { sessionKey: ctx.sessionKeyFor(l), limit });
+      const messages = Array.isArray(h.messages) ? h.messages.filter(isRecord) : [];
+      return {
+        sessionKey: l,
+        messages: messages.map((m) => ({
+          role: str(m.role) ?? 'unknown',
+          content: m.content ?? null,
+          timestamp: num(m.timestamp) ?? null,
+          ...(str(m.provider) ? { provider: m.provider } : {}),
+          ...(str(m.model) ? { model: m.model } : {}),
+          ...(str(m.stopReason) ? { stopReason: m.stopReason } : {}),
+        })),
+        hasMore: h.hasMore === true,
+      };
+    }
+    case 'agents-status': {
+      const [list, health] = await Promise.all([gw.request('agents.list', {}), gw.request('health', {})]);
+      const live = new Map<string, Record<string, unknown>>();
+      for (const a of Array.isArray(health.agents) ? health.agents.filter(isRecord) : []) if (str(a.agentId)) live.set(a.agentId as string, a);
+      const agents = (Array.isArray(list.agents) ? list.agents.filter(isRecord) : []).map((a) => {
+        const h = live.get(str(a.id) ?? '');
+        const model = isRecord(a.model) ? a.model : {};
+        const heartbeat = h && isRecord(h.heartbeat) ? h.heartbeat : {};
+        const sessions = h && isRecord(h.sessions) ? h.sessions : {};
+        return {
+          id: str(a.id) ?? '',
+          name: str(a.name) ?? str(a.id) ?? '',
+          model: { primary: str(model.primary) ?? null, fallbacks: Array.isArray(model.fallbacks) ? model.fallbacks.filter((f) => typeof f === 'string') : [] },
+          heartbeat: { enabled: heartbeat.enabled === true, every: str(heartbeat.every) ?? null },
+          sessions: num(sessions.count) ?? 0,
+        };
+      });
+      return { ok: health.ok === true, defaultId: str(list.defaultId) ?? null, agents };
+    }
+    case 'skills': {
+      const r = await gw.request('skills.status', { agentId: ctx.agentId });
+      const skills = (Array.isArray(r.skills) ? r.skills.filter(isRecord) : []).map((k) => ({
+        name: str(k.name) ?? '',
+        description: str(k.description) ?? '',
+        ...(str(k.emoji) ? { emoji: k.emoji } : {}),
+        source: str(k.source) ?? null,
+        eligible: k.eligible === true,
+        disabled: k.disabled === true,
+      }));
+      return { agentId: ctx.agentId, skills };
+    }
+  }
+}
+
+interface ChatInput {
+  gw: GatewayConnection;
+  sessionKey: string;
+  label: string;
+  message: string;
+  deadlineAt: number;
+  timeoutMs: number;
+  cors: Record<string, string>;
+  safe(text: string): string;
+  finished(extra: Record<string, unknown>): void;
+}
+
+/**
+ * Sends the message, then streams the run's `agent` and `chat` events. The stream opens only once
+ * the gateway accepted the message, so connection failures still get a JSON error and a status.
+ * It ends with `done` (the final state, the reply text, the model that answered and any fallback
+ * steps) when a `chat` event is final, error or aborted; or with `error` when the gateway goes
+ * away or the deadline comes first.
+ */
+async function chatStream(input: ChatInput): Promise<Response> {
+  const { gw, sessionKey } = input;
+  const early: EventFrame[] = [];
+  let sink: ((e: EventFrame) => void) | null = null;
+  gw.onEvent((e) => (sink ? sink(e) : early.push(e)));
+  let runId: string;
+  try {
+    const ack = await gw.request('chat.send', {
+      sessionKey,
+      message: input.message,
+      idempotencyKey: crypto.randomUUID(),
+      timeoutMs: Math.max(1_000, input.deadlineAt - Date.now() - CHAT_MARGIN_MS),
+    });
+    runId = str(ack.runId) ?? '';
+  } catch (err) {
+    gw.close();
+    throw err;
+  }
+
+  let finish: (extra: Record<string, unknown>) => void = () => {};
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      let closed = false;
+      let model: { provider: string; model: string } | null = null;
+      const fallbacks: FallbackStep[] = [];
+      const emit = (event: string, data: unknown) => {
+        if (!closed) controller.enqueue(sseEvent(event, data));
+      };
+      const keepalive = setInterval(() => !closed && controller.enqueue(sseComment('keepalive')), KEEPALIVE_MS);
+      const stopAt = setTimeout(() => {
+        emit('error', { code: 'gateway_timeout', message: `No final reply within ${Math.round(input.timeoutMs / 1000)} s; the run was stopped.` });
+        gw.request('chat.abort', { sessionKey, runId }).catch(() => {});
+        finish({ outcome: 'timeout' });
+      }, Math.max(0, input.deadlineAt - Date.now() - CHAT_MARGIN_MS));
+      finish = (extra) => {
+        if (closed) return;
+        closed = true;
+        clearInterval(keepalive);
+        clearTimeout(stopAt);
+        gw.close();
+        try {
+          controller.close();
+        } catch {
+          // the client already went away
+        }
+        input.finished({ runId, model: model ? `${model.provider}/${model.model}` : null, fallbacks: fallbacks.length, ...extra });
+      };
+
+      emit('start', { runId, sessionKey: input.label });
+      const handle = (e: EventFrame) => {
+        if ((e.event !== 'agent' && e.event !== 'chat') || !belongsTo(e.payload, sessionKey, runId)) return;
+        const m = modelOf(e.payload);
+        if (m) model = m;
+        // The gateway repeats a step when the run ends; each step is reported once.
+        const step = fallbackStepOf(e.payload);
+        if (step && !fallbacks.some((f) => f.from === step.from && f.to === step.to)) fallbacks.push(step);
+        emit(e.event, { ...e.payload, sessionKey: input.label });
+        const state = e.event === 'chat' ? chatTerminalState(e.payload) : null;
+        if (state) {
+          const error = str(e.payload.errorMessage);
+          emit('done', { state, runId, text: messageText(e.payload), model, fallbacks, ...(error ? { error: input.safe(error) } : {}) });
+          finish({ outcome: state });
+        }
+      };
+      for (const e of early) handle(e);
+      sink = handle;
+      void gw.closed.then((err) => {
+        if (closed) return;
+        const e = fromGatewayError(err, input.timeoutMs);
+        emit('error', { code: e.code, message: e.message });
+        finish({ outcome: 'gateway_closed', code: e.code });
+      });
+    },
+    cancel() {
+      // The web client went away: stop the run rather than let it finish for no one.
+      gw.request('chat.abort', { sessionKey, runId }).catch(() => {});
+      finish({ outcome: 'client_gone' });
+    },
+  });
+  return new Response(stream, { status: 200, headers: { ...SSE_HEADERS, ...input.cors } });
+}

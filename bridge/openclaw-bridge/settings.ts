@@ -1,0 +1,101 @@
+/**
+ * The bridge's settings, from environment variables (Supabase function secrets). Problems name the
+ * variable, never its value.
+ *
+ * | variable                          | meaning                                                         |
+ * |-----------------------------------|-----------------------------------------------------------------|
+ * | OPENCLAW_GATEWAY_URL              | the gateway, ws(s):// or http(s):// (the environment's publicUrl)|
+ * | OPENCLAW_GATEWAY_TOKEN            | the gateway token the bridge presents                            |
+ * | OPENCLAW_BRIDGE_DEVICE_KEY        | the bridge's Ed25519 device identity, PKCS#8 PEM                 |
+ * | OPENCLAW_BRIDGE_CORS_ORIGINS      | allowed browser origins: comma-separated or a JSON array         |
+ * | OPENCLAW_BRIDGE_TIMEOUT_SECONDS   | one request end to end, 1–145 (default 140: the runtime stops at 150) |
+ * | OPENCLAW_BRIDGE_AGENT_ID          | the agent web users talk to (default main)                        |
+ * | SUPABASE_URL, SUPABASE_ANON_KEY   | provided by Supabase to every function: where user tokens are checked |
+ * | OPENCLAW_BRIDGE_PORT              | only outside Supabase (tests, local runs): listen on 127.0.0.1:PORT (0 = any free port) |
+ */
+
+export const ENV = {
+  gatewayUrl: 'OPENCLAW_GATEWAY_URL',
+  gatewayToken: 'OPENCLAW_GATEWAY_TOKEN',
+  deviceKey: 'OPENCLAW_BRIDGE_DEVICE_KEY',
+  corsOrigins: 'OPENCLAW_BRIDGE_CORS_ORIGINS',
+  timeoutSeconds: 'OPENCLAW_BRIDGE_TIMEOUT_SECONDS',
+  agentId: 'OPENCLAW_BRIDGE_AGENT_ID',
+  supabaseUrl: 'SUPABASE_URL',
+  supabaseAnonKey: 'SUPABASE_ANON_KEY',
+  port: 'OPENCLAW_BRIDGE_PORT',
+} as const;
+
+export const DEFAULT_TIMEOUT_SECONDS = 140;
+/** The edge runtime ends a request at 150 s; the bridge must have answered before that. */
+export const MAX_TIMEOUT_SECONDS = 145;
+
+export interface Settings {
+  /** ws:// or wss:// */
+  gatewayUrl: string;
+  gatewayToken: string;
+  deviceKeyPem: string;
+  /** Exact origins (scheme://host[:port]); "*" allows any. */
+  corsOrigins: string[];
+  timeoutMs: number;
+  agentId: string;
+  supabaseUrl: string;
+  supabaseAnonKey: string;
+}
+
+export type SettingsResult = { ok: true; settings: Settings } | { ok: false; problems: string[] };
+
+function parseOrigins(text: string): string[] | null {
+  const trimmed = text.trim();
+  if (trimmed === '') return [];
+  let list: unknown;
+  if (trimmed.startsWith('[')) {
+    try {
+      list = JSON.parse(trimmed);
+    } catch {
+      return null;
+    }
+  } else list = trimmed.split(',');
+  if (!Array.isArray(list) || !list.every((o) => typeof o === 'string')) return null;
+  return (list as string[]).map((o) => o.trim().replace(/\/+$/, '')).filter((o) => o !== '');
+}
+
+export function readSettings(get: (name: string) => string | undefined): SettingsResult {
+  const problems: string[] = [];
+  const required = (name: string): string => {
+    const v = get(name)?.trim();
+    if (!v) problems.push(`${name} is not set`);
+    return v ?? '';
+  };
+
+  let gatewayUrl = required(ENV.gatewayUrl).replace(/^http(s?):\/\//, 'ws$1://');
+  if (gatewayUrl && !/^wss?:\/\/[^/\s]+/.test(gatewayUrl)) {
+    problems.push(`${ENV.gatewayUrl}: expected a ws://, wss://, http:// or https:// URL`);
+    gatewayUrl = '';
+  }
+  const gatewayToken = required(ENV.gatewayToken);
+  const deviceKeyPem = required(ENV.deviceKey).replace(/\\n/g, '\n');
+  if (deviceKeyPem && !deviceKeyPem.includes('-----BEGIN PRIVATE KEY-----')) problems.push(`${ENV.deviceKey}: expected a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----)`);
+  const supabaseUrl = required(ENV.supabaseUrl).replace(/\/+$/, '');
+  const supabaseAnonKey = required(ENV.supabaseAnonKey);
+
+  const origins = parseOrigins(get(ENV.corsOrigins) ?? '');
+  if (origins === null) problems.push(`${ENV.corsOrigins}: expected comma-separated origins or a JSON array of strings`);
+
+  let timeoutSeconds = DEFAULT_TIMEOUT_SECONDS;
+  const rawTimeout = get(ENV.timeoutSeconds)?.trim();
+  if (rawTimeout) {
+    const n = Number(rawTimeout);
+    if (!Number.isFinite(n) || n < 1 || n > MAX_TIMEOUT_SECONDS) problems.push(`${ENV.timeoutSeconds}: expected a number of seconds from 1 to ${MAX_TIMEOUT_SECONDS}`);
+    else timeoutSeconds = n;
+  }
+
+  const agentId = get(ENV.agentId)?.trim() || 'main';
+  if (!/^[a-z0-9_][a-z0-9_-]{0,63}$/.test(agentId)) problems.push(`${ENV.agentId}: expected a lower-case agent id`);
+
+  if (problems.length > 0) return { ok: false, problems };
+  return {
+    ok: true,
+    settings: { gatewayUrl, gatewayToken, deviceKeyPem, corsOrigins: origins ?? [], timeoutMs: Math.round(timeoutSeconds * 1000), agentId, supabaseUrl, supabaseAnonKey },
+  };
+}

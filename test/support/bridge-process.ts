@@ -1,0 +1,115 @@
+/**
+ * The edge function run by the real Deno (`deno run --allow-net --allow-env index.ts`) on an
+ * ephemeral loopback port, as Supabase's runtime runs it; everything it prints is kept so a test
+ * can check no secret ever shows. Also a TCP relay that counts connections, to prove what did and
+ * did not reach the gateway, and can black-hole them to make the gateway look slow.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { DENO } from '../../scripts/tools.js';
+import { REPO_ROOT } from './repo.js';
+
+export const BRIDGE_DIR = join(REPO_ROOT, 'bridge/openclaw-bridge');
+
+export interface BridgeProcess {
+  url: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export function denoEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', ...extra };
+}
+
+export async function startBridge(env: Record<string, string>): Promise<BridgeProcess> {
+  if (!existsSync(DENO)) throw new Error(`Deno is not installed at ${DENO}: run \`bash scripts/tools.sh\` (npm test does)`);
+  const child = spawn(DENO, ['run', '--allow-net', '--allow-env', join(BRIDGE_DIR, 'index.ts')], {
+    env: denoEnv({ ...env, OPENCLAW_BRIDGE_PORT: '0' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  child.stderr.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the bridge did not start within 30 s:\n${out}`)), 30_000);
+    const check = () => {
+      const m = /"msg":"listening","url":"([^"]+)"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout.on('data', check);
+    child.once('error', (err) => reject(err));
+    void exited.then((code) => reject(new Error(`the bridge exited (${code}) before listening:\n${out}`)));
+  });
+  return {
+    url,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export interface TcpRelay {
+  port: number;
+  /** Connections accepted so far. */
+  connections(): number;
+  /** forward: pass through; blackhole: accept and never answer. */
+  mode: 'forward' | 'blackhole';
+  close(): Promise<void>;
+}
+
+export async function startTcpRelay(targetPort: number): Promise<TcpRelay> {
+  let count = 0;
+  const sockets = new Set<net.Socket>();
+  const relay: TcpRelay = {
+    port: 0,
+    connections: () => count,
+    mode: 'forward',
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  const server = net.createServer((client) => {
+    count++;
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => {});
+    if (relay.mode === 'blackhole') return;
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    sockets.add(upstream);
+    upstream.on('close', () => sockets.delete(upstream));
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  relay.port = (server.address() as net.AddressInfo).port;
+  return relay;
+}
+
+export interface SseEvent {
+  event: string;
+  data: any;
+}
+
+/** Parses a whole server-sent-events body into events (comments dropped). */
+export function parseSse(text: string): SseEvent[] {
+  const events: SseEvent[] = [];
+  for (const block of text.split('\n\n')) {
+    const lines = block.split('\n').filter((l) => l !== '' && !l.startsWith(':'));
+    if (lines.length === 0) continue;
+    const event = lines.find((l) => l.startsWith('event: '))?.slice(7) ?? 'message';
+    const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+    events.push({ event, data: data ? JSON.parse(data) : null });
+  }
+  return events;
+}

@@ -1,0 +1,114 @@
+/**
+ * A stand-in for every OpenAI-compatible LLM upstream, in the test process, on an ephemeral
+ * loopback port: `POST …/chat/completions` (streamed as SSE when the request asks for it, as the
+ * gateway always does) and `GET …/models`. Every request is recorded. A test decides, per model,
+ * whether the upstream answers, rate-limits (429 with a long Retry-After, which makes OpenClaw fall
+ * back at once instead of retrying for two minutes) or refuses the key (401).
+ */
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Behaviour = 'answer' | 'rate-limit' | 'unauthorized';
+
+export interface UpstreamRequest {
+  method: string;
+  path: string;
+  model: string | null;
+  stream: boolean;
+  /** SHA-256 of the bearer key it carried (never the key). */
+  keySha256: string | null;
+  status: number;
+}
+
+export interface OpenAIStandin {
+  /** Base URL without a path, such as http://127.0.0.1:41234; providers append /v1. */
+  url: string;
+  requests: UpstreamRequest[];
+  /** How the upstream treats a model from now on (default: answer). */
+  set(model: string, behaviour: Behaviour): void;
+  reset(): void;
+  /** The text every answer from `model` carries, so a test can tell which model replied. */
+  replyText(model: string): string;
+  close(): Promise<void>;
+}
+
+const digest = (s: string | undefined) => (s ? createHash('sha256').update(s).digest('hex') : null);
+
+export async function startOpenAIStandin(): Promise<OpenAIStandin> {
+  const behaviour = new Map<string, Behaviour>();
+  const requests: UpstreamRequest[] = [];
+  const replyText = (model: string) => `stand-in reply from ${model}`;
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const path = (req.url ?? '/').split('?')[0]!;
+      let body: { model?: unknown; stream?: unknown } = {};
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as typeof body;
+      } catch {
+        // recorded with no model
+      }
+      const model = typeof body.model === 'string' ? body.model : null;
+      const stream = body.stream === true;
+      const key = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const record = (status: number) => requests.push({ method: req.method ?? '', path, model, stream, keySha256: digest(key), status });
+      const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
+        record(status);
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
+        res.end(JSON.stringify(value));
+      };
+
+      if (req.method === 'GET' && path.endsWith('/models')) {
+        json(200, { object: 'list', data: [] });
+        return;
+      }
+      if (req.method !== 'POST' || !path.endsWith('/chat/completions')) {
+        json(404, { error: { message: `the stand-in has no ${req.method} ${path}` } });
+        return;
+      }
+      const how = (model && behaviour.get(model)) ?? 'answer';
+      if (how === 'rate-limit') {
+        json(429, { error: { message: 'rate limited (stand-in)', type: 'rate_limit_error', code: 'rate_limit_exceeded' } }, { 'retry-after': '120' });
+        return;
+      }
+      if (how === 'unauthorized') {
+        json(401, { error: { message: 'invalid API key (stand-in)', type: 'invalid_request_error', code: 'invalid_api_key' } });
+        return;
+      }
+      const text = replyText(model ?? 'unknown');
+      const id = `chatcmpl-standin-${requests.length}`;
+      const created = Math.floor(Date.now() / 1000);
+      const usage = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
+      if (!stream) {
+        json(200, { id, object: 'chat.completion', created, model, choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage });
+        return;
+      }
+      record(200);
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      const send = (o: unknown) => res.write(`data: ${JSON.stringify(o)}\n\n`);
+      const chunk = (delta: unknown, finish: string | null, extra = {}) =>
+        send({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra });
+      chunk({ role: 'assistant', content: '' }, null);
+      for (const word of text.split(/(?= )/)) chunk({ content: word }, null);
+      chunk({}, 'stop', { usage });
+      res.end('data: [DONE]\n\n');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    set: (model, how) => void behaviour.set(model, how),
+    reset: () => behaviour.clear(),
+    replyText,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { apply, type ApplyOutcome } from '../apply/apply.js';
 import { LockedError } from '../apply/errors.js';
 import { rollback } from '../apply/rollback.js';
+import { applyEdge, planEdge } from '../apply/edge.js';
 import { gatherFacts } from '../apply/host.js';
 import { diff } from '../plan/diff.js';
 import { manifestOf } from '../render/manifest.js';
@@ -37,7 +38,9 @@ export async function makePlan(d: Deployment): Promise<Plan> {
   const t = await d.connect();
   try {
     const facts = await gatherFacts(t, d.desired);
-    return diff({ desired: d.desired, facts, summary: d.summary, secrets: d.secrets, target: t.target, revision: d.revision });
+    const plan = diff({ desired: d.desired, facts, summary: d.summary, secrets: d.secrets, target: t.target, revision: d.revision });
+    if (d.edge) plan.edge = (await planEdge(d.edge)).change;
+    return plan;
   } finally {
     await t.close();
   }
@@ -121,13 +124,34 @@ export async function applyCommand(
       lockWaitMs: opts.lockWaitSeconds * 1000,
       progress,
     });
+    // The edge function follows the host: only once the gateway it fronts is applied.
+    let edgeFailure: string | undefined;
+    if (d.edge && (result.outcome === 'applied' || result.outcome === 'no-changes')) {
+      const planned = await planEdge(d.edge);
+      result.plan.edge = planned.change;
+      if (planned.change.action === 'deploy' || planned.change.action === 'settings') {
+        progress(`edge function ${planned.change.name}: ${planned.change.reasons.join('; ')}`);
+        try {
+          const { version } = await applyEdge(d.edge, planned);
+          progress(`edge function ${planned.change.name}: ${version ? `deployed version ${version}` : 'settings updated'}`);
+        } catch (e) {
+          edgeFailure = e instanceof Error ? e.message : String(e);
+        }
+      }
+    }
+    if (edgeFailure) {
+      output.err(`error: the host is applied, but the edge function was not deployed: ${edgeFailure}`);
+      return DEPLOY_EXIT.error;
+    }
     if (opts.json) {
       output.out(`${JSON.stringify({ outcome: result.outcome, release: result.release ?? null, log: result.log, plan: JSON.parse(renderPlanJson(result.plan)) }, null, 2)}\n`);
     } else {
       output.out(renderPlanText(result.plan));
       const words: Record<ApplyOutcome, string> = {
         applied: `Applied release ${result.release} to ${d.envName}.`,
-        'no-changes': `No changes: ${d.envName} already matches ${d.revision}. Nothing was restarted.`,
+        'no-changes': result.plan.edge && result.plan.edge.action !== 'no-op' && result.plan.edge.action !== 'unknown'
+          ? `The host already matched ${d.revision} (nothing restarted); the edge function ${result.plan.edge.name} was updated.`
+          : `No changes: ${d.envName} already matches ${d.revision}. Nothing was restarted.`,
         'rolled-back': `Rolled back: a health gate failed, and ${d.envName} is back on its previous release.`,
         failed: `Failed: the release did not come up and the previous one could not be restored. See the log above.`,
       };

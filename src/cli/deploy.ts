@@ -8,6 +8,10 @@ import { summarize } from '../plan/summary.js';
 import type { SecretLookup } from '../plan/diff.js';
 import { LocalTransport } from '../transport/local.js';
 import type { Transport } from '../transport/transport.js';
+import { join } from 'node:path';
+import type { EdgeInput } from '../apply/edge.js';
+import { ManagementApiSupabase } from '../supabase/management-api.js';
+import { readFunctionFiles } from '../supabase/function-source.js';
 import { loadSecrets } from './secrets.js';
 import { renderContext, UsageError, type Install } from './workspace.js';
 
@@ -23,6 +27,8 @@ export interface Deployment {
   revision: string;
   holder: string;
   connect(): Promise<Transport>;
+  /** The edge function this environment's gateway is fronted by, or null. */
+  edge: EdgeInput | null;
 }
 
 export async function prepare(
@@ -42,7 +48,20 @@ export async function prepare(
       ? `github-actions ${processEnv.GITHUB_REPOSITORY ?? ''}#${processEnv.GITHUB_RUN_ID ?? ''} by ${processEnv.GITHUB_ACTOR ?? 'unknown'}`
       : `${safeUser()}@${hostname()}`;
   const target = env.target;
+  const sb = config.supabase;
+  let edge: EdgeInput | null = null;
+  if (sb && sb.environment === envName) {
+    const accessToken = secrets(sb.secrets.accessToken);
+    edge = {
+      config,
+      // SUPABASE_API_URL points the adapter elsewhere (a stand-in in tests); Supabase's by default.
+      port: accessToken ? new ManagementApiSupabase({ accessToken, ...(processEnv.SUPABASE_API_URL ? { baseUrl: processEnv.SUPABASE_API_URL } : {}) }) : null,
+      files: await readFunctionFiles(join(root, sb.function.source)),
+      secrets,
+    };
+  }
   return {
+    edge,
     config,
     envName,
     desired,

@@ -30,6 +30,16 @@ export interface RuntimeChange {
   action: 'install' | 'no-op';
 }
 
+/** The Supabase edge function that fronts this environment's gateway, when there is one. */
+export interface EdgeChange {
+  name: string;
+  projectRef: string;
+  /** deploy: new source (and settings); settings: only its secrets change; unknown: not compared. */
+  action: 'deploy' | 'settings' | 'no-op' | 'unknown';
+  /** Why, in words and names only: never a value or a digest. */
+  reasons: string[];
+}
+
 /** A plan: the model every output (terminal, PR comment, drift issue, JSON) is rendered from. */
 export interface Plan {
   environment: string;
@@ -44,6 +54,7 @@ export interface Plan {
   semantic: SemanticChange[];
   /** Sensitive files that could not be compared because their secret values were not available. */
   uncompared: string[];
+  edge?: EdgeChange;
 }
 
 export interface PlanCounts {
@@ -52,6 +63,8 @@ export interface PlanCounts {
   destroy: number;
   restarts: string[];
   reloads: string[];
+  /** Edge functions deployed or given new settings. */
+  redeploys: string[];
 }
 
 export function countPlan(plan: Plan): PlanCounts {
@@ -61,6 +74,7 @@ export function countPlan(plan: Plan): PlanCounts {
     change: files.filter((f) => f.action === 'update').length + plan.runtime.filter((r) => r.action === 'install' && r.from).length,
     destroy: files.filter((f) => f.action === 'delete').length,
     restarts: plan.services.filter((s) => s.action === 'restart' || s.action === 'start').map((s) => s.name.replace(/\.service$/, '')),
+    redeploys: plan.edge && (plan.edge.action === 'deploy' || plan.edge.action === 'settings') ? [plan.edge.name] : [],
     reloads: plan.services.filter((s) => s.action === 'reload').map((s) => s.name.replace(/\.service$/, '').replace(/^openclaw-gateway$/, 'openclaw')),
   };
 }
@@ -69,7 +83,8 @@ export function hasChanges(plan: Plan): boolean {
   return (
     plan.files.some((f) => f.action !== 'no-op') ||
     plan.services.some((s) => s.action !== 'no-op' || s.enable) ||
-    plan.runtime.some((r) => r.action !== 'no-op')
+    plan.runtime.some((r) => r.action !== 'no-op') ||
+    (plan.edge !== undefined && (plan.edge.action === 'deploy' || plan.edge.action === 'settings'))
   );
 }
 
@@ -80,5 +95,6 @@ export function summaryLine(plan: Plan): string {
   let line = `Plan: ${c.add} to add, ${c.change} to change, ${c.destroy} to destroy`;
   if (c.restarts.length) line += `; restarts: ${c.restarts.join(', ')}`;
   if (c.reloads.length) line += `; reloads: ${c.reloads.join(', ')}`;
+  if (c.redeploys.length) line += `; redeploys: ${c.redeploys.join(', ')}`;
   return line;
 }

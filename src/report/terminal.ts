@@ -13,6 +13,7 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
   const out: string[] = [];
   out.push(`clawops plan for ${plan.environment} (${plan.target}) at ${plan.revision}`);
   if (!hasChanges(plan)) {
+    edge(plan, out);
     uncompared(plan, out);
     out.push('', summaryLine(plan));
     return `${out.join('\n')}\n`;
@@ -54,9 +55,18 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
       out.push(`  ${SERVICE_SYMBOL[s.action]} ${s.action === 'no-op' ? 'keep' : s.action} ${s.name}  — ${s.reason}${enable}`);
     }
   }
+  edge(plan, out);
   uncompared(plan, out);
   out.push('', summaryLine(plan));
   return `${out.join('\n')}\n`;
+}
+
+function edge(plan: Plan, out: string[]): void {
+  const e = plan.edge;
+  if (!e || e.action === 'no-op') return;
+  out.push('', 'Edge function:');
+  const what = { deploy: '~ deploy', settings: '~ update settings of', unknown: '? not compared:', 'no-op': '' }[e.action];
+  out.push(`  ${what} ${e.name} (Supabase project ${e.projectRef})  — ${e.reasons.join('; ')}`);
 }
 
 function uncompared(plan: Plan, out: string[]): void {

@@ -1,0 +1,65 @@
+import type { Config } from '../config/model.js';
+import type { SecretLookup } from '../plan/diff.js';
+import type { EdgeChange } from '../plan/model.js';
+import { BRIDGE_ENTRYPOINT, bridgeSecrets, planBridgeDeploy, SOURCE_DIGEST_SECRET, type BridgeDeployPlan } from '../supabase/bridge-deploy.js';
+import type { FunctionFile, SupabasePort } from '../supabase/port.js';
+
+export interface EdgeInput {
+  config: Config;
+  /** null when the Supabase access token is not available here: the function is not compared. */
+  port: SupabasePort | null;
+  files: readonly FunctionFile[];
+  secrets: SecretLookup;
+}
+
+export interface EdgePlan {
+  change: EdgeChange;
+  deploy?: BridgeDeployPlan;
+  values?: Record<string, string>;
+}
+
+/**
+ * Whether the edge function needs deploying: its source against the digest recorded at the last
+ * deploy, its settings against the digests Supabase lists. No value is ever read back.
+ */
+export async function planEdge(input: EdgeInput): Promise<EdgePlan> {
+  const sb = input.config.supabase!;
+  const base = { name: sb.function.name, projectRef: sb.projectRef };
+  if (!input.port) {
+    return { change: { ...base, action: 'unknown', reasons: [`${sb.secrets.accessToken} has no value here`] } };
+  }
+  const { values, problems } = bridgeSecrets(input.config, input.secrets);
+  if (problems.length) return { change: { ...base, action: 'unknown', reasons: problems } };
+  const [listed, existing] = await Promise.all([input.port.listSecrets(sb.projectRef), input.port.getFunction(sb.projectRef, sb.function.name)]);
+  const deploy = planBridgeDeploy({ files: input.files, secrets: values, listed, exists: existing !== null });
+  const action = deploy.deploy ? 'deploy' : deploy.secrets.length ? 'settings' : 'no-op';
+  return {
+    change: { ...base, action, reasons: action === 'no-op' ? ['source and settings unchanged'] : deploy.reasons },
+    deploy,
+    values,
+  };
+}
+
+/**
+ * Sets the changed settings, uploads the source when it changed, and records the source's digest
+ * last, so a deploy that failed halfway is tried again by the next apply.
+ */
+export async function applyEdge(input: EdgeInput, planned: EdgePlan): Promise<{ version?: number }> {
+  const sb = input.config.supabase!;
+  const { deploy, values } = planned;
+  if (!input.port || !deploy || !values || planned.change.action === 'no-op' || planned.change.action === 'unknown') return {};
+  if (deploy.secrets.length) {
+    await input.port.setSecrets(sb.projectRef, Object.fromEntries(deploy.secrets.map((n) => [n, values[n]!])));
+  }
+  if (!deploy.deploy) return {};
+  const deployed = await input.port.deployFunction({
+    projectRef: sb.projectRef,
+    slug: sb.function.name,
+    files: [...input.files],
+    entrypoint: BRIDGE_ENTRYPOINT,
+    // The bridge checks user tokens itself and must answer CORS preflights, which carry none.
+    verifyJwt: false,
+  });
+  await input.port.setSecrets(sb.projectRef, { [SOURCE_DIGEST_SECRET]: deploy.sourceDigest });
+  return { version: deployed.version };
+}

@@ -60,7 +60,7 @@ describe('plan reports', () => {
     }
     const json = JSON.parse(outputs[1]!);
     assert.equal(json.changes, true);
-    assert.deepEqual(json.counts, { add: 0, change: 1, destroy: 0, restarts: ['openclaw-gateway'], reloads: [] });
+    assert.deepEqual(json.counts, { add: 0, change: 1, destroy: 0, restarts: ['openclaw-gateway'], reloads: [], redeploys: [] });
   });
 
   test('drift tells an edit on the host from a merge not yet applied', () => {

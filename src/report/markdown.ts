@@ -87,6 +87,7 @@ export function renderPullRequestSummary(report: PullRequestReport): string {
     lines.push(`**${esc(summaryLine(p.plan))}**`, '');
     if (c.restarts.length) lines.push(`- Restarts: ${c.restarts.map(code).join(', ')}`);
     if (c.reloads.length) lines.push(`- Hot reloads (no restart): ${c.reloads.map(code).join(', ')}`);
+    lines.push(...edgeLines(p.plan));
     if (p.plan.uncompared.length) lines.push(`- Not compared: ${plural(p.plan.uncompared.length, 'sensitive file')} (their secret values are not available to this run)`);
     lines.push(
       hasChanges(p.plan)
@@ -109,6 +110,14 @@ export function renderPullRequestSummary(report: PullRequestReport): string {
       : `- Rendered files against ${code(report.baseRef)}: no changes (${plural(report.files.length, 'file')}).`,
   );
   return lines.join('\n');
+}
+
+/** The edge function's line: deployed, settings only, or why it was not compared. Names only. */
+function edgeLines(plan: Plan): string[] {
+  const e = plan.edge;
+  if (!e || e.action === 'no-op') return [];
+  const what = { deploy: 'Redeploys', settings: 'Updates the settings of', unknown: 'Did not compare', 'no-op': '' }[e.action];
+  return [`- ${what} the edge function ${code(e.name)}: ${esc(e.reasons.join('; '))}`];
 }
 
 function semanticSection(report: PullRequestReport): string {
@@ -336,6 +345,7 @@ export function renderApplyOutcomeMarkdown(outcome: ApplyOutcome, plan: Plan | n
     head.push('', `**${esc(summaryLine(plan))}**`, '');
     if (c.restarts.length) head.push(`- Restarts: ${c.restarts.map(code).join(', ')}`);
     if (c.reloads.length) head.push(`- Hot reloads (no restart): ${c.reloads.map(code).join(', ')}`);
+    head.push(...edgeLines(plan));
   }
   head.push(`- Exit state: \`${outcome}\``);
   const blocks: Block[] = [{ text: head.join('\n') }];

@@ -235,3 +235,10 @@ describe('other states', () => {
     assert.match(b.changeComment, /^The drift on `ec2` changed, checked against `def456` \(\[workflow run\]\(https:\/\/github\.com\/acme\/claw\/actions\/runs\/8\)\): 3 items\.$/m);
   });
 });
+
+test('the edge function appears in the summary with its reasons, names only', () => {
+  const withEdge = { ...plan, edge: { name: 'openclaw-bridge', projectRef: 'qsyncscriptbridgeprd', action: 'deploy' as const, reasons: ["the function's source changed", 'secret OPENCLAW_GATEWAY_TOKEN changed'] } };
+  const out = renderApplyOutcomeMarkdown('applied', withEdge, { environment: 'ec2', revision: 'abc123' });
+  assert.match(out, /^- Redeploys the edge function `openclaw-bridge`: the function's source changed; secret OPENCLAW_GATEWAY_TOKEN changed$/m);
+  assert.match(out, /redeploys: openclaw-bridge/);
+});

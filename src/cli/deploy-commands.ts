@@ -3,6 +3,7 @@ import { apply, type ApplyOutcome } from '../apply/apply.js';
 import { LockedError } from '../apply/errors.js';
 import { rollback } from '../apply/rollback.js';
 import { applyEdge, planEdge } from '../apply/edge.js';
+import { runSmokeChecks } from './smoke-command.js';
 import { gatherFacts } from '../apply/host.js';
 import { diff } from '../plan/diff.js';
 import { manifestOf } from '../render/manifest.js';
@@ -102,7 +103,7 @@ async function transaction(
 
 export async function applyCommand(
   d: Deployment,
-  opts: { saved?: SavedPlan; breakLock: boolean; lockWaitSeconds: number; json: boolean },
+  opts: { saved?: SavedPlan; breakLock: boolean; lockWaitSeconds: number; json: boolean; /** Run the smoke checks after the apply (default). */ smoke?: boolean },
   output: Output,
   processEnv: NodeJS.ProcessEnv,
 ): Promise<number> {
@@ -143,6 +144,14 @@ export async function applyCommand(
       output.err(`error: the host is applied, but the edge function was not deployed: ${edgeFailure}`);
       return DEPLOY_EXIT.error;
     }
+    // The deployment checklist after every apply of a systemd host this machine can reach.
+    let smokeFailed = false;
+    if (opts.smoke !== false && d.desired.services === 'systemd' && (result.outcome === 'applied' || result.outcome === 'no-changes')) {
+      progress('smoke checks');
+      const smoke = await runSmokeChecks(d, t, opts.json ? { out: () => {}, err: () => {} } : output, processEnv);
+      if ('skipped' in smoke) progress(`smoke checks skipped: ${smoke.skipped}`);
+      else smokeFailed = !smoke.ok;
+    }
     if (opts.json) {
       output.out(`${JSON.stringify({ outcome: result.outcome, release: result.release ?? null, log: result.log, plan: JSON.parse(renderPlanJson(result.plan)) }, null, 2)}\n`);
     } else {
@@ -156,6 +165,10 @@ export async function applyCommand(
         failed: `Failed: the release did not come up and the previous one could not be restored. See the log above.`,
       };
       output.out(words[result.outcome]);
+    }
+    if (smokeFailed) {
+      output.err('error: the apply finished, but the smoke checks failed (see above)');
+      return DEPLOY_EXIT.error;
     }
     return outcomeExit[result.outcome];
   });

@@ -41,7 +41,8 @@ export async function prepare(
   const env = config.environments.find((e) => e.name === envName);
   if (!env) throw new UsageError(`unknown environment "${envName}" (expected one of: ${config.environments.map((e) => e.name).join(', ')})`);
   const desired = render(config, envName, await renderContext(processEnv, install));
-  const { lookup: secrets, warnings } = await loadSecrets(env, Object.keys(config.secrets), processEnv, root);
+  const needed = [...new Set(desired.files.flatMap((f) => Object.values(f.secrets ?? {})))].sort();
+  const { lookup: secrets, warnings } = await loadSecrets(env, Object.keys(config.secrets), processEnv, root, needed);
   const revision = processEnv.CLAWOPS_REVISION || processEnv.GITHUB_SHA || (await gitRevision(root));
   const holder =
     processEnv.GITHUB_ACTIONS === 'true'

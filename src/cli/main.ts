@@ -4,6 +4,7 @@ import { processOutput, type Output } from './output.js';
 import { reportProblems } from './problems.js';
 import { applyCommand, deployErrorMessage, driftCommand, planCommand, readSavedPlan, rollbackCommand } from './deploy-commands.js';
 import { prepare } from './deploy.js';
+import { smokeCommand } from './smoke-command.js';
 import { renderCommand } from './render-command.js';
 import { applyReportCommand, driftIssueCommand, githubFromEnv, prReportCommand, type GitHubIO } from './github-commands.js';
 import { GitHubError } from '../github/port.js';
@@ -20,10 +21,11 @@ Usage:
   clawops plan --env NAME                  What apply would change on the environment's host
                [--json] [--out FILE] [--detailed-exitcode] [--verbose]
   clawops apply --env NAME | apply FILE    Apply the configuration (or exactly a saved plan)
-               [--break-lock] [--lock-wait SECONDS] [--json]
+               [--break-lock] [--lock-wait SECONDS] [--json] [--no-smoke]
   clawops drift --env NAME                 Compare the host with the configuration; changes nothing
                [--format text|markdown|json]
   clawops rollback --env NAME [--to RELEASE]   Back to a kept release, with the same health gates
+  clawops smoke --env NAME                 The deployment checklist against the live environment
 
 In GitHub Actions (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_EVENT_PATH; GITHUB_API_URL):
   clawops pr-report --env NAME --base-root DIR   The pull request's plan: sticky comment, job summary
@@ -60,6 +62,7 @@ export async function main(
         'detailed-exitcode': { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         'break-lock': { type: 'boolean', default: false },
+        'no-smoke': { type: 'boolean', default: false },
         'lock-wait': { type: 'string', default: '120' },
         format: { type: 'string', default: 'text' },
         to: { type: 'string' },
@@ -115,7 +118,8 @@ export async function main(
       case 'plan':
       case 'apply':
       case 'drift':
-      case 'rollback': {
+      case 'rollback':
+      case 'smoke': {
         const savedPath = command === 'apply' ? positionals[1] : undefined;
         const saved = savedPath ? await readSavedPlan(savedPath) : undefined;
         const envName = values.env ?? saved?.environment;
@@ -128,6 +132,7 @@ export async function main(
         }
         const d = await prepare(result.config, envName, env, install, values.root);
         for (const w of d.warnings) output.err(`warning: ${w}`);
+        if (command === 'smoke') return await smokeCommand(d, output, env);
         if (command === 'plan') {
           return await planCommand(d, { json: values.json, out: values.out, detailedExitcode: values['detailed-exitcode'], verbose: values.verbose }, output);
         }
@@ -140,7 +145,12 @@ export async function main(
         const lockWaitSeconds = Number(values['lock-wait']);
         if (!Number.isFinite(lockWaitSeconds) || lockWaitSeconds < 0) throw new UsageError('--lock-wait takes seconds');
         if (command === 'rollback') return await rollbackCommand(d, { to: values.to, breakLock: values['break-lock'], lockWaitSeconds }, output, env);
-        return await applyCommand(d, { ...(saved ? { saved } : {}), breakLock: values['break-lock'], lockWaitSeconds, json: values.json }, output, env);
+        return await applyCommand(
+          d,
+          { ...(saved ? { saved } : {}), breakLock: values['break-lock'], lockWaitSeconds, json: values.json, smoke: !values['no-smoke'] },
+          output,
+          env,
+        );
       }
       case 'pr-report': {
         if (!values.env) throw new UsageError('pr-report needs --env NAME');

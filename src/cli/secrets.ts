@@ -14,6 +14,8 @@ export async function loadSecrets(
   declared: readonly string[],
   processEnv: NodeJS.ProcessEnv,
   root: string,
+  /** The secrets this environment's files are filled from: only these are written empty when missing. */
+  needed: readonly string[] = declared,
 ): Promise<{ lookup: SecretLookup; warnings: string[] }> {
   let values: Record<string, string | undefined>;
   switch (env.secrets.source) {
@@ -41,7 +43,7 @@ export async function loadSecrets(
   }
   const warnings: string[] = [];
   if (env.secrets.source === 'dotenv' && env.secrets.missing === 'empty') {
-    for (const n of declared) {
+    for (const n of needed) {
       if (values[n] === undefined) {
         values[n] = '';
         warnings.push(`${n} has no value in ${env.secrets.path}: it is written empty`);

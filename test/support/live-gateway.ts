@@ -42,9 +42,16 @@ export async function freePort(): Promise<number> {
 /** The canary a smoke check falls back from: a provider whose upstream always refuses its key. */
 export const CANARY = { agent: 'smoke', model: 'canary/always-fails', modelId: 'always-fails' } as const;
 
+/** The providers clawops serves through a proxy of their own. */
+export type ProxiedProvider = 'gemini' | 'mistral' | 'kimi';
+
 export interface LiveGatewayOptions {
   /** Adds the smoke canary: provider `canary` and agent `smoke` whose primary is the canary model. */
   canary?: boolean;
+  /** Moves this model (one already in the chain) to the front; the others keep their order. */
+  primary?: string;
+  /** Where a proxy sends its requests instead of the OpenAI-compatible stand-in (a native stand-in, say). */
+  upstreams?: Partial<Record<ProxiedProvider, string>>;
 }
 
 export interface LiveGateway {
@@ -60,9 +67,17 @@ export interface LiveGateway {
   proxies: { name: string; url: string }[];
   /** Secret values handed to the processes: none may appear in anything a test checks. */
   secretValues: string[];
+  /** The value handed out for each secret, by name (a proxy's key is the one it sends upstream). */
+  secrets: Readonly<Record<string, string>>;
+  /** The OPENCLAW_STATE_DIR clawops rendered into (openclaw.json, gateway.env, proxies/). */
+  stateDir: string;
+  /** The process id of `openclaw gateway run`. */
+  gatewayPid: number;
   /** Milliseconds from spawning the gateway to /readyz ready. */
   readyMs: number;
   output(): string;
+  /** What every process printed (the proxies, then the gateway), by process name. */
+  outputs(): { name: string; text: string }[];
   /** Stops the gateway only (the proxies and the stand-in keep running). */
   stopGateway(): Promise<void>;
   stop(): Promise<void>;
@@ -112,7 +127,8 @@ async function waitFor<T>(what: string, deadlineMs: number, probe: () => Promise
 const tail = (s: string, n = 40) => s.split('\n').slice(-n).join('\n');
 
 /** The repository's config files, adjusted for a loopback test deployment. */
-function testConfigFiles(files: FileText[], ports: { gateway: number; gemini: number; mistral: number; kimi: number }, upstream: string, canary: boolean): FileText[] {
+function testConfigFiles(files: FileText[], ports: { gateway: number; gemini: number; mistral: number; kimi: number }, upstream: string, opts: LiveGatewayOptions): FileText[] {
+  const canary = opts.canary === true;
   let out = edit(files, 'config/openclaw.json', (t) => t.replace('"port": 18789', `"port": ${ports.gateway}`));
   out = edit(out, 'config/providers/gemini.yaml', (t) => t.replace('port: 18790', `port: ${ports.gemini}`));
   out = edit(out, 'config/providers/mistral.yaml', (t) => t.replace('port: 18791', `port: ${ports.mistral}`));
@@ -121,8 +137,13 @@ function testConfigFiles(files: FileText[], ports: { gateway: number; gemini: nu
   out = edit(out, 'config/environments/local.yaml', (t) =>
     `${t}providers:\n` +
     ['deepseek', 'cerebras', 'groq', 'openrouter', ...(canary ? ['canary'] : [])].map((id) => `  ${id}:\n    baseUrl: ${v1}\n`).join('') +
-    ['kimi', 'mistral', 'gemini'].map((id) => `  ${id}:\n    upstream: ${v1}\n`).join(''),
+    (['kimi', 'mistral', 'gemini'] as const).map((id) => `  ${id}:\n    upstream: ${opts.upstreams?.[id] ?? v1}\n`).join(''),
   );
+  if (opts.primary) {
+    // Not `edit`: the model may be the primary already. startLiveGateway checks the loaded chain.
+    const primary = opts.primary;
+    out = out.map((f) => (f.file === 'config/fallback-chain.yaml' ? { ...f, text: withPrimary(f.text, primary) } : f));
+  }
   if (canary) {
     out = edit(out, 'config/openclaw.json', (t) =>
       t.replace(
@@ -153,6 +174,16 @@ function testConfigFiles(files: FileText[], ports: { gateway: number; gemini: nu
   return out;
 }
 
+/** The chain file's text with `model`'s entry moved to the top of the list. */
+function withPrimary(text: string, model: string): string {
+  const lines = text.split('\n');
+  const at = lines.findIndex((l) => l.trim() === `- ${model}`);
+  if (at < 0) throw new Error(`${model} is not in config/fallback-chain.yaml`);
+  const [entry] = lines.splice(at, 1);
+  lines.splice(lines.findIndex((l) => /^\s*- /.test(l)), 0, entry!);
+  return lines.join('\n');
+}
+
 export async function startLiveGateway(opts: LiveGatewayOptions = {}): Promise<LiveGateway> {
   const work = await mkdtemp(join(tmpdir(), 'clawops-live-gw-'));
   const children: Child[] = [];
@@ -161,9 +192,10 @@ export async function startLiveGateway(opts: LiveGatewayOptions = {}): Promise<L
     upstream = await startOpenAIStandin();
     if (opts.canary) upstream.set(CANARY.modelId, 'unauthorized');
     const ports = { gateway: await freePort(), gemini: await freePort(), mistral: await freePort(), kimi: await freePort() };
-    const loaded = loadConfig(testConfigFiles(await repoFiles(), ports, upstream.url, opts.canary === true));
+    const loaded = loadConfig(testConfigFiles(await repoFiles(), ports, upstream.url, opts));
     if (!loaded.ok) throw new Error(`test config is invalid:\n${loaded.problems.map(formatProblem).join('\n')}`);
     const config = loaded.config;
+    if (opts.primary && config.chain[0] !== opts.primary) throw new Error(`the chain starts with ${config.chain[0]}, not ${opts.primary}`);
 
     const built = await buildProxies(join(work, 'dist'));
     const programs = Object.fromEntries(await Promise.all(built.map(async (b) => [b.kind, await readFile(b.path, 'utf8')] as const)));
@@ -226,8 +258,12 @@ export async function startLiveGateway(opts: LiveGatewayOptions = {}): Promise<L
       chain: config.chain,
       proxies,
       secretValues: Object.values(secrets),
+      secrets,
+      stateDir: state,
+      gatewayPid: gw.child.pid!,
       readyMs,
       output: () => gw.output(),
+      outputs: () => children.map((c) => ({ name: c.name, text: c.output() })),
       stopGateway: () => stopChild(gw),
       async stop() {
         await Promise.all(children.map((c) => stopChild(c)));

@@ -164,8 +164,15 @@ export class GatewayClient {
     return () => this.listeners.delete(listener);
   }
 
-  /** Sends one message and waits for the run's terminal `chat` event. */
-  async chat(input: { sessionKey: string; message: string; agentId?: string; timeoutMs: number }): Promise<ChatResult> {
+  /**
+   * Sends one message and waits for the run's terminal `chat` event. A bare session name is
+   * qualified as the gateway labels its events (`agent:<agent>:<name>`), or they would not match.
+   */
+  async chat(request: { sessionKey: string; message: string; agentId?: string; timeoutMs: number }): Promise<ChatResult> {
+    const input = {
+      ...request,
+      sessionKey: request.sessionKey.startsWith('agent:') ? request.sessionKey : `agent:${request.agentId ?? 'main'}:${request.sessionKey}`,
+    };
     let runId: string | null = null;
     const models: { provider: string; model: string }[] = [];
     const fallbacks: FallbackStep[] = [];

@@ -12,7 +12,7 @@ import { hasChanges, type Plan } from '../plan/model.js';
 import { renderDriftMarkdown, renderDriftText, driftItems } from '../report/drift.js';
 import { renderPlanJson } from '../report/json.js';
 import { renderPlanText } from '../report/terminal.js';
-import { HostError, type Transport } from '../transport/transport.js';
+import type { Transport } from '../transport/transport.js';
 import type { Deployment } from './deploy.js';
 import type { Output } from './output.js';
 import { registryRuntimeSource } from './runtime-source.js';
@@ -210,10 +210,4 @@ export async function driftCommand(d: Deployment, opts: { format: 'text' | 'mark
   else if (opts.format === 'markdown') output.out(renderDriftMarkdown(plan));
   else output.out(renderDriftText(plan));
   return items.length ? DEPLOY_EXIT.changes : DEPLOY_EXIT.ok;
-}
-
-/** Errors from the deploy commands that a person can act on, as one line each. */
-export function deployErrorMessage(e: unknown): string | undefined {
-  if (e instanceof HostError) return e.message;
-  return undefined;
 }

@@ -22,7 +22,8 @@ import {
 } from '../report/markdown.js';
 import { renderPlanText } from '../report/terminal.js';
 import { setStepOutputs, warn, writeJobSummary } from './actions.js';
-import { DEPLOY_EXIT, deployErrorMessage, makePlan } from './deploy-commands.js';
+import { DEPLOY_EXIT, makePlan } from './deploy-commands.js';
+import { HostError } from '../transport/transport.js';
 import { prepare, type Deployment } from './deploy.js';
 import type { Output } from './output.js';
 import { loadWorkspace, renderContext, UsageError, type Install } from './workspace.js';
@@ -192,7 +193,7 @@ async function planState(config: Config, opts: PrReportOptions, event: PullReque
     const d = await prepare(config, opts.env, io.env, io.install, opts.root);
     return { state: 'planned', plan: await makePlan(d) };
   } catch (e) {
-    const message = e instanceof UsageError ? e.message : deployErrorMessage(e);
+    const message = e instanceof UsageError || e instanceof HostError ? e.message : undefined;
     if (message === undefined) throw e;
     return { state: 'failed', error: message };
   }

@@ -2,12 +2,9 @@ import { parseArgs } from 'node:util';
 import { RenderError } from '../render/render.js';
 import { processOutput, type Output } from './output.js';
 import { reportProblems } from './problems.js';
-import { applyCommand, deployErrorMessage, driftCommand, planCommand, readSavedPlan, rollbackCommand } from './deploy-commands.js';
-import { prepare } from './deploy.js';
-import { smokeCommand } from './smoke-command.js';
-import { renderCommand } from './render-command.js';
-import { applyReportCommand, driftIssueCommand, githubFromEnv, prReportCommand, type GitHubIO } from './github-commands.js';
+import type { GitHubIO } from './github-commands.js';
 import { GitHubError } from '../github/port.js';
+import { HostError } from '../transport/transport.js';
 import { loadWorkspace, UsageError, type Install } from './workspace.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 64 } as const;
@@ -89,7 +86,12 @@ export async function main(
     return values.help ? EXIT.ok : EXIT.usage;
   }
 
-  const githubIO = (): GitHubIO => ({ env, output, install, github: githubFromEnv(env) });
+  // Each command's code is loaded when that command runs: `validate`, run on every push, starts
+  // without the renderer, the SSH client, octokit or the reports.
+  const githubIO = async (): Promise<GitHubIO> => {
+    const { githubFromEnv } = await import('./github-commands.js');
+    return { env, output, install, github: githubFromEnv(env) };
+  };
   try {
     switch (command) {
       case 'validate': {
@@ -112,6 +114,7 @@ export async function main(
           await reportProblems(result.problems, output, env);
           return EXIT.error;
         }
+        const { renderCommand } = await import('./render-command.js');
         await renderCommand(result.config, { env: values.env, out: values.out, json: values.json }, output, env, install);
         return EXIT.ok;
       }
@@ -120,6 +123,8 @@ export async function main(
       case 'drift':
       case 'rollback':
       case 'smoke': {
+        const { applyCommand, driftCommand, planCommand, readSavedPlan, rollbackCommand } = await import('./deploy-commands.js');
+        const { prepare } = await import('./deploy.js');
         const savedPath = command === 'apply' ? positionals[1] : undefined;
         const saved = savedPath ? await readSavedPlan(savedPath) : undefined;
         const envName = values.env ?? saved?.environment;
@@ -132,12 +137,12 @@ export async function main(
         }
         const d = await prepare(result.config, envName, env, install, values.root);
         for (const w of d.warnings) output.err(`warning: ${w}`);
-        if (command === 'smoke') return await smokeCommand(d, output, env);
+        if (command === 'smoke') return await (await import('./smoke-command.js')).smokeCommand(d, output, env);
         if (command === 'plan') {
           return await planCommand(d, { json: values.json, out: values.out, detailedExitcode: values['detailed-exitcode'], verbose: values.verbose }, output);
         }
         if (command === 'drift') {
-          if (values['report-issue']) return await driftIssueCommand(d, githubIO());
+          if (values['report-issue']) return await (await import('./github-commands.js')).driftIssueCommand(d, await githubIO());
           const format = values.format;
           if (format !== 'text' && format !== 'markdown' && format !== 'json') throw new UsageError('--format is text, markdown or json');
           return await driftCommand(d, { format: values.json ? 'json' : format }, output);
@@ -156,6 +161,7 @@ export async function main(
         if (!values.env) throw new UsageError('pr-report needs --env NAME');
         if (!values['base-root']) throw new UsageError("pr-report needs --base-root DIR (a checkout of the base branch)");
         if (values.plan && values['no-plan']) throw new UsageError('--plan and --no-plan exclude each other');
+        const { prReportCommand } = await import('./github-commands.js');
         return await prReportCommand(
           {
             env: values.env,
@@ -166,13 +172,14 @@ export async function main(
             ...(values.out ? { out: values.out } : {}),
             ...(values['artifact-url'] ? { artifactUrl: values['artifact-url'] } : {}),
           },
-          githubIO(),
+          await githubIO(),
         );
       }
       case 'apply-report': {
         if (!values.env) throw new UsageError('apply-report needs --env NAME');
         const exitCode = values['exit-code'] ? Number(values['exit-code']) : undefined;
         if (exitCode !== undefined && !Number.isInteger(exitCode)) throw new UsageError('--exit-code takes a number');
+        const { applyReportCommand } = await import('./github-commands.js');
         return await applyReportCommand(
           {
             env: values.env,
@@ -180,7 +187,7 @@ export async function main(
             ...(exitCode !== undefined ? { exitCode } : {}),
             ...(values.sha ? { sha: values.sha } : {}),
           },
-          githubIO(),
+          await githubIO(),
         );
       }
       default:
@@ -191,17 +198,9 @@ export async function main(
       output.err(`error: ${e.message}`);
       return EXIT.usage;
     }
-    if (e instanceof RenderError) {
+    // Errors a person can act on, from the renderer, a host or GitHub: one line, exit 1.
+    if (e instanceof RenderError || e instanceof HostError || e instanceof GitHubError) {
       output.err(`error: ${e.message}`);
-      return EXIT.error;
-    }
-    if (e instanceof GitHubError) {
-      output.err(`error: ${e.message}`);
-      return EXIT.error;
-    }
-    const message = deployErrorMessage(e);
-    if (message) {
-      output.err(`error: ${message}`);
       return EXIT.error;
     }
     throw e;

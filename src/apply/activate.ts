@@ -12,6 +12,8 @@ export interface ActivationInput {
   previous: string | null;
   /** Files of the previous release that the new one does not have (to remove, or restore on rollback). */
   removed: { path: string; name: string; mode: number; owner?: string }[];
+  /** Health URL of each unit of the previous release, from its record: where a rollback is gated. */
+  previousHealth?: Record<string, string>;
   /** How long each health gate may take before it fails. */
   gateSeconds: number;
   /** Audit line fields. */
@@ -59,7 +61,13 @@ export function activationScript(input: ActivationInput): string {
     'gate() {',
     '  local unit=$1 port=$2 url=$3 deadline=$((SECONDS + ' + String(input.gateSeconds) + '))',
     '  while [ $SECONDS -lt $deadline ]; do',
-    systemd ? '    if systemctl is-active --quiet "$unit" && curl -fsS -m 2 -o /dev/null "$url"; then progress "gate ok $unit"; return 0; fi' : '    if curl -fsS -m 2 -o /dev/null "$url"; then return 0; fi',
+    // The body must say so: OpenClaw answers 200 on unknown paths (its web UI), so a status alone proves nothing.
+    // OpenClaw's /readyz says {"ready":true}, a proxy's /healthz {"status":"ok"}.
+    systemd
+      ? '    if systemctl is-active --quiet "$unit" && curl -fsS -m 2 "$url" 2>/dev/null | grep -Eq \'"(ok|ready)": ?true|"status": ?"ok"\'; then progress "gate ok $unit"; return 0; fi'
+      : '    if curl -fsS -m 2 "$url" 2>/dev/null | grep -Eq \'"(ok|ready)": ?true|"status": ?"ok"\'; then return 0; fi',
+    // systemd gave up on it (exit 78, or its start limit): waiting out the deadline cannot help.
+    ...(systemd ? ['    if systemctl is-failed --quiet "$unit"; then progress "gate failed $unit: systemd gave up on it ($(systemctl show -p Result --value "$unit"))"; return 1; fi'] : []),
     '    sleep 0.5',
     '  done',
     '  progress "gate failed $unit: not healthy at $url within ' + String(input.gateSeconds) + ' s ($(systemctl is-active "$unit" 2>/dev/null))"',
@@ -113,7 +121,12 @@ export function activationScript(input: ActivationInput): string {
   if (systemd) {
     L.push('  systemctl daemon-reload');
     for (const u of units.filter((x) => changedUnits.has(x.name))) {
-      L.push(`  systemctl reset-failed ${q(u.name)} >/dev/null 2>&1; systemctl restart ${q(u.name)}`, `  gate ${q(u.name)} ${u.port} ${q(u.health)} || return 1`);
+      // Gated where the previous release serves (its port may differ from the failed one's). A unit
+      // that only hot-reloaded picks the restored file up by itself: restarting it would be an outage.
+      const health = input.previousHealth?.[u.name] ?? u.health;
+      const reloadOnly = plan.services.find((s) => s.name === u.name)?.action === 'reload';
+      if (!reloadOnly) L.push(`  systemctl reset-failed ${q(u.name)} >/dev/null 2>&1; systemctl restart ${q(u.name)}`);
+      L.push(`  gate ${q(u.name)} ${u.port} ${q(health)} || return 1`);
     }
   }
   L.push('  return 0', '}');

@@ -96,7 +96,8 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
       releaseId: id,
       previous,
       removed,
-      gateSeconds: input.gateSeconds ?? 60,
+      ...(facts.release?.health ? { previousHealth: facts.release.health } : {}),
+      gateSeconds: input.gateSeconds ?? 180,
       audit: { holder: input.holder, revision: input.revision, planDigest: plan.factsDigest },
     });
     await t.put([{ path: p.script, content: script, mode: 0o700 }]);
@@ -134,6 +135,7 @@ async function stage(t: Transport, desired: DesiredState, facts: HostFacts, plan
     planDigest: plan.factsDigest,
     files,
     units: desired.units.map((u) => u.name),
+    health: Object.fromEntries(desired.units.map((u) => [u.name, u.health])),
     summary: input.summary,
   };
   await t.put([

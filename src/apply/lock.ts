@@ -35,7 +35,8 @@ export async function acquireLock(t: Transport, host: HostLayout, opts: LockOpti
     `[ -f ${q(`${dir}/digest.key`)} ] || (umask 077; head -c 32 /dev/urandom | base64 > ${q(`${dir}/digest.key`)})`,
     `if mkdir ${q(lock)} 2>/dev/null; then cat > ${q(`${lock}/holder.json`)}; touch ${q(`${lock}/heartbeat`)}; echo TAKEN; exit 0; fi`,
     `cat > /dev/null`,
-    `alive=0; for pid in $(cat ${q(`${lock}/pids`)} 2>/dev/null); do kill -0 "$pid" 2>/dev/null && alive=1; done`,
+    // /proc, not `kill -0`: the activation runs as root, and kill -0 from this user fails on it (EPERM).
+    `alive=0; for pid in $(cat ${q(`${lock}/pids`)} 2>/dev/null); do [ -e "/proc/$pid" ] && alive=1; done`,
     `[ -n "$(find ${q(`${lock}/heartbeat`)} -newermt "-60 seconds" 2>/dev/null)" ] && alive=1`,
     `printf 'BUSY\\t%s\\t%s\\n' "$alive" "$(base64 -w0 < ${q(`${lock}/holder.json`)} 2>/dev/null)"`,
   ].join('\n');

@@ -16,14 +16,19 @@ export async function rollback(
   const { transport: t, desired } = input;
   const facts = await gatherFacts(t, desired);
   const current = facts.release?.id;
-  const kept = facts.releases.filter((r) => r !== current);
+  // Only a release that went live is one to go back to: one whose gates failed (rolled back) or
+  // whose activation never ran is kept on the host too, and sorts after the one it failed to replace.
+  const live = new Set(await outcomes(t, desired, facts.releases, 'applied'));
+  const kept = facts.releases.filter((r) => r !== current && live.has(r));
   const target = input.to ?? kept.filter((r) => !current || r < current).at(-1);
   if (!target) throw new ApplyError(t.target, 'rollback', 'no earlier release is kept on the host');
   if (!facts.releases.includes(target)) {
     throw new ApplyError(t.target, 'rollback', `release ${target} is not kept on the host (kept: ${facts.releases.join(', ') || 'none'})`);
   }
   const old = await readRelease(t, desired, target);
-  const restored: DesiredState = { ...desired, files: old.files };
+  // Gated where that release serves: its own health URLs, when its record has them.
+  const units = desired.units.map((u) => ({ ...u, health: old.record.health?.[u.name] ?? u.health }));
+  const restored: DesiredState = { ...desired, files: old.files, units };
   const result = await apply({
     ...input,
     desired: restored,
@@ -32,6 +37,15 @@ export async function rollback(
     revision: old.record.revision,
   });
   return { ...result, restored: target };
+}
+
+/** The kept releases whose activation ended with this outcome (releases/<id>/result). */
+async function outcomes(t: Transport, desired: DesiredState, ids: readonly string[], outcome: string): Promise<string[]> {
+  if (!ids.length) return [];
+  const p = releasePaths(desired.host, 'x');
+  const script = `for r in ${ids.map((r) => `'${r}'`).join(' ')}; do printf '%s\\t%s\\n' "$r" "$(cat "${p.releases}/$r/result" 2>/dev/null)"; done`;
+  const out = await must(t, 'rollback', ['bash', '-c', script]);
+  return out.split('\n').map((l) => l.split('\t')).filter(([, o]) => o === outcome).map(([r]) => r!);
 }
 
 async function readRelease(t: Transport, desired: DesiredState, id: string): Promise<{ record: ReleaseRecord; files: DesiredFile[] }> {

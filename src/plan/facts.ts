@@ -25,6 +25,8 @@ export interface ReleaseRecord {
   /** Digest of every managed file as written; sensitive files keyed (HMAC), never bare. */
   files: Record<string, { digest: string; sensitive: boolean; name: string; mode: number; owner?: string }>;
   units: string[];
+  /** Unit → the URL its health gate checks in this release (absent from records made before it was kept). */
+  health?: Record<string, string>;
   summary: ConfigSummary;
 }
 
@@ -72,19 +74,28 @@ export function factsProbe(state: DesiredState): { command: readonly string[]; s
     '  printf "R\\t%s\\n" "$(base64 -w0 < "$dir/current/release.json")"',
     '  prev=$(cat "$dir/current/paths" 2>/dev/null)',
     'fi',
-    'probe() {',
-    '  if [ -e "$1" ]; then',
-    '    s=$(sha256sum "$1" 2>/dev/null | cut -d" " -f1); m=$(stat -c %a "$1"); o=$(stat -c %U "$1")',
-    '    printf "F\\t%s\\t%s\\t%s\\t%s\\n" "$1" "${s:-unreadable}" "$m" "$o"',
-    '  else printf "F\\t%s\\t-\\n" "$1"; fi',
-    '}',
-    `for p in ${state.files.map((f) => q(f.path)).join(' ')} $prev; do probe "$p"; done`,
+    // Every path once, and one sha256sum and one stat for all of them: a process per file and fact
+    // made this probe take a second, most of a no-change plan.
+    'declare -A seen=() sum=(); present=()',
+    `for p in ${state.files.map((f) => q(f.path)).join(' ')} $prev; do`,
+    '  [ -n "${seen[$p]:-}" ] && continue; seen[$p]=1',
+    '  if [ -e "$p" ]; then present+=("$p"); else printf "F\\t%s\\t-\\n" "$p"; fi',
+    'done',
+    'if [ ${#present[@]} -gt 0 ]; then',
+    '  while read -r s p; do sum[$p]=$s; done < <(sha256sum -- "${present[@]}" 2>/dev/null)',
+    '  while IFS=$\'\\t\' read -r m o p; do printf "F\\t%s\\t%s\\t%s\\t%s\\n" "$p" "${sum[$p]:-unreadable}" "$m" "$o"; done < <(stat -c $\'%a\\t%U\\t%n\' -- "${present[@]}")',
+    'fi',
   ];
   if (state.services === 'systemd') {
+    // One systemctl for every unit: is-active and is-enabled report these same two properties.
     lines.push(
-      `for u in ${state.units.map((u) => q(u.name)).join(' ')}; do`,
-      '  printf "U\\t%s\\t%s\\t%s\\n" "$u" "$(systemctl is-active "$u" 2>/dev/null)" "$(systemctl is-enabled "$u" 2>/dev/null)"',
-      'done',
+      'id=""; act=""; uf=""',
+      'while IFS== read -r k v; do',
+      '  case $k in',
+      '    Id) id=$v ;; ActiveState) act=$v ;; UnitFileState) uf=$v ;;',
+      '    "") [ -n "$id" ] && printf "U\\t%s\\t%s\\t%s\\n" "$id" "$act" "$uf"; id=""; act=""; uf="" ;;',
+      '  esac',
+      `done < <(systemctl show -p Id -p ActiveState -p UnitFileState -- ${state.units.map((u) => q(u.name)).join(' ')} 2>/dev/null; echo)`,
     );
   }
   const rt = state.host.runtime;
@@ -99,7 +110,7 @@ export function factsProbe(state: DesiredState): { command: readonly string[]; s
     'if [ -d "$dir/releases" ]; then for r in $(ls -1 "$dir/releases"); do printf "L\\t%s\\n" "$r"; done; fi',
     'if [ -f "$dir/lock/holder.json" ]; then',
     // Alive: a process it recorded still runs (an activation), or its holder beat within 60 s.
-    '  alive=0; for pid in $(cat "$dir/lock/pids" 2>/dev/null); do kill -0 "$pid" 2>/dev/null && alive=1; done',
+    '  alive=0; for pid in $(cat "$dir/lock/pids" 2>/dev/null); do [ -e "/proc/$pid" ] && alive=1; done',
     '  [ -n "$(find "$dir/lock/heartbeat" -newermt "-60 seconds" 2>/dev/null)" ] && alive=1',
     '  printf "K\\t%s\\t%s\\n" "$(base64 -w0 < "$dir/lock/holder.json")" "$alive"',
     'fi',

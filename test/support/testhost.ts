@@ -62,20 +62,8 @@ export interface StartTestHostOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-interface HostJson {
-  name: string;
-  host: string;
-  port: number;
-  user: string;
-  privateKeyPath: string;
-  knownHostsLine: string;
-  knownHostsPath: string;
-  hostKeyFingerprint: string;
-  sshConfigPath: string;
-  pid: number;
-  stateDir: string;
-  consoleLog: string;
-}
+/** What up.sh writes to host.json: the host's data, without the helpers added here. */
+type HostJson = Omit<TestHost, 'sshOptions' | 'run' | 'stop'>;
 
 // The scripts need root (mounts, namespaces, cgroups). As root run them directly; otherwise
 // through non-interactive sudo, which fails fast (and so throws) where it is not allowed.

@@ -33,11 +33,15 @@ export async function acquireLock(t: Transport, host: HostLayout, opts: LockOpti
   const script = [
     `mkdir -p ${q(dir)} && chmod 700 ${q(dir)}`,
     `[ -f ${q(`${dir}/digest.key`)} ] || (umask 077; head -c 32 /dev/urandom | base64 > ${q(`${dir}/digest.key`)})`,
-    `if mkdir ${q(lock)} 2>/dev/null; then cat > ${q(`${lock}/holder.json`)}; touch ${q(`${lock}/heartbeat`)}; echo TAKEN; exit 0; fi`,
+    `if mkdir ${q(lock)} 2>/dev/null; then cat > ${q(`${lock}/holder.tmp`)}; mv ${q(`${lock}/holder.tmp`)} ${q(`${lock}/holder.json`)}; touch ${q(`${lock}/heartbeat`)}; echo TAKEN; exit 0; fi`,
     `cat > /dev/null`,
     // /proc, not `kill -0`: the activation runs as root, and kill -0 from this user fails on it (EPERM).
     `alive=0; for pid in $(cat ${q(`${lock}/pids`)} 2>/dev/null); do [ -e "/proc/$pid" ] && alive=1; done`,
     `[ -n "$(find ${q(`${lock}/heartbeat`)} -newermt "-60 seconds" 2>/dev/null)" ] && alive=1`,
+    // Between another apply's mkdir and its holder.json the folder is new and empty: being taken.
+    `[ -n "$(find ${q(lock)} -maxdepth 0 -newermt "-60 seconds" 2>/dev/null)" ] && alive=1`,
+    // Released while we looked: try again at once.
+    `[ -d ${q(lock)} ] || { echo GONE; exit 0; }`,
     `printf 'BUSY\\t%s\\t%s\\n' "$alive" "$(base64 -w0 < ${q(`${lock}/holder.json`)} 2>/dev/null)"`,
   ].join('\n');
   const deadline = opts.now().getTime() + opts.waitMs;
@@ -45,11 +49,12 @@ export async function acquireLock(t: Transport, host: HostLayout, opts: LockOpti
     const holder = JSON.stringify({ holder: opts.holder, since: opts.now().toISOString(), revision: opts.revision });
     const out = await must(t, 'lock', ['bash', '-c', script], holder);
     if (out.startsWith('TAKEN')) break;
+    if (out.startsWith('GONE')) continue;
     const [, alive, b64] = out.trim().split('\t');
-    const info = JSON.parse(Buffer.from(b64 ?? '', 'base64').toString('utf8') || '{}') as { holder?: string; since?: string };
+    const info = holderInfo(b64);
     if (alive !== '1') {
       if (!opts.breakStale) throw new LockedError(t.target, info.holder ?? 'unknown', info.since ?? 'unknown', false);
-      await must(t, 'lock', ['rm', '-rf', lock]);
+      await removeLock(t, 'lock', lock);
       continue;
     }
     if (opts.now().getTime() >= deadline) throw new LockedError(t.target, info.holder ?? 'unknown', info.since ?? 'unknown', true);
@@ -60,7 +65,20 @@ export async function acquireLock(t: Transport, host: HostLayout, opts: LockOpti
       await t.run(['touch', `${lock}/heartbeat`]);
     },
     release: async () => {
-      await must(t, 'unlock', ['rm', '-rf', lock]);
+      await removeLock(t, 'unlock', lock);
     },
   };
+}
+
+function holderInfo(b64: string | undefined): { holder?: string; since?: string } {
+  try {
+    return JSON.parse(Buffer.from(b64 ?? '', 'base64').toString('utf8') || '{}') as { holder?: string; since?: string };
+  } catch {
+    return {};
+  }
+}
+
+/** Renamed away first, so that no other apply ever sees a half-removed lock. */
+async function removeLock(t: Transport, step: string, lock: string): Promise<void> {
+  await must(t, step, ['bash', '-c', `[ -e ${q(lock)} ] || exit 0; gone=$(mktemp -u ${q(`${lock}.gone.XXXXXX`)}) && mv ${q(lock)} "$gone" && rm -rf "$gone"`]);
 }

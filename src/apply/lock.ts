@@ -23,33 +23,38 @@ export interface HeldLock {
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
- * The host's apply lock: a folder created atomically (mkdir either makes it or fails), holding who
- * took it, when and for which revision. A second apply waits up to a bound, then fails naming the
- * holder; a stale lock is only broken when asked to.
+ * The host's apply lock: a folder holding who took it, when and for which revision, and a heartbeat.
+ * It is made complete under another name and renamed into place (a rename onto a lock that exists
+ * fails), and released by renaming it away, so whoever looks sees a whole lock or none. A second
+ * apply waits up to a bound, then fails naming the holder; a stale lock is only broken when asked to.
  */
 export async function acquireLock(t: Transport, host: HostLayout, opts: LockOptions): Promise<HeldLock> {
   const dir = host.clawopsDir;
   const lock = `${dir}/lock`;
+  const holderFile = q(`${lock}/holder.json`);
   const script = [
     `mkdir -p ${q(dir)} && chmod 700 ${q(dir)}`,
     `[ -f ${q(`${dir}/digest.key`)} ] || (umask 077; head -c 32 /dev/urandom | base64 > ${q(`${dir}/digest.key`)})`,
-    `if mkdir ${q(lock)} 2>/dev/null; then cat > ${q(`${lock}/holder.tmp`)}; mv ${q(`${lock}/holder.tmp`)} ${q(`${lock}/holder.json`)}; touch ${q(`${lock}/heartbeat`)}; echo TAKEN; exit 0; fi`,
-    `cat > /dev/null`,
+    `new=$(mktemp -d ${q(`${lock}.new.XXXXXX`)}) && touch "$new/heartbeat" && cat > "$new/holder.json" || exit 1`,
+    `if mv -T "$new" ${q(lock)} 2>/dev/null; then echo TAKEN; exit 0; fi`,
+    `rm -rf "$new"`,
+    `seen=$(base64 -w0 < ${holderFile} 2>/dev/null)`,
     // /proc, not `kill -0`: the activation runs as root, and kill -0 from this user fails on it (EPERM).
     `alive=0; for pid in $(cat ${q(`${lock}/pids`)} 2>/dev/null); do [ -e "/proc/$pid" ] && alive=1; done`,
     `[ -n "$(find ${q(`${lock}/heartbeat`)} -newermt "-60 seconds" 2>/dev/null)" ] && alive=1`,
-    // Between another apply's mkdir and its holder.json the folder is new and empty: being taken.
-    `[ -n "$(find ${q(lock)} -maxdepth 0 -newermt "-60 seconds" 2>/dev/null)" ] && alive=1`,
-    // Released while we looked: try again at once.
-    `[ -d ${q(lock)} ] || { echo GONE; exit 0; }`,
-    `printf 'BUSY\\t%s\\t%s\\n' "$alive" "$(base64 -w0 < ${q(`${lock}/holder.json`)} 2>/dev/null)"`,
+    // Released, or released and taken again, while we looked: look again.
+    `[ -n "$seen" ] && [ "$seen" = "$(base64 -w0 < ${holderFile} 2>/dev/null)" ] || { echo AGAIN; exit 0; }`,
+    `printf 'BUSY\\t%s\\t%s\\n' "$alive" "$seen"`,
   ].join('\n');
   const deadline = opts.now().getTime() + opts.waitMs;
   for (;;) {
     const holder = JSON.stringify({ holder: opts.holder, since: opts.now().toISOString(), revision: opts.revision });
     const out = await must(t, 'lock', ['bash', '-c', script], holder);
     if (out.startsWith('TAKEN')) break;
-    if (out.startsWith('GONE')) continue;
+    if (out.startsWith('AGAIN')) {
+      await opts.sleep(50);
+      continue;
+    }
     const [, alive, b64] = out.trim().split('\t');
     const info = holderInfo(b64);
     if (alive !== '1') {

@@ -61,6 +61,8 @@ export class GatewayRequestError extends Error {
     message: string,
     /** When the gateway says to retry (startup not finished), in milliseconds. */
     readonly retryAfterMs?: number,
+    /** The error's structured details, such as `{ code: 'PAIRING_REQUIRED', requestId }`. */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(`${method}: ${code}: ${message}`);
     this.name = 'GatewayRequestError';
@@ -153,7 +155,7 @@ export class GatewayRpc {
     else {
       const e = frame.error ?? {};
       const retry = typeof e.retryAfterMs === 'number' ? e.retryAfterMs : typeof e.details?.retryAfterMs === 'number' ? (e.details.retryAfterMs as number) : undefined;
-      p.reject(new GatewayRequestError(p.method, e.code ?? 'ERROR', e.message ?? 'request failed', retry));
+      p.reject(new GatewayRequestError(p.method, e.code ?? 'ERROR', e.message ?? 'request failed', retry, isRecord(e.details) ? e.details : {}));
     }
     return null;
   }

@@ -1,6 +1,8 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, hkdfSync } from 'node:crypto';
+import { dirname } from 'node:path';
+import { GatewayClient, GatewayClientError } from '../smoke/gateway-client.js';
 import { formatCheck, runSmoke, type SmokeResult } from '../smoke/smoke.js';
-import type { Transport } from '../transport/transport.js';
+import { shellQuote, type Transport } from '../transport/transport.js';
 import type { Deployment } from './deploy.js';
 import type { Output } from './output.js';
 
@@ -10,6 +12,52 @@ export function smokeReach(d: Deployment): { gatewayUrl: string } | { skip: stri
   if (env.gateway.publicUrl) return { gatewayUrl: env.gateway.publicUrl };
   if (env.target.kind === 'local') return { gatewayUrl: `http://127.0.0.1:${d.config.deployment.gateway.port}` };
   return { skip: `${d.envName} has no gateway.publicUrl that this machine can reach` };
+}
+
+/**
+ * The smoke's own device identity: an Ed25519 key derived from the gateway token, so that it is the
+ * same on every run (paired once) and needs no secret of its own. Not the bridge's key: the gateway
+ * pins a device to the platform it paired from, and the bridge connects from Deno.
+ */
+export function smokeDeviceKey(token: string): string {
+  const seed = Buffer.from(hkdfSync('sha256', token, 'clawops', 'smoke device identity', 32));
+  // PKCS#8 for Ed25519: a fixed 16-byte header, then the 32-byte seed (RFC 8410).
+  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
+  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+/**
+ * A gateway pairs devices that connect from its own loopback silently, and holds others until an
+ * operator approves them. clawops reaches a systemd host over SSH, which is that operator's
+ * authority: when the gateway holds the smoke's device, approve exactly its request there, with
+ * the host's own OpenClaw CLI as the gateway's user.
+ */
+async function pairSmokeDevice(d: Deployment, t: Transport, gatewayUrl: string, token: string, deviceKeyPem: string, output: Output): Promise<void> {
+  const runtime = d.desired.host.runtime;
+  const config = d.desired.files.find((f) => f.role === 'openclaw-config');
+  const env = d.desired.files.find((f) => f.name === 'gateway.env');
+  if (d.desired.services !== 'systemd' || !runtime || !config || !env) return;
+  let requestId: string | undefined;
+  try {
+    (await GatewayClient.open({ url: gatewayUrl, token, deviceKeyPem, connectTimeoutMs: 15_000 })).close();
+    return;
+  } catch (e) {
+    // Anything else is for the health check to report.
+    if (!(e instanceof GatewayClientError) || !e.pairingRequestId) return;
+    requestId = e.pairingRequestId;
+  }
+  const script =
+    `set -a; . ${shellQuote([env.path])}; set +a; ` +
+    `export OPENCLAW_STATE_DIR=${shellQuote([dirname(config.path)])} OPENCLAW_CONFIG_PATH=${shellQuote([config.path])} NO_COLOR=1; ` +
+    `cd "$OPENCLAW_STATE_DIR" && exec ${shellQuote([runtime.node.bin, runtime.openclaw.entry])} devices approve "$1"`;
+  const user = d.desired.host.user;
+  const r = await t.run([...(user ? ['sudo', '-n', '-u', user, '-H'] : []), 'bash', '-c', script, 'approve', requestId], { timeoutMs: 120_000 });
+  const said = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-2).join(' | ');
+  output.out(
+    r.code === 0
+      ? `Paired the smoke's device with the gateway (request ${requestId}).`
+      : `Could not pair the smoke's device with the gateway (request ${requestId}): exit ${r.code}: ${token ? said.split(token).join('***') : said}`,
+  );
 }
 
 /**
@@ -37,13 +85,10 @@ export async function runSmokeChecks(d: Deployment, t: Transport, output: Output
   if ('skip' in reach) return { skipped: reach.skip };
   const sb = d.config.supabase?.environment === d.envName ? d.config.supabase : undefined;
   const token = d.secrets(d.config.deployment.gateway.auth.token.secret) ?? '';
-  // The bridge's device identity when there is one (already paired on a remote gateway); else a
-  // fresh one, which a gateway accepts on loopback.
-  const deviceKeyPem =
-    (sb && d.secrets(sb.secrets.deviceKey)) ||
-    generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const deviceKeyPem = smokeDeviceKey(token);
+  await pairSmokeDevice(d, t, reach.gatewayUrl, token, deviceKeyPem, output);
   const functionsUrl = processEnv.SUPABASE_FUNCTIONS_URL || (sb ? `https://${sb.projectRef}.supabase.co/functions/v1` : undefined);
-  const proxies = d.desired.units.filter((u) => u.kind === 'proxy').map((u) => ({ name: u.name.replace(/\.service$/, ''), url: u.health.replace(/\/healthz$/, '') }));
+  const proxies = d.desired.units.filter((u) => u.kind === 'proxy').map((u) => ({ name: u.proxy ?? u.name.replace(/\.service$/, ''), url: u.health.replace(/\/healthz$/, '') }));
   return runSmoke(
     {
       gatewayUrl: reach.gatewayUrl,

@@ -31,6 +31,8 @@ export class GatewayClientError extends Error {
   constructor(
     readonly kind: GatewayFailure,
     message: string,
+    /** The gateway's pending pairing request for this device, when it refused an unpaired one. */
+    readonly pairingRequestId?: string,
   ) {
     super(message);
     this.name = 'GatewayClientError';
@@ -137,7 +139,16 @@ export class GatewayClient {
               resolve(client);
             },
             (err: unknown) => {
-              if (err instanceof GatewayRequestError) {
+              if (err instanceof GatewayRequestError && err.details.code === 'PAIRING_REQUIRED') {
+                const requestId = typeof err.details.requestId === 'string' ? err.details.requestId : undefined;
+                fail(
+                  new GatewayClientError(
+                    'rejected',
+                    `this device (${device.id.slice(0, 12)}) is not paired with the gateway${requestId ? `: approve request ${requestId} on the gateway host (openclaw devices approve ${requestId})` : ''}`,
+                    requestId,
+                  ),
+                );
+              } else if (err instanceof GatewayRequestError) {
                 fail(new GatewayClientError(err.code === 'UNAVAILABLE' ? 'not-ready' : 'rejected', `connect refused: ${redact(err.message, secrets)}`));
               } else fail(new GatewayClientError('failed', redact(String(err), secrets)));
             },

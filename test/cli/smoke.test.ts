@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { createPrivateKey } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort } from '../support/live-gateway.js';
+import { smokeDeviceKey } from '../../src/cli/smoke-command.js';
+import { deviceFromPem } from '../../src/smoke/gateway-client.js';
 import { clawops, scratchRepo } from '../support/cli.js';
 
 test('clawops smoke prints each check with its time, and a gateway that is down fails the run', async () => {
@@ -19,4 +22,13 @@ test('clawops smoke prints each check with its time, and a gateway that is down 
   assert.match(run.stdout, /^- bridge health \(\d+ ms\): skipped: no bridge URL$/m);
   assert.match(run.stdout, /^Smoke: 1 of \d+ checks failed\.$/m);
   assert.ok(!run.stdout.includes('canary-smoke-token-5d1e') && !run.stderr.includes('canary-smoke-token-5d1e'));
+});
+
+test("the smoke's device identity is the same on every run for one gateway token, another for another", () => {
+  const a = smokeDeviceKey('canary-gateway-token-a-19c2');
+  assert.equal(smokeDeviceKey('canary-gateway-token-a-19c2'), a, 'paired once, it stays paired');
+  assert.equal(createPrivateKey(a).asymmetricKeyType, 'ed25519');
+  const b = smokeDeviceKey('canary-gateway-token-b-77e0');
+  assert.notEqual(deviceFromPem(a).id, deviceFromPem(b).id);
+  assert.ok(!a.includes('canary-gateway-token'));
 });

@@ -32,6 +32,7 @@ import {
   unitStarts,
   unitStates,
   UNITS,
+  VERSIONS,
   type CliRun,
   type E2E,
 } from './support.js';
@@ -118,6 +119,10 @@ describe('clawops on a real host, end to end', { timeout: 15 * 60_000 }, () => {
     assert.match(run.stdout, /Applied release \S+ to testhost\./);
     assert.match(run.stderr, /installing Node 24\.21\.0/);
     assert.match(run.stderr, /installing OpenClaw 2026\.9\.6/);
+    // The apply ends with the smoke checks, from outside the host: the gateway held the smoke's
+    // device until clawops approved it there.
+    assert.match(run.stdout, /^Paired the smoke's device with the gateway \(request \S+\)\.$/m);
+    assert.match(run.stdout, new RegExp(`^✔ gateway health \\(WebSocket\\) \\(\\d+ ms\\): .*OpenClaw ${VERSIONS.openclaw.replace(/\./g, '\\.')}`, 'm'));
 
     const states = await unitStates(e);
     for (const u of UNITS) assert.equal(states[u], 'active enabled', `${u}: is-active is-enabled`);
@@ -174,6 +179,28 @@ describe('clawops on a real host, end to end', { timeout: 15 * 60_000 }, () => {
     assert.deepEqual(await unitStarts(e), before, 'MainPID / ActiveEnterTimestamp of the units');
     assert.deepEqual(await releaseIds(e), releases, 'no new release');
     expectExit(await e.cli(['plan', '--env', ENV, '--detailed-exitcode']), 0);
+  });
+
+  it('clawops smoke runs the checklist against the deployment, from outside the host, and a stopped proxy fails it', async () => {
+    const run = await e.cli(['smoke', '--env', ENV]);
+    expectExit(run, 0);
+    assert.doesNotMatch(run.stdout, /Paired/, 'the device stays paired');
+    assert.match(run.stdout, new RegExp(`^✔ gateway health \\(WebSocket\\) \\(\\d+ ms\\): .*OpenClaw ${VERSIONS.openclaw.replace(/\./g, '\\.')}`, 'm'));
+    for (const kind of Object.keys(PROXY_PORTS)) assert.match(run.stdout, new RegExp(`^✔ proxy ${kind} /healthz \\(\\d+ ms\\)`, 'm'));
+    // This environment has no bridge: those checks are reported as skipped, not passed.
+    assert.match(run.stdout, /^- bridge health \(\d+ ms\): skipped/m);
+    assert.match(run.stdout, /^Smoke: all 4 checks passed\.$/m);
+
+    await e.sh('sudo systemctl stop mistral-proxy.service');
+    try {
+      const broken = await e.cli(['smoke', '--env', ENV]);
+      expectExit(broken, 1);
+      assert.match(broken.stdout, /^✘ proxy mistral \/healthz \(\d+ ms\): /m);
+      assert.match(broken.stdout, /^✔ proxy gemini \/healthz/m);
+      assert.match(broken.stdout, /^Smoke: 1 of \d+ checks failed\.$/m);
+    } finally {
+      await e.sh('sudo systemctl start mistral-proxy.service');
+    }
   });
 
   it('3. a chain change reaches the running gateway by hot reload: no restart, never unready', async (ctx) => {

@@ -22,6 +22,7 @@ export const OPENCLAW = `/opt/clawops/openclaw/${VERSIONS.openclaw}/node_modules
 export const GATEWAY = 'openclaw-gateway.service';
 export const PROXY_UNITS = ['gemini-proxy.service', 'kimi-proxy.service', 'mistral-proxy.service'] as const;
 export const UNITS = [...PROXY_UNITS, GATEWAY] as const;
+export const GATEWAY_PORT = 18789;
 export const PROXY_PORTS = { gemini: 18790, mistral: 18791, kimi: 18792 } as const;
 /** The stand-in upstream every provider points at in the testhost environment, on the host. */
 export const STUB_PORT = 39999;
@@ -206,7 +207,9 @@ runtime:
   node: ${VERSIONS.node}
   openclaw: ${VERSIONS.openclaw}
 gateway:
-  bind: loopback
+  # As on ec2: reachable from outside the host, here on its own network namespace's address.
+  bind: lan
+  publicUrl: http://${h.host}:${GATEWAY_PORT}
 providers:
   gemini:
     upstream: ${stub}/gemini/v1beta

@@ -66,6 +66,22 @@ class CheckFailed extends Error {}
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const modelRef = (m: { provider: string; model: string } | null) => (m ? `${m.provider}/${m.model}` : 'no model reported');
 
+/**
+ * Waits until the gateway runs the config file it has on disk: right after an apply, a hot reload
+ * may still be under way, and a chat started meanwhile fails. OpenClaw's own CLI waits the same way.
+ */
+async function configApplied(g: GatewayClient, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const c = await g.request('config.get', {});
+    const onDisk = isRecord(c) ? c.configRevisionHash : undefined;
+    const applied = isRecord(c) ? c.appliedConfigHash : undefined;
+    if (typeof onDisk !== 'string' || onDisk === applied) return;
+    if (Date.now() >= deadline) throw new CheckFailed(`the gateway has not applied its config file within ${Math.round(withinMs / 1000)} s (a hot reload that failed?)`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /** One line per check: `✔ name (123 ms): detail`. */
 export function formatCheck(c: SmokeCheck): string {
   return `${c.skipped ? '-' : c.ok ? '✔' : '✘'} ${c.name} (${c.ms} ms): ${c.detail}`;
@@ -109,7 +125,8 @@ export async function runSmoke(target: SmokeTarget, deps: SmokeDeps = {}): Promi
       const h = await g.request('health', {});
       if (!isRecord(h) || h.ok !== true) throw new CheckFailed('the gateway reports it is not healthy');
       const server = isRecord(g.hello.server) ? g.hello.server : {};
-      return `ok, OpenClaw ${String(server.version ?? '?')}, health probe ${String(h.durationMs ?? '?')} ms`;
+      await configApplied(g, Math.min(timeoutMs, 30_000));
+      return `ok, OpenClaw ${String(server.version ?? '?')}, running the config on disk, health probe ${String(h.durationMs ?? '?')} ms`;
     }),
   );
 

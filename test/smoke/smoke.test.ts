@@ -82,7 +82,7 @@ describe('clawops smoke', { timeout: 300_000 }, () => {
     assert.equal(result.ok, true);
     assert.equal(printed.length, result.checks.length, 'each check is reported as it finishes');
     for (const c of result.checks) assert.ok(Number.isInteger(c.ms) && c.ms >= 0);
-    assert.match(result.checks[0]!.detail, /OpenClaw 2026\.9\.6/);
+    assert.match(result.checks[0]!.detail, /OpenClaw 2026\.9\.6, running the config on disk/);
     assert.match(result.checks[5]!.detail, /answered by deepseek\/deepseek-chat$/);
     const fallback = result.checks[6]!;
     assert.equal(fallback.detail, `the canary ${CANARY.model} failed and deepseek/deepseek-chat answered; steps: ${CANARY.model} → deepseek/deepseek-chat (auth)`);

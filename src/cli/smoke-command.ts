@@ -88,6 +88,8 @@ export async function runSmokeChecks(d: Deployment, t: Transport, output: Output
   const deviceKeyPem = smokeDeviceKey(token);
   await pairSmokeDevice(d, t, reach.gatewayUrl, token, deviceKeyPem, output);
   const functionsUrl = processEnv.SUPABASE_FUNCTIONS_URL || (sb ? `https://${sb.projectRef}.supabase.co/functions/v1` : undefined);
+  const canaryAgent = d.config.deployment.smoke?.canaryAgent;
+  const canaryModel = canaryAgent ? d.config.deployment.agents.entries[canaryAgent]?.model : undefined;
   const proxies = d.desired.units.filter((u) => u.kind === 'proxy').map((u) => ({ name: u.proxy ?? u.name.replace(/\.service$/, ''), url: u.health.replace(/\/healthz$/, '') }));
   return runSmoke(
     {
@@ -98,6 +100,7 @@ export async function runSmokeChecks(d: Deployment, t: Transport, output: Output
       ...(sb && functionsUrl ? { bridgeUrl: `${functionsUrl}/${sb.function.name}` } : {}),
       // A Supabase user's access token for the bridge checks (a dedicated smoke user).
       ...(processEnv.CLAWOPS_SMOKE_USER_TOKEN ? { bridgeUserToken: processEnv.CLAWOPS_SMOKE_USER_TOKEN } : {}),
+      ...(canaryAgent && canaryModel ? { fallback: { agentId: canaryAgent, canaryModel } } : {}),
       chain: d.config.chain,
     },
     { fetch: proxyFetch(t), onCheck: (c) => output.out(formatCheck(c)) },

@@ -79,6 +79,14 @@ export function checkRules(s: ConfigSources): Problem[] {
         ),
       );
     }
+    const canary = value.smoke?.canaryAgent;
+    if (canary !== undefined) {
+      const at = ['smoke', 'canaryAgent'];
+      const model = agents[canary]?.model;
+      if (!(canary in agents)) out.push(problemAt(source, at, `unknown agent "${canary}" (expected one of: ${Object.keys(agents).join(', ')})`));
+      else if (!model) out.push(problemAt(source, at, `agent ${canary} has no model of its own: a canary agent's model is one that always fails`));
+      else if (s.chain?.value.chain.includes(model)) out.push(problemAt(source, at, `agent ${canary}'s model ${model} is in the fallback chain: a canary agent's model is one that always fails`));
+    }
   }
 
   out.push(...checkPorts(s));

@@ -43,6 +43,14 @@ export const DeploymentSchema = z
         enabled: z.boolean(),
       })
       .describe('OpenClaw plugin loading. This deployment uses custom providers only; see README.'),
+    smoke: z
+      .strictObject({
+        canaryAgent: AgentId.describe(
+          'An agent whose own model always fails (a provider with a deliberately invalid key): the smoke chats with it and passes when the chain falls back.',
+        ),
+      })
+      .optional()
+      .describe('clawops smoke settings; not part of OpenClaw\'s config.'),
   })
   .describe('OpenClaw settings pinned by this deployment (config/openclaw.json).');
 export type Deployment = z.infer<typeof DeploymentSchema>;

@@ -79,6 +79,15 @@ describe('agents', () => {
     const out = problems(edit(files, DEPLOYMENT, (t) => t.replace('"systemAgent": "main"', '"systemAgent": "boss"')));
     assert.deepEqual(out, ['config/openclaw.json:12:20: agents.systemAgent: unknown agent "boss" (expected one of: main, scribe, sentinel)']);
   });
+
+  test("the smoke's canary agent is declared, has a model of its own, and that model is not in the chain", () => {
+    const withCanary = (agent: string) => edit(files, DEPLOYMENT, (t) => t.replace('"plugins": { "enabled": false }', `"plugins": { "enabled": false },\n  "smoke": { "canaryAgent": "${agent}" }`));
+    assert.deepEqual(problems(withCanary('ghost')), ['config/openclaw.json:31:29: smoke.canaryAgent: unknown agent "ghost" (expected one of: main, scribe, sentinel)']);
+    assert.deepEqual(problems(withCanary('scribe')), ['config/openclaw.json:31:29: smoke.canaryAgent: agent scribe has no model of its own: a canary agent\'s model is one that always fails']);
+    assert.deepEqual(problems(withCanary('sentinel')), [
+      'config/openclaw.json:31:29: smoke.canaryAgent: agent sentinel\'s model cerebras/llama-3.3-70b is in the fallback chain: a canary agent\'s model is one that always fails',
+    ]);
+  });
 });
 
 describe('proxies and ports', () => {

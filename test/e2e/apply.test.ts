@@ -43,6 +43,7 @@ const ORIGINAL_HEAD = '  - deepseek/deepseek-chat\n  - kimi/kimi-k2.5\n';
 const SWAPPED_HEAD = '  - kimi/kimi-k2.5\n  - deepseek/deepseek-chat\n';
 
 let e: E2E;
+const GATEWAY_OK = new RegExp(`^✔ gateway health \\(WebSocket\\) \\(\\d+ ms\\): .*OpenClaw ${VERSIONS.openclaw.replace(/\./g, '\\.')}`, 'm');
 
 /** Asserts an exit code, showing the run's output when it differs. */
 function expectExit(run: CliRun, code: number): void {
@@ -114,15 +115,13 @@ describe('clawops on a real host, end to end', { timeout: 15 * 60_000 }, () => {
   });
 
   it('1. a first apply installs the runtime and brings the gateway and the three proxies up healthy, serving the rendered config', async () => {
-    const run = await e.cli(['apply', '--env', ENV]);
+    // Without the smoke checks: the stand-in upstream they chat with runs on the Node this installs.
+    const run = await e.cli(['apply', '--env', ENV, '--no-smoke']);
     expectExit(run, 0);
     assert.match(run.stdout, /Applied release \S+ to testhost\./);
     assert.match(run.stderr, /installing Node 24\.21\.0/);
     assert.match(run.stderr, /installing OpenClaw 2026\.9\.6/);
-    // The apply ends with the smoke checks, from outside the host: the gateway held the smoke's
-    // device until clawops approved it there.
-    assert.match(run.stdout, /^Paired the smoke's device with the gateway \(request \S+\)\.$/m);
-    assert.match(run.stdout, new RegExp(`^✔ gateway health \\(WebSocket\\) \\(\\d+ ms\\): .*OpenClaw ${VERSIONS.openclaw.replace(/\./g, '\\.')}`, 'm'));
+    assert.doesNotMatch(run.stderr, /smoke checks/);
 
     const states = await unitStates(e);
     for (const u of UNITS) assert.equal(states[u], 'active enabled', `${u}: is-active is-enabled`);
@@ -176,6 +175,11 @@ describe('clawops on a real host, end to end', { timeout: 15 * 60_000 }, () => {
     const run = await e.cli(['apply', '--env', ENV]);
     expectExit(run, 0);
     assert.match(run.stdout, /No changes/);
+    // The apply ends with the smoke checks, from outside the host: the gateway held the smoke's
+    // device until clawops approved it there.
+    assert.match(run.stdout, /^Paired the smoke's device with the gateway \(request \S+\)\.$/m);
+    assert.match(run.stdout, GATEWAY_OK);
+    assert.match(run.stdout, /^✔ fallback chain falls back /m);
     assert.deepEqual(await unitStarts(e), before, 'MainPID / ActiveEnterTimestamp of the units');
     assert.deepEqual(await releaseIds(e), releases, 'no new release');
     expectExit(await e.cli(['plan', '--env', ENV, '--detailed-exitcode']), 0);
@@ -185,11 +189,14 @@ describe('clawops on a real host, end to end', { timeout: 15 * 60_000 }, () => {
     const run = await e.cli(['smoke', '--env', ENV]);
     expectExit(run, 0);
     assert.doesNotMatch(run.stdout, /Paired/, 'the device stays paired');
-    assert.match(run.stdout, new RegExp(`^✔ gateway health \\(WebSocket\\) \\(\\d+ ms\\): .*OpenClaw ${VERSIONS.openclaw.replace(/\./g, '\\.')}`, 'm'));
+    assert.match(run.stdout, GATEWAY_OK);
     for (const kind of Object.keys(PROXY_PORTS)) assert.match(run.stdout, new RegExp(`^✔ proxy ${kind} /healthz \\(\\d+ ms\\)`, 'm'));
+    // The canary agent's model is refused by the upstream, and the chain's primary answers instead.
+    assert.match(run.stdout, /^✔ fallback chain falls back \(\d+ ms\): the canary canary\/always-fails failed and deepseek\/deepseek-chat answered/m);
+    assert.ok((await stubRequests(e)).some((r) => r.path === '/canary/v1/chat/completions' && r.model === 'always-fails'), 'the canary was really called');
     // This environment has no bridge: those checks are reported as skipped, not passed.
     assert.match(run.stdout, /^- bridge health \(\d+ ms\): skipped/m);
-    assert.match(run.stdout, /^Smoke: all 4 checks passed\.$/m);
+    assert.match(run.stdout, /^Smoke: all 5 checks passed\.$/m);
 
     await e.sh('sudo systemctl stop mistral-proxy.service');
     try {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { REPO_ROOT } from '../support/repo.js';
+import { withSmokeCanary } from '../support/smoke-canary.js';
 import { startTestHost, type TestHost } from '../support/testhost.js';
 import { ensureRuntimeCache } from './runtime-cache.js';
 
@@ -81,6 +82,10 @@ export async function startE2E(name: string): Promise<E2E> {
     const h = host;
     const repo = join(work, 'repo');
     await cp(join(REPO_ROOT, 'config'), join(repo, 'config'), { recursive: true });
+    // The smoke's canary, so that `clawops smoke` checks the fallback here too.
+    const canaryEdits = ['config/openclaw.json', 'config/secrets.yaml'];
+    const withCanary = withSmokeCanary(await Promise.all(canaryEdits.map(async (file) => ({ file, text: await readFile(join(repo, file), 'utf8') }))));
+    for (const f of withCanary) await writeFile(join(repo, f.file), f.text);
 
     const declared = Object.keys(
       (parseYaml(await readFile(join(repo, 'config/secrets.yaml'), 'utf8')) as { secrets: Record<string, unknown> }).secrets,
@@ -225,6 +230,8 @@ providers:
     baseUrl: ${stub}/groq/v1
   openrouter:
     baseUrl: ${stub}/openrouter/v1
+  canary:
+    baseUrl: ${stub}/canary/v1
 secrets:
   source: env
 `;

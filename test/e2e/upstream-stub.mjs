@@ -1,6 +1,6 @@
 // A stand-in for every LLM provider, run INSIDE the test host (the host has no route out): the
 // OpenAI chat completions API under any prefix, and Gemini's generateContent, each also streamed
-// (SSE) when asked, as OpenClaw and the proxies ask. Each request is
+// (SSE) when asked, as OpenClaw and the proxies ask; the model `always-fails` gets a 401. Each request is
 // recorded, one JSON line, in the file named by argv[3]: the path, the model, and the SHA-256 of
 // the key it carried (never the key), so a test can tell that each caller presented its own key.
 // Any other path, /healthz included, is a 404.
@@ -40,7 +40,10 @@ http
         res.end(events.map((e) => `data: ${typeof e === 'string' ? e : JSON.stringify(e)}\n\n`).join(''));
       };
       const text = `stub reply from ${model}`;
-      if (chat && body.stream === true) {
+      if (chat && model === 'always-fails') {
+        // The smoke canary's model: refused as a provider refuses a wrong key.
+        send(401, { error: { message: 'invalid API key (stub)', type: 'invalid_request_error', code: 'invalid_api_key' } });
+      } else if (chat && body.stream === true) {
         const chunk = (delta, finish) => ({ id: 'chatcmpl-stub', object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model, choices: [{ index: 0, delta, finish_reason: finish }] });
         sse([
           chunk({ role: 'assistant', content: '' }, null),

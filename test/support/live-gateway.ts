@@ -21,6 +21,7 @@ import { envWithValues } from '../../src/render/envfile.js';
 import { render } from '../../src/render/render.js';
 import { edit, repoFiles } from './repo.js';
 import { startOpenAIStandin, type OpenAIStandin } from './openai-standin.js';
+import { CANARY, withSmokeCanary } from './smoke-canary.js';
 
 /** The ports a developer's own deployment uses: tests never take them. */
 const RESERVED = new Set([18789, 18790, 18791, 18792]);
@@ -39,8 +40,7 @@ export async function freePort(): Promise<number> {
   }
 }
 
-/** The canary a smoke check falls back from: a provider whose upstream always refuses its key. */
-export const CANARY = { agent: 'smoke', model: 'canary/always-fails', modelId: 'always-fails' } as const;
+export { CANARY } from './smoke-canary.js';
 
 /** The providers clawops serves through a proxy of their own. */
 export type ProxiedProvider = 'gemini' | 'mistral' | 'kimi';
@@ -144,34 +144,7 @@ function testConfigFiles(files: FileText[], ports: { gateway: number; gemini: nu
     const primary = opts.primary;
     out = out.map((f) => (f.file === 'config/fallback-chain.yaml' ? { ...f, text: withPrimary(f.text, primary) } : f));
   }
-  if (canary) {
-    out = edit(out, 'config/openclaw.json', (t) =>
-      t.replace(
-        '"entries": {',
-        `"entries": {\n      "${CANARY.agent}": { "name": "Smoke", "description": "Answers smoke checks; its primary always fails", "model": "${CANARY.model}" },`,
-      ),
-    );
-    out = edit(out, 'config/secrets.yaml', (t) => `${t}  SMOKE_CANARY_API_KEY:\n    description: Key of the smoke canary provider\n`);
-    out.push({
-      file: 'config/providers/canary.yaml',
-      text: [
-        '# yaml-language-server: $schema=../../schema/provider.schema.json',
-        'id: canary',
-        'name: Smoke canary',
-        'api: openai-completions',
-        'baseUrl: https://canary.invalid/v1',
-        'apiKeySecret: SMOKE_CANARY_API_KEY',
-        'tier: free',
-        'models:',
-        `  - id: ${CANARY.modelId}`,
-        '    name: Always fails',
-        '    contextWindow: 8192',
-        '    maxTokens: 1024',
-        '',
-      ].join('\n'),
-    });
-  }
-  return out;
+  return canary ? withSmokeCanary(out) : out;
 }
 
 /** The chain file's text with `model`'s entry moved to the top of the list. */

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
+import { resolve } from 'node:path';
 import { readConfigFiles } from '../config/files.js';
 import { loadConfig, type LoadResult } from '../config/load.js';
 import type { RenderContext } from '../render/desired.js';
@@ -8,7 +9,14 @@ import { ProxyKind } from '../schema/provider.js';
 export class UsageError extends Error {}
 
 export async function loadWorkspace(root: string): Promise<LoadResult> {
-  return loadConfig(await readConfigFiles(root));
+  let files;
+  try {
+    files = await readConfigFiles(root);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    throw new UsageError(`no config folder in ${resolve(root)}: run clawops in the deployment's repository, or pass --root DIR`);
+  }
+  return loadConfig(files);
 }
 
 /** Where the CLI finds what ships beside it: the built proxy programs (dist/proxies). */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { clawops, scratchRepo } from '../support/cli.js';
@@ -34,6 +35,13 @@ describe('clawops validate', () => {
       ].join('\n'),
     );
     assert.equal(run.stdout, '');
+  });
+
+  test('outside a deployment repository: a one-line error naming the folder, no stack trace', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'clawops-empty-'));
+    const run = await clawops(['validate', '--root', root]);
+    assert.notEqual(run.code, 0);
+    assert.equal(run.stderr, `error: no config folder in ${root}: run clawops in the deployment's repository, or pass --root DIR\n`);
   });
 
   test('inside GitHub Actions the problems are also annotations on the config lines', async () => {

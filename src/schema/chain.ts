@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SchemaRef } from './common.js';
 
 export const ModelRef = z

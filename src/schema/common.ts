@@ -1,4 +1,8 @@
-import { z } from 'zod';
+import * as z from 'zod';
+
+// Each schema parses a handful of small files once per process: zod's generated fast paths cost
+// more to compile than they save.
+z.config({ jitless: true });
 
 /** Secret names are environment-variable names: they travel as such into env files. */
 export const SecretName = z

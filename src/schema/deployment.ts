@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Port, SchemaRef, SecretName } from './common.js';
 import { ModelRef } from './chain.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AbsolutePath, HttpUrl, Port, SchemaRef, SecretName } from './common.js';
 
 const LocalTarget = z.strictObject({

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { HttpUrl, Port, SchemaRef, SecretName } from './common.js';
 
 export const ProxyKind = z.enum(['gemini', 'mistral', 'kimi']);

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SchemaRef, SecretName } from './common.js';
 
 export const SecretsSchema = z

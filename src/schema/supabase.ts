@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { HttpUrl, SchemaRef, SecretName } from './common.js';
 
 /** The Supabase edge function that fronts the gateway for web apps (config/supabase.yaml). */

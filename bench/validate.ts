@@ -1,7 +1,9 @@
 /**
  * How fast validation is, side by side with OpenClaw's own validator.
  *   - `clawops validate` as a cold CLI process (target: median ≤ 0.3 s, ≥ 10x faster than
- *     `openclaw config validate` on the rendered output, measured in the same run);
+ *     `openclaw config validate` on the rendered output, measured in the same run). OpenClaw needs
+ *     Node 24, so clawops is timed on that same Node (as in the workflows) and on this machine's
+ *     own Node;
  *   - in-process validate + render of both environments (target: median ≤ 20 ms).
  * Prints the figures; it asserts nothing. Run: npm run build && npx tsx bench/validate.ts
  */
@@ -14,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { readConfigFiles } from '../src/config/files.js';
 import { loadConfig } from '../src/config/load.js';
 import { render } from '../src/render/render.js';
-import { openclawCommand } from '../scripts/tools.js';
+import { NODE24, openclawCommand } from '../scripts/tools.js';
 import { FIXED_CONTEXT } from '../test/support/repo.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -49,19 +51,26 @@ writeFileSync(rendered, render(loaded.config, 'ec2', FIXED_CONTEXT).files.find((
 const oc = openclawCommand(['config', 'validate', '--json'], { HOME: dir, OPENCLAW_CONFIG_PATH: rendered, OPENCLAW_STATE_DIR: join(dir, 'state') });
 
 const ours: number[] = [];
+const ours24: number[] = [];
 const theirs: number[] = [];
 const RUNS = 9;
+const validate = (node: string) => () => execFileSync(node, [join(root, 'bin/clawops.js'), 'validate'], { cwd: root, stdio: 'pipe' });
 for (let i = 0; i < RUNS; i++) {
-  ours.push(time(() => execFileSync(process.execPath, [join(root, 'bin/clawops.js'), 'validate'], { cwd: root, stdio: 'pipe' })));
+  ours.push(time(validate(process.execPath)));
+  ours24.push(time(validate(NODE24)));
   theirs.push(time(() => execFileSync(oc.command, oc.args, { env: oc.env, stdio: 'pipe' })));
 }
 
 const ms = (x: number) => `${x.toFixed(1)} ms`;
+const here = `Node ${process.versions.node}`;
+const node24 = `Node ${execFileSync(NODE24, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim()}`;
 const rows = [
-  ['clawops validate (cold process)', ms(median(ours)), '≤ 300 ms'],
-  ['openclaw config validate (cold process)', ms(median(theirs)), ''],
-  ['ratio openclaw / clawops', `${(median(theirs) / median(ours)).toFixed(1)}x`, '≥ 10x'],
+  [`clawops validate (cold process, ${node24})`, ms(median(ours24)), '≤ 300 ms'],
+  [`clawops validate (cold process, ${here})`, ms(median(ours)), '≤ 300 ms'],
+  [`openclaw config validate (cold process, ${node24})`, ms(median(theirs)), ''],
+  [`ratio openclaw / clawops, both on ${node24}`, `${(median(theirs) / median(ours24)).toFixed(1)}x`, '≥ 10x'],
+  [`ratio openclaw / clawops on ${here}`, `${(median(theirs) / median(ours)).toFixed(1)}x`, ''],
   ['validate + render both envs (in process)', ms(median(inProcess)), '≤ 20 ms'],
 ];
 console.log(`validate benchmark: ${RUNS} cold runs each (interleaved), ${inProcess.length} in-process runs; medians`);
-for (const [what, value, target] of rows) console.log(`  ${what!.padEnd(44)} ${value!.padStart(10)}   ${target ? `target ${target}` : ''}`);
+for (const [what, value, target] of rows) console.log(`  ${what!.padEnd(52)} ${value!.padStart(10)}   ${target ? `target ${target}` : ''}`);

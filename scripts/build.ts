@@ -37,8 +37,9 @@ export async function buildCli(outdir: string): Promise<void> {
     format: 'esm',
     minify: true,
     legalComments: 'none',
-    // The Actions toolkit is loaded only inside GitHub Actions; ssh2 carries a native addon.
-    external: ['@actions/core', 'node-ssh', 'ssh2'],
+    // Loaded only when needed, from node_modules: the Actions toolkit inside GitHub Actions, the AWS
+    // SDK for Parameter Store secrets; ssh2 carries a native addon.
+    external: ['@actions/core', '@aws-sdk/client-ssm', 'node-ssh', 'ssh2'],
     plugins: [yamlEsm],
     // Some dependencies are CommonJS and require node built-ins.
     banner: { js: "import { createRequire as __clawopsRequire } from 'node:module'; const require = __clawopsRequire(import.meta.url);" },

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { RenderError } from '../render/render.js';
 import { processOutput, type Output } from './output.js';
+import { SecretSourceError } from './secrets.js';
 import { reportProblems } from './problems.js';
 import type { GitHubIO } from './github-commands.js';
 import { GitHubError } from '../github/port.js';
@@ -198,8 +199,8 @@ export async function main(
       output.err(`error: ${e.message}`);
       return EXIT.usage;
     }
-    // Errors a person can act on, from the renderer, a host or GitHub: one line, exit 1.
-    if (e instanceof RenderError || e instanceof HostError || e instanceof GitHubError) {
+    // Errors a person can act on, from the renderer, a host, GitHub or a secret source: one line, exit 1.
+    if (e instanceof RenderError || e instanceof HostError || e instanceof GitHubError || e instanceof SecretSourceError) {
       output.err(`error: ${e.message}`);
       return EXIT.error;
     }

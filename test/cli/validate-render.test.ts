@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { NODE24 } from '../../scripts/tools.js';
 import { clawops, scratchRepo } from '../support/cli.js';
 
 async function breakConfig(root: string): Promise<void> {
@@ -18,6 +19,25 @@ describe('clawops validate', () => {
     const run = await clawops(['validate']);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout, 'Config is valid: 7 providers, 11-step fallback chain, 3 agents, 2 environments (ec2, local).\n');
+  });
+
+  test('on Node 24, as the workflows run it, the CLI keeps its compiled code in Node\'s compile cache', async () => {
+    // Node's default place for it is in the temp folder.
+    const tmp = await mkdtemp(join(tmpdir(), 'clawops-compile-cache-'));
+    const cache = join(tmp, 'node-compile-cache');
+    try {
+      const first = await clawops(['validate'], { node: NODE24, env: { TMPDIR: tmp } });
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /^Config is valid: /);
+      assert.ok(existsSync(cache) && (await readdir(cache, { recursive: true })).length > 1, 'nothing in the compile cache');
+      // Node's own switch turns it off.
+      await rm(cache, { recursive: true });
+      const off = await clawops(['validate'], { node: NODE24, env: { TMPDIR: tmp, NODE_DISABLE_COMPILE_CACHE: '1' } });
+      assert.equal(off.code, 0, off.stderr);
+      assert.equal(existsSync(cache), false);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 
   test('a broken config: every problem as file:line:col, exit 1', async () => {

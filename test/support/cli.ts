@@ -10,11 +10,11 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs the built CLI (bin/clawops.js, as a user runs it) in a child process. */
-export function clawops(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<Run> {
+/** Runs the built CLI (bin/clawops.js, as a user runs it) in a child process, on this Node or `node`. */
+export function clawops(args: string[], opts: { cwd?: string; env?: Record<string, string>; node?: string } = {}): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
-      process.execPath,
+      opts.node ?? process.execPath,
       [join(REPO_ROOT, 'bin/clawops.js'), ...args],
       { cwd: opts.cwd ?? REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...opts.env } },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),

@@ -1,5 +1,6 @@
 import type { HostLayout } from '../render/desired.js';
 import type { Transport } from '../transport/transport.js';
+import { lockAliveShell } from '../plan/facts.js';
 import { LockedError } from './errors.js';
 import { must } from './host.js';
 
@@ -39,9 +40,7 @@ export async function acquireLock(t: Transport, host: HostLayout, opts: LockOpti
     `if mv -T "$new" ${q(lock)} 2>/dev/null; then echo TAKEN; exit 0; fi`,
     `rm -rf "$new"`,
     `seen=$(base64 -w0 < ${holderFile} 2>/dev/null)`,
-    // /proc, not `kill -0`: the activation runs as root, and kill -0 from this user fails on it (EPERM).
-    `alive=0; for pid in $(cat ${q(`${lock}/pids`)} 2>/dev/null); do [ -e "/proc/$pid" ] && alive=1; done`,
-    `[ -n "$(find ${q(`${lock}/heartbeat`)} -newermt "-60 seconds" 2>/dev/null)" ] && alive=1`,
+    ...lockAliveShell(q(lock)),
     // Released, or released and taken again, while we looked: look again.
     `[ -n "$seen" ] && [ "$seen" = "$(base64 -w0 < ${holderFile} 2>/dev/null)" ] || { echo AGAIN; exit 0; }`,
     `printf 'BUSY\\t%s\\t%s\\n' "$alive" "$seen"`,

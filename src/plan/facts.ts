@@ -57,6 +57,19 @@ export function probedPaths(state: DesiredState, extra: readonly string[] = []):
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
+ * Shell lines that set $alive to 1 when the lock folder `lockDir` (a shell word) has a live holder,
+ * else 0: a process it recorded still runs (an activation), or its holder beat within 60 s. One
+ * rule for the plan's facts and for apply's lock. /proc, not `kill -0`: the activation runs as
+ * root, and kill -0 from the connecting user fails on it (EPERM).
+ */
+export function lockAliveShell(lockDir: string): string[] {
+  return [
+    `alive=0; for pid in $(cat ${lockDir}/pids 2>/dev/null); do [ -e "/proc/$pid" ] && alive=1; done`,
+    `[ -n "$(find ${lockDir}/heartbeat -newermt "-60 seconds" 2>/dev/null)" ] && alive=1`,
+  ];
+}
+
+/**
  * One command that gathers every fact a plan needs, in one round trip. Read-only. Its output is
  * line-oriented and tab-separated, parsed by parseFacts. Paths come from the previous release too,
  * so files it managed that are no longer desired can be found and removed.
@@ -123,10 +136,7 @@ export function factsProbe(state: DesiredState): { command: readonly string[]; s
   lines.push(
     'for r in "$dir"/releases/*; do printf "L\\t%s\\n" "${r##*/}"; done',
     'if [ -f "$dir/lock/holder.json" ]; then',
-    // Alive: a process it recorded still runs (an activation), or its holder beat within 60 s.
-    '  alive=0; pids=""; if [ -f "$dir/lock/pids" ]; then slurp "$dir/lock/pids"; pids=$v; fi',
-    '  for pid in $pids; do [ -e "/proc/$pid" ] && alive=1; done',
-    '  [ -n "$(find "$dir/lock/heartbeat" -newermt "-60 seconds" 2>/dev/null)" ] && alive=1',
+    ...lockAliveShell('"$dir/lock"').map((l) => `  ${l}`),
     '  oneline "$dir/lock/holder.json"; printf "K\\t%s\\t%s\\n" "$v" "$alive"',
     'fi',
     'if [ -f "$dir/digest.key" ]; then read -r key < "$dir/digest.key"; printf "D\\t%s\\n" "$key"; fi',

@@ -85,7 +85,8 @@ export async function startProxy(kind: Kind, opts: ProxyOptions): Promise<Runnin
   child.stderr!.on('data', collect);
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${kind} proxy did not start:\n${out}`)), 10_000);
+    // A ceiling for a loaded machine; a proxy that exits fails at once.
+    const timer = setTimeout(() => reject(new Error(`${kind} proxy did not start within 120 s:\n${out}`)), 120_000);
     const check = (): void => {
       const m = /"msg":"listening".*?"port":(\d+)/.exec(out);
       if (m) {

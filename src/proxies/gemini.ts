@@ -238,9 +238,16 @@ function thinkingConfig(req: ChatRequest): Record<string, unknown> | undefined {
 
 const IMAGE_TYPES: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif', heic: 'image/heic', heif: 'image/heif' };
 
-/** A public image URL as a file reference; the type from the file name when it tells one. */
-function imageFile(url: string): GeminiPart {
-  const ext = /\.([a-z0-9]+)$/i.exec(new URL(url).pathname)?.[1]?.toLowerCase();
+/** A public image URL as a file reference, the type from the file name when it tells one; null for no URL. */
+function imageFile(url: string): GeminiPart | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return null;
+  const ext = /\.([a-z0-9]+)$/i.exec(parsed.pathname)?.[1]?.toLowerCase();
   const mimeType = ext ? IMAGE_TYPES[ext] : undefined;
   return { fileData: mimeType ? { mimeType, fileUri: url } : { fileUri: url } };
 }
@@ -254,7 +261,8 @@ function userParts(content: ChatMessage['content'], i: number): GeminiPart[] {
       const url = typeof part.image_url === 'string' ? part.image_url : part.image_url?.url;
       const m = /^data:([^;,]+);base64,(.*)$/s.exec(url ?? '');
       if (m) return { inlineData: { mimeType: m[1]!, data: m[2]! } };
-      if (/^https?:\/\/[^/]/i.test(url ?? '')) return imageFile(url!);
+      const file = imageFile(url ?? '');
+      if (file) return file;
       throw badRequest('unsupported_content', `messages[${i}].content[${j}]: Gemini takes images as data: URLs or http(s) URLs`);
     }
     if (part.type === 'input_audio' && part.input_audio) {

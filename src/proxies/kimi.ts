@@ -36,7 +36,11 @@ import type { Sampling } from './sampling.js';
 const KIMI_TEMPERATURE_MIN = 0.001;
 const KIMI_MAX_N = 5;
 
-/** For a model whose config declares no sampling: https://platform.moonshot.ai/docs/guide/migrating-from-openai-to-kimi */
+/**
+ * For a model whose config declares no sampling. Moonshot's range there is [0, 1] (BerriAI/litellm
+ * litellm/llms/moonshot/chat/transformation.py: "`temperature` on KIMI API is [0, 1]"); the clamp
+ * stays inside it, off the ends the older guide ruled out.
+ */
 export const KIMI_DEFAULT_SAMPLING: Sampling = { temperature: { min: KIMI_TEMPERATURE_MIN, max: 0.999 } };
 
 type Json = Record<string, unknown>;

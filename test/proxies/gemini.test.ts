@@ -398,6 +398,13 @@ test('an https image URL goes to Gemini as a file URI', async () => {
     { fileData: { mimeType: 'image/png', fileUri: 'https://example.com/pictures/cat.PNG' } },
     { fileData: { fileUri: 'https://example.com/render?id=7' } },
   ]);
+
+  const sentBefore = upstream.requests.length;
+  const refused = await openaiClient(proxy)
+    .chat.completions.create({ model: 'gemini-2.5-flash', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://example.com/cat.png' } }] }] })
+    .then(() => undefined, (e: unknown) => e);
+  assert.ok(refused instanceof APIError && refused.status === 400, String(refused));
+  assert.equal(upstream.requests.length, sentBefore, 'nothing went upstream');
 });
 
 test("a 429's RetryInfo delay reaches the client as Retry-After", async () => {

@@ -28,7 +28,7 @@ before(async () => {
 });
 
 after(async () => {
-  await proxy.stop();
+  await proxy?.stop();
   await upstream.close();
   await cleanBundles();
 });

@@ -169,7 +169,13 @@ function proxySettings(p: Provider, env: Environment) {
     apiKeyEnv: p.apiKeySecret,
     timeoutMs: PROXY_TIMEOUT_MS,
     maxBodyBytes: PROXY_MAX_BODY_BYTES,
-    models: p.models.map((m) => ({ id: m.id, name: m.name, contextWindow: m.contextWindow, maxTokens: m.maxTokens })),
+    models: p.models.map((m) => ({
+      id: m.id,
+      name: m.name,
+      contextWindow: m.contextWindow,
+      maxTokens: m.maxTokens,
+      ...(m.sampling ? { sampling: m.sampling } : {}),
+    })),
   };
 }
 

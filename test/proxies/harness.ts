@@ -11,6 +11,7 @@ import http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import OpenAI from 'openai';
 import { buildProxies } from '../../scripts/build-proxies.js';
 
 export type Kind = 'gemini' | 'mistral' | 'kimi';
@@ -121,6 +122,11 @@ export async function runToExit(kind: Kind, args: string[]): Promise<{ code: num
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   printed.push(output);
   return { code, output };
+}
+
+/** The official OpenAI client pointed at a proxy, as OpenClaw and other OpenAI clients reach it. No retries: a test sees each answer. */
+export function openaiClient(proxy: RunningProxy): OpenAI {
+  return new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: 'client-token-not-forwarded', maxRetries: 0 });
 }
 
 // --- a small HTTP client (node:http, so a test controls the socket) ---

@@ -88,7 +88,7 @@ describe('pr-report', () => {
     assert.ok(input.body.startsWith(`${markers.plan('ec2')}\n## clawops plan · \`ec2\` · \`cccccccccccc\`\n`), 'the head commit it reflects');
     assert.match(input.body, /\*\*Plan against ec2 skipped: secrets are not available to pull requests from forks\.\*\*/);
     assert.match(input.body, /^- chain step moved: cerebras\/llama-3\.3-70b from step 3 to step 1$/m);
-    assert.match(input.body, /```mermaid\nflowchart LR\n/);
+    assert.match(input.body, /```mermaid\n%%\{init: [^\n]*\nflowchart TB\n/);
     assert.match(input.body, /<details><summary>~ <code>\/home\/ubuntu\/\.openclaw\/openclaw\.json<\/code>: content differs \(\+2 −2\)<\/summary>/);
     assert.doesNotMatch(input.body, /What apply does on/, 'no plan, no host section');
 
@@ -140,7 +140,7 @@ describe('pr-report', () => {
     assert.equal(await run(), 0);
     assert.equal(github.comments.size, 1);
     const [comment] = [...github.comments.values()];
-    assert.match(comment!.body, /groq base URL: https:\/\/api\.groq\.com\/openai\/v1 → https:\/\/api\.groq\.example\/v2/);
+    assert.match(comment!.body, /groq base URL: `https:\/\/api\.groq\.com\/openai\/v1` → `https:\/\/api\.groq\.example\/v2`/);
     assert.deepEqual((await stepOutputs())['comment-id'], String(comment!.id));
   });
 

@@ -392,6 +392,39 @@ export function renderPullRequestJobSummary(report: PullRequestReport): string {
     .join('\n\n')}\n`;
 }
 
+export interface StaleContext {
+  environment: string;
+  /** The push whose plan failed. */
+  revision?: string;
+  /** Why, in words: the error's message. */
+  reason: string;
+  runUrl?: string;
+}
+
+/**
+ * The sticky plan comment, marked out of date: a warning above what it said, naming the push whose
+ * plan failed, why, and the run. A later failure replaces the warning; the next plan, the comment.
+ */
+export function markPlanCommentStale(body: string, ctx: StaleContext): string {
+  const marker = markers.plan(ctx.environment);
+  let old = body.startsWith(marker) ? body.slice(marker.length).replace(/^\n/, '') : body;
+  const previous = old.indexOf(markers.stale);
+  if (previous >= 0) old = old.slice(previous + markers.stale.length).replace(/^\n+/, '');
+  const push = ctx.revision ? ` for ${code(ctx.revision.slice(0, 12))}` : '';
+  const run = ctx.runUrl ? ` ([workflow run](${ctx.runUrl}))` : '';
+  const reason = ctx.reason.split('\n')[0]!.slice(0, 300);
+  const notice = [
+    '> [!WARNING]',
+    `> **This plan is out of date.** The plan${push} failed before it could replace it: ${prose(reason)}${run}. What follows is the plan of an earlier push.`,
+    markers.stale,
+  ].join('\n');
+  const whole = `${marker}\n${notice}\n\n${old}`;
+  if (whole.length <= COMMENT_LIMIT) return whole;
+  // Too long with the notice: keep the earlier plan's summary only.
+  const summary = old.indexOf('\n### ');
+  return `${marker}\n${notice}\n\n${summary >= 0 ? old.slice(0, summary) : ''}\n`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The outcome of an apply: on the merged pull request and in the job summary
 

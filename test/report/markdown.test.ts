@@ -4,6 +4,7 @@ import { compareRenders } from '../../src/plan/render-diff.js';
 import {
   chainDiagram,
   COMMENT_LIMIT,
+  markPlanCommentStale,
   renderApplyOutcomeMarkdown,
   renderDriftIssue,
   renderPullRequestComment,
@@ -316,4 +317,13 @@ test('validation problems: one list item each, so a long one wraps; URLs in them
   assert.ok(!text.includes('```'), 'no code block that scrolls sideways');
   assert.match(text, /^- config\/providers\/kimi\.yaml:3:10: baseUrl: expected an https URL; found "`http:\/\/127\.0\.0\.1:18792\/v1`" and a long/m);
   assert.match(text, /^- config\/secrets\.yaml:2:3: names: \\\*\\_bad\\_\\\* is not UPPER_SNAKE$/m);
+});
+
+test('a comment marked out of date that would grow past the limit keeps the earlier summary only', () => {
+  const long = renderPullRequestComment({ ...report, files: [{ path: '/srv/a.txt', action: 'create', reason: 'absent', sensitive: false, after: 'x\n'.repeat(40_000) }] }, { limit: Infinity });
+  const body = long.slice(0, COMMENT_LIMIT);
+  const stale = markPlanCommentStale(body, { environment: 'ec2', reason: 'boom\nstack line', revision: 'abcdef1234567890' });
+  assert.ok(stale.length <= COMMENT_LIMIT);
+  assert.ok(stale.startsWith('<!-- clawops:plan:ec2 -->\n> [!WARNING]\n> **This plan is out of date.** The plan for `abcdef123456` failed before it could replace it: boom. '));
+  assert.ok(stale.includes('**Plan: 0 to add, 3 to change, 0 to destroy; restarts: gemini-proxy, openclaw-gateway**') && !stale.includes('### '));
 });

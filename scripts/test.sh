@@ -14,6 +14,12 @@ if [ ! -f node_modules/.clawops-lock ] || ! cmp -s package-lock.json node_module
 fi
 bash scripts/tools.sh
 
+# Debian's cmark-gfm and Chromium, for the tests that render the pull-request comment as GitHub does.
+if ! command -v cmark-gfm >/dev/null || ! command -v chromium >/dev/null || ! fc-list -q 'Liberation Sans'; then
+  apt-get install -y -o DPkg::Lock::Timeout=300 --no-install-recommends cmark-gfm chromium fonts-liberation \
+    || { apt-get update && apt-get install -y -o DPkg::Lock::Timeout=300 --no-install-recommends cmark-gfm chromium fonts-liberation; }
+fi
+
 echo "== type-check"
 npx tsc -p tsconfig.json --noEmit
 echo "== build"

@@ -12,6 +12,7 @@ import { render } from '../render/render.js';
 import { driftItems, renderDriftMarkdown, renderDriftText } from '../report/drift.js';
 import { markers } from '../report/markers.js';
 import {
+  markPlanCommentStale,
   renderApplyOutcomeMarkdown,
   renderDriftIssue,
   renderDriftResolvedComment,
@@ -107,8 +108,33 @@ export interface PrReportOptions {
  * when this run may, and writes the sticky comment, the job summary and plan.md.
  */
 export async function prReportCommand(opts: PrReportOptions, io: GitHubIO): Promise<number> {
+  const event = await pullRequestEvent(io.env);
+  const progress = { posted: false };
+  try {
+    return await prReport(opts, io, event, progress);
+  } catch (e) {
+    // The comment would otherwise go on showing an earlier push's plan as if it were current.
+    if (event && !event.fork && !progress.posted) await markPlanStale(opts.env, event, e, io);
+    throw e;
+  }
+}
+
+/** Marks the pull request's plan comment out of date, saying why; a failure to do so is a warning, not the error. */
+async function markPlanStale(envName: string, event: PullRequestEvent, error: unknown, io: GitHubIO): Promise<void> {
+  const url = runUrl(io.env);
+  const reason = error instanceof Error ? error.message : String(error);
+  try {
+    const github = await io.github();
+    const edit = (body: string) => markPlanCommentStale(body, { environment: envName, revision: event.headSha, reason, ...(url ? { runUrl: url } : {}) });
+    const r = await github.editComment({ issueNumber: event.number, marker: markers.plan(envName), edit });
+    if (r) io.output.out(`Plan comment on pull request #${event.number}: marked out of date.`);
+  } catch (e) {
+    await warn(io.env, io.output, `could not mark the plan comment on pull request #${event.number} out of date: ${(e as Error).message}`);
+  }
+}
+
+async function prReport(opts: PrReportOptions, io: GitHubIO, event: PullRequestEvent | null, progress: { posted: boolean }): Promise<number> {
   const { env: processEnv, output } = io;
-  const event = await pullRequestEvent(processEnv);
   const baseRef = event?.baseRef ?? 'base';
   const revision = event ? { revision: event.headSha } : {};
   const head = await loadWorkspace(opts.root);
@@ -168,6 +194,7 @@ export async function prReportCommand(opts: PrReportOptions, io: GitHubIO): Prom
     try {
       const github = await io.github();
       const comment = await github.upsertComment({ issueNumber: event.number, marker: markers.plan(opts.env), body });
+      progress.posted = true;
       outputs['comment-id'] = String(comment.id);
       output.out(`Plan comment on pull request #${event.number}: ${comment.action}.`);
     } catch (e) {

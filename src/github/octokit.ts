@@ -74,6 +74,17 @@ export class OctokitGitHub implements GitHubPort {
     });
   }
 
+  async editComment(input: { issueNumber: number; marker: string; edit: (body: string) => string }) {
+    return this.call(async () => {
+      const existing = await this.findComment(input.issueNumber, input.marker);
+      if (!existing) return null;
+      const body = withMarker(input.marker, input.edit(existing.body ?? ''));
+      if (existing.body === body) return { id: existing.id, action: 'unchanged' as const };
+      await this.octokit.rest.issues.updateComment({ owner: this.owner, repo: this.repo, comment_id: existing.id, body });
+      return { id: existing.id, action: 'updated' as const };
+    });
+  }
+
   async upsertDriftIssue(input: { env: string; title: string; body: string; labels: string[]; changeComment: string }) {
     return this.call(async () => {
       const body = withMarker(markers.drift(input.env), input.body);

@@ -11,6 +11,13 @@ export interface GitHubPort {
   upsertComment(input: { issueNumber: number; marker: string; body: string }): Promise<{ id: number; action: 'created' | 'updated' | 'unchanged' }>;
 
   /**
+   * Rewrites the sticky comment holding `marker` on the issue or pull request as `edit` returns it
+   * (given its body, marker first); null when there is none. Marks a comment out of date while
+   * keeping what it said.
+   */
+  editComment(input: { issueNumber: number; marker: string; edit: (body: string) => string }): Promise<{ id: number; action: 'updated' | 'unchanged' } | null>;
+
+  /**
    * The one open drift issue of an environment, found by its label and the hidden marker in its
    * body. Opened when there is none; when the drift changed, its body is replaced and a comment
    * says so; when it did not, it is left alone.

@@ -1,6 +1,6 @@
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
 import type { ApplyOutcome } from '../apply/apply.js';
-import { countPlan, hasChanges, summaryLine, type FileAction, type Plan, type ServiceAction } from '../plan/model.js';
+import { countPlan, hasChanges, summaryLine, type FileAction, type Plan, type PlanCounts, type ServiceAction } from '../plan/model.js';
 import type { RenderedFileChange } from '../plan/render-diff.js';
 import type { SemanticChange } from '../plan/summary.js';
 import { driftItems, driftTable } from './drift.js';
@@ -47,6 +47,25 @@ const LEGEND: Record<string, string> = { '+': '+ create', '~': '~ update', '-': 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 /** A markdown code span that no backtick in the text can close. */
 const code = (s: string) => (s.includes('`') ? `\`\` ${s} \`\`` : `\`${s}\``);
+
+/** URLs and user@host addresses: GitHub would make them links (GFM's autolink extension), which a loopback URL must not be. */
+const LINKABLE = /\b(?:(?:https?|ftp):\/\/|www\.)[^\s<>`"']*[^\s<>`"'.,;:!?)]|[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g;
+
+/**
+ * Text from config, the host or an error, as markdown prose: safe as `esc` makes it, no emphasis,
+ * link or table cell opened by its punctuation, and every URL or address a code span, never a link.
+ */
+function prose(s: string): string {
+  // An underscore inside a word opens no emphasis in GFM, so OPENCLAW_GATEWAY_TOKEN stays as it is.
+  const text = (t: string) => esc(t).replace(/[\\`*[\]~|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\$&');
+  let out = '';
+  let at = 0;
+  for (const m of s.matchAll(LINKABLE)) {
+    out += text(s.slice(at, m.index)) + code(m[0]);
+    at = m.index + m[0].length;
+  }
+  return out + text(s.slice(at));
+}
 const htmlCode = (s: string) => `<code>${esc(s)}</code>`;
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -75,10 +94,11 @@ export function renderPullRequestSummary(report: PullRequestReport): string {
   const lines = [`## clawops plan · ${env}${report.revision ? ` · ${code(report.revision.slice(0, 12))}` : ''}`, ''];
   if (report.problems?.length) {
     lines.push(`**The configuration is invalid: ${plural(report.problems.length, 'problem')}.** Nothing was rendered or planned.`, '');
+    lines.push('- Exit state: `invalid`', '', 'The problems, each with its file, line and column:', '');
+    // A list, not a code block: a long problem wraps in the column instead of scrolling sideways.
     const shown = report.problems.slice(0, 50);
-    lines.push(fenced('text', shown.join('\n')));
+    lines.push(...shown.map((p) => `- ${prose(p)}`));
     if (report.problems.length > shown.length) lines.push('', `… and ${report.problems.length - shown.length} more (see the annotations on the files).`);
-    lines.push('', '- Exit state: `invalid`');
     return lines.join('\n');
   }
   const p = report.plan;
@@ -88,6 +108,7 @@ export function renderPullRequestSummary(report: PullRequestReport): string {
     if (c.restarts.length) lines.push(`- Restarts: ${c.restarts.map(code).join(', ')}`);
     if (c.reloads.length) lines.push(`- Hot reloads (no restart): ${c.reloads.map(code).join(', ')}`);
     lines.push(...edgeLines(p.plan));
+    if (hasChanges(p.plan)) lines.push(riskLine(c), `- Approval: merging starts the apply, which waits for a reviewer's approval in the GitHub environment ${env} before it changes anything.`);
     if (p.plan.uncompared.length) lines.push(`- Not compared: ${plural(p.plan.uncompared.length, 'sensitive file')} (their secret values are not available to this run)`);
     lines.push(
       hasChanges(p.plan)
@@ -95,11 +116,11 @@ export function renderPullRequestSummary(report: PullRequestReport): string {
         : `- Exit state: \`no-changes\`: merging this pull request changes nothing on ${env}.`,
     );
   } else if (p.state === 'skipped') {
-    lines.push(`**Plan against ${esc(report.environment)} skipped: ${esc(p.reason)}.**`, '');
+    lines.push(`**Plan against ${esc(report.environment)} skipped: ${prose(p.reason)}.**`, '');
     lines.push('- Validate and render ran; the rendered files below are compared with the base branch, not with the host.');
     lines.push('- Exit state: `skipped`');
   } else {
-    lines.push(`**Plan against ${esc(report.environment)} failed:** ${esc(p.error)}`, '');
+    lines.push(`**Plan against ${esc(report.environment)} failed:** ${prose(p.error)}`, '');
     lines.push('- Exit state: `failed`');
   }
   const changed = report.files.filter((f) => f.action !== 'no-op');
@@ -112,49 +133,99 @@ export function renderPullRequestSummary(report: PullRequestReport): string {
   return lines.join('\n');
 }
 
+const GATEWAY = 'openclaw-gateway';
+
+/**
+ * What the merge interrupts: a gateway restart drops every client connected to it; a proxy
+ * restart leaves its provider unreachable for the seconds it takes to start (OpenClaw falls back
+ * along the chain meanwhile); a hot reload drops nothing.
+ */
+function riskLine(c: PlanCounts): string {
+  const parts: string[] = [];
+  if (c.restarts.includes(GATEWAY)) parts.push(`restarts the gateway (${code(GATEWAY)}): **every connected client is dropped**`);
+  const proxies = c.restarts.filter((r) => r !== GATEWAY);
+  if (proxies.length) {
+    const providers = proxies.map((r) => r.replace(/-proxy$/, ''));
+    parts.push(`restarts ${proxies.map(code).join(', ')}: ${providers.join(', ')} unreachable for a few seconds, the chain falling back past ${providers.length === 1 ? 'it' : 'them'}`);
+  }
+  if (c.reloads.length && !c.restarts.includes(GATEWAY)) parts.push(`hot reload of ${c.reloads.map(code).join(', ')}: no connection is dropped`);
+  if (!parts.length) parts.push('no service restarts or reloads: nothing is dropped');
+  return `- Risk: ${parts.join('; ')}.`;
+}
+
 /** The edge function's line: deployed, settings only, or why it was not compared. Names only. */
 function edgeLines(plan: Plan): string[] {
   const e = plan.edge;
   if (!e || e.action === 'no-op') return [];
   const what = { deploy: 'Redeploys', settings: 'Updates the settings of', unknown: 'Did not compare', 'no-op': '' }[e.action];
-  return [`- ${what} the edge function ${code(e.name)}: ${esc(e.reasons.join('; '))}`];
+  return [`- ${what} the edge function ${code(e.name)}: ${prose(e.reasons.join('; '))}`];
 }
 
 function semanticSection(report: PullRequestReport): string {
   const lines = ['### What changes for the deployment', ''];
   if (report.chain.before === null) lines.push(`The base branch's configuration does not load, so there is nothing to compare with.`);
   else if (!report.semantic.length) lines.push('Nothing changes in the fallback chain, the providers or the agents.');
-  else for (const s of report.semantic) lines.push(`- ${esc(s.text)}`);
+  else for (const s of report.semantic) lines.push(`- ${prose(s.text)}`);
   return lines.join('\n');
 }
 
-/** The fallback chain before and after as one mermaid flowchart, the steps that changed marked. */
+/**
+ * Text for a quoted mermaid label. Mermaid reads `#name;` as a character entity, so a `#` left as it
+ * is can turn into another character (`m#v2;` shows as `m&v2;`), and on a line that holds "style",
+ * a colon and a `#`, it drops a `;` (mermaid's encodeEntities, packages/mermaid/src/utils.ts). Every
+ * character beyond letters, digits and `./_-` and space is written as its numeric entity (`#35;` for `#`),
+ * which mermaid turns back into the character itself.
+ */
+const mermaidText = (s: string) => s.replace(/[^A-Za-z0-9 ./_-]/gu, (c) => `#${c.codePointAt(0)};`);
+
+/**
+ * Fills for the steps that changed, each with black text: mid-tone colours whose contrast with the
+ * page is at least 3:1 on GitHub's light (#ffffff) and dark (#0d1117) backgrounds alike, as the
+ * chains' own boxes are left transparent. What changed is also said in words beside the step.
+ */
+const STEP_CLASSES = [
+  '  classDef added fill:#2da44e,stroke:#116329,color:#000000',
+  '  classDef removed fill:#e5534b,stroke:#82071e,color:#000000,stroke-dasharray:4 2',
+  '  classDef moved fill:#bf8700,stroke:#7d4e00,color:#000000',
+];
+
+/**
+ * The fallback chain before and after as one mermaid flowchart, top to bottom: the base branch's
+ * chain above the pull request's, one step a row, so that it stays as narrow as its longest model
+ * id and its text is drawn full size in the comment column. Steps that changed are coloured and
+ * say how (moved from, new, removed).
+ */
 export function chainDiagram(before: readonly string[], after: readonly string[], semantic: readonly SemanticChange[], baseRef: string): string {
   const refs = (kind: SemanticChange['kind']) => new Set(semantic.filter((s) => s.kind === kind && s.ref).map((s) => s.ref!));
   const added = refs('chain-step-added');
   const removed = refs('chain-step-removed');
   const moved = refs('chain-step-moved');
-  const label = (s: string) => s.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
-  const chain = (id: string, title: string, steps: readonly string[]) => [
-    `  subgraph ${id}["${label(title)}"]`,
-    '    direction LR',
-    steps.length ? `    ${steps.map((s, i) => `${id}${i + 1}["${i + 1}. ${label(s)}"]`).join(' --> ')}` : `    ${id}0["(empty)"]`,
-    '  end',
-  ];
-  const classes = (id: string, steps: readonly string[], set: Set<string>) => steps.flatMap((s, i) => (set.has(s) ? [`${id}${i + 1}`] : []));
-  const lines = ['flowchart LR', ...chain('base', `before: ${baseRef}`, before), ...chain('head', 'after: this pull request', after)];
-  lines.push(
-    '  classDef added fill:#dafbe1,stroke:#1a7f37,color:#1f2328',
-    '  classDef removed fill:#ffebe9,stroke:#cf222e,color:#1f2328,stroke-dasharray:4 2',
-    '  classDef moved fill:#fff8c5,stroke:#9a6700,color:#1f2328',
-  );
-  for (const [cls, nodes] of [
-    ['removed', classes('base', before, removed)],
-    ['added', classes('head', after, added)],
-    ['moved', classes('head', after, moved)],
-  ] as const) {
-    if (nodes.length) lines.push(`  class ${nodes.join(',')} ${cls}`);
-  }
+  const note = (id: 'base' | 'head', ref: string): [string, string] | null => {
+    if (id === 'base') return removed.has(ref) ? ['removed', 'removed'] : null;
+    if (added.has(ref)) return ['added', 'new'];
+    if (moved.has(ref)) return ['moved', `was ${before.indexOf(ref) + 1}`];
+    return null;
+  };
+  // Mermaid wraps a label wider than 200 px onto several lines; a model id reads best on one.
+  const lines = ['%%{init: {"flowchart": {"wrappingWidth": 640}}}%%', 'flowchart TB'];
+  const marked: Record<string, string[]> = { added: [], removed: [], moved: [] };
+  const chain = (id: 'base' | 'head', title: string, steps: readonly string[]) => {
+    lines.push(`  subgraph ${id}["${mermaidText(title)}"]`, '    direction TB');
+    if (!steps.length) lines.push(`    ${id}0["(empty)"]`);
+    steps.forEach((s, i) => {
+      const n = note(id, s);
+      if (n) marked[n[0]]!.push(`${id}${i + 1}`);
+      lines.push(`    ${id}${i + 1}["${mermaidText(`${i + 1}. ${s}${n ? ` (${n[1]})` : ''}`)}"]`);
+    });
+    for (let i = 1; i < steps.length; i++) lines.push(`    ${id}${i} --> ${id}${i + 1}`);
+    lines.push('  end', `  style ${id} fill:transparent`);
+  };
+  chain('base', `before: ${baseRef}`, before);
+  chain('head', 'after: this pull request', after);
+  // An invisible link from the last step before to the first after puts the second chain below the first.
+  lines.push(`  base${before.length} ~~~ head${after.length ? 1 : 0}`);
+  lines.push(...STEP_CLASSES);
+  for (const [cls, nodes] of Object.entries(marked)) if (nodes.length) lines.push(`  class ${nodes.join(',')} ${cls}`);
   return fenced('mermaid', lines.join('\n'));
 }
 
@@ -169,7 +240,7 @@ function chainSection(report: PullRequestReport): string | undefined {
     '',
     chainDiagram(before, after, report.semantic, report.baseRef),
     '',
-    'Green: added · red: removed · yellow: moved among the steps both chains share.',
+    'Steps that changed are coloured: green new, red removed, amber moved among the steps both chains share.',
   ].join('\n');
 }
 
@@ -188,12 +259,12 @@ function hostSection(plan: Plan, heading: string): string {
   lines.push(legend(symbols), '');
   if (runtime.length) {
     lines.push('| | runtime | version |', '|:-:|---|---|');
-    for (const r of runtime) lines.push(`| ${r.from ? '~' : '+'} | ${r.component} | ${esc(r.from ?? '(none)')} → ${esc(r.to)} |`);
+    for (const r of runtime) lines.push(`| ${r.from ? '~' : '+'} | ${r.component} | ${prose(r.from ?? '(none)')} → ${prose(r.to)} |`);
     lines.push('');
   }
   if (files.length) {
     lines.push('| | file | why |', '|:-:|---|---|');
-    for (const f of files) lines.push(`| ${FILE_SYMBOL[f.action]} | ${code(f.path)}${f.sensitive ? ' (sensitive)' : ''} | ${esc(f.reason)} |`);
+    for (const f of files) lines.push(`| ${FILE_SYMBOL[f.action]} | ${code(f.path)}${f.sensitive ? ' (sensitive)' : ''} | ${prose(f.reason)} |`);
     lines.push('');
   }
   if (services.length || plan.daemonReload) {
@@ -201,7 +272,7 @@ function hostSection(plan: Plan, heading: string): string {
     if (plan.daemonReload) lines.push('| ~ | systemctl daemon-reload | unit files change |');
     for (const s of services) {
       const enable = s.enable && s.action !== 'stop' ? ', enable at boot' : '';
-      lines.push(`| ${SERVICE_SYMBOL[s.action]} | ${code(s.name)} | ${s.action === 'no-op' ? 'keep' : s.action}: ${esc(s.reason)}${enable} |`);
+      lines.push(`| ${SERVICE_SYMBOL[s.action]} | ${code(s.name)} | ${s.action === 'no-op' ? 'keep' : s.action}: ${prose(s.reason)}${enable} |`);
     }
     lines.push('');
   }
@@ -213,10 +284,10 @@ function hostSection(plan: Plan, heading: string): string {
   return lines.join('\n').trimEnd();
 }
 
-/** One rendered file's change: a unified diff folded in <details>, or only "(sensitive)". */
-function fileBlock(f: RenderedFileChange): string {
+/** One rendered file's change: a unified diff folded in <details>, or only "(sensitive)"; and its line when it is left out. */
+function fileBlock(f: RenderedFileChange): Block {
   const head = `${FILE_SYMBOL[f.action]} ${htmlCode(f.path)}`;
-  if (f.sensitive) return `- ${FILE_SYMBOL[f.action]} ${code(f.path)} (sensitive)`;
+  if (f.sensitive) return { text: `- ${FILE_SYMBOL[f.action]} ${code(f.path)} (sensitive)`, omitted: [`${code(f.path)} (sensitive)`] };
   const patch = createTwoFilesPatch(
     f.action === 'create' ? '/dev/null' : `a${f.path}`,
     f.action === 'delete' ? '/dev/null' : `b${f.path}`,
@@ -230,37 +301,49 @@ function fileBlock(f: RenderedFileChange): string {
   const added = body.split('\n').filter((l) => l.startsWith('+')).length;
   const removed = body.split('\n').filter((l) => l.startsWith('-')).length;
   const stats = added || removed ? ` (+${added} −${removed})` : '';
-  if (!body.trim()) return `- ${FILE_SYMBOL[f.action]} ${code(f.path)}: ${esc(f.reason)}`;
-  return [`<details><summary>${head}: ${esc(f.reason)}${stats}</summary>`, '', fenced('diff', patch), '', '</details>'].join('\n');
+  if (!body.trim()) return { text: `- ${FILE_SYMBOL[f.action]} ${code(f.path)}: ${prose(f.reason)}`, omitted: [`${code(f.path)}: ${prose(f.reason)}`] };
+  return {
+    text: [`<details><summary>${head}: ${esc(f.reason)}${stats}</summary>`, '', fenced('diff', patch), '', '</details>'].join('\n'),
+    omitted: [`${code(f.path)}${stats}`],
+  };
 }
 
 interface Block {
   text: string;
-  /** A rendered file's diff: counted when the comment is cut. */
+  /** A rendered file's diff (or the list of sensitive files): left out of the job summary. */
   file?: boolean;
+  /** What the cut notice names when this block is left out, one line each (default: its first line). */
+  omitted?: string[];
 }
+
+/** Lines the cut notice names at most; beyond that it counts them. */
+const OMITTED_NAMED = 200;
 
 /**
  * Joins blocks up to the limit. Blocks are never split, so no code fence or <details> is ever cut
- * open; when some do not fit, the rest are left out and a note says where the whole text is.
+ * open. The first block is always kept; of the rest, each one that fits is kept in its place and
+ * each one that does not is left out, and a note at the end names every one left out and says
+ * where the whole text is.
  */
 function fit(blocks: Block[], tail: string, limit: number, where: string): string {
   const join = (bs: Block[]) => [...bs.map((b) => b.text), tail].filter(Boolean).join('\n\n');
   const all = join(blocks);
   if (all.length <= limit) return all;
-  const notice = (left: Block[]) => {
-    const files = left.filter((b) => b.file).length;
-    const what = files === left.length ? plural(files, 'rendered file') : `${plural(left.length, 'section')} (${plural(files, 'rendered file')})`;
-    return `> [!NOTE]\n> This comment is cut short to stay under GitHub's limit of ${COMMENT_LIMIT.toLocaleString('en-US')} characters: ${what} not shown here; ${where}.`;
+  const notice = (left: Block[]): Block => {
+    const lines = left.flatMap((b) => b.omitted ?? [b.text.split('\n')[0]!.replace(/^#+\s*/, '')]);
+    const named = lines.slice(0, OMITTED_NAMED).map((l) => `> - ${l}`);
+    if (lines.length > named.length) named.push(`> - … and ${lines.length - named.length} more`);
+    const limitWords = `GitHub's limit of ${COMMENT_LIMIT.toLocaleString('en-US')} characters`;
+    return { text: [`> [!NOTE]`, `> This comment is cut short to stay under ${limitWords}; ${where}. Not shown here:`, ...named].join('\n') };
   };
-  const kept: Block[] = [blocks[0]!];
+  const kept = new Set<Block>([blocks[0]!]);
+  const text = () => join([...blocks.filter((b) => kept.has(b)), notice(blocks.filter((b) => !kept.has(b)))]);
+  // Whatever is kept later only shortens the notice, so a block that fit stays fitting.
   for (const b of blocks.slice(1)) {
-    const trial = [...kept, b];
-    const rest = blocks.slice(trial.length);
-    if (join([...trial, { text: notice(rest) }]).length > limit) break;
-    kept.push(b);
+    kept.add(b);
+    if (text().length > limit) kept.delete(b);
   }
-  return join([...kept, { text: notice(blocks.slice(kept.length)) }]);
+  return text();
 }
 
 function pullRequestBlocks(report: PullRequestReport): Block[] {
@@ -280,8 +363,11 @@ function pullRequestBlocks(report: PullRequestReport): Block[] {
   });
   // Sensitive files first, as one list: one line each, never a diff.
   const sensitive = changed.filter((f) => f.sensitive);
-  if (sensitive.length) blocks.push({ text: sensitive.map(fileBlock).join('\n'), file: true });
-  for (const f of changed.filter((x) => !x.sensitive)) blocks.push({ text: fileBlock(f), file: true });
+  if (sensitive.length) {
+    const list = sensitive.map(fileBlock);
+    blocks.push({ text: list.map((b) => b.text).join('\n'), file: true, omitted: list.flatMap((b) => b.omitted!) });
+  }
+  for (const f of changed.filter((x) => !x.sensitive)) blocks.push({ ...fileBlock(f), file: true });
   return blocks;
 }
 
@@ -304,6 +390,39 @@ export function renderPullRequestJobSummary(report: PullRequestReport): string {
     .filter((b) => !b.file)
     .map((b) => b.text)
     .join('\n\n')}\n`;
+}
+
+export interface StaleContext {
+  environment: string;
+  /** The push whose plan failed. */
+  revision?: string;
+  /** Why, in words: the error's message. */
+  reason: string;
+  runUrl?: string;
+}
+
+/**
+ * The sticky plan comment, marked out of date: a warning above what it said, naming the push whose
+ * plan failed, why, and the run. A later failure replaces the warning; the next plan, the comment.
+ */
+export function markPlanCommentStale(body: string, ctx: StaleContext): string {
+  const marker = markers.plan(ctx.environment);
+  let old = body.startsWith(marker) ? body.slice(marker.length).replace(/^\n/, '') : body;
+  const previous = old.indexOf(markers.stale);
+  if (previous >= 0) old = old.slice(previous + markers.stale.length).replace(/^\n+/, '');
+  const push = ctx.revision ? ` for ${code(ctx.revision.slice(0, 12))}` : '';
+  const run = ctx.runUrl ? ` ([workflow run](${ctx.runUrl}))` : '';
+  const reason = ctx.reason.split('\n')[0]!.slice(0, 300);
+  const notice = [
+    '> [!WARNING]',
+    `> **This plan is out of date.** The plan${push} failed before it could replace it: ${prose(reason)}${run}. What follows is the plan of an earlier push.`,
+    markers.stale,
+  ].join('\n');
+  const whole = `${marker}\n${notice}\n\n${old}`;
+  if (whole.length <= COMMENT_LIMIT) return whole;
+  // Too long with the notice: keep the earlier plan's summary only.
+  const summary = old.indexOf('\n### ');
+  return `${marker}\n${notice}\n\n${summary >= 0 ? old.slice(0, summary) : ''}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -337,7 +456,7 @@ export function renderApplyOutcomeMarkdown(outcome: ApplyOutcome, plan: Plan | n
     applied: `Applied release ${code(ctx.release ?? '?')} (revision ${rev}) to ${env}.`,
     'no-changes': `${env} already matches ${rev}. Nothing was changed or restarted.`,
     'rolled-back': `A health gate failed, and ${env} is back on its previous release: revision ${rev} is **not** live.`,
-    failed: `The apply of ${rev} to ${env} failed${ctx.detail ? `: ${esc(ctx.detail)}` : ''}. ${plan ? 'The release did not come up and the previous one could not be restored: the host needs attention.' : 'See the run log.'}`,
+    failed: `The apply of ${rev} to ${env} failed${ctx.detail ? `: ${prose(ctx.detail)}` : ''}. ${plan ? 'The release did not come up and the previous one could not be restored: the host needs attention.' : 'See the run log.'}`,
   };
   const head = [`${markers.apply(ctx.environment)}`, `## clawops apply · ${env}: ${OUTCOME_TITLE[outcome]}`, '', words[outcome]];
   if (plan) {
@@ -354,7 +473,10 @@ export function renderApplyOutcomeMarkdown(outcome: ApplyOutcome, plan: Plan | n
     const open = outcome === 'rolled-back' || outcome === 'failed' ? ' open' : '';
     // The end of the log says what went wrong; a long log keeps its last lines.
     const tail = ctx.log.length > LOG_LINES ? [`… ${ctx.log.length - LOG_LINES} earlier lines in the workflow run`, ...ctx.log.slice(-LOG_LINES)] : ctx.log;
-    blocks.push({ text: [`<details${open}><summary>Activation log on the host</summary>`, '', fenced('text', tail.join('\n')), '', '</details>'].join('\n') });
+    blocks.push({
+      text: [`<details${open}><summary>Activation log on the host</summary>`, '', fenced('text', tail.join('\n')), '', '</details>'].join('\n'),
+      omitted: [`the activation log on the host (${plural(ctx.log.length, 'line')})`],
+    });
   }
   const foot = ctx.runUrl ? `<sub>clawops · [workflow run](${ctx.runUrl})</sub>` : '';
   const where = ctx.runUrl ? `the whole log is in the [workflow run](${ctx.runUrl})` : 'the whole log is in the workflow run';

@@ -6,4 +6,6 @@ export const markers = {
   plan: (env: string) => `<!-- clawops:plan:${env} -->`,
   apply: (env: string) => `<!-- clawops:apply:${env} -->`,
   drift: (env: string) => `<!-- clawops:drift:${env} -->`,
+  /** Ends the out-of-date notice put above an earlier plan, so the next one replaces it. */
+  stale: '<!-- clawops:stale -->',
 };

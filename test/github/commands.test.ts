@@ -88,7 +88,7 @@ describe('pr-report', () => {
     assert.ok(input.body.startsWith(`${markers.plan('ec2')}\n## clawops plan · \`ec2\` · \`cccccccccccc\`\n`), 'the head commit it reflects');
     assert.match(input.body, /\*\*Plan against ec2 skipped: secrets are not available to pull requests from forks\.\*\*/);
     assert.match(input.body, /^- chain step moved: cerebras\/llama-3\.3-70b from step 3 to step 1$/m);
-    assert.match(input.body, /```mermaid\nflowchart LR\n/);
+    assert.match(input.body, /```mermaid\n%%\{init: [^\n]*\nflowchart TB\n/);
     assert.match(input.body, /<details><summary>~ <code>\/home\/ubuntu\/\.openclaw\/openclaw\.json<\/code>: content differs \(\+2 −2\)<\/summary>/);
     assert.doesNotMatch(input.body, /What apply does on/, 'no plan, no host section');
 
@@ -140,8 +140,47 @@ describe('pr-report', () => {
     assert.equal(await run(), 0);
     assert.equal(github.comments.size, 1);
     const [comment] = [...github.comments.values()];
-    assert.match(comment!.body, /groq base URL: https:\/\/api\.groq\.com\/openai\/v1 → https:\/\/api\.groq\.example\/v2/);
+    assert.match(comment!.body, /groq base URL: `https:\/\/api\.groq\.com\/openai\/v1` → `https:\/\/api\.groq\.example\/v2`/);
     assert.deepEqual((await stepOutputs())['comment-id'], String(comment!.id));
+  });
+
+  test('a plan that fails unexpectedly marks the comment out of date, says why and links the run; the next plan replaces it', async () => {
+    const { base, head } = await pullRequest();
+    const github = new RecordingGitHub();
+    const event = await pullRequestEvent({ number: 11 });
+    const runEnv = { GITHUB_EVENT_PATH: event, GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'acme/claw', GITHUB_RUN_ID: '77' };
+    const run = (baseRender?: string, output = capture()) =>
+      prReportCommand({ env: 'ec2', root: head, baseRoot: base, plan: true, ...(baseRender ? { baseRender } : {}) }, io(runEnv, github, output));
+    assert.equal(await run(), 0);
+    const [comment] = [...github.comments.values()];
+    const planned = comment!.body;
+
+    // A render of the base branch whose manifest names a file that is not there: an error no one planned for.
+    const broken = await mkdtemp(join(tmpdir(), 'clawops-base-render-'));
+    await writeFile(join(broken, 'manifest.json'), JSON.stringify({ files: [{ path: '/home/ubuntu/.openclaw/openclaw.json', name: 'openclaw.json', mode: '600', sensitive: false }] }));
+    const output = capture();
+    await assert.rejects(run(broken, output), /ENOENT/);
+    assert.match(output.text(), /Plan comment on pull request #11: marked out of date\./);
+    const [first, second] = comment!.body.split(`${markers.stale}\n\n`);
+    assert.match(first!, /^<!-- clawops:plan:ec2 -->\n> \[!WARNING\]\n> \*\*This plan is out of date\.\*\* The plan for `cccccccccccc` failed before it could replace it: ENOENT: no such file or directory, open '[^']*openclaw\.json' \(\[workflow run\]\(https:\/\/github\.com\/acme\/claw\/actions\/runs\/77\)\)\. What follows is the plan of an earlier push\.\n$/);
+    assert.equal(`${markers.plan('ec2')}\n${second}`, planned, 'what it said is kept, below the warning');
+
+    await assert.rejects(run(broken), /ENOENT/);
+    assert.equal(comment!.body.split('This plan is out of date').length, 2, 'one warning, not one per failure');
+    assert.equal(await run(), 0);
+    assert.equal(comment!.body, planned, 'the next plan replaces the warning');
+    assert.equal(github.comments.size, 1);
+  });
+
+  test('a plan that fails before there is a comment leaves nothing to mark', async () => {
+    const { base, head } = await pullRequest();
+    const github = new RecordingGitHub();
+    const broken = await mkdtemp(join(tmpdir(), 'clawops-base-render-'));
+    await writeFile(join(broken, 'manifest.json'), JSON.stringify({ files: [{ path: '/x', name: 'missing', mode: '600', sensitive: false }] }));
+    const opts = { env: 'ec2', root: head, baseRoot: base, plan: true, baseRender: broken };
+    await assert.rejects(prReportCommand(opts, io({ GITHUB_EVENT_PATH: await pullRequestEvent({ number: 12 }) }, github, capture())), /ENOENT/);
+    assert.deepEqual(github.calls.map((c) => c.method), ['editComment']);
+    assert.equal(github.comments.size, 0);
   });
 
   test('ec2 from this repository without the SSH key: the plan is skipped and says which secret is missing', async () => {

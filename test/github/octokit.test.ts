@@ -46,6 +46,23 @@ describe('sticky comment', () => {
     assert.ok(gh.requests.every((r) => r.authorized && r.userAgent.startsWith('clawops')));
   });
 
+  test('an edit rewrites the sticky comment in place from its body; with no comment there is nothing to edit', async () => {
+    const pr = gh.addPullRequest({ title: 'a plan that failed' });
+    gh.addComment(pr.number, 'a review that quotes <!-- clawops:plan:ec2 --> in passing');
+    const github = adapter();
+    const marker = markers.plan('ec2');
+    let n = gh.requests.length;
+    assert.equal(await github.editComment({ issueNumber: pr.number, marker, edit: (b) => `${b}, stale` }), null);
+    assert.ok(since(n).every((r) => r.startsWith('GET ')), 'no comment of ours: nothing written');
+
+    const { id } = await github.upsertComment({ issueNumber: pr.number, marker, body: `${marker}\nPlan: 1 to change` });
+    n = gh.requests.length;
+    assert.deepEqual(await github.editComment({ issueNumber: pr.number, marker, edit: (b) => `${b}\n(out of date)` }), { id, action: 'updated' });
+    assert.deepEqual(since(n), [`GET /repos/acme/claw/issues/${pr.number}/comments`, `PATCH /repos/acme/claw/issues/comments/${id}`]);
+    assert.equal(gh.comments.find((c) => c.id === id)!.body, `${marker}\nPlan: 1 to change\n(out of date)`);
+    assert.deepEqual(await github.editComment({ issueNumber: pr.number, marker, edit: (b) => b }), { id, action: 'unchanged' });
+  });
+
   test('the marker is added when the body lacks it, and each environment has its own comment', async () => {
     const pr = gh.addPullRequest({ title: 'two environments' });
     const github = adapter();

@@ -4,6 +4,7 @@ import { compareRenders } from '../../src/plan/render-diff.js';
 import {
   chainDiagram,
   COMMENT_LIMIT,
+  markPlanCommentStale,
   renderApplyOutcomeMarkdown,
   renderDriftIssue,
   renderPullRequestComment,
@@ -34,6 +35,8 @@ describe('the pull-request comment (a representative plan)', () => {
         '**Plan: 0 to add, 3 to change, 0 to destroy; restarts: gemini-proxy, openclaw-gateway**',
         '',
         '- Restarts: `gemini-proxy`, `openclaw-gateway`',
+        '- Risk: restarts the gateway (`openclaw-gateway`): **every connected client is dropped**; restarts `gemini-proxy`: gemini unreachable for a few seconds, the chain falling back past it.',
+        "- Approval: merging starts the apply, which waits for a reviewer's approval in the GitHub environment `ec2` before it changes anything.",
         '- Exit state: `changes`: merging this pull request applies them to `ec2` (`ubuntu@ec2-host`).',
         '- Rendered files against `main`: 2 changed, 0 added, 0 removed, 13 unchanged.',
         '',
@@ -59,12 +62,16 @@ describe('the pull-request comment (a representative plan)', () => {
     );
   });
 
-  test('a mermaid flowchart of the chain before and after, the changed steps marked', () => {
+  test('a mermaid flowchart of the chain, top to bottom: before, then after, the changed steps marked in colour and words', () => {
     const chain = section(comment, 'Fallback chain');
-    assert.match(chain, /^### Fallback chain\n\n```mermaid\nflowchart LR\n {2}subgraph base\["before: main"\]\n {4}direction LR\n {4}base1\["1\. deepseek\/deepseek-chat"\] --> base2\["2\. kimi\/kimi-k2\.5"\] --> /);
-    assert.match(chain, /\n {2}subgraph head\["after: this pull request"\]\n {4}direction LR\n {4}head1\["1\. cerebras\/llama-3\.3-70b"\] --> head2\["2\. deepseek\/deepseek-chat"\] --> /);
-    assert.match(chain, / --> head11\["11\. gemini\/gemini-3-pro"\]\n {2}end\n/);
-    assert.ok(chain.includes('\n  class base11 removed\n  class head11 added\n  class head1,head2,head3 moved\n```\n'));
+    assert.match(chain, /^### Fallback chain\n\n```mermaid\n%%\{init: \{"flowchart": \{"wrappingWidth": 640\}\}\}%%\nflowchart TB\n {2}subgraph base\["before#58; main"\]\n {4}direction TB\n {4}base1\["1. deepseek\/deepseek-chat"\]\n/);
+    const at = (s: string) => chain.indexOf(s);
+    assert.ok(at('  subgraph base[') < at('  subgraph head['), 'the base branch first');
+    assert.match(chain, /\n {4}head1\["1. cerebras\/llama-3.3-70b #40;was 3#41;"\]\n {4}head2\["2. deepseek\/deepseek-chat #40;was 1#41;"\]\n/);
+    assert.match(chain, /\n {4}base11\["11. gemini\/gemini-2.5-flash-lite #40;removed#41;"\]\n/);
+    assert.match(chain, /\n {4}head11\["11. gemini\/gemini-3-pro #40;new#41;"\]\n/);
+    assert.match(chain, /\n {2}base11 ~~~ head1\n/, 'the second chain below the first');
+    assert.ok(chain.includes('\n  class head11 added\n  class base11 removed\n  class head1,head2,head3 moved\n```\n'), chain);
     assert.equal((chain.match(/ --> /g) ?? []).length, 20, 'two chains of 11 steps');
   });
 
@@ -166,8 +173,45 @@ describe('the 65,536-character limit', () => {
     assert.equal((text.match(/<details>/g) ?? []).length, 2, 'two whole files fit');
     assert.equal((text.match(/<\/details>/g) ?? []).length, 2);
     assert.equal((text.match(/^```/gm) ?? []).length % 2, 0, 'every fence closed');
-    assert.match(text, /\n<\/details>\n\n> \[!NOTE\]\n> This comment is cut short to stay under GitHub's limit of 65,536 characters: 3 rendered files not shown here; the full plan is in the workflow artifact: \[plan\.md\]\(https:\/\/github\.com\/acme\/claw\/actions\/runs\/7\/artifacts\/42\)\.\n$/);
+    assert.ok(
+      text.endsWith(
+        [
+          '</details>',
+          '',
+          "> [!NOTE]",
+          "> This comment is cut short to stay under GitHub's limit of 65,536 characters; the full plan is in the workflow artifact: [plan.md](https://github.com/acme/claw/actions/runs/7/artifacts/42). Not shown here:",
+          '> - `/srv/f2.txt` (+1100 −0)',
+          '> - `/srv/f3.txt` (+1100 −0)',
+          '> - `/srv/f4.txt` (+1100 −0)',
+          '',
+        ].join('\n'),
+      ),
+      text.slice(-600),
+    );
     assert.ok(text.includes('### What apply does on'), 'the summary and the plan come first, whole');
+  });
+
+  test('a file that does not fit is skipped, and the smaller ones after it are kept', () => {
+    // A big diff first, then a 2-line one: the comment keeps the small one and names the big one.
+    const files = compareRenders(
+      [
+        { path: '/srv/big.txt', mode: 0o644, sensitive: false, content: '' },
+        { path: '/srv/small.txt', mode: 0o644, sensitive: false, content: 'old\n' },
+        { path: '/srv/key.env', mode: 0o600, sensitive: true, content: 'A=\n' },
+      ],
+      [
+        { path: '/srv/big.txt', mode: 0o644, sensitive: false, content: big(0) },
+        { path: '/srv/small.txt', mode: 0o644, sensitive: false, content: 'new\n' },
+        { path: '/srv/key.env', mode: 0o600, sensitive: true, content: 'B=\n' },
+      ],
+    );
+    const full = renderPullRequestComment({ ...report, files }, { limit: Infinity });
+    const limit = full.length - 10_000;
+    const text = renderPullRequestComment({ ...report, files }, { limit });
+    assert.ok(text.length <= limit);
+    assert.match(text, /<details><summary>~ <code>\/srv\/small\.txt<\/code>: content differs \(\+1 −1\)<\/summary>\n\n```diff\n[^]*\n-old\n\+new\n```/);
+    assert.match(text, /^- ~ `\/srv\/key\.env` \(sensitive\)$/m);
+    assert.match(text, /Not shown here:\n> - `\/srv\/big\.txt` \(\+1100 −0\)\n$/);
   });
 
   test('without a limit (plan.md) nothing is cut', () => {
@@ -208,7 +252,7 @@ describe('other states', () => {
     assert.equal((text.match(/<\/details>/g) ?? []).length, 2, 'the closing tag inside the diff, and the real one');
     assert.match(text, /^````diff$/m, 'a longer fence around content with ```');
     assert.match(text, /x\/&lt;\/details&gt;&lt;!-- clawops:plan:ec2 --&gt;/);
-    assert.match(chainDiagram(['a/b'], ['x/"y"'], [], 'main'), /head1\["1\. x\/#quot;y#quot;"\]/);
+    assert.match(chainDiagram(['a/b'], ['x/"y"'], [], 'main'), /head1\["1\. x\/#34;y#34;"\]/);
   });
 
   test('apply outcomes: applied, no changes, rolled back, failed', () => {
@@ -241,4 +285,45 @@ test('the edge function appears in the summary with its reasons, names only', ()
   const out = renderApplyOutcomeMarkdown('applied', withEdge, { environment: 'ec2', revision: 'abc123' });
   assert.match(out, /^- Redeploys the edge function `openclaw-bridge`: the function's source changed; secret OPENCLAW_GATEWAY_TOKEN changed$/m);
   assert.match(out, /redeploys: openclaw-bridge/);
+});
+
+describe('the risk of merging, in the summary', () => {
+  const risk = (services: typeof plan.services) => {
+    const text = renderPullRequestComment({ ...report, plan: { state: 'planned', plan: { ...plan, services } } });
+    return text.split('\n').filter((l) => l.startsWith('- Risk: ') || l.startsWith('- Approval: '));
+  };
+  const svc = (name: string, action: (typeof plan.services)[number]['action']) => ({ name, action, reason: 'inputs changed', enable: false });
+
+  test('a proxy restart: one provider is unreachable for seconds; the apply waits for approval in the environment', () => {
+    assert.deepEqual(risk([svc('kimi-proxy.service', 'restart'), svc('openclaw-gateway.service', 'no-op')]), [
+      '- Risk: restarts `kimi-proxy`: kimi unreachable for a few seconds, the chain falling back past it.',
+      "- Approval: merging starts the apply, which waits for a reviewer's approval in the GitHub environment `ec2` before it changes anything.",
+    ]);
+  });
+
+  test('a hot reload drops nothing', () => {
+    assert.equal(risk([svc('openclaw-gateway.service', 'reload')])[0], '- Risk: hot reload of `openclaw`: no connection is dropped.');
+  });
+
+  test('no change: no risk line', () => {
+    const text = renderPullRequestComment({ ...report, plan: { state: 'planned', plan: { ...plan, files: plan.files.map((f) => ({ ...f, action: 'no-op' as const })), services: [] } } });
+    assert.ok(!text.includes('- Risk:') && !text.includes('- Approval:'));
+  });
+});
+
+test('validation problems: one list item each, so a long one wraps; URLs in them are code, not links', () => {
+  const long = `config/providers/kimi.yaml:3:10: baseUrl: expected an https URL; found "http://127.0.0.1:18792/v1" ${'and a long explanation '.repeat(12)}`;
+  const text = renderPullRequestComment({ ...report, problems: [long, 'config/secrets.yaml:2:3: names: *_bad_* is not UPPER_SNAKE'] });
+  assert.ok(!text.includes('```'), 'no code block that scrolls sideways');
+  assert.match(text, /^- config\/providers\/kimi\.yaml:3:10: baseUrl: expected an https URL; found "`http:\/\/127\.0\.0\.1:18792\/v1`" and a long/m);
+  assert.match(text, /^- config\/secrets\.yaml:2:3: names: \\\*\\_bad\\_\\\* is not UPPER_SNAKE$/m);
+});
+
+test('a comment marked out of date that would grow past the limit keeps the earlier summary only', () => {
+  const long = renderPullRequestComment({ ...report, files: [{ path: '/srv/a.txt', action: 'create', reason: 'absent', sensitive: false, after: 'x\n'.repeat(40_000) }] }, { limit: Infinity });
+  const body = long.slice(0, COMMENT_LIMIT);
+  const stale = markPlanCommentStale(body, { environment: 'ec2', reason: 'boom\nstack line', revision: 'abcdef1234567890' });
+  assert.ok(stale.length <= COMMENT_LIMIT);
+  assert.ok(stale.startsWith('<!-- clawops:plan:ec2 -->\n> [!WARNING]\n> **This plan is out of date.** The plan for `abcdef123456` failed before it could replace it: boom. '));
+  assert.ok(stale.includes('**Plan: 0 to add, 3 to change, 0 to destroy; restarts: gemini-proxy, openclaw-gateway**') && !stale.includes('### '));
 });

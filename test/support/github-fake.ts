@@ -2,6 +2,7 @@ import type { GitHubPort } from '../../src/github/port.js';
 
 export type PortCall =
   | { method: 'upsertComment'; input: Parameters<GitHubPort['upsertComment']>[0] }
+  | { method: 'editComment'; input: Parameters<GitHubPort['editComment']>[0] }
   | { method: 'upsertDriftIssue'; input: Parameters<GitHubPort['upsertDriftIssue']>[0] }
   | { method: 'closeDriftIssue'; input: Parameters<GitHubPort['closeDriftIssue']>[0] }
   | { method: 'commentOnPullRequestForCommit'; input: Parameters<GitHubPort['commentOnPullRequestForCommit']>[0] };
@@ -30,6 +31,16 @@ export class RecordingGitHub implements GitHubPort {
     const id = this.next++;
     this.comments.set(key, { id, issue: input.issueNumber, body: input.body });
     return { id, action: 'created' as const };
+  }
+
+  async editComment(input: { issueNumber: number; marker: string; edit: (body: string) => string }) {
+    this.calls.push({ method: 'editComment', input });
+    const existing = this.comments.get(`${input.issueNumber} ${input.marker}`);
+    if (!existing) return null;
+    const body = input.edit(existing.body);
+    const action = body === existing.body ? ('unchanged' as const) : ('updated' as const);
+    existing.body = body;
+    return { id: existing.id, action };
   }
 
   async upsertDriftIssue(input: { env: string; title: string; body: string; labels: string[]; changeComment: string }) {
@@ -64,6 +75,7 @@ export class RecordingGitHub implements GitHubPort {
 
   /** Every body handed to GitHub, for checks that no secret travels. */
   bodies(): string[] {
-    return this.calls.map((c) => JSON.stringify(c.input));
+    // An edit is a function: what it made is in the comment it changed.
+    return [...this.calls.map((c) => JSON.stringify(c.input)), ...[...this.comments.values()].map((c) => c.body)];
   }
 }

@@ -6,7 +6,7 @@ import { hasChanges, type Plan } from '../plan/model.js';
 import type { ConfigSummary } from '../plan/summary.js';
 import type { Transport } from '../transport/transport.js';
 import { activationScript } from './activate.js';
-import { ApplyError } from './errors.js';
+import { ApplyError, NotApprovedError } from './errors.js';
 import { asRoot, gatherFacts, must } from './host.js';
 import { releaseId, releasePaths } from './layout.js';
 import { acquireLock } from './lock.js';
@@ -30,6 +30,8 @@ export interface ApplyInput {
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
   progress?: (line: string) => void;
+  /** Asked with the plan, under the lock, before anything changes; no means NotApprovedError. */
+  approve?: (plan: Plan) => Promise<boolean>;
 }
 
 export interface ApplyResult {
@@ -76,6 +78,7 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
       throw new ApplyError(t.target, 'secrets', `no value for the secrets of ${plan.uncompared.join(', ')}`);
     }
     if (!hasChanges(plan)) return { outcome: 'no-changes', plan, log: [] };
+    if (input.approve && !(await input.approve(plan))) throw new NotApprovedError();
 
     await ensureRuntime(t, desired, plan.runtime, input.runtime, progress);
     await lock.beat();

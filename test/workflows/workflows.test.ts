@@ -95,7 +95,7 @@ describe('what linting cannot check', () => {
     assert.match(apply.concurrency!.group, /ec2/, 'the group is per environment');
     assert.ok(!/github\.(sha|ref|run_id)/.test(apply.concurrency!.group), 'one group for every run of the environment');
     const run = apply.steps.map((s) => s.run ?? '').join('\n');
-    assert.match(run, /npx clawops apply --env ec2 --json > out\/apply\.json/);
+    assert.match(run, /npx clawops apply --env ec2 --auto-approve --json > out\/apply\.json/);
     assert.match(run, /npx clawops apply-report --env ec2 --result out\/apply\.json --exit-code "\$APPLY_EXIT_CODE"/);
     const report = apply.steps.find((s) => s.run?.includes('apply-report'))!;
     assert.equal(report.if, '${{ !cancelled() }}', 'the outcome is reported after a failed apply too');

@@ -150,6 +150,7 @@ export async function applyCommand(
       breakLock: opts.breakLock,
       lockWaitMs: opts.lockWaitSeconds * 1000,
       progress,
+      status: p.status,
       ...(opts.ask ? { approve: approval(d, output, (text) => (opts.json ? output.err(text) : output.out(text)), 'Do you want to apply these changes to', shown) } : {}),
     });
     // The edge function follows the host: only once the gateway it fronts is applied.
@@ -220,6 +221,7 @@ export async function rollbackCommand(
       lockWaitMs: opts.lockWaitSeconds * 1000,
       ...(opts.to ? { to: opts.to } : {}),
       progress: p.step,
+      status: p.status,
       ...(opts.ask ? { approve: approval(d, output, (text) => output.out(text), 'Do you want to roll back', shown) } : {}),
     });
     if (!shown.plan) output.out(renderPlanText(result.plan));

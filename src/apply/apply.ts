@@ -6,7 +6,7 @@ import { hasChanges, type Plan } from '../plan/model.js';
 import type { ConfigSummary } from '../plan/summary.js';
 import type { Transport } from '../transport/transport.js';
 import { activationScript } from './activate.js';
-import { ApplyError } from './errors.js';
+import { ApplyError, NotApprovedError } from './errors.js';
 import { asRoot, gatherFacts, must } from './host.js';
 import { releaseId, releasePaths } from './layout.js';
 import { acquireLock } from './lock.js';
@@ -30,6 +30,10 @@ export interface ApplyInput {
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
   progress?: (line: string) => void;
+  /** What a long step is doing now (bytes sent, seconds waited): shown in place on a terminal. */
+  status?: (text: string) => void;
+  /** Asked with the plan, under the lock, before anything changes; no means NotApprovedError. */
+  approve?: (plan: Plan) => Promise<boolean>;
 }
 
 export interface ApplyResult {
@@ -50,6 +54,7 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
   const now = input.now ?? (() => new Date());
   const sleep = input.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const progress = input.progress ?? (() => {});
+  const status = input.status ?? (() => {});
 
   // Every secret value must be at hand before the host is touched.
   const missing = [...new Set(desired.files.flatMap((f) => Object.values(f.secrets ?? {})).filter((n) => input.secrets(n) === undefined))].sort();
@@ -63,6 +68,10 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     breakStale: input.breakLock ?? false,
     now,
     sleep,
+    waiting: (holder, since, waitedMs, first) => {
+      if (first) progress(`waiting for the lock: held by ${holder} since ${since} (up to ${Math.round((input.lockWaitMs ?? 120_000) / 1000)} s)`);
+      status(`waiting for the lock held by ${holder}: ${Math.round(waitedMs / 1000)} s`);
+    },
   });
   const heartbeat = setInterval(() => void lock.beat().catch(() => {}), 15_000);
   try {
@@ -76,8 +85,9 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
       throw new ApplyError(t.target, 'secrets', `no value for the secrets of ${plan.uncompared.join(', ')}`);
     }
     if (!hasChanges(plan)) return { outcome: 'no-changes', plan, log: [] };
+    if (input.approve && !(await input.approve(plan))) throw new NotApprovedError();
 
-    await ensureRuntime(t, desired, plan.runtime, input.runtime, progress);
+    await ensureRuntime(t, desired, plan.runtime, input.runtime, progress, status);
     await lock.beat();
 
     const id = releaseId(now(), input.revision);
@@ -89,6 +99,7 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     const removed = Object.entries(facts.release?.files ?? {})
       .filter(([path]) => plan.files.some((f) => f.path === path && f.action === 'delete'))
       .map(([path, r]) => ({ path, name: r.name, mode: r.mode, ...(r.owner ? { owner: r.owner } : {}) }));
+    const gateSeconds = desired.host.gateSeconds ?? DEFAULT_GATE_SECONDS;
     const script = activationScript({
       desired,
       plan,
@@ -96,23 +107,71 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
       previous,
       removed,
       ...(facts.release?.health ? { previousHealth: facts.release.health } : {}),
-      gateSeconds: desired.host.gateSeconds ?? DEFAULT_GATE_SECONDS,
+      gateSeconds,
       audit: { holder: input.holder, revision: input.revision, planDigest: plan.factsDigest },
     });
     await t.put([{ path: p.script, content: script, mode: 0o700 }]);
     // setsid: the switch runs in its own session, so a dropped connection cannot stop it halfway.
-    await t.run(asRoot(desired, ['setsid', '--wait', 'bash', '-c', `bash '${p.script}' > '${p.log}' 2>&1`]), { timeoutMs: 900_000 });
+    const follow = followActivation(t, p.progress, progress, status, gateSeconds, now);
+    try {
+      await t.run(asRoot(desired, ['setsid', '--wait', 'bash', '-c', `bash '${p.script}' > '${p.log}' 2>&1`]), { timeoutMs: 900_000 });
+    } finally {
+      await follow.stop();
+    }
     const result = await t.run(['bash', '-c', `cat '${p.result}' 2>/dev/null; echo ---; cat '${p.progress}' 2>/dev/null`]);
     const [outcomeText, log = ''] = result.stdout.split('---\n');
     const outcome = (outcomeText?.trim() || 'failed') as ApplyOutcome;
     const lines = log.split('\n').filter(Boolean);
-    for (const line of lines) progress(`  ${line}`);
+    for (const line of lines.slice(follow.shown())) progress(`  ${line}`);
     if (outcome === 'applied') await prune(t, desired, id, previous, input.keepReleases ?? 5);
     return { outcome, plan, release: id, log: lines };
   } finally {
     clearInterval(heartbeat);
     await lock.release().catch(() => {});
   }
+}
+
+/**
+ * Follows the activation's progress file while it runs, once a second: each new line is a step as
+ * it happens (restarts, health gates), and what it waits on is the status.
+ */
+function followActivation(t: Transport, file: string, progress: (line: string) => void, status: (text: string) => void, gateSeconds: number, now: () => Date) {
+  let shown = 0;
+  let stopped = false;
+  let wake = () => {};
+  let since = now().getTime();
+  let last = '';
+  const loop = (async () => {
+    while (!stopped) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      if (stopped) break;
+      const r = await t.run(['cat', file]).catch(() => null);
+      const lines = r?.code === 0 ? r.stdout.split('\n').filter(Boolean) : [];
+      for (const line of lines.slice(shown)) progress(`  ${line}`);
+      if (lines.length > shown) {
+        shown = lines.length;
+        last = lines.at(-1)!;
+        since = now().getTime();
+      }
+      const waited = Math.round((now().getTime() - since) / 1000);
+      const unit = /^restart (\S+)$/.exec(last)?.[1];
+      status(unit ? `waiting for ${unit} to pass its health gate: ${waited} s of ${gateSeconds} s` : `activating: ${last || 'starting'} (${waited} s)`);
+    }
+  })();
+  return {
+    shown: () => shown,
+    async stop() {
+      stopped = true;
+      wake();
+      await loop;
+    },
+  };
 }
 
 async function stage(t: Transport, desired: DesiredState, facts: HostFacts, plan: Plan, input: ApplyInput, id: string) {

@@ -23,3 +23,8 @@ export class LockedError extends ApplyError {
     this.name = 'LockedError';
   }
 }
+
+/** The person asked before the change said no: nothing was changed, and the lock is released. */
+export class NotApprovedError extends Error {
+  override name = 'NotApprovedError';
+}

@@ -13,6 +13,8 @@ export interface LockOptions {
   breakStale: boolean;
   now: () => Date;
   sleep: (ms: number) => Promise<void>;
+  /** Told each time a live holder keeps the lock: who, since when, how long this apply has waited. */
+  waiting?: (holder: string, since: string, waitedMs: number, first: boolean) => void;
 }
 
 export interface HeldLock {
@@ -45,7 +47,9 @@ export async function acquireLock(t: Transport, host: HostLayout, opts: LockOpti
     `[ -n "$seen" ] && [ "$seen" = "$(base64 -w0 < ${holderFile} 2>/dev/null)" ] || { echo AGAIN; exit 0; }`,
     `printf 'BUSY\\t%s\\t%s\\n' "$alive" "$seen"`,
   ].join('\n');
-  const deadline = opts.now().getTime() + opts.waitMs;
+  const start = opts.now().getTime();
+  const deadline = start + opts.waitMs;
+  let waits = 0;
   for (;;) {
     const holder = JSON.stringify({ holder: opts.holder, since: opts.now().toISOString(), revision: opts.revision });
     const out = await must(t, 'lock', ['bash', '-c', script], holder);
@@ -62,6 +66,7 @@ export async function acquireLock(t: Transport, host: HostLayout, opts: LockOpti
       continue;
     }
     if (opts.now().getTime() >= deadline) throw new LockedError(t.target, info.holder ?? 'unknown', info.since ?? 'unknown', true);
+    opts.waiting?.(info.holder ?? 'unknown', info.since ?? 'unknown', opts.now().getTime() - start, waits++ === 0);
     await opts.sleep(1000);
   }
   return {

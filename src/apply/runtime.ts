@@ -34,6 +34,19 @@ export function unpackInto(dir: string, archive: string, check: string): string 
   ].join('\n');
 }
 
+const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
+
+/** An upload's bytes and percent as the status, redrawn once per percent. */
+function uploading(what: string, status: (text: string) => void): (sent: number, total: number) => void {
+  let last = -1;
+  return (sent, total) => {
+    const percent = total ? Math.floor((sent / total) * 100) : 100;
+    if (percent === last) return;
+    last = percent;
+    status(`uploading ${what}: ${mib(sent)} of ${mib(total)} (${percent}%)`);
+  };
+}
+
 /**
  * Installs what the host lacks: the pinned Node, then the pinned OpenClaw, each into a versioned
  * folder. Versioned folders leave the running release untouched until
@@ -45,6 +58,7 @@ export async function ensureRuntime(
   changes: readonly RuntimeChange[],
   source: RuntimeSource,
   progress: (line: string) => void,
+  status: (text: string) => void = () => {},
 ): Promise<void> {
   const rt = desired.host.runtime;
   if (!rt || changes.every((c) => c.action === 'no-op')) return;
@@ -52,14 +66,16 @@ export async function ensureRuntime(
   if (nodeChange?.action === 'install') {
     progress(`installing Node ${rt.node.version}`);
     const archive = `/tmp/clawops-node-${rt.node.version}.tgz`;
-    await t.put([{ path: archive, content: await source.nodeArchive(rt.node.version), mode: 0o644 }]);
+    await t.put([{ path: archive, content: await source.nodeArchive(rt.node.version), mode: 0o644 }], { onProgress: uploading(`Node ${rt.node.version}`, status) });
     await must(t, 'install node', asRoot(desired, ['bash', '-c', `${unpackInto(rt.node.dir, archive, 'bin/node')}\nrm -f ${q(archive)}`]), undefined, 300_000);
   }
   const ocChange = changes.find((c) => c.component === 'openclaw');
   if (ocChange?.action === 'install') {
     progress(`installing OpenClaw ${rt.openclaw.version}`);
     const archive = `/tmp/clawops-openclaw-${rt.openclaw.version}.tgz`;
-    await t.put([{ path: archive, content: await source.openclawArchive(rt.openclaw.version), mode: 0o644 }]);
+    await t.put([{ path: archive, content: await source.openclawArchive(rt.openclaw.version), mode: 0o644 }], {
+      onProgress: uploading(`OpenClaw ${rt.openclaw.version}`, status),
+    });
     await must(t, 'install openclaw', asRoot(desired, ['bash', '-c', `${unpackInto(rt.openclaw.dir, archive, 'node_modules/openclaw/openclaw.mjs')}\nrm -f ${q(archive)}`]), undefined, 900_000);
   }
 }

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { apply, type ApplyOutcome } from '../apply/apply.js';
-import { LockedError } from '../apply/errors.js';
+import { LockedError, NotApprovedError } from '../apply/errors.js';
 import { rollback } from '../apply/rollback.js';
 import { applyEdge, planEdge } from '../apply/edge.js';
 import { gatherFacts } from '../apply/host.js';
@@ -13,7 +13,7 @@ import { renderPlanJson } from '../report/json.js';
 import { renderPlanText } from '../report/terminal.js';
 import type { Transport } from '../transport/transport.js';
 import type { Deployment } from './deploy.js';
-import type { Output } from './output.js';
+import { progressWriter, type Output, type Progress } from './output.js';
 import { registryRuntimeSource } from './runtime-source.js';
 import { UsageError } from './workspace.js';
 
@@ -75,24 +75,40 @@ export async function readSavedPlan(path: string): Promise<SavedPlan> {
 }
 
 /**
- * One transaction against the environment's host: connect, run, close; a held lock is exit 4.
- * Progress goes to stderr with the seconds since the start, so stdout stays the result.
+ * Asks, with the plan, before apply or rollback changes a host elsewhere; only "yes" goes on (as
+ * Terraform asks). The plan goes where the result goes, or to stderr beside --json.
+ */
+function approval(d: Deployment, output: Output, say: (text: string) => void, question: string, shown: { plan: boolean }) {
+  return async (plan: Plan): Promise<boolean> => {
+    say(renderPlanText(plan));
+    shown.plan = true;
+    const answer = await output.ask!(`\n${question} ${d.envName} (${plan.target})?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: `);
+    return answer.trim() === 'yes';
+  };
+}
+
+/**
+ * One transaction against the environment's host: connect, run, close; a held lock is exit 4, a
+ * "no" at the question exit 1 with nothing changed. Progress goes to stderr, so stdout stays the result.
  */
 async function transaction(
   d: Deployment,
   output: Output,
   quiet: boolean,
-  run: (t: Transport, progress: (line: string) => void) => Promise<number>,
+  what: string,
+  run: (t: Transport, progress: Progress) => Promise<number>,
 ): Promise<number> {
   const t = await d.connect();
-  const started = Date.now();
-  const progress = quiet ? () => {} : (line: string) => output.err(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`);
   try {
-    return await run(t, progress);
+    return await run(t, progressWriter(output, quiet));
   } catch (e) {
     if (e instanceof LockedError) {
       output.err(`error: ${e.message}`);
       return DEPLOY_EXIT.locked;
+    }
+    if (e instanceof NotApprovedError) {
+      output.err(`${what} cancelled: nothing was changed on ${d.envName}.`);
+      return DEPLOY_EXIT.error;
     }
     throw e;
   } finally {
@@ -102,7 +118,16 @@ async function transaction(
 
 export async function applyCommand(
   d: Deployment,
-  opts: { saved?: SavedPlan; breakLock: boolean; lockWaitSeconds: number; json: boolean; /** Run the smoke checks after the apply (default). */ smoke?: boolean },
+  opts: {
+    saved?: SavedPlan;
+    breakLock: boolean;
+    lockWaitSeconds: number;
+    json: boolean;
+    /** Run the smoke checks after the apply (default). */
+    smoke?: boolean;
+    /** Show the plan and ask before changing anything (on a terminal). */
+    ask?: boolean;
+  },
   output: Output,
   processEnv: NodeJS.ProcessEnv,
 ): Promise<number> {
@@ -110,7 +135,9 @@ export async function applyCommand(
     output.err('error: the configuration changed since this plan was made; make a new plan');
     return DEPLOY_EXIT.error;
   }
-  return transaction(d, output, opts.json, async (t, progress) => {
+  const shown = { plan: false };
+  return transaction(d, output, opts.json, 'Apply', async (t, p) => {
+    const progress = p.step;
     const result = await apply({
       transport: t,
       desired: d.desired,
@@ -123,6 +150,8 @@ export async function applyCommand(
       breakLock: opts.breakLock,
       lockWaitMs: opts.lockWaitSeconds * 1000,
       progress,
+      status: p.status,
+      ...(opts.ask ? { approve: approval(d, output, (text) => (opts.json ? output.err(text) : output.out(text)), 'Do you want to apply these changes to', shown) } : {}),
     });
     // The edge function follows the host: only once the gateway it fronts is applied.
     let edgeFailure: string | undefined;
@@ -156,7 +185,7 @@ export async function applyCommand(
     if (opts.json) {
       output.out(`${JSON.stringify({ outcome: result.outcome, release: result.release ?? null, log: result.log, plan: JSON.parse(renderPlanJson(result.plan)) }, null, 2)}\n`);
     } else {
-      output.out(renderPlanText(result.plan));
+      if (!shown.plan) output.out(renderPlanText(result.plan));
       const words: Record<ApplyOutcome, string> = {
         applied: `Applied release ${result.release} to ${d.envName}.`,
         'no-changes': result.plan.edge && result.plan.edge.action !== 'no-op' && result.plan.edge.action !== 'unknown'
@@ -177,11 +206,12 @@ export async function applyCommand(
 
 export async function rollbackCommand(
   d: Deployment,
-  opts: { to?: string; breakLock: boolean; lockWaitSeconds: number },
+  opts: { to?: string; breakLock: boolean; lockWaitSeconds: number; ask?: boolean },
   output: Output,
   processEnv: NodeJS.ProcessEnv,
 ): Promise<number> {
-  return transaction(d, output, false, async (t, progress) => {
+  const shown = { plan: false };
+  return transaction(d, output, false, 'Rollback', async (t, p) => {
     const result = await rollback({
       transport: t,
       desired: d.desired,
@@ -190,9 +220,11 @@ export async function rollbackCommand(
       breakLock: opts.breakLock,
       lockWaitMs: opts.lockWaitSeconds * 1000,
       ...(opts.to ? { to: opts.to } : {}),
-      progress,
+      progress: p.step,
+      status: p.status,
+      ...(opts.ask ? { approve: approval(d, output, (text) => output.out(text), 'Do you want to roll back', shown) } : {}),
     });
-    output.out(renderPlanText(result.plan));
+    if (!shown.plan) output.out(renderPlanText(result.plan));
     const words: Record<ApplyOutcome, string> = {
       applied: `Rolled back ${d.envName} to release ${result.restored} (now live as ${result.release}).`,
       'no-changes': `No changes: ${d.envName} already runs what release ${result.restored} holds.`,

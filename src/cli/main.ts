@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
 import { RenderError } from '../render/render.js';
+import { ArgumentError, commandHelp, overviewHelp, parseCommandLine } from './commands.js';
 import { processOutput, type Output } from './output.js';
 import { SecretSourceError } from './secrets.js';
 import { reportProblems } from './problems.js';
@@ -10,36 +10,6 @@ import { loadWorkspace, UsageError, type Install } from './workspace.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 64 } as const;
 
-const HELP = `clawops: the OpenClaw deployment, as code
-
-Usage:
-  clawops validate                         Check every config file; print all problems
-  clawops render --env NAME [--out DIR]    Render an environment's files (and manifest.json)
-                 [--json]                  Print the manifest as JSON
-  clawops plan --env NAME                  What apply would change on the environment's host
-               [--json] [--out FILE] [--detailed-exitcode] [--verbose]
-  clawops apply --env NAME | apply FILE    Apply the configuration (or exactly a saved plan)
-               [--break-lock] [--lock-wait SECONDS] [--json] [--no-smoke]
-  clawops drift --env NAME                 Compare the host with the configuration; changes nothing
-               [--format text|markdown|json]
-  clawops rollback --env NAME [--to RELEASE]   Back to a kept release, with the same health gates
-  clawops smoke --env NAME                 The deployment checklist against the live environment
-
-In GitHub Actions (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_EVENT_PATH; GITHUB_API_URL):
-  clawops pr-report --env NAME --base-root DIR   The pull request's plan: sticky comment, job summary
-               [--base-render DIR] [--plan|--no-plan] [--out DIR] [--artifact-url URL]
-  clawops apply-report --env NAME [--result FILE] [--exit-code N] [--sha SHA]
-                                           An apply's outcome on the merged pull request
-  clawops drift --env NAME --report-issue  Drift as the environment's one drift issue
-
-Options:
-  --root DIR    The repository holding config/ (default: the current folder)
-  -h, --help    This help
-
-Exit codes: 0 ok (applied, or no changes), 1 invalid config or failure, 2 changes (plan
---detailed-exitcode) or drift, 3 rolled back, 4 locked by another apply, 64 wrong usage.
-`;
-
 /** The CLI: reads argv and env, picks the command, sets the exit code. No business logic here. */
 export async function main(
   argv: string[],
@@ -49,43 +19,26 @@ export async function main(
 ): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        env: { type: 'string' },
-        out: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        root: { type: 'string', default: '.' },
-        'detailed-exitcode': { type: 'boolean', default: false },
-        verbose: { type: 'boolean', default: false },
-        'break-lock': { type: 'boolean', default: false },
-        'no-smoke': { type: 'boolean', default: false },
-        'lock-wait': { type: 'string', default: '120' },
-        format: { type: 'string', default: 'text' },
-        to: { type: 'string' },
-        'base-root': { type: 'string' },
-        'base-render': { type: 'string' },
-        plan: { type: 'boolean', default: false },
-        'no-plan': { type: 'boolean', default: false },
-        'artifact-url': { type: 'string' },
-        result: { type: 'string' },
-        'exit-code': { type: 'string' },
-        sha: { type: 'string' },
-        'report-issue': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
+    parsed = parseCommandLine(argv);
   } catch (e) {
-    output.err(`error: ${(e as Error).message}\n\n${HELP}`);
+    if (!(e instanceof ArgumentError)) throw e;
+    output.err(`error: ${e.message}`);
     return EXIT.usage;
   }
-  const { values, positionals } = parsed;
-  const [command] = positionals;
-  if (values.help || !command) {
-    output.out(HELP);
-    return values.help ? EXIT.ok : EXIT.usage;
+  if ('help' in parsed) {
+    output.out(parsed.help ? commandHelp(parsed.help) : overviewHelp());
+    return argv.length ? EXIT.ok : EXIT.usage;
   }
+  const command = parsed.command.name;
+  const positionals = parsed.args;
+  const str = (name: string) => parsed.values[name] as string | undefined;
+  const flag = (name: string) => parsed.values[name] === true;
+  const values = {
+    env: str('env'),
+    out: str('out'),
+    root: str('root') ?? '.',
+    json: flag('json'),
+  };
 
   // Each command's code is loaded when that command runs: `validate`, run on every push, starts
   // without the renderer, the SSH client, octokit or the reports.
@@ -126,7 +79,7 @@ export async function main(
       case 'smoke': {
         const { applyCommand, driftCommand, planCommand, readSavedPlan, rollbackCommand } = await import('./deploy-commands.js');
         const { prepare } = await import('./deploy.js');
-        const savedPath = command === 'apply' ? positionals[1] : undefined;
+        const savedPath = command === 'apply' ? positionals[0] : undefined;
         const saved = savedPath ? await readSavedPlan(savedPath) : undefined;
         const envName = values.env ?? saved?.environment;
         if (!envName) throw new UsageError(`${command} needs --env NAME`);
@@ -136,63 +89,72 @@ export async function main(
           await reportProblems(result.problems, output, env);
           return EXIT.error;
         }
+        // apply and rollback change a host elsewhere only once a person said yes, or --auto-approve
+        // did; a saved plan was looked at when it was made. Refused before anything is contacted.
+        const target = result.config.environments.find((e) => e.name === envName)?.target;
+        const ask = (command === 'apply' || command === 'rollback') && target?.kind === 'ssh' && !saved && !flag('auto-approve');
+        if (ask && !output.ask) {
+          throw new UsageError(`${command} changes ${envName} (${target.user}@${target.host}) and there is no terminal to ask on: pass --auto-approve to ${command} without asking`);
+        }
         const d = await prepare(result.config, envName, env, install, values.root);
         for (const w of d.warnings) output.err(`warning: ${w}`);
         if (command === 'smoke') return await (await import('./smoke-command.js')).smokeCommand(d, output, env);
         if (command === 'plan') {
-          return await planCommand(d, { json: values.json, out: values.out, detailedExitcode: values['detailed-exitcode'], verbose: values.verbose }, output);
+          return await planCommand(d, { json: values.json, out: values.out, detailedExitcode: flag('detailed-exitcode'), verbose: flag('verbose') }, output);
         }
         if (command === 'drift') {
-          if (values['report-issue']) return await (await import('./github-commands.js')).driftIssueCommand(d, await githubIO());
-          const format = values.format;
+          if (flag('report-issue')) return await (await import('./github-commands.js')).driftIssueCommand(d, await githubIO());
+          const format = str('format') ?? 'text';
           if (format !== 'text' && format !== 'markdown' && format !== 'json') throw new UsageError('--format is text, markdown or json');
           return await driftCommand(d, { format: values.json ? 'json' : format }, output);
         }
-        const lockWaitSeconds = Number(values['lock-wait']);
+        const lockWaitSeconds = Number(str('lock-wait') ?? 120);
         if (!Number.isFinite(lockWaitSeconds) || lockWaitSeconds < 0) throw new UsageError('--lock-wait takes seconds');
-        if (command === 'rollback') return await rollbackCommand(d, { to: values.to, breakLock: values['break-lock'], lockWaitSeconds }, output, env);
+        const to = str('to');
+        if (command === 'rollback') return await rollbackCommand(d, { ...(to ? { to } : {}), breakLock: flag('break-lock'), lockWaitSeconds, ask }, output, env);
         return await applyCommand(
           d,
-          { ...(saved ? { saved } : {}), breakLock: values['break-lock'], lockWaitSeconds, json: values.json, smoke: !values['no-smoke'] },
+          { ...(saved ? { saved } : {}), breakLock: flag('break-lock'), lockWaitSeconds, json: values.json, smoke: !flag('no-smoke'), ask },
           output,
           env,
         );
       }
       case 'pr-report': {
         if (!values.env) throw new UsageError('pr-report needs --env NAME');
-        if (!values['base-root']) throw new UsageError("pr-report needs --base-root DIR (a checkout of the base branch)");
-        if (values.plan && values['no-plan']) throw new UsageError('--plan and --no-plan exclude each other');
+        const baseRoot = str('base-root');
+        if (!baseRoot) throw new UsageError("pr-report needs --base-root DIR (a checkout of the base branch)");
+        if (flag('plan') && flag('no-plan')) throw new UsageError('--plan and --no-plan exclude each other');
         const { prReportCommand } = await import('./github-commands.js');
         return await prReportCommand(
           {
             env: values.env,
             root: values.root,
-            baseRoot: values['base-root'],
-            ...(values['base-render'] ? { baseRender: values['base-render'] } : {}),
-            plan: !values['no-plan'],
+            baseRoot,
+            ...(str('base-render') ? { baseRender: str('base-render')! } : {}),
+            plan: !flag('no-plan'),
             ...(values.out ? { out: values.out } : {}),
-            ...(values['artifact-url'] ? { artifactUrl: values['artifact-url'] } : {}),
+            ...(str('artifact-url') ? { artifactUrl: str('artifact-url')! } : {}),
           },
           await githubIO(),
         );
       }
       case 'apply-report': {
         if (!values.env) throw new UsageError('apply-report needs --env NAME');
-        const exitCode = values['exit-code'] ? Number(values['exit-code']) : undefined;
+        const exitCode = str('exit-code') ? Number(str('exit-code')) : undefined;
         if (exitCode !== undefined && !Number.isInteger(exitCode)) throw new UsageError('--exit-code takes a number');
         const { applyReportCommand } = await import('./github-commands.js');
         return await applyReportCommand(
           {
             env: values.env,
-            ...(values.result ? { result: values.result } : {}),
+            ...(str('result') ? { result: str('result')! } : {}),
             ...(exitCode !== undefined ? { exitCode } : {}),
-            ...(values.sha ? { sha: values.sha } : {}),
+            ...(str('sha') ? { sha: str('sha')! } : {}),
           },
           await githubIO(),
         );
       }
       default:
-        throw new UsageError(`unknown command "${command}"`);
+        throw new Error(`${command} is in the command table but not run here`);
     }
   } catch (e) {
     if (e instanceof UsageError) {

@@ -12,6 +12,7 @@ import {
   TransportError,
   type Command,
   type PutFile,
+  type PutOptions,
   type RunOptions,
   type RunResult,
   type Transport,
@@ -189,7 +190,7 @@ export class SshTransport implements Transport {
     });
   }
 
-  async put(files: readonly PutFile[]): Promise<void> {
+  async put(files: readonly PutFile[], options: PutOptions = {}): Promise<void> {
     if (this.#closed) throw new TransportError(this.target, 'put', 'transport is closed');
     if (this.#lost) throw new TransportError(this.target, 'put', 'connection lost', this.#lastError);
     if (files.length === 0) return;
@@ -206,10 +207,13 @@ export class SshTransport implements Transport {
       } catch (err) {
         throw new TransportError(this.target, 'put', `cannot open an SFTP session: ${messageOf(err)}`, err);
       }
+      const total = files.reduce((n, f) => n + (typeof f.content === 'string' ? Buffer.byteLength(f.content) : f.content.length), 0);
+      let done = 0;
       for (const file of files) {
         current = file.path;
         try {
-          await putAtomically(sftp, file);
+          const before = done;
+          await putAtomically(sftp, file, options.onProgress && ((sent) => options.onProgress!((done = before + sent), total)));
         } catch (err) {
           // The path and the server's reason only: file contents (secrets) never reach a message.
           throw new TransportError(this.target, 'put', `${file.path}: ${messageOf(err)}`, err);
@@ -398,7 +402,7 @@ function hostKeyAlgorithms(type: string): string[] {
  * never exists with looser permissions), synced, then renamed over the target: a reader on the
  * host sees the old file or the new one, never a partial one.
  */
-async function putAtomically(sftp: SftpSession, file: PutFile): Promise<void> {
+async function putAtomically(sftp: SftpSession, file: PutFile, onSent?: (bytes: number) => void): Promise<void> {
   const data = typeof file.content === 'string' ? Buffer.from(file.content, 'utf8') : file.content;
   const dir = path.posix.dirname(file.path);
   const tmp = path.posix.join(dir, `.${path.posix.basename(file.path)}.clawops-${randomBytes(6).toString('hex')}.tmp`);
@@ -410,7 +414,7 @@ async function putAtomically(sftp: SftpSession, file: PutFile): Promise<void> {
     try {
       // The server's umask may have removed bits from the mode; set exactly the mode asked for.
       await call((cb) => sftp.fchmod(handle, file.mode, cb));
-      await writeAll(sftp, handle, data);
+      await writeAll(sftp, handle, data, onSent);
       await fsync(sftp, handle);
       open = false;
       await call((cb) => sftp.close(handle, cb));
@@ -424,8 +428,9 @@ async function putAtomically(sftp: SftpSession, file: PutFile): Promise<void> {
   }
 }
 
-async function writeAll(sftp: SftpSession, handle: Buffer, data: Buffer): Promise<void> {
+async function writeAll(sftp: SftpSession, handle: Buffer, data: Buffer, onSent?: (bytes: number) => void): Promise<void> {
   let next = 0;
+  let sent = 0;
   let failed = false;
   const worker = async (): Promise<void> => {
     while (!failed && next < data.length) {
@@ -434,6 +439,7 @@ async function writeAll(sftp: SftpSession, handle: Buffer, data: Buffer): Promis
       const length = Math.min(WRITE_CHUNK, data.length - offset);
       try {
         await call<number>((cb) => sftp.write(handle, data, offset, length, offset, cb));
+        onSent?.((sent += length));
       } catch (err) {
         failed = true;
         throw err;

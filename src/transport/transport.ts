@@ -25,12 +25,17 @@ export interface PutFile {
   mode: number;
 }
 
+export interface PutOptions {
+  /** Told as the bytes go out: how many of all the files' bytes are sent. */
+  onProgress?: (sentBytes: number, totalBytes: number) => void;
+}
+
 export interface Transport {
   /** Who and where, for messages: "ubuntu@127.0.0.1:2222" or "local". */
   readonly target: string;
   run(command: Command, options?: RunOptions): Promise<RunResult>;
   /** Writes files as the connecting user; parent folders must exist. */
-  put(files: readonly PutFile[]): Promise<void>;
+  put(files: readonly PutFile[], options?: PutOptions): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -129,7 +129,9 @@ export async function startE2E(name: string, options: StartE2EOptions = {}): Pro
       ...secrets,
     });
     let n = 0;
-    const cliCommand: E2E['cliCommand'] = (args, revision) => ({ command: process.execPath, args: [bin, ...args, '--root', repo], env: env(revision) });
+    // Runs here have no terminal: apply and rollback, which would ask on one, are approved up front.
+    const approved = (args: string[]) => (args[0] === 'apply' || args[0] === 'rollback' ? ['--auto-approve'] : []);
+    const cliCommand: E2E['cliCommand'] = (args, revision) => ({ command: process.execPath, args: [bin, ...args, ...approved(args), '--root', repo], env: env(revision) });
     const spawnCli: E2E['spawnCli'] = (args, opts = {}) => {
       const started = Date.now();
       const c = cliCommand(args, opts.revision ?? `e2e${++n}`);

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cp, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,4 +27,43 @@ export async function scratchRepo(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'clawops-repo-'));
   await cp(join(REPO_ROOT, 'config'), join(dir, 'config'), { recursive: true });
   return dir;
+}
+
+// Runs a command on a pseudo-terminal (python3's pty module) and types the answer once the
+// question is on the screen, or never when none is asked. stdout and stderr arrive together.
+const PTY = `
+import os, pty, sys
+answer, argv = sys.argv[1], sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+out, sent = b'', False
+while True:
+    try:
+        chunk = os.read(fd, 65536)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    if not sent and b'Enter a value: ' in out:
+        os.write(fd, answer.encode() + b'\\n')
+        sent = True
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+sys.exit(os.waitstatus_to_exitcode(status))
+`;
+
+/** The built CLI on a terminal, as a person runs it: the screen it leaves (line ends as \\n). */
+export function clawopsOnTerminal(args: string[], opts: { env?: Record<string, string>; answer?: string } = {}): Promise<{ code: number; screen: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('python3', ['-c', PTY, opts.answer ?? '', process.execPath, join(REPO_ROOT, 'bin/clawops.js'), ...args], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TERM: 'dumb', ...opts.env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, screen: out.replace(/\r\n/g, '\n') }));
+  });
 }

@@ -95,7 +95,7 @@ describe('what linting cannot check', () => {
     assert.match(apply.concurrency!.group, /ec2/, 'the group is per environment');
     assert.ok(!/github\.(sha|ref|run_id)/.test(apply.concurrency!.group), 'one group for every run of the environment');
     const run = apply.steps.map((s) => s.run ?? '').join('\n');
-    assert.match(run, /npx clawops apply --env ec2 --json > out\/apply\.json/);
+    assert.match(run, /npx clawops apply --env ec2 --auto-approve --json > out\/apply\.json/);
     assert.match(run, /npx clawops apply-report --env ec2 --result out\/apply\.json --exit-code "\$APPLY_EXIT_CODE"/);
     const report = apply.steps.find((s) => s.run?.includes('apply-report'))!;
     assert.equal(report.if, '${{ !cancelled() }}', 'the outcome is reported after a failed apply too');
@@ -142,6 +142,28 @@ describe('what linting cannot check', () => {
     const pins = new Map<string, Set<string>>();
     for (const s of names.flatMap((n) => steps(wf[n]!))) if (s.uses) pins.set(s.uses.split('@')[0]!, (pins.get(s.uses.split('@')[0]!) ?? new Set()).add(s.uses));
     for (const [action, refs] of pins) assert.equal(refs.size, 1, `${action} pinned once`);
+  });
+
+  test('every pinned action runs on Node 24 (GitHub is retiring Node 20 for actions)', () => {
+    // `runs.using` of each action's action.yml at the tag, read from the action's repository
+    // (github.com/<action>/blob/<tag>/action.yml). The old pins are listed so that a step back to
+    // one of them says why it fails.
+    const runtimes: Record<string, { version: string; using: string }> = {
+      'actions/checkout@34e114876b0b11c390a56381ad16ebd13914f8d5': { version: 'v4.3.1', using: 'node20' },
+      'actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1': { version: 'v7.0.1', using: 'node24' },
+      'actions/setup-node@49933ea5288caeca8642d1e84afbd3f7d6820020': { version: 'v4.4.0', using: 'node20' },
+      'actions/setup-node@820762786026740c76f36085b0efc47a31fe5020': { version: 'v7.0.0', using: 'node24' },
+      'actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02': { version: 'v4.6.2', using: 'node20' },
+      'actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f': { version: 'v7.0.0', using: 'node24' },
+    };
+    for (const name of names) {
+      for (const [, ref, version] of text[name]!.matchAll(/^\s*(?:-\s+)?uses:\s*(\S+) # (\S+)$/gm)) {
+        const known = runtimes[ref!];
+        assert.ok(known, `${name}: ${ref} is not a pin whose runtime is known: read its action.yml and add it here`);
+        assert.equal(version, known.version, `${name}: ${ref} is ${known.version}`);
+        assert.equal(known.using, 'node24', `${name}: ${ref} (${version}) runs on ${known.using}`);
+      }
+    }
   });
 
   test('Node 24 with the npm cache everywhere', () => {

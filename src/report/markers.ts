@@ -6,4 +6,5 @@ export const markers = {
   plan: (env: string) => `<!-- clawops:plan:${env} -->`,
   apply: (env: string) => `<!-- clawops:apply:${env} -->`,
   drift: (env: string) => `<!-- clawops:drift:${env} -->`,
+  chain: (env: string) => `<!-- clawops:chain:${env} -->`,
 };

@@ -24,6 +24,7 @@ Usage:
                [--format text|markdown|json]
   clawops rollback --env NAME [--to RELEASE]   Back to a kept release, with the same health gates
   clawops smoke --env NAME                 The deployment checklist against the live environment
+  clawops smoke --env NAME --chain [--json]   Each fallback chain step, probed from the host
 
 In GitHub Actions (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_EVENT_PATH; GITHUB_API_URL):
   clawops pr-report --env NAME --base-root DIR   The pull request's plan: sticky comment, job summary
@@ -31,6 +32,7 @@ In GitHub Actions (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_EVENT_PATH; GITHUB_AP
   clawops apply-report --env NAME [--result FILE] [--exit-code N] [--sha SHA]
                                            An apply's outcome on the merged pull request
   clawops drift --env NAME --report-issue  Drift as the environment's one drift issue
+  clawops smoke --env NAME --chain --report-issue   The chain report as the environment's chain issue
 
 Options:
   --root DIR    The repository holding config/ (default: the current folder)
@@ -73,6 +75,7 @@ export async function main(
         'exit-code': { type: 'string' },
         sha: { type: 'string' },
         'report-issue': { type: 'boolean', default: false },
+        chain: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -138,6 +141,10 @@ export async function main(
         }
         const d = await prepare(result.config, envName, env, install, values.root);
         for (const w of d.warnings) output.err(`warning: ${w}`);
+        if (command === 'smoke' && values.chain) {
+          if (values['report-issue']) return await (await import('./github-commands.js')).chainIssueCommand(d, await githubIO());
+          return await (await import('./smoke-command.js')).chainCommand(d, output, { json: values.json });
+        }
         if (command === 'smoke') return await (await import('./smoke-command.js')).smokeCommand(d, output, env);
         if (command === 'plan') {
           return await planCommand(d, { json: values.json, out: values.out, detailedExitcode: values['detailed-exitcode'], verbose: values.verbose }, output);

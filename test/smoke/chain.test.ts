@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { applyCommand } from '../../src/cli/deploy-commands.js';
 import { prepare } from '../../src/cli/deploy.js';
 import { chainIssueCommand, type GitHubIO } from '../../src/cli/github-commands.js';
@@ -19,7 +19,7 @@ import { renderChainTable } from '../../src/report/chain.js';
 import { classifyProbe, issueDecision, nextHealth, type ChainReport, type ProbeAnswer } from '../../src/smoke/chain.js';
 import { scratchRepo } from '../support/cli.js';
 import { RecordingGitHub } from '../support/github-fake.js';
-import { actionsFiles, fixturePrograms } from '../support/github-run.js';
+import { actionsFilesPerTest, fixturePrograms } from '../support/github-run.js';
 import { startOpenAIStandin, type OpenAIStandin } from '../support/openai-standin.js';
 
 interface Case {
@@ -31,7 +31,7 @@ interface Case {
   ms?: number;
 }
 
-const files = await actionsFiles();
+const files = await actionsFilesPerTest();
 const install = await fixturePrograms();
 const fixtures = JSON.parse(await readFile(new URL('./fixtures/chain-answers.json', import.meta.url), 'utf8')) as { cases: Case[] };
 
@@ -85,16 +85,6 @@ describe('smoke --chain on the local environment', { timeout: 120_000 }, () => {
   after(async () => {
     await upstream.close();
     for (const p of Object.values(proxies)) await p.close();
-  });
-  beforeEach(async () => {
-    await writeFile(files.summary, '');
-    await writeFile(files.output, '');
-    process.env.GITHUB_STEP_SUMMARY = files.summary;
-    process.env.GITHUB_OUTPUT = files.output;
-  });
-  afterEach(() => {
-    delete process.env.GITHUB_STEP_SUMMARY;
-    delete process.env.GITHUB_OUTPUT;
   });
 
   /** The repository's config with every provider on a stand-in: the unproxied ones at their upstream, each proxy's port taken by a stand-in of its own. */

@@ -1,7 +1,7 @@
 import { createPrivateKey, hkdfSync } from 'node:crypto';
 import { dirname } from 'node:path';
 import { GatewayClient, GatewayClientError } from '../smoke/gateway-client.js';
-import { formatCheck, runSmoke, type SmokeResult } from '../smoke/smoke.js';
+import { formatCheck, runSmoke, SMOKE_SCOPES, type SmokeResult } from '../smoke/smoke.js';
 import { chainProbePlan, chainReport, nextHealth, parseHealth, type ChainHealth, type ChainReport, type ProbeAnswer } from '../smoke/chain.js';
 import { chainProbeCommand, chainProbeInput } from '../smoke/chain-program.js';
 import { renderChainTable } from '../report/chain.js';
@@ -42,7 +42,7 @@ async function pairSmokeDevice(d: Deployment, t: Transport, gatewayUrl: string, 
   if (d.desired.services !== 'systemd' || !runtime || !config || !env) return;
   let requestId: string | undefined;
   try {
-    (await GatewayClient.open({ url: gatewayUrl, token, deviceKeyPem, connectTimeoutMs: 15_000 })).close();
+    (await GatewayClient.open({ url: gatewayUrl, token, deviceKeyPem, connectTimeoutMs: 15_000, scopes: [...SMOKE_SCOPES] })).close();
     return;
   } catch (e) {
     // Anything else is for the health check to report.

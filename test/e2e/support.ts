@@ -68,7 +68,7 @@ export interface E2E {
 
 const canary = (name: string) => `canary-${name.toLowerCase().replace(/_/g, '-')}-${randomBytes(9).toString('hex')}`;
 
-export async function startE2E(name: string): Promise<E2E> {
+export async function startE2E(name: string, opts: { canary?: boolean } = {}): Promise<E2E> {
   const cache = await ensureRuntimeCache(VERSIONS);
   const work = await mkdtemp(join(tmpdir(), 'clawops-e2e-'));
   const home = join(work, 'home');
@@ -82,9 +82,9 @@ export async function startE2E(name: string): Promise<E2E> {
     const h = host;
     const repo = join(work, 'repo');
     await cp(join(REPO_ROOT, 'config'), join(repo, 'config'), { recursive: true });
-    // The smoke's canary, so that `clawops smoke` checks the fallback here too.
+    // The smoke's canary, so that `clawops smoke` checks the fallback through it (`canary: false`: as production, without one).
     const canaryEdits = ['config/openclaw.json', 'config/secrets.yaml'];
-    const withCanary = withSmokeCanary(await Promise.all(canaryEdits.map(async (file) => ({ file, text: await readFile(join(repo, file), 'utf8') }))));
+    const withCanary = opts.canary === false ? [] : withSmokeCanary(await Promise.all(canaryEdits.map(async (file) => ({ file, text: await readFile(join(repo, file), 'utf8') }))));
     for (const f of withCanary) await writeFile(join(repo, f.file), f.text);
 
     const declared = Object.keys(
@@ -96,7 +96,7 @@ export async function startE2E(name: string): Promise<E2E> {
       join(repo, 'config/secrets.yaml'),
       `${await readFile(join(repo, 'config/secrets.yaml'), 'utf8')}  TESTHOST_SSH_KEY:\n    description: Private key clawops uses to reach the end-to-end test host\n`,
     );
-    await writeFile(join(repo, 'config/environments/testhost.yaml'), testhostEnvironment(h));
+    await writeFile(join(repo, 'config/environments/testhost.yaml'), testhostEnvironment(h, opts.canary !== false));
     // The key's base64 body lines are what would leak, not its armour lines.
     const keyLines = secrets.TESTHOST_SSH_KEY.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'));
     const secretValues = [...Object.entries(secrets).filter(([n]) => n !== 'TESTHOST_SSH_KEY').map(([, v]) => v), ...keyLines];
@@ -188,7 +188,7 @@ async function snapshotCli(dir: string): Promise<string> {
   return join(dir, 'bin/clawops.js');
 }
 
-function testhostEnvironment(h: TestHost): string {
+function testhostEnvironment(h: TestHost, canary: boolean): string {
   // knownHostsLine is "host type base64": the pinned key is the last two words.
   const hostKey = h.knownHostsLine.split(' ').slice(1, 3).join(' ');
   const stub = `http://127.0.0.1:${STUB_PORT}`;
@@ -230,9 +230,9 @@ providers:
     baseUrl: ${stub}/groq/v1
   openrouter:
     baseUrl: ${stub}/openrouter/v1
-  canary:
+${canary ? `  canary:
     baseUrl: ${stub}/canary/v1
-secrets:
+` : ''}secrets:
   source: env
 `;
 }

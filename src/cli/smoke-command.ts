@@ -133,15 +133,16 @@ export const chainHealthPath = (d: Deployment) => `${d.desired.host.clawopsDir}/
 /**
  * The chain report: every chain step probed from the host in one round trip (the probe program
  * run with the host's Node), then classified here. With `record`, the previous run's health is
- * read in the same round trip and this run's is written back after, for the consecutive-failure rule.
+ * read alongside on the same connection and this run's is written back after, for the
+ * consecutive-failure rule.
  */
-export async function runChainReport(d: Deployment, t: Transport, opts: { record?: boolean; now?: () => Date } = {}): Promise<{ report: ChainReport; health?: ChainHealth }> {
+export async function runChainReport(d: Deployment, t: Transport, opts: { record?: boolean } = {}): Promise<{ report: ChainReport; health?: ChainHealth }> {
   const plan = chainProbePlan(d.config, d.desired, d.envName);
   // The local environment runs on this machine's Node; a systemd host on the pinned one.
   const node = d.desired.host.runtime?.node.bin ?? process.execPath;
   const statePath = chainHealthPath(d);
   const probe = chainProbeCommand(node, d.desired.services === 'systemd' ? d.desired.host.user : undefined);
-  const at = (opts.now?.() ?? new Date()).toISOString();
+  const at = new Date().toISOString();
   const [r, previous] = await Promise.all([
     t.run(probe, { stdin: chainProbeInput(plan), timeoutMs: plan.timeoutMs * 12 + 30_000 }),
     opts.record ? t.run(['cat', statePath]).then((x) => (x.code === 0 ? x.stdout : null)) : Promise.resolve(null),

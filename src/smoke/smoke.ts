@@ -172,7 +172,11 @@ async function fallbackWithoutCanary(g: GatewayClient, chain: readonly string[],
     const cronRunId = isRecord(run) && typeof run.runId === 'string' ? run.runId : undefined;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const runs = await g.request('cron.runs', { id: jobId, ...(cronRunId ? { runId: cronRunId } : {}) });
+      // A gateway restarting in-process answers UNAVAILABLE for a while: ask again until the deadline.
+      const runs = await g.request('cron.runs', { id: jobId, ...(cronRunId ? { runId: cronRunId } : {}) }).catch((err: unknown) => {
+        if (err instanceof GatewayClientError && err.kind === 'not-ready' && Date.now() < deadline) return null;
+        throw err;
+      });
       const entry = (isRecord(runs) && Array.isArray(runs.entries) ? runs.entries : []).find((r) => isRecord(r) && r.action === 'finished') as Record<string, unknown> | undefined;
       if (entry) {
         const answered = typeof entry.provider === 'string' && typeof entry.model === 'string' ? `${entry.provider}/${entry.model}` : null;

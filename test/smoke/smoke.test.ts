@@ -173,6 +173,7 @@ describe('clawops smoke', { timeout: 300_000 }, () => {
   });
 
   test('without a canary, a chain that cannot answer fails the check', async () => {
+    gw.upstream.set(UNSERVED_MODEL, 'not-found');
     for (const ref of gw.chain) gw.upstream.set(ref.slice(ref.indexOf('/') + 1), 'unauthorized');
     try {
       const result = await runSmoke({ gatewayUrl: gw.wsUrl, token: gw.token, deviceKeyPem: target.deviceKeyPem, proxies: [], chain: gw.chain });

@@ -109,9 +109,14 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'smoke',
-    usage: ['smoke --env NAME'],
-    summary: 'The deployment checklist against the live environment',
-    options: { env: ENV },
+    usage: ['smoke --env NAME', 'smoke --env NAME --chain [--json] [--report-issue]'],
+    summary: 'The deployment checklist against the live environment; or each fallback chain step, probed from the host',
+    options: {
+      env: ENV,
+      chain: { help: 'Probe each step of the fallback chain from the host, through the path OpenClaw uses' },
+      json: { help: 'With --chain: the chain report as JSON' },
+      'report-issue': { help: "With --chain, in GitHub Actions: the chain report as the environment's chain issue" },
+    },
     args: [],
     exits: [0, 1, 64],
   },

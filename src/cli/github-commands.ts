@@ -9,7 +9,9 @@ import { compareRenders, type RenderedFile } from '../plan/render-diff.js';
 import { semanticDiff, summarize } from '../plan/summary.js';
 import type { Manifest } from '../render/manifest.js';
 import { render } from '../render/render.js';
+import { renderChainIssue, renderChainMarkdown, renderChainResolvedComment, renderChainTable } from '../report/chain.js';
 import { driftItems, renderDriftMarkdown, renderDriftText } from '../report/drift.js';
+import { issueDecision } from '../smoke/chain.js';
 import { markers } from '../report/markers.js';
 import {
   markPlanCommentStale,
@@ -346,4 +348,45 @@ export async function driftIssueCommand(d: Deployment, io: GitHubIO): Promise<nu
   }
   await setStepOutputs(processEnv, outputs);
   return items.length ? DEPLOY_EXIT.changes : DEPLOY_EXIT.ok;
+}
+
+/**
+ * The chain report, kept in the environment's chain issue (apart from drift). Each run's health is
+ * recorded on the host, so the issue opens or changes only when a step has failed on consecutive
+ * runs, and closes once every step answers again. Exit 0 whatever the chain's state: the issue is
+ * the signal; a host that cannot be reached fails the run.
+ */
+export async function chainIssueCommand(d: Deployment, io: GitHubIO): Promise<number> {
+  const { env: processEnv, output } = io;
+  const github = await io.github();
+  const { runChainReport } = await import('./smoke-command.js');
+  const t = await d.connect();
+  let result;
+  try {
+    result = await runChainReport(d, t, { record: true });
+  } finally {
+    await t.close();
+  }
+  const { report, health } = result;
+  output.out(renderChainTable(report));
+  await writeJobSummary(processEnv, renderChainMarkdown(report));
+  const url = runUrl(processEnv);
+  const decision = issueDecision(health!);
+  const outputs: Record<string, string> = { failing: String(report.steps.filter((s) => s.state !== 'ok').length) };
+  if (decision === 'report') {
+    const issue = renderChainIssue(report, health!, url ? { runUrl: url } : {});
+    const r = await github.upsertDriftIssue({ kind: 'chain', env: d.envName, title: issue.title, body: issue.body, labels: [`env:${d.envName}`], changeComment: issue.changeComment });
+    outputs.issue = String(r.number);
+    output.out(`Chain issue #${r.number}: ${r.action}.`);
+  } else if (decision === 'close') {
+    const closed = await github.closeDriftIssue({ kind: 'chain', env: d.envName, comment: renderChainResolvedComment(report, url ? { runUrl: url } : {}) });
+    if (closed) {
+      outputs.issue = String(closed.number);
+      output.out(`Chain issue #${closed.number}: closed.`);
+    }
+  } else {
+    output.out('No step has failed on consecutive runs: the chain issue is left as it is.');
+  }
+  await setStepOutputs(processEnv, outputs);
+  return DEPLOY_EXIT.ok;
 }

@@ -98,6 +98,10 @@ export async function main(
         }
         const d = await prepare(result.config, envName, env, install, values.root);
         for (const w of d.warnings) output.err(`warning: ${w}`);
+        if (command === 'smoke' && flag('chain')) {
+          if (flag('report-issue')) return await (await import('./github-commands.js')).chainIssueCommand(d, await githubIO());
+          return await (await import('./smoke-command.js')).chainCommand(d, output, { json: values.json });
+        }
         if (command === 'smoke') return await (await import('./smoke-command.js')).smokeCommand(d, output, env);
         if (command === 'plan') {
           return await planCommand(d, { json: values.json, out: values.out, detailedExitcode: flag('detailed-exitcode'), verbose: flag('verbose') }, output);

@@ -1,8 +1,11 @@
 import { createPrivateKey, hkdfSync } from 'node:crypto';
 import { dirname } from 'node:path';
 import { GatewayClient, GatewayClientError } from '../smoke/gateway-client.js';
-import { formatCheck, runSmoke, type SmokeResult } from '../smoke/smoke.js';
-import { shellQuote, type Transport } from '../transport/transport.js';
+import { formatCheck, runSmoke, SMOKE_SCOPES, type SmokeResult } from '../smoke/smoke.js';
+import { chainProbePlan, chainReport, nextHealth, parseHealth, type ChainHealth, type ChainReport, type ProbeAnswer } from '../smoke/chain.js';
+import { chainProbeCommand, chainProbeInput } from '../smoke/chain-program.js';
+import { renderChainTable } from '../report/chain.js';
+import { HostError, shellQuote, type Transport } from '../transport/transport.js';
 import type { Deployment } from './deploy.js';
 import type { Output } from './output.js';
 
@@ -39,7 +42,7 @@ async function pairSmokeDevice(d: Deployment, t: Transport, gatewayUrl: string, 
   if (d.desired.services !== 'systemd' || !runtime || !config || !env) return;
   let requestId: string | undefined;
   try {
-    (await GatewayClient.open({ url: gatewayUrl, token, deviceKeyPem, connectTimeoutMs: 15_000 })).close();
+    (await GatewayClient.open({ url: gatewayUrl, token, deviceKeyPem, connectTimeoutMs: 15_000, scopes: [...SMOKE_SCOPES] })).close();
     return;
   } catch (e) {
     // Anything else is for the health check to report.
@@ -119,6 +122,53 @@ export async function smokeCommand(d: Deployment, output: Output, processEnv: No
     const failed = result.checks.filter((c) => !c.ok && !c.skipped).length;
     output.out(failed ? `Smoke: ${failed} of ${result.checks.length} checks failed.` : `Smoke: all ${result.checks.filter((c) => !c.skipped).length} checks passed.`);
     return result.ok ? 0 : 1;
+  } finally {
+    await t.close();
+  }
+}
+
+/** Where the scheduled chain report remembers the previous run, on the host beside the releases. */
+export const chainHealthPath = (d: Deployment) => `${d.desired.host.clawopsDir}/chain-health.json`;
+
+/**
+ * The chain report: every chain step probed from the host in one round trip (the probe program
+ * run with the host's Node), then classified here. With `record`, the previous run's health is
+ * read alongside on the same connection and this run's is written back after, for the
+ * consecutive-failure rule.
+ */
+export async function runChainReport(d: Deployment, t: Transport, opts: { record?: boolean } = {}): Promise<{ report: ChainReport; health?: ChainHealth }> {
+  const plan = chainProbePlan(d.config, d.desired, d.envName);
+  // The local environment runs on this machine's Node; a systemd host on the pinned one.
+  const node = d.desired.host.runtime?.node.bin ?? process.execPath;
+  const statePath = chainHealthPath(d);
+  const probe = chainProbeCommand(node, d.desired.services === 'systemd' ? d.desired.host.user : undefined);
+  const at = new Date().toISOString();
+  const [r, previous] = await Promise.all([
+    t.run(probe, { stdin: chainProbeInput(plan), timeoutMs: plan.timeoutMs * 12 + 30_000 }),
+    opts.record ? t.run(['cat', statePath]).then((x) => (x.code === 0 ? x.stdout : null)) : Promise.resolve(null),
+  ]);
+  if (r.code !== 0) throw new HostError(t.target, 'chain probe', `exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
+  let answers: ProbeAnswer[];
+  try {
+    answers = (JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as { answers: ProbeAnswer[] }).answers;
+  } catch {
+    throw new HostError(t.target, 'chain probe', 'the probe printed no report');
+  }
+  const report = chainReport(d.envName, at, plan, answers);
+  if (!opts.record) return { report };
+  const health = nextHealth(parseHealth(previous), report);
+  const w = await t.run(['bash', '-c', 'umask 077 && mkdir -p "$(dirname "$1")" && cat > "$1.new" && mv "$1.new" "$1"', 'record', statePath], { stdin: `${JSON.stringify(health, null, 2)}\n` });
+  if (w.code !== 0) throw new HostError(t.target, 'chain record', `cannot write ${statePath}: ${w.stderr.trim() || `exit ${w.code}`}`);
+  return { report, health };
+}
+
+/** `clawops smoke --chain`: the chain report as a table (or JSON); exit 0 when every step answers, else 1. */
+export async function chainCommand(d: Deployment, output: Output, opts: { json: boolean }): Promise<number> {
+  const t = await d.connect();
+  try {
+    const { report } = await runChainReport(d, t);
+    output.out(opts.json ? JSON.stringify(report, null, 2) : renderChainTable(report));
+    return report.steps.every((s) => s.state === 'ok') ? 0 : 1;
   } finally {
     await t.close();
   }

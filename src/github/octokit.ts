@@ -1,5 +1,5 @@
 import { Octokit, RequestError } from 'octokit';
-import { DRIFT_LABEL, GitHubError, markers, type GitHubPort } from './port.js';
+import { GitHubError, ISSUE_LABELS, markers, type GitHubPort, type IssueKind } from './port.js';
 
 export interface OctokitGitHubOptions {
   token: string;
@@ -85,12 +85,13 @@ export class OctokitGitHub implements GitHubPort {
     });
   }
 
-  async upsertDriftIssue(input: { env: string; title: string; body: string; labels: string[]; changeComment: string }) {
+  async upsertDriftIssue(input: { env: string; title: string; body: string; labels: string[]; changeComment: string; kind?: IssueKind }) {
+    const kind = input.kind ?? 'drift';
     return this.call(async () => {
-      const body = withMarker(markers.drift(input.env), input.body);
-      const open = await this.findDriftIssue(input.env);
+      const body = withMarker(markers[kind](input.env), input.body);
+      const open = await this.findIssue(input.env, kind);
       if (!open) {
-        const labels = [...new Set([DRIFT_LABEL, ...input.labels])];
+        const labels = [...new Set([ISSUE_LABELS[kind], ...input.labels])];
         const { data } = await this.octokit.rest.issues.create({ owner: this.owner, repo: this.repo, title: input.title, body, labels });
         return { number: data.number, action: 'opened' as const };
       }
@@ -101,9 +102,9 @@ export class OctokitGitHub implements GitHubPort {
     });
   }
 
-  async closeDriftIssue(input: { env: string; comment: string }) {
+  async closeDriftIssue(input: { env: string; comment: string; kind?: IssueKind }) {
     return this.call(async () => {
-      const open = await this.findDriftIssue(input.env);
+      const open = await this.findIssue(input.env, input.kind ?? 'drift');
       if (!open) return null;
       await this.octokit.rest.issues.createComment({ owner: this.owner, repo: this.repo, issue_number: open.number, body: input.comment });
       await this.octokit.rest.issues.update({ owner: this.owner, repo: this.repo, issue_number: open.number, state: 'closed', state_reason: 'completed' });
@@ -140,16 +141,16 @@ export class OctokitGitHub implements GitHubPort {
     return comments.find((c) => c.body?.startsWith(marker));
   }
 
-  private async findDriftIssue(env: string): Promise<Issue | undefined> {
+  private async findIssue(env: string, kind: IssueKind): Promise<Issue | undefined> {
     const issues: Issue[] = await this.octokit.paginate(this.octokit.rest.issues.listForRepo, {
       owner: this.owner,
       repo: this.repo,
-      labels: DRIFT_LABEL,
+      labels: ISSUE_LABELS[kind],
       state: 'open',
       per_page: 100,
     });
-    // The issues list includes pull requests; a drift issue is an issue carrying the marker.
-    return issues.find((i) => !i.pull_request && i.body?.startsWith(markers.drift(env)));
+    // The issues list includes pull requests; ours is an issue carrying the marker.
+    return issues.find((i) => !i.pull_request && i.body?.startsWith(markers[kind](env)));
   }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {

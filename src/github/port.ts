@@ -18,17 +18,17 @@ export interface GitHubPort {
   editComment(input: { issueNumber: number; marker: string; edit: (body: string) => string }): Promise<{ id: number; action: 'updated' | 'unchanged' } | null>;
 
   /**
-   * The one open drift issue of an environment, found by its label and the hidden marker in its
-   * body. Opened when there is none; when the drift changed, its body is replaced and a comment
-   * says so; when it did not, it is left alone.
+   * The one open issue of an environment of a kind (drift by default, or the chain's health),
+   * found by the kind's label and the hidden marker in its body. Opened when there is none; when
+   * its text changed, the body is replaced and a comment says so; when it did not, it is left alone.
    */
-  upsertDriftIssue(input: { env: string; title: string; body: string; labels: string[]; changeComment: string }): Promise<{
+  upsertDriftIssue(input: { env: string; title: string; body: string; labels: string[]; changeComment: string; kind?: IssueKind }): Promise<{
     number: number;
     action: 'opened' | 'updated' | 'unchanged';
   }>;
 
-  /** Closes the environment's open drift issue, if any, with a comment saying why. */
-  closeDriftIssue(input: { env: string; comment: string }): Promise<{ number: number } | null>;
+  /** Closes the environment's open issue of the kind (drift by default), if any, with a comment saying why. */
+  closeDriftIssue(input: { env: string; comment: string; kind?: IssueKind }): Promise<{ number: number } | null>;
 
   /**
    * The pull request a pushed commit came from (GET /repos/{owner}/{repo}/commits/{sha}/pulls),
@@ -45,6 +45,14 @@ export { markers } from '../report/markers.js';
 
 /** The label every drift issue carries, beside the environment's own. */
 export const DRIFT_LABEL = 'clawops-drift';
+
+/** The label every chain-health issue carries, beside the environment's own. */
+export const CHAIN_LABEL = 'clawops-chain';
+
+/** The issues clawops keeps, one open per environment and kind: config drift, and the chain's health. */
+export type IssueKind = 'drift' | 'chain';
+
+export const ISSUE_LABELS: Record<IssueKind, string> = { drift: DRIFT_LABEL, chain: CHAIN_LABEL };
 
 /** A failed GitHub API call, with what a person needs to act on it. Never carries the token. */
 export class GitHubError extends Error {

@@ -8,4 +8,5 @@ export const markers = {
   drift: (env: string) => `<!-- clawops:drift:${env} -->`,
   /** Ends the out-of-date notice put above an earlier plan, so the next one replaces it. */
   stale: '<!-- clawops:stale -->',
+  chain: (env: string) => `<!-- clawops:chain:${env} -->`,
 };

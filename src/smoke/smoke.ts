@@ -6,18 +6,23 @@
  * - the bridge's health, with a Supabase user token;
  * - a chat round trip through the bridge: the reply streams and ends with a final event; the check
  *   names the model that answered and any fallback it took;
+ * - the heartbeat, through the gateway's `last-heartbeat` method on the same WebSocket: the last
+ *   one did not fail and is not overdue for the cadence configured (30 min unless set);
  * - the fallback chain really falls back. A live deployment cannot be made to fail for its users,
- *   so the check talks to a canary agent instead: an agent whose primary model is a canary that
- *   always fails (a provider entry with a deliberately invalid key, answered 401 at once) and whose
- *   fallbacks are the real chain, as clawops renders any agent with its own model. The check passes
- *   when the run reports the canary, then a step down the chain, and the answer comes from a chain
- *   model. Without a canary configured, the check is reported as skipped.
+ *   so the check runs one message whose first model is known to fail: a model id the chain's first
+ *   provider does not serve (answered 404 or 400 at once, no tokens spent), followed by the chain.
+ *   OpenClaw treats a one-off model override as the user's exact choice and never falls back from
+ *   it, but a scheduled job's model is a primary with fallbacks (docs/concepts/model-failover.md of
+ *   OpenClaw), so the check adds a disabled one-shot job, runs it once and removes it (this needs
+ *   the operator.admin scope). It passes when a model of the chain answered. With
+ *   `smoke.canaryAgent` configured, it talks to that agent instead (its primary always fails).
  *
  * Each check has a name, a result, its time and a detail line; the run fails when any check fails.
  * Network access is injectable (`fetch`), so the proxies of a remote host can be probed through
  * the host's own transport.
  */
 import { GatewayClient, GatewayClientError, type ChatResult } from './gateway-client.js';
+import { fallbackStepOf, type FallbackStep } from '../../bridge/openclaw-bridge/protocol.js';
 
 export interface SmokeTarget {
   /** The gateway as clients reach it: ws(s):// or http(s)://. */
@@ -31,7 +36,7 @@ export interface SmokeTarget {
   bridgeUrl?: string;
   /** A Supabase user access token for the bridge checks. */
   bridgeUserToken?: string;
-  /** The canary agent for the fallback check; its primary model is `canaryModel`. */
+  /** A canary agent for the fallback check (its primary model is `canaryModel`); without one, the check uses a model override. */
   fallback?: { agentId: string; canaryModel: string };
   /** The fallback chain, primary first: an answering model must be one of these. */
   chain?: string[];
@@ -82,6 +87,115 @@ async function configApplied(g: GatewayClient, withinMs: number): Promise<void> 
   }
 }
 
+/** The scopes the smoke asks for: reading and chatting, and admin for the fallback check's one-shot job. */
+export const SMOKE_SCOPES = ['operator.read', 'operator.write', 'operator.admin'] as const;
+
+/** OpenClaw's heartbeat cadence when `agents.defaults.heartbeat.every` is unset (docs/gateway/heartbeat.md). */
+const DEFAULT_HEARTBEAT = '30m';
+
+/** A duration as OpenClaw writes them ("30m", "1h", "1h30m", "45s"), in milliseconds; null when unreadable. */
+export function durationMs(text: string): number | null {
+  const unit: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  const parts = [...text.trim().matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
+  if (!parts.length || parts.map((p) => p[0]).join('') !== text.trim()) return null;
+  return parts.reduce((sum, p) => sum + Number(p[1]) * unit[p[2]!]!, 0);
+}
+
+/** `agents.defaults.heartbeat.every` of the config the gateway runs (from `config.get`), or the default. */
+function heartbeatEveryOf(config: unknown): string {
+  const runtime = isRecord(config) && isRecord(config.runtimeConfig) ? config.runtimeConfig : {};
+  const agents = isRecord(runtime.agents) && isRecord(runtime.agents.defaults) ? runtime.agents.defaults : {};
+  const hb = isRecord(agents.heartbeat) ? agents.heartbeat : {};
+  return typeof hb.every === 'string' ? hb.every : DEFAULT_HEARTBEAT;
+}
+
+const minutes = (ms: number) => (ms < 90_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`);
+
+/**
+ * Whether the heartbeat works, from the gateway's last heartbeat event (null until the first one),
+ * its uptime and the configured cadence. The first heartbeat comes one cadence after the start, so
+ * a young gateway without one is fine; a failed one, or none for two cadences, is not.
+ */
+export function heartbeatVerdict(input: { last: Record<string, unknown> | null; uptimeMs: number; every: string; now: number }): { ok: boolean; detail: string } {
+  const everyMs = durationMs(input.every);
+  if (everyMs === null) return { ok: false, detail: `the heartbeat cadence "${input.every}" is not a duration` };
+  if (everyMs === 0) return { ok: true, detail: `heartbeats are turned off (every: ${input.every})` };
+  const grace = Math.max(everyMs, 5 * 60_000);
+  const { last } = input;
+  if (!last) {
+    return input.uptimeMs <= everyMs + grace
+      ? { ok: true, detail: `none yet: the gateway started ${minutes(input.uptimeMs)} ago and beats every ${input.every}` }
+      : { ok: false, detail: `no heartbeat since the gateway started ${minutes(input.uptimeMs)} ago, though it beats every ${input.every}` };
+  }
+  const age = typeof last.ts === 'number' ? Math.max(0, input.now - last.ts) : null;
+  const ago = age === null ? 'at an unknown time' : `${minutes(age)} ago`;
+  const status = typeof last.status === 'string' ? last.status : 'unknown';
+  const why = [last.reason, last.message].filter((v) => typeof v === 'string' && v).join(': ');
+  if (status === 'failed') return { ok: false, detail: `the last heartbeat, ${ago}, failed${why ? `: ${why}` : ''}` };
+  if (age !== null && age > everyMs + grace) return { ok: false, detail: `the last heartbeat was ${ago}, though it beats every ${input.every}` };
+  return { ok: true, detail: `last heartbeat ${ago}: ${status}${why ? ` (${why})` : ''}, every ${input.every}` };
+}
+
+/** The model id the fallback check starts from: one no provider serves, so its provider refuses it at once. */
+export const UNSERVED_MODEL = 'clawops-smoke-unserved-model';
+
+/**
+ * The fallback without a canary: a disabled one-shot job whose model is one the chain's first
+ * provider does not serve, with the chain as its fallbacks, run once and removed. Passes when a
+ * model of the chain answered the run.
+ */
+async function fallbackWithoutCanary(g: GatewayClient, chain: readonly string[], runId: string, timeoutMs: number): Promise<string> {
+  const [primary] = chain;
+  if (!primary) throw new CheckFailed('no fallback chain to check');
+  const start = `${primary.slice(0, primary.indexOf('/'))}/${UNSERVED_MODEL}`;
+  const steps: FallbackStep[] = [];
+  let jobId: string | undefined;
+  const off = g.onEvent((e) => {
+    const step = jobId && e.event === 'agent' && String(e.payload.sessionKey ?? '').includes(`:cron:${jobId}:`) ? fallbackStepOf(e.payload) : null;
+    if (step && !steps.some((s) => s.from === step.from && s.to === step.to)) steps.push(step);
+  });
+  try {
+    const job = await g.request('cron.add', {
+      name: `clawops-smoke-fallback-${runId}`,
+      description: 'clawops smoke: checks that the fallback chain falls back; removed after its one run',
+      // Disabled and due in a day: it runs only when the check runs it.
+      enabled: false,
+      schedule: { kind: 'at', at: new Date(Date.now() + 86_400_000).toISOString() },
+      sessionTarget: 'isolated',
+      wakeMode: 'now',
+      payload: { kind: 'agentTurn', message: 'clawops smoke check: please answer briefly.', model: start, fallbacks: [...chain], lightContext: true, timeoutSeconds: Math.ceil(timeoutMs / 1000) },
+      delivery: { mode: 'none' },
+    });
+    jobId = isRecord(job) && typeof job.id === 'string' ? job.id : undefined;
+    if (!jobId) throw new CheckFailed('the gateway added no job');
+    const run = await g.request('cron.run', { id: jobId, mode: 'force' });
+    const cronRunId = isRecord(run) && typeof run.runId === 'string' ? run.runId : undefined;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      // A gateway restarting in-process answers UNAVAILABLE for a while: ask again until the deadline.
+      const runs = await g.request('cron.runs', { id: jobId, ...(cronRunId ? { runId: cronRunId } : {}) }).catch((err: unknown) => {
+        if (err instanceof GatewayClientError && err.kind === 'not-ready' && Date.now() < deadline) return null;
+        throw err;
+      });
+      const entry = (isRecord(runs) && Array.isArray(runs.entries) ? runs.entries : []).find((r) => isRecord(r) && r.action === 'finished') as Record<string, unknown> | undefined;
+      if (entry) {
+        const answered = typeof entry.provider === 'string' && typeof entry.model === 'string' ? `${entry.provider}/${entry.model}` : null;
+        if (entry.status !== 'ok') throw new CheckFailed(`the run from ${start} ended ${String(entry.status)}${entry.error ? `: ${String(entry.error)}` : ''}`);
+        if (!answered) throw new CheckFailed('the run reported no model');
+        if (answered === start) throw new CheckFailed(`${start} answered: it is meant to fail`);
+        if (!chain.includes(answered)) throw new CheckFailed(`answered by ${answered}, which is not in the chain`);
+        const via = steps.length ? `; steps: ${steps.map((f) => `${f.from} → ${f.to}${f.reason ? ` (${f.reason})` : ''}`).join(', ')}` : '';
+        return `${start} failed and ${answered} answered${via}`;
+      }
+      if (Date.now() >= deadline) throw new CheckFailed(`the run from ${start} did not finish within ${Math.round(timeoutMs / 1000)} s`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    off();
+    if (jobId) await g.request('cron.remove', { id: jobId }).catch(() => {});
+  }
+}
+
 /** One line per check: `✔ name (123 ms): detail`. */
 export function formatCheck(c: SmokeCheck): string {
   return `${c.skipped ? '-' : c.ok ? '✔' : '✘'} ${c.name} (${c.ms} ms): ${c.detail}`;
@@ -111,24 +225,32 @@ export async function runSmoke(target: SmokeTarget, deps: SmokeDeps = {}): Promi
     deps.onCheck?.(c);
   };
 
-  const withGateway = async <T>(fn: (g: GatewayClient) => Promise<T>): Promise<T> => {
-    const g = await GatewayClient.open({ url: target.gatewayUrl, token: target.token, deviceKeyPem: target.deviceKeyPem, connectTimeoutMs: Math.min(timeoutMs, 15_000) });
-    try {
-      return await fn(g);
-    } finally {
-      g.close();
-    }
-  };
+  // One connection for every gateway check, opened by the first that needs it.
+  let opened: Promise<GatewayClient> | undefined;
+  const gateway = () =>
+    (opened ??= GatewayClient.open({ url: target.gatewayUrl, token: target.token, deviceKeyPem: target.deviceKeyPem, connectTimeoutMs: Math.min(timeoutMs, 15_000), scopes: [...SMOKE_SCOPES] }));
 
-  await check('gateway health (WebSocket)', () =>
-    withGateway(async (g) => {
-      const h = await g.request('health', {});
-      if (!isRecord(h) || h.ok !== true) throw new CheckFailed('the gateway reports it is not healthy');
-      const server = isRecord(g.hello.server) ? g.hello.server : {};
-      await configApplied(g, Math.min(timeoutMs, 30_000));
-      return `ok, OpenClaw ${String(server.version ?? '?')}, running the config on disk, health probe ${String(h.durationMs ?? '?')} ms`;
-    }),
-  );
+  await check('gateway health (WebSocket)', async () => {
+    const g = await gateway();
+    const h = await g.request('health', {});
+    if (!isRecord(h) || h.ok !== true) throw new CheckFailed('the gateway reports it is not healthy');
+    const server = isRecord(g.hello.server) ? g.hello.server : {};
+    await configApplied(g, Math.min(timeoutMs, 30_000));
+    return `ok, OpenClaw ${String(server.version ?? '?')}, running the config on disk, health probe ${String(h.durationMs ?? '?')} ms`;
+  });
+
+  await check('heartbeat', async () => {
+    const g = await gateway();
+    const [last, info, config] = await Promise.all([g.request('last-heartbeat', {}), g.request('system.info', {}), g.request('config.get', {})]);
+    const verdict = heartbeatVerdict({
+      last: isRecord(last) ? last : null,
+      uptimeMs: isRecord(info) && typeof info.uptimeMs === 'number' ? info.uptimeMs : 0,
+      every: heartbeatEveryOf(config),
+      now: Date.now(),
+    });
+    if (!verdict.ok) throw new CheckFailed(verdict.detail);
+    return verdict.detail;
+  });
 
   for (const p of target.proxies) {
     await check(`proxy ${p.name} /healthz`, async () => {
@@ -185,21 +307,24 @@ export async function runSmoke(target: SmokeTarget, deps: SmokeDeps = {}): Promi
   }, bridgeSkip);
 
   const fb = target.fallback;
+  const chain = target.chain ?? [];
   await check('fallback chain falls back', async () => {
-    const result: ChatResult = await withGateway((g) =>
-      g.chat({ sessionKey: `agent:${fb!.agentId}:clawops-smoke-${runId}`, agentId: fb!.agentId, message: 'clawops smoke check: please answer briefly.', timeoutMs }),
-    );
+    if (!fb) return fallbackWithoutCanary(await gateway(), chain, runId, timeoutMs);
+    const g = await gateway();
+    const result: ChatResult = await g.chat({ sessionKey: `agent:${fb.agentId}:clawops-smoke-${runId}`, agentId: fb.agentId, message: 'clawops smoke check: please answer briefly.', timeoutMs });
     if (result.state !== 'final') throw new CheckFailed(`the run ended ${result.state}: ${result.text}`);
     const answered = modelRef(result.model);
     // The agent's primary is the canary: any other model answering got there by falling back.
-    if (answered === fb!.canaryModel) throw new CheckFailed(`the canary ${fb!.canaryModel} answered: it is meant to fail`);
+    if (answered === fb.canaryModel) throw new CheckFailed(`the canary ${fb.canaryModel} answered: it is meant to fail`);
     if (result.model === null) throw new CheckFailed('the run reported no model');
     if (target.chain && !target.chain.includes(answered)) throw new CheckFailed(`answered by ${answered}, which is not in the chain`);
     if (result.fallbacks.length === 0) throw new CheckFailed(`${answered} answered but the run reported no fallback step`);
     const steps = result.fallbacks.map((f) => `${f.from} → ${f.to}${f.reason ? ` (${f.reason})` : ''}`).join(', ');
-    return `the canary ${fb!.canaryModel} failed and ${answered} answered; steps: ${steps}`;
-  }, fb ? undefined : 'no canary agent configured');
+    return `the canary ${fb.canaryModel} failed and ${answered} answered; steps: ${steps}`;
+  }, fb || chain.length ? undefined : 'no fallback chain given');
 
+  // Each check catches its own failures, so this is always reached.
+  await opened?.then((g) => g.close(), () => {});
   return { ok: checks.every((c) => c.ok), checks };
 }
 

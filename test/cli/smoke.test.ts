@@ -20,7 +20,10 @@ test('clawops smoke prints each check with its time, and a gateway that is down 
   assert.equal(run.code, 1);
   assert.match(run.stdout, /^✘ gateway health \(WebSocket\) \(\d+ ms\): cannot reach the gateway/m);
   assert.match(run.stdout, /^- bridge health \(\d+ ms\): skipped: no bridge URL$/m);
-  assert.match(run.stdout, /^Smoke: 1 of \d+ checks failed\.$/m);
+  // Every check that needs the gateway fails with it: health, the heartbeat and the fallback.
+  assert.match(run.stdout, /^✘ heartbeat \(\d+ ms\): cannot reach the gateway/m);
+  assert.match(run.stdout, /^✘ fallback chain falls back \(\d+ ms\): cannot reach the gateway/m);
+  assert.match(run.stdout, /^Smoke: 3 of \d+ checks failed\.$/m);
   assert.ok(!run.stdout.includes('canary-smoke-token-5d1e') && !run.stderr.includes('canary-smoke-token-5d1e'));
 });
 

@@ -81,6 +81,8 @@ export interface StartE2EOptions {
   /** Boot the host from the image with the pinned Node and OpenClaw already where apply installs
    * them (default), or from the bare base, for the file that tests installation itself. */
   runtime?: 'preinstalled' | 'absent';
+  /** With the smoke's canary agent and provider (default), or without, as production is. */
+  canary?: boolean;
 }
 
 const canary = (name: string) => `canary-${name.toLowerCase().replace(/_/g, '-')}-${randomBytes(9).toString('hex')}`;
@@ -100,9 +102,9 @@ export async function startE2E(name: string, options: StartE2EOptions = {}): Pro
     const h = host;
     const repo = join(work, 'repo');
     await cp(join(REPO_ROOT, 'config'), join(repo, 'config'), { recursive: true });
-    // The smoke's canary, so that `clawops smoke` checks the fallback here too.
+    // The smoke's canary, so that `clawops smoke` checks the fallback through it (`canary: false`: as production, without one).
     const canaryEdits = ['config/openclaw.json', 'config/secrets.yaml'];
-    const withCanary = withSmokeCanary(await Promise.all(canaryEdits.map(async (file) => ({ file, text: await readFile(join(repo, file), 'utf8') }))));
+    const withCanary = options.canary === false ? [] : withSmokeCanary(await Promise.all(canaryEdits.map(async (file) => ({ file, text: await readFile(join(repo, file), 'utf8') }))));
     for (const f of withCanary) await writeFile(join(repo, f.file), f.text);
 
     const declared = Object.keys(
@@ -114,7 +116,7 @@ export async function startE2E(name: string, options: StartE2EOptions = {}): Pro
       join(repo, 'config/secrets.yaml'),
       `${await readFile(join(repo, 'config/secrets.yaml'), 'utf8')}  TESTHOST_SSH_KEY:\n    description: Private key clawops uses to reach the end-to-end test host\n`,
     );
-    await writeFile(join(repo, 'config/environments/testhost.yaml'), testhostEnvironment(h));
+    await writeFile(join(repo, 'config/environments/testhost.yaml'), testhostEnvironment(h, options.canary !== false));
     // The key's base64 body lines are what would leak, not its armour lines.
     const keyLines = secrets.TESTHOST_SSH_KEY.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'));
     const secretValues = [...Object.entries(secrets).filter(([n]) => n !== 'TESTHOST_SSH_KEY').map(([, v]) => v), ...keyLines];
@@ -216,7 +218,7 @@ async function snapshotCli(dir: string): Promise<string> {
   return join(dir, 'bin/clawops.js');
 }
 
-function testhostEnvironment(h: TestHost): string {
+function testhostEnvironment(h: TestHost, canary: boolean): string {
   // knownHostsLine is "host type base64": the pinned key is the last two words.
   const hostKey = h.knownHostsLine.split(' ').slice(1, 3).join(' ');
   const stub = `http://127.0.0.1:${STUB_PORT}`;
@@ -262,9 +264,9 @@ providers:
     baseUrl: ${stub}/groq/v1
   openrouter:
     baseUrl: ${stub}/openrouter/v1
-  canary:
+${canary ? `  canary:
     baseUrl: ${stub}/canary/v1
-secrets:
+` : ''}secrets:
   source: env
 `;
 }

@@ -5,13 +5,31 @@
 // the key it carried (never the key), so a test can tell that each caller presented its own key.
 // Any other path, /healthz included, is a 404.
 //
+// What a test can set, as providers really answer:
+// - a base URL holding `/answer-401/` or `/answer-429/` refuses every request under it: a wrong
+//   key (401 invalid_api_key) or a rate limit (429 with Retry-After), in OpenAI's error shape;
+// - e2e-upstream-models.json beside the record file, `{"<provider>": ["model", …]}` (the provider
+//   is the path segment before v1 or v1beta): that provider then serves exactly those models.
+//   GET …/models lists them (Gemini's shape under v1beta), and a chat with any other model gets
+//   the provider's 404 for a model it does not serve. A provider not in the file serves any model.
+//
 // Usage: node upstream-stub.mjs PORT RECORD_FILE
 import { createHash } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import { dirname, join } from 'node:path';
 
 const [port, recordFile] = process.argv.slice(2);
 const digest = (s) => (s ? createHash('sha256').update(s).digest('hex') : null);
+const modelsFile = join(dirname(recordFile), 'e2e-upstream-models.json');
+const servedBy = (provider) => {
+  try {
+    const served = JSON.parse(readFileSync(modelsFile, 'utf8'))[provider];
+    return Array.isArray(served) ? served : null;
+  } catch {
+    return null;
+  }
+};
 
 http
   .createServer((req, res) => {
@@ -40,7 +58,25 @@ http
         res.end(events.map((e) => `data: ${typeof e === 'string' ? e : JSON.stringify(e)}\n\n`).join(''));
       };
       const text = `stub reply from ${model}`;
-      if (chat && model === 'always-fails') {
+      const provider = /\/([^/]+)\/v1(?:beta)?\//.exec(path)?.[1] ?? null;
+      const served = provider ? servedBy(provider) : null;
+      const geminiApi = /\/v1beta\//.test(path);
+      if (path.includes('/answer-401/')) {
+        // OpenAI's answer to a wrong key (https://platform.openai.com/docs/guides/error-codes).
+        send(401, { error: { message: 'Incorrect API key provided (stub)', type: 'invalid_request_error', code: 'invalid_api_key' } });
+      } else if (path.includes('/answer-429/')) {
+        res.setHeader('retry-after', '60');
+        send(429, { error: { message: 'Rate limit reached (stub)', type: 'requests', code: 'rate_limit_exceeded' } });
+      } else if (req.method === 'GET' && path.endsWith('/models') && served) {
+        // Gemini: {models:[{name:"models/…"}]} (https://ai.google.dev/api/models#method:-models.list);
+        // OpenAI: {object:"list", data:[{id}]} (https://platform.openai.com/docs/api-reference/models/list).
+        send(200, geminiApi ? { models: served.map((id) => ({ name: `models/${id}` })) } : { object: 'list', data: served.map((id) => ({ id, object: 'model', created: 0, owned_by: provider })) });
+      } else if ((chat || gemini) && served && !served.includes(model)) {
+        // A model the provider does not serve: Gemini's 404 NOT_FOUND (https://ai.google.dev/gemini-api/docs/troubleshooting),
+        // OpenAI's 404 model_not_found (https://platform.openai.com/docs/guides/error-codes).
+        if (gemini) send(404, { error: { code: 404, message: `models/${model} is not found for API version v1beta, or is not supported for generateContent.`, status: 'NOT_FOUND' } });
+        else send(404, { error: { message: `The model \`${model}\` does not exist or you do not have access to it.`, type: 'invalid_request_error', param: null, code: 'model_not_found' } });
+      } else if (chat && model === 'always-fails') {
         // The smoke canary's model: refused as a provider refuses a wrong key.
         send(401, { error: { message: 'invalid API key (stub)', type: 'invalid_request_error', code: 'invalid_api_key' } });
       } else if (chat && body.stream === true) {

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { applyCommand } from '../../src/cli/deploy-commands.js';
 import { prepare } from '../../src/cli/deploy.js';
 import { applyReportCommand, driftIssueCommand, prReportCommand, type GitHubIO } from '../../src/cli/github-commands.js';
@@ -16,7 +16,7 @@ import { renderPlanJson } from '../../src/report/json.js';
 import { markers } from '../../src/report/markers.js';
 import { scratchRepo } from '../support/cli.js';
 import { RecordingGitHub } from '../support/github-fake.js';
-import { actionsFiles, fixturePrograms, pullRequestEvent } from '../support/github-run.js';
+import { actionsFilesPerTest, fixturePrograms, pullRequestEvent } from '../support/github-run.js';
 import { representativeReport } from '../support/pr-fixture.js';
 
 const CANARY = 'canary-7d41f0-gateway-token';
@@ -27,21 +27,7 @@ function capture(): Output & { text(): string } {
   return { out: (t) => void lines.push(t), err: (t) => void lines.push(t), text: () => lines.join('\n') };
 }
 
-/**
- * @actions/core reads the summary and output files from process.env, and keeps the summary's path
- * once it has seen it: one pair of files for this process, emptied before each test.
- */
-const files = await actionsFiles();
-beforeEach(async () => {
-  await writeFile(files.summary, '');
-  await writeFile(files.output, '');
-  process.env.GITHUB_STEP_SUMMARY = files.summary;
-  process.env.GITHUB_OUTPUT = files.output;
-});
-afterEach(() => {
-  delete process.env.GITHUB_STEP_SUMMARY;
-  delete process.env.GITHUB_OUTPUT;
-});
+const files = await actionsFilesPerTest();
 
 function io(env: Record<string, string>, github: RecordingGitHub, output: Output): GitHubIO {
   return {

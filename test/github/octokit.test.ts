@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { OctokitGitHub } from '../../src/github/octokit.js';
-import { DRIFT_LABEL, GitHubError, markers } from '../../src/github/port.js';
+import { CHAIN_LABEL, DRIFT_LABEL, GitHubError, markers } from '../../src/github/port.js';
 import { startGitHubStandIn, type GitHubStandIn } from '../support/github-standin.js';
 
 const TOKEN = 'ghs_standin_token_0123456789';
@@ -111,6 +111,27 @@ describe('drift issue', () => {
 
     assert.equal(await github.closeDriftIssue({ env: 'ec2', comment: 'again' }), null, 'nothing open: nothing to close');
     assert.equal((await github.upsertDriftIssue(issue('back again'))).action, 'opened', 'a closed issue is not reopened: a new one is');
+  });
+});
+
+describe('chain issue', () => {
+  test("kept apart from drift: its own label and marker, so neither issue is taken for the other", async () => {
+    const github = adapter();
+    const drift = await github.upsertDriftIssue({ env: 'eu', title: 'Drift on eu', body: '1 item drifted', labels: ['env:eu'], changeComment: 'changed' });
+    const chain = await github.upsertDriftIssue({ kind: 'chain', env: 'eu', title: 'Fallback chain on eu: 1 of 11 steps failing', body: 'step 8 failing', labels: ['env:eu'], changeComment: 'changed' });
+    assert.equal(chain.action, 'opened', 'the open drift issue is not the chain issue');
+    assert.notEqual(chain.number, drift.number);
+    const created = gh.issues.get(chain.number)!;
+    assert.equal(created.body, `${markers.chain('eu')}\nstep 8 failing`);
+    assert.deepEqual([...created.labels].sort(), [CHAIN_LABEL, 'env:eu']);
+
+    const n = gh.requests.length;
+    assert.deepEqual(await github.upsertDriftIssue({ kind: 'chain', env: 'eu', title: 'Fallback chain on eu: 1 of 11 steps failing', body: 'step 8 failing', labels: ['env:eu'], changeComment: 'changed' }), { number: chain.number, action: 'unchanged' });
+    assert.equal(gh.requests[n]!.query.labels, CHAIN_LABEL, 'found by its own label');
+
+    assert.deepEqual(await github.closeDriftIssue({ kind: 'chain', env: 'eu', comment: 'All steps answer again.' }), { number: chain.number });
+    assert.equal(created.state, 'closed');
+    assert.equal(gh.issues.get(drift.number)!.state, 'open', 'closing the chain issue leaves drift alone');
   });
 });
 

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { formatCheck, runSmoke, type SmokeCheck, type SmokeTarget } from '../../src/smoke/smoke.js';
+import { GatewayClient } from '../../src/smoke/gateway-client.js';
+import { formatCheck, runSmoke, SMOKE_SCOPES, UNSERVED_MODEL, type SmokeCheck, type SmokeTarget } from '../../src/smoke/smoke.js';
 import { startAuthStandin, type AuthStandin } from '../support/auth-standin.js';
 import { startBridge, type BridgeProcess } from '../support/bridge-process.js';
 import { CANARY, freePort, startLiveGateway, type LiveGateway } from '../support/live-gateway.js';
@@ -70,6 +71,7 @@ describe('clawops smoke', { timeout: 300_000 }, () => {
       result.checks.map((c) => [c.name, c.ok]),
       [
         ['gateway health (WebSocket)', true],
+        ['heartbeat', true],
         ['proxy gemini /healthz', true],
         ['proxy kimi /healthz', true],
         ['proxy mistral /healthz', true],
@@ -83,8 +85,10 @@ describe('clawops smoke', { timeout: 300_000 }, () => {
     assert.equal(printed.length, result.checks.length, 'each check is reported as it finishes');
     for (const c of result.checks) assert.ok(Number.isInteger(c.ms) && c.ms >= 0);
     assert.match(result.checks[0]!.detail, /OpenClaw 2026\.9\.6, running the config on disk/);
-    assert.match(result.checks[5]!.detail, /answered by deepseek\/deepseek-chat$/);
-    const fallback = result.checks[6]!;
+    // A gateway just started has had no heartbeat yet: its first comes one cadence (30 min) after the start.
+    assert.match(result.checks[1]!.detail, /^none yet: the gateway started \d+ (s|min) ago and beats every 30m$/);
+    assert.match(result.checks[6]!.detail, /answered by deepseek\/deepseek-chat$/);
+    const fallback = result.checks[7]!;
     assert.equal(fallback.detail, `the canary ${CANARY.model} failed and deepseek/deepseek-chat answered; steps: ${CANARY.model} → deepseek/deepseek-chat (auth)`);
     // The canary really was called and refused, then the chain's primary answered.
     const calls = gw.upstream.requests.slice(before).map((q) => `${q.model}:${q.status}`);
@@ -128,18 +132,57 @@ describe('clawops smoke', { timeout: 300_000 }, () => {
     assert.match(text, /^✘ gateway health/m);
   });
 
-  test('without a bridge or a canary those checks are skipped, not failed', async () => {
+  test('without a bridge those checks are skipped, not failed', async () => {
     const result = await runSmoke({ gatewayUrl: gw.wsUrl, token: gw.token, deviceKeyPem: target.deviceKeyPem, proxies: [] });
     assert.equal(result.ok, true);
     assert.deepEqual(
       result.checks.map((c) => [c.name, c.ok, c.skipped === true]),
       [
         ['gateway health (WebSocket)', true, false],
+        ['heartbeat', true, false],
         ['bridge health', true, true],
         ['bridge chat round trip', true, true],
         ['fallback chain falls back', true, true],
       ],
     );
-    assert.equal(formatCheck(result.checks[1]!), '- bridge health (0 ms): skipped: no bridge URL');
+    assert.equal(formatCheck(result.checks[2]!), '- bridge health (0 ms): skipped: no bridge URL');
+  });
+
+  test('without a canary, the fallback starts from a model the first provider does not serve, and a chain model answers', async () => {
+    // The stand-in, as OpenAI-compatible providers do, answers 404 model_not_found for a model it does not serve.
+    gw.upstream.set(UNSERVED_MODEL, 'not-found');
+    const before = gw.upstream.requests.length;
+    const result = await runSmoke({ gatewayUrl: gw.wsUrl, token: gw.token, deviceKeyPem: target.deviceKeyPem, proxies: [], chain: gw.chain });
+    const fallback = result.checks.find((c) => c.name === 'fallback chain falls back')!;
+    assert.equal(fallback.skipped, undefined, formatCheck(fallback));
+    assert.equal(fallback.ok, true, formatCheck(fallback));
+    // The primary may still be cooling down from the rate limit an earlier test set: any chain model may answer.
+    const answered = new RegExp(`^deepseek/${UNSERVED_MODEL} failed and (\\S+) answered`).exec(fallback.detail)?.[1];
+    assert.ok(answered && gw.chain.includes(answered), fallback.detail);
+    const calls = gw.upstream.requests.slice(before).filter((q) => q.method === 'POST').map((q) => `${q.model}:${q.status}`);
+    assert.equal(calls[0], `${UNSERVED_MODEL}:404`, 'the run starts from the unserved model, refused at once');
+    assert.equal(calls.at(-1), `${answered.slice(answered.indexOf('/') + 1)}:200`, calls.join(' '));
+    // The one-shot job is gone again.
+    const g = await GatewayClient.open({ url: gw.wsUrl, token: gw.token, deviceKeyPem: target.deviceKeyPem, scopes: [...SMOKE_SCOPES] });
+    try {
+      const jobs = (await g.request('cron.list', { includeDisabled: true })) as { jobs?: { name: string }[] };
+      assert.deepEqual((jobs.jobs ?? []).filter((j) => j.name.startsWith('clawops-smoke')), []);
+    } finally {
+      g.close();
+    }
+  });
+
+  test('without a canary, a chain that cannot answer fails the check', async () => {
+    gw.upstream.set(UNSERVED_MODEL, 'not-found');
+    for (const ref of gw.chain) gw.upstream.set(ref.slice(ref.indexOf('/') + 1), 'unauthorized');
+    try {
+      const result = await runSmoke({ gatewayUrl: gw.wsUrl, token: gw.token, deviceKeyPem: target.deviceKeyPem, proxies: [], chain: gw.chain });
+      const fallback = result.checks.find((c) => c.name === 'fallback chain falls back')!;
+      assert.equal(fallback.ok, false, formatCheck(fallback));
+      assert.match(fallback.detail, new RegExp(`^the run from deepseek/${UNSERVED_MODEL} ended error`));
+    } finally {
+      gw.upstream.reset();
+      gw.upstream.set(CANARY.modelId, 'unauthorized');
+    }
   });
 });

@@ -1,4 +1,4 @@
-import type { GitHubPort } from '../../src/github/port.js';
+import type { GitHubPort, IssueKind } from '../../src/github/port.js';
 
 export type PortCall =
   | { method: 'upsertComment'; input: Parameters<GitHubPort['upsertComment']>[0] }
@@ -9,12 +9,14 @@ export type PortCall =
 
 /**
  * A recording fake of the GitHub port, for everything above it. It keeps just enough state to
- * answer like GitHub would: one comment per marker, one open drift issue per environment.
+ * answer like GitHub would: one comment per marker, one open issue per environment and kind.
  */
 export class RecordingGitHub implements GitHubPort {
   readonly calls: PortCall[] = [];
   readonly comments = new Map<string, { id: number; issue: number; body: string }>();
   readonly driftIssues = new Map<string, { number: number; title: string; body: string; open: boolean; comments: string[] }>();
+  /** The chain-health issues, by environment, kept apart from drift as GitHub keeps them apart by label. */
+  readonly chainIssues = new Map<string, { number: number; title: string; body: string; open: boolean; comments: string[] }>();
   /** Pull request number for each commit; a commit not listed came from no pull request. */
   readonly commitPulls = new Map<string, number>();
   private next = 1;
@@ -43,23 +45,28 @@ export class RecordingGitHub implements GitHubPort {
     return { id: existing.id, action };
   }
 
-  async upsertDriftIssue(input: { env: string; title: string; body: string; labels: string[]; changeComment: string }) {
+  private issues(kind: IssueKind | undefined) {
+    return kind === 'chain' ? this.chainIssues : this.driftIssues;
+  }
+
+  async upsertDriftIssue(input: { env: string; title: string; body: string; labels: string[]; changeComment: string; kind?: IssueKind }) {
     this.calls.push({ method: 'upsertDriftIssue', input });
-    const open = this.driftIssues.get(input.env);
+    const open = this.issues(input.kind).get(input.env);
     if (!open?.open) {
       const number = this.next++;
-      this.driftIssues.set(input.env, { number, title: input.title, body: input.body, open: true, comments: [] });
+      this.issues(input.kind).set(input.env, { number, title: input.title, body: input.body, open: true, comments: [] });
       return { number, action: 'opened' as const };
     }
-    if (open.body === input.body) return { number: open.number, action: 'unchanged' as const };
+    if (open.body === input.body && open.title === input.title) return { number: open.number, action: 'unchanged' as const };
     open.body = input.body;
+    open.title = input.title;
     open.comments.push(input.changeComment);
     return { number: open.number, action: 'updated' as const };
   }
 
-  async closeDriftIssue(input: { env: string; comment: string }) {
+  async closeDriftIssue(input: { env: string; comment: string; kind?: IssueKind }) {
     this.calls.push({ method: 'closeDriftIssue', input });
-    const open = this.driftIssues.get(input.env);
+    const open = this.issues(input.kind).get(input.env);
     if (!open?.open) return null;
     open.open = false;
     open.comments.push(input.comment);

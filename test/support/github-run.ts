@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'node:test';
 import type { Install } from '../../src/cli/workspace.js';
 import { REPO_ROOT } from './repo.js';
 
@@ -45,6 +46,26 @@ export async function actionsFiles(): Promise<{ summary: string; output: string 
   await writeFile(summary, '');
   await writeFile(output, '');
   return { summary, output };
+}
+
+/**
+ * @actions/core reads the summary and output files from process.env, and keeps the summary's path
+ * once it has seen it: one pair of files for this process, emptied before each test and set in
+ * process.env while it runs.
+ */
+export async function actionsFilesPerTest(): Promise<{ summary: string; output: string }> {
+  const files = await actionsFiles();
+  beforeEach(async () => {
+    await writeFile(files.summary, '');
+    await writeFile(files.output, '');
+    process.env.GITHUB_STEP_SUMMARY = files.summary;
+    process.env.GITHUB_OUTPUT = files.output;
+  });
+  afterEach(() => {
+    delete process.env.GITHUB_STEP_SUMMARY;
+    delete process.env.GITHUB_OUTPUT;
+  });
+  return files;
 }
 
 /** Runs the CLI from source in a child process, with exactly the environment given (plus PATH). */

@@ -3,13 +3,13 @@
  * loopback port: `POST …/chat/completions` (streamed as SSE when the request asks for it, as the
  * gateway always does) and `GET …/models`. Every request is recorded. A test decides, per model,
  * whether the upstream answers, rate-limits (429 with a long Retry-After, which makes OpenClaw fall
- * back at once instead of retrying for two minutes) or refuses the key (401).
+ * back at once instead of retrying for two minutes), refuses the key (401) or serves no such model (404).
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type Behaviour = 'answer' | 'rate-limit' | 'unauthorized';
+export type Behaviour = 'answer' | 'rate-limit' | 'unauthorized' | 'not-found';
 
 export interface UpstreamRequest {
   method: string;
@@ -27,6 +27,8 @@ export interface OpenAIStandin {
   requests: UpstreamRequest[];
   /** How the upstream treats a model from now on (default: answer). */
   set(model: string, behaviour: Behaviour): void;
+  /** The models GET …/models lists from now on (default: none). */
+  serve(models: readonly string[]): void;
   reset(): void;
   /** The text every answer from `model` carries, so a test can tell which model replied. */
   replyText(model: string): string;
@@ -37,6 +39,7 @@ const digest = (s: string | undefined) => (s ? createHash('sha256').update(s).di
 
 export async function startOpenAIStandin(): Promise<OpenAIStandin> {
   const behaviour = new Map<string, Behaviour>();
+  let listed: readonly string[] = [];
   const requests: UpstreamRequest[] = [];
   const replyText = (model: string) => `stand-in reply from ${model}`;
 
@@ -62,7 +65,8 @@ export async function startOpenAIStandin(): Promise<OpenAIStandin> {
       };
 
       if (req.method === 'GET' && path.endsWith('/models')) {
-        json(200, { object: 'list', data: [] });
+        // OpenAI's list shape (https://platform.openai.com/docs/api-reference/models/list).
+        json(200, { object: 'list', data: listed.map((id) => ({ id, object: 'model', created: 0, owned_by: 'stand-in' })) });
         return;
       }
       if (req.method !== 'POST' || !path.endsWith('/chat/completions')) {
@@ -76,6 +80,12 @@ export async function startOpenAIStandin(): Promise<OpenAIStandin> {
       }
       if (how === 'unauthorized') {
         json(401, { error: { message: 'invalid API key (stand-in)', type: 'invalid_request_error', code: 'invalid_api_key' } });
+        return;
+      }
+      if (how === 'not-found') {
+        // OpenAI's answer for a model it does not serve (https://platform.openai.com/docs/guides/error-codes):
+        // 404, code model_not_found. Groq, Cerebras and OpenRouter answer the same way.
+        json(404, { error: { message: `The model \`${model}\` does not exist or you do not have access to it.`, type: 'invalid_request_error', param: null, code: 'model_not_found' } });
         return;
       }
       const text = replyText(model ?? 'unknown');
@@ -103,6 +113,7 @@ export async function startOpenAIStandin(): Promise<OpenAIStandin> {
     url: `http://127.0.0.1:${port}`,
     requests,
     set: (model, how) => void behaviour.set(model, how),
+    serve: (models) => void (listed = [...models]),
     reset: () => behaviour.clear(),
     replyText,
     close: () =>

@@ -180,7 +180,7 @@ describe('what linting cannot check', () => {
     const expected = hostSecrets('ec2');
     assert.ok(expected.includes('EC2_SSH_PRIVATE_KEY') && expected.includes('OPENCLAW_GATEWAY_TOKEN'));
     const given = names.flatMap((n) => steps(wf[n]!).filter((s) => secretsOf(s).length).map((s) => [n, s] as const));
-    assert.deepEqual(given.map(([n, s]) => `${n}: ${s.name}`), ['apply.yml: Apply to ec2', 'drift.yml: Drift on ${{ matrix.environment }}', 'plan.yml: Plan against ec2 and comment']);
+    assert.deepEqual(given.map(([n, s]) => `${n}: ${s.name}`), ['apply.yml: Apply to ec2', 'drift.yml: Drift on ${{ matrix.environment }}', 'drift.yml: Chain health on ${{ matrix.environment }}', 'plan.yml: Plan against ec2 and comment']);
     for (const [n, s] of given) assert.deepEqual(secretsOf(s), expected, `${n}: ${s.name}`);
     for (const [, s] of given) for (const k of secretsOf(s)) assert.equal(s.env![k], `\${{ secrets.${k} }}`, 'each secret under its own name');
   });
@@ -190,6 +190,7 @@ describe('what linting cannot check', () => {
     assert.deepEqual(wf['drift.yml']!.jobs.drift!.strategy!.matrix.environment, hosts);
     const run = steps(wf['drift.yml']!).map((s) => s.run ?? '').join('\n');
     assert.match(run, /npx clawops drift --env "\$ENVIRONMENT" --report-issue/);
+    assert.match(run, /npx clawops smoke --env "\$ENVIRONMENT" --chain --report-issue/, 'the chain report, in its own issue');
     for (const name of ['drift.yml', 'plan.yml']) {
       assert.ok(!/clawops (apply|rollback)\b/.test(steps(wf[name]!).map((s) => s.run ?? '').join('\n')), `${name} never changes a host`);
     }

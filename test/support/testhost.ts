@@ -133,7 +133,7 @@ export async function startTestHost(name: string, options: StartTestHostOptions 
   // A host of this name left running by an earlier, crashed run would make up.sh refuse; clear
   // it first (down.sh is idempotent and quick when there is nothing to stop).
   const [downCmd0, downArgs0] = scriptCommand(downScript, [name]);
-  await runProcess(downCmd0, downArgs0, { env, timeoutMs: 120_000 });
+  await runProcess(downCmd0, downArgs0, { env, timeoutMs: 600_000 });
 
   const [cmd, args] = scriptCommand(upScript, [name]);
   running.add(name);
@@ -192,7 +192,7 @@ export async function startTestHost(name: string, options: StartTestHostOptions 
     stop() {
       stopping ??= (async () => {
         const [c, a] = scriptCommand(downScript, [name]);
-        const res = await runProcess(c, a, { env, timeoutMs: 120_000 });
+        const res = await runProcess(c, a, { env, timeoutMs: 600_000 });
         running.delete(name);
         if (res.code !== 0) {
           throw new Error(`test host '${name}': down.sh exit ${res.code}:\n${tail(res.stderr)}`);

@@ -3,13 +3,14 @@
  * loopback port: `POST …/chat/completions` (streamed as SSE when the request asks for it, as the
  * gateway always does) and `GET …/models`. Every request is recorded. A test decides, per model,
  * whether the upstream answers, rate-limits (429 with a long Retry-After, which makes OpenClaw fall
- * back at once instead of retrying for two minutes) or refuses the key (401).
+ * back at once instead of retrying for two minutes), refuses the key (401) or stalls (streams its
+ * whole reply, then neither finishes nor closes until the caller goes away).
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type Behaviour = 'answer' | 'rate-limit' | 'unauthorized';
+export type Behaviour = 'answer' | 'rate-limit' | 'unauthorized' | 'stall';
 
 export interface UpstreamRequest {
   method: string;
@@ -30,6 +31,8 @@ export interface OpenAIStandin {
   reset(): void;
   /** The text every answer from `model` carries, so a test can tell which model replied. */
   replyText(model: string): string;
+  /** From now on `model` answers with `text` (streamed a few characters to a chunk), until reset. */
+  setReply(model: string, text: string): void;
   close(): Promise<void>;
 }
 
@@ -38,7 +41,8 @@ const digest = (s: string | undefined) => (s ? createHash('sha256').update(s).di
 export async function startOpenAIStandin(): Promise<OpenAIStandin> {
   const behaviour = new Map<string, Behaviour>();
   const requests: UpstreamRequest[] = [];
-  const replyText = (model: string) => `stand-in reply from ${model}`;
+  const replies = new Map<string, string>();
+  const replyText = (model: string) => replies.get(model) ?? `stand-in reply from ${model}`;
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -93,6 +97,7 @@ export async function startOpenAIStandin(): Promise<OpenAIStandin> {
         send({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra });
       chunk({ role: 'assistant', content: '' }, null);
       for (const word of text.split(/(?= )/)) chunk({ content: word }, null);
+      if (how === 'stall') return;
       chunk({}, 'stop', { usage });
       res.end('data: [DONE]\n\n');
     });
@@ -103,7 +108,11 @@ export async function startOpenAIStandin(): Promise<OpenAIStandin> {
     url: `http://127.0.0.1:${port}`,
     requests,
     set: (model, how) => void behaviour.set(model, how),
-    reset: () => behaviour.clear(),
+    reset: () => {
+      behaviour.clear();
+      replies.clear();
+    },
+    setReply: (model, text) => void replies.set(model, text),
     replyText,
     close: () =>
       new Promise<void>((resolve) => {

@@ -176,7 +176,7 @@ describe('openclaw-bridge edge function', { timeout: 900_000 }, () => {
           const AsyncFunction = (async () => {}).constructor as new (...args: string[]) => (...a: unknown[]) => Promise<void>;
           await new AsyncFunction('BRIDGE', 'accessToken', 'message', 'show', code)(base(), me.token, 'show me', (text: string) => shown.push(text));
           assert.equal(shown.at(-1), reply);
-          assert.ok(shown.length > 2, `shown ${shown.length} times`);
+          assert.ok(shown.some((t) => t.length > 0 && t.length < reply.length), 'shown in part while it streams, not only at the end');
           for (let i = 1; i < shown.length; i++) assert.ok(shown[i]!.startsWith(shown[i - 1]!), 'the reply only grows');
         } finally {
           gw.upstream.reset();

@@ -1,10 +1,10 @@
 /**
- * The decoder of the bridge's v2 event stream (bridge/openclaw-bridge/stream.ts), as strict as a
- * client may rely on: every event is one of the vocabulary, with exactly its documented fields
- * and their types. Anything else, a gateway field passing through included, throws, naming the
+ * The decoder of the bridge's v2 event stream (schema: bridge/openclaw-bridge/events.ts), as
+ * strict as a client may rely on: every event is one of the vocabulary, with exactly its documented
+ * fields and their types. Anything else, a gateway field passing through included, throws, naming the
  * event and the field.
  */
-import type { DeltaData, DoneData, ErrorData, StartData, StreamEvent } from '../../bridge/openclaw-bridge/events.js';
+import type { StreamEvent } from '../../bridge/openclaw-bridge/events.js';
 import { parseSse } from './bridge-process.js';
 
 type Check = (v: unknown) => boolean;
@@ -41,5 +41,3 @@ export function replyFromDeltas(events: StreamEvent[]): string {
   for (const e of events) if (e.event === 'delta') text = e.data.replace ? e.data.text : text + e.data.text;
   return text;
 }
-
-export type { DeltaData, DoneData, ErrorData, StartData, StreamEvent };

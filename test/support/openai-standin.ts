@@ -31,8 +31,11 @@ export interface OpenAIStandin {
   reset(): void;
   /** The text every answer from `model` carries, so a test can tell which model replied. */
   replyText(model: string): string;
-  /** From now on `model` answers with `text` (streamed a few characters to a chunk), until reset. */
-  setReply(model: string, text: string): void;
+  /**
+   * From now on `model` answers with `text`, streamed a word to a chunk, until reset; with
+   * `charsPerSecond`, at that pace, as a real model streams (by default as fast as it can).
+   */
+  setReply(model: string, text: string, charsPerSecond?: number): void;
   close(): Promise<void>;
 }
 
@@ -41,8 +44,8 @@ const digest = (s: string | undefined) => (s ? createHash('sha256').update(s).di
 export async function startOpenAIStandin(): Promise<OpenAIStandin> {
   const behaviour = new Map<string, Behaviour>();
   const requests: UpstreamRequest[] = [];
-  const replies = new Map<string, string>();
-  const replyText = (model: string) => replies.get(model) ?? `stand-in reply from ${model}`;
+  const replies = new Map<string, { text: string; charsPerSecond?: number }>();
+  const replyText = (model: string) => replies.get(model)?.text ?? `stand-in reply from ${model}`;
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -96,10 +99,32 @@ export async function startOpenAIStandin(): Promise<OpenAIStandin> {
       const chunk = (delta: unknown, finish: string | null, extra = {}) =>
         send({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra });
       chunk({ role: 'assistant', content: '' }, null);
-      for (const word of text.split(/(?= )/)) chunk({ content: word }, null);
-      if (how === 'stall') return;
-      chunk({}, 'stop', { usage });
-      res.end('data: [DONE]\n\n');
+      const words = text.split(/(?= )/);
+      const end = () => {
+        if (how === 'stall') return;
+        chunk({}, 'stop', { usage });
+        res.end('data: [DONE]\n\n');
+      };
+      const pace = (model && replies.get(model)?.charsPerSecond) || 0;
+      if (!pace) {
+        for (const word of words) chunk({ content: word }, null);
+        return end();
+      }
+      // Paced: every 20 ms, the words due by then.
+      const started = Date.now();
+      let sent = 0;
+      let i = 0;
+      const tick = () => {
+        if (res.destroyed) return;
+        const due = ((Date.now() - started) / 1000) * pace;
+        while (i < words.length && sent < due) {
+          sent += words[i]!.length;
+          chunk({ content: words[i++] }, null);
+        }
+        if (i < words.length) setTimeout(tick, 20);
+        else end();
+      };
+      tick();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -112,7 +137,7 @@ export async function startOpenAIStandin(): Promise<OpenAIStandin> {
       behaviour.clear();
       replies.clear();
     },
-    setReply: (model, text) => void replies.set(model, text),
+    setReply: (model, text, charsPerSecond) => void replies.set(model, { text, ...(charsPerSecond ? { charsPerSecond } : {}) }),
     replyText,
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: install what is missing, type-check, build, then every test
-# under test/ (unit, golden, CLI, the real OpenClaw as oracle, the proxies). Tests that need a real
-# part fail, never skip, when it does not start.
+# The whole test suite, as CI runs it: install what is missing, type-check, build, prepare the
+# test hosts' images, then every test file under test/ (unit, golden, CLI, the real OpenClaw as
+# oracle, the proxies, the end-to-end hosts), two at a time, longest first, each file's duration
+# printed and the whole kept inside its budget (scripts/run-tests.ts). Tests that need a real part
+# fail, never skip, when it does not start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +18,8 @@ echo "== type-check"
 npx tsc -p tsconfig.json --noEmit
 echo "== build"
 npm run build --silent >/dev/null
-echo "== tests"
-mapfile -t files < <(find test -name '*.test.ts' | sort)
-node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"
+# The hosts' images are built here, once, outside any test's time limit: a cold build of the base
+# takes minutes, more on a loaded machine, and is no test's business.
+echo "== test hosts"
+npx tsx test/e2e/prepare.ts
+npx tsx scripts/run-tests.ts

@@ -15,11 +15,12 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 state="$1"
 # shellcheck source=/dev/null
-. "$state/boot.env"   # TH_NAME TH_ROOTFS TH_NET_MODE TH_NETNS TH_SSH_PORT
+. "$state/boot.env"   # TH_NAME TH_ROOTFS TH_LAYERS TH_NET_MODE TH_NETNS TH_SSH_PORT
 
 merged="$state/merged"
+# The image's own layers (if any) over the base, topmost first, as overlayfs lists lower layers.
 mount -t overlay "th-$TH_NAME" \
-  -o "lowerdir=$TH_ROOTFS,upperdir=$state/upper,workdir=$state/work" "$merged"
+  -o "lowerdir=${TH_LAYERS:+$TH_LAYERS:}$TH_ROOTFS,upperdir=$state/upper,workdir=$state/work" "$merged"
 
 # This host's own identity, written through the overlay so it lands in the upper dir only.
 install -m 0600 "$state/keys/ssh_host_ed25519_key" "$merged/etc/ssh/ssh_host_ed25519_key"

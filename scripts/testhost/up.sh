@@ -8,7 +8,10 @@
 #        CLAWOPS_TESTHOST_CACHE   base rootfs cache dir (see build-rootfs.sh)
 #        CLAWOPS_TESTHOST_NET     netns (default): own network namespace, host at 10.213.<i>.2:22
 #                                 host: share the runner's network, sshd on 127.0.0.1:<free port>
-#        CLAWOPS_TESTHOST_BOOT_TIMEOUT  seconds to wait for ssh (default 60)
+#        CLAWOPS_TESTHOST_LAYERS  extra read-only layers over the base rootfs, colon-separated,
+#                                 topmost first (a prepared image: e.g. the runtime preinstalled)
+#        CLAWOPS_TESTHOST_BOOT_TIMEOUT  seconds to wait for ssh (default 300: a ceiling for a
+#                                 machine under load; a boot that fails ends the wait at once)
 # Prints the path of host.json on stdout and nothing else; logs go to stderr.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,10 +24,14 @@ name="${1:-}"
 validate_name "$name"
 net_mode="${CLAWOPS_TESTHOST_NET:-netns}"
 case "$net_mode" in netns | host) ;; *) die "CLAWOPS_TESTHOST_NET must be netns or host" ;; esac
-timeout_s="${CLAWOPS_TESTHOST_BOOT_TIMEOUT:-60}"
+timeout_s="${CLAWOPS_TESTHOST_BOOT_TIMEOUT:-300}"
 state="$TESTHOST_STATE_ROOT/$name"
 # The overlay mount options are comma/colon separated; such paths would silently misparse.
 case "$state$TESTHOST_CACHE_DIR" in *[,:\ ]*) die "state/cache paths must not contain , : or spaces" ;; esac
+layers="${CLAWOPS_TESTHOST_LAYERS:-}"
+case "$layers" in *[,\ ]* | :* | *: | *::*) die "CLAWOPS_TESTHOST_LAYERS: folders separated by single colons, without , or spaces" ;; esac
+IFS=: read -r -a layer_dirs <<<"$layers"
+for d in "${layer_dirs[@]}"; do [ -d "$d" ] || die "CLAWOPS_TESTHOST_LAYERS: no folder $d"; done
 
 t_start=$(date +%s%N)
 # Base rootfs (instant when cached). It prints its path on stdout.
@@ -114,6 +121,7 @@ fi
 cat >"$state/boot.env" <<EOF
 TH_NAME=$name
 TH_ROOTFS=$rootfs
+TH_LAYERS=$layers
 TH_NET_MODE=$net_mode
 TH_NETNS=$netns
 TH_SSH_PORT=$ssh_port

@@ -1,4 +1,4 @@
-import type { DesiredState } from '../render/desired.js';
+import { DEFAULT_GATE_SECONDS, type DesiredState } from '../render/desired.js';
 import { diff, finalContent, type SecretLookup } from '../plan/diff.js';
 import { recordDigest, sha256 } from '../plan/digest.js';
 import type { HostFacts, ReleaseRecord } from '../plan/facts.js';
@@ -27,7 +27,6 @@ export interface ApplyInput {
   lockWaitMs?: number;
   breakLock?: boolean;
   keepReleases?: number;
-  gateSeconds?: number;
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
   progress?: (line: string) => void;
@@ -97,7 +96,7 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
       previous,
       removed,
       ...(facts.release?.health ? { previousHealth: facts.release.health } : {}),
-      gateSeconds: input.gateSeconds ?? 180,
+      gateSeconds: desired.host.gateSeconds ?? DEFAULT_GATE_SECONDS,
       audit: { holder: input.holder, revision: input.revision, planDigest: plan.factsDigest },
     });
     await t.put([{ path: p.script, content: script, mode: 0o700 }]);

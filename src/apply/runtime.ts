@@ -16,8 +16,11 @@ export interface RuntimeSource {
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** Unpacks into a temporary folder and renames it into place: a runtime is either whole or absent. */
-function unpackInto(dir: string, archive: string, check: string): string {
+/**
+ * Unpacks into a temporary folder and renames it into place: a runtime is either whole or absent.
+ * The test hosts' runtime image is unpacked by this same script, so that it is what apply installs.
+ */
+export function unpackInto(dir: string, archive: string, check: string): string {
   return [
     'set -e',
     `d=${q(dir)}`,
@@ -28,7 +31,6 @@ function unpackInto(dir: string, archive: string, check: string): string {
     'chmod 755 "$t"',
     'rm -rf "$d"',
     'mv -T "$t" "$d"',
-    `rm -f ${q(archive)}`,
   ].join('\n');
 }
 
@@ -51,13 +53,13 @@ export async function ensureRuntime(
     progress(`installing Node ${rt.node.version}`);
     const archive = `/tmp/clawops-node-${rt.node.version}.tgz`;
     await t.put([{ path: archive, content: await source.nodeArchive(rt.node.version), mode: 0o644 }]);
-    await must(t, 'install node', asRoot(desired, ['bash', '-c', unpackInto(rt.node.dir, archive, 'bin/node')]), undefined, 300_000);
+    await must(t, 'install node', asRoot(desired, ['bash', '-c', `${unpackInto(rt.node.dir, archive, 'bin/node')}\nrm -f ${q(archive)}`]), undefined, 300_000);
   }
   const ocChange = changes.find((c) => c.component === 'openclaw');
   if (ocChange?.action === 'install') {
     progress(`installing OpenClaw ${rt.openclaw.version}`);
     const archive = `/tmp/clawops-openclaw-${rt.openclaw.version}.tgz`;
     await t.put([{ path: archive, content: await source.openclawArchive(rt.openclaw.version), mode: 0o644 }]);
-    await must(t, 'install openclaw', asRoot(desired, ['bash', '-c', unpackInto(rt.openclaw.dir, archive, 'node_modules/openclaw/openclaw.mjs')]), undefined, 900_000);
+    await must(t, 'install openclaw', asRoot(desired, ['bash', '-c', `${unpackInto(rt.openclaw.dir, archive, 'node_modules/openclaw/openclaw.mjs')}\nrm -f ${q(archive)}`]), undefined, 900_000);
   }
 }

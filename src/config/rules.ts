@@ -29,6 +29,9 @@ export function checkRules(s: ConfigSources): Problem[] {
     p.models.forEach((m, i) => {
       if (seen.has(m.id)) out.push(problemAt(source, ['models', i, 'id'], `model "${m.id}" is declared twice in provider ${p.id}`));
       seen.add(m.id);
+      if (m.sampling && !p.proxy) {
+        out.push(problemAt(source, ['models', i, 'sampling'], `sampling rules are applied by a compatibility proxy, and ${p.id} has none (add proxy: {kind, port})`, 'key'));
+      }
     });
     if (p.api !== 'openai-completions' && !p.proxy) {
       out.push(

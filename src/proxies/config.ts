@@ -7,12 +7,17 @@
  *  "models":[{"id":"gemini-2.5-flash","name":"Gemini 2.5 Flash","contextWindow":1048576,"maxTokens":65536}]}
  * ```
  *
+ * A model may carry `sampling`, the provider's fixed or allowed values for it (see sampling.ts),
+ * e.g. `"sampling":{"temperature":{"thinking":1,"nonThinking":0.6},"top_p":0.95}`.
+ *
  * `timeoutMs` (default 60000) and `maxBodyBytes` (default 4 MiB) may be omitted. `port` 0 asks for
  * an ephemeral port (used by tests; the bound port is logged). Unknown keys are rejected so that a
  * typo in the renderer fails at start instead of being silently ignored. The API key itself is
  * never in this file: only the name of the environment variable that holds it.
  */
 import { readFileSync } from 'node:fs';
+import { samplingProblems } from './sampling.js';
+import type { Sampling } from './sampling.js';
 
 export const PROXY_KINDS = ['gemini', 'mistral', 'kimi'] as const;
 export type ProxyKind = (typeof PROXY_KINDS)[number];
@@ -22,6 +27,8 @@ export interface ModelEntry {
   name?: string;
   contextWindow?: number;
   maxTokens?: number;
+  /** The provider's fixed or allowed sampling values for this model (see sampling.ts). */
+  sampling?: Sampling;
 }
 
 export interface ProxyConfig {
@@ -50,7 +57,7 @@ export class ConfigError extends Error {
 }
 
 const TOP_KEYS = new Set(['kind', 'port', 'upstream', 'apiKeyEnv', 'timeoutMs', 'maxBodyBytes', 'models']);
-const MODEL_KEYS = new Set(['id', 'name', 'contextWindow', 'maxTokens']);
+const MODEL_KEYS = new Set(['id', 'name', 'contextWindow', 'maxTokens', 'sampling']);
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 export function loadProxyConfig(file: string): ProxyConfig {
@@ -131,10 +138,12 @@ export function parseProxyConfig(text: string, file: string): ProxyConfig {
           problems.push(`${at}.${key}: expected a positive integer, got ${show(m[key])}`);
         }
       }
+      if (m.sampling !== undefined) problems.push(...samplingProblems(m.sampling, `${at}.sampling`));
       const entry: ModelEntry = { id: String(m.id) };
       if (typeof m.name === 'string') entry.name = m.name;
       if (typeof m.contextWindow === 'number') entry.contextWindow = m.contextWindow;
       if (typeof m.maxTokens === 'number') entry.maxTokens = m.maxTokens;
+      if (m.sampling !== undefined) entry.sampling = m.sampling as Sampling;
       models.push(entry);
     });
   }

@@ -16,6 +16,28 @@
  * Tool-call ids: Gemini's function calls carry no id (or an optional one), so the proxy makes one
  * up on the way down; on the way up a `tool` message finds its function name by looking its
  * `tool_call_id` up in the earlier assistant turn of the same request, so no state is kept.
+ *
+ * Thought signatures: Gemini 3 answers a request whose history holds a functionCall part without
+ * the `thoughtSignature` it came with with 400 INVALID_ARGUMENT ("Function call is missing a
+ * thought_signature in functionCall parts", https://ai.google.dev/gemini-api/docs/thought-signatures).
+ * The proxy keeps no state, so the signature travels inside the tool-call id, `<id>__thought__<sig>`,
+ * as LiteLLM does (THOUGHT_SIGNATURE_SEPARATOR in BerriAI/litellm
+ * litellm/litellm_core_utils/prompt_templates/factory.py), and goes back on the functionCall part.
+ * A Gemini 3 call without one (made by another provider before a failover) gets the placeholder
+ * Google documents for history it did not produce, `skip_thought_signature_validator`.
+ *
+ * Thinking: `reasoning_effort` becomes `thinkingConfig`: `thinkingLevel` on Gemini 3, `thinkingBudget`
+ * on 2.5 (https://ai.google.dev/gemini-api/docs/thinking), with LiteLLM's mapping
+ * (_map_reasoning_effort_to_thinking_level in factory.py; the budgets of litellm/constants.py:
+ * minimal 128, low 1024, medium 2048, high 4096, none 0). Thought tokens (`thoughtsTokenCount`) are
+ * billed as output, so they count in completion_tokens and prompt + completion = total.
+ *
+ * Images: a data: URL goes inline; an http(s) URL goes as `fileData.fileUri`, which Gemini fetches
+ * itself (https://ai.google.dev/gemini-api/docs/file-input-methods).
+ *
+ * Errors: a 429 says how long to wait in its `google.rpc.RetryInfo` detail (`retryDelay: "23s"`,
+ * https://ai.google.dev/gemini-api/docs/rate-limits, https://cloud.google.com/apis/design/errors);
+ * it reaches the client as `Retry-After` in whole seconds.
  */
 import { randomBytes } from 'node:crypto';
 import type { CallContext, ErrorDetail, Provider, StreamTranslator, UpstreamCall } from './provider.js';
@@ -32,6 +54,7 @@ export interface GeminiPart {
   thought?: boolean;
   thoughtSignature?: string;
   inlineData?: { mimeType: string; data: string };
+  fileData?: { mimeType?: string; fileUri: string };
   functionCall?: { id?: string; name: string; args?: Record<string, unknown> };
   functionResponse?: { name: string; response: Record<string, unknown> };
 }
@@ -58,12 +81,30 @@ interface GeminiCandidate {
 interface GeminiResponse {
   candidates?: GeminiCandidate[];
   promptFeedback?: { blockReason?: string };
-  usageMetadata?: { promptTokenCount?: number; candidatesTokenCount?: number; totalTokenCount?: number; thoughtsTokenCount?: number };
+  usageMetadata?: { promptTokenCount?: number; candidatesTokenCount?: number; totalTokenCount?: number; thoughtsTokenCount?: number; toolUsePromptTokenCount?: number };
   responseId?: string;
   error?: { code?: number; message?: string; status?: string };
 }
 
 // --- request ---
+
+export const THOUGHT_SIGNATURE_SEPARATOR = '__thought__';
+/** Google's placeholder for a function call Gemini did not make itself (thought-signatures docs, FAQ). */
+export const SKIP_SIGNATURE = 'skip_thought_signature_validator';
+
+export function isGemini3(model: string): boolean {
+  return /(^|\/)gemini-3/.test(model);
+}
+
+/** A tool-call id that carries its call's thought signature, if there is one. */
+export function idWithSignature(id: string, signature: string | undefined): string {
+  return signature ? `${id}${THOUGHT_SIGNATURE_SEPARATOR}${signature}` : id;
+}
+
+function signatureOf(id: string | undefined): string | undefined {
+  const at = id?.indexOf(THOUGHT_SIGNATURE_SEPARATOR) ?? -1;
+  return at >= 0 ? id!.slice(at + THOUGHT_SIGNATURE_SEPARATOR.length) || undefined : undefined;
+}
 
 export function toGeminiRequest(req: ChatRequest): GeminiRequest {
   const system: GeminiPart[] = [];
@@ -96,7 +137,11 @@ export function toGeminiRequest(req: ChatRequest): GeminiRequest {
           const name = call.function?.name;
           if (typeof name !== 'string' || name === '') throw badRequest('invalid_request', `messages[${i}].tool_calls[${j}].function.name is missing`);
           if (typeof call.id === 'string') toolNames.set(call.id, name);
-          parts.push({ functionCall: { name, args: parseArguments(call.function.arguments, `messages[${i}].tool_calls[${j}]`) } });
+          const part: GeminiPart = { functionCall: { name, args: parseArguments(call.function.arguments, `messages[${i}].tool_calls[${j}]`) } };
+          // Of parallel calls only the first carries a signature; the placeholder goes there too.
+          const signature = signatureOf(call.id) ?? (j === 0 && isGemini3(req.model) ? SKIP_SIGNATURE : undefined);
+          if (signature) part.thoughtSignature = signature;
+          parts.push(part);
         });
         push('model', parts);
         break;
@@ -155,6 +200,8 @@ function toGenerationConfig(req: ChatRequest): Record<string, unknown> {
   if (typeof req.presence_penalty === 'number') g.presencePenalty = req.presence_penalty;
   if (typeof req.frequency_penalty === 'number') g.frequencyPenalty = req.frequency_penalty;
   if (typeof req.seed === 'number') g.seed = req.seed;
+  const thinking = thinkingConfig(req);
+  if (thinking) g.thinkingConfig = thinking;
   const format = req.response_format;
   if (format?.type === 'json_object') g.responseMimeType = 'application/json';
   else if (format?.type === 'json_schema') {
@@ -162,6 +209,47 @@ function toGenerationConfig(req: ChatRequest): Record<string, unknown> {
     if (format.json_schema?.schema) g.responseJsonSchema = format.json_schema.schema;
   }
   return g;
+}
+
+const THINKING_BUDGET: Record<string, number> = { none: 0, minimal: 128, low: 1024, medium: 2048, high: 4096 };
+
+/**
+ * `reasoning_effort` → thinkingConfig. Gemini 3 takes a level (Flash: minimal, low, medium, high;
+ * Pro: low, high, and thinking cannot be off); 2.5 takes a budget in tokens (2.5 Pro: 128–32768,
+ * never 0; Flash-Lite: 0 or 512–24576).
+ */
+function thinkingConfig(req: ChatRequest): Record<string, unknown> | undefined {
+  const effort = typeof req.reasoning_effort === 'string' ? req.reasoning_effort.toLowerCase() : undefined;
+  if (effort === undefined) return undefined;
+  const model = req.model;
+  if (isGemini3(model)) {
+    const flash = model.includes('flash');
+    const level: Record<string, string> = flash
+      ? { none: 'minimal', minimal: 'minimal', low: 'low', medium: 'medium', high: 'high' }
+      : { none: 'low', minimal: 'low', low: 'low', medium: 'high', high: 'high' };
+    return level[effort] ? { thinkingLevel: level[effort] } : undefined;
+  }
+  let budget = THINKING_BUDGET[effort];
+  if (budget === undefined) return undefined;
+  if (model.includes('pro')) budget = Math.max(128, budget);
+  else if (model.includes('flash-lite') && budget > 0) budget = Math.max(512, budget);
+  return { thinkingBudget: budget };
+}
+
+const IMAGE_TYPES: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif', heic: 'image/heic', heif: 'image/heif' };
+
+/** A public image URL as a file reference, the type from the file name when it tells one; null for no URL. */
+function imageFile(url: string): GeminiPart | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return null;
+  const ext = /\.([a-z0-9]+)$/i.exec(parsed.pathname)?.[1]?.toLowerCase();
+  const mimeType = ext ? IMAGE_TYPES[ext] : undefined;
+  return { fileData: mimeType ? { mimeType, fileUri: url } : { fileUri: url } };
 }
 
 function userParts(content: ChatMessage['content'], i: number): GeminiPart[] {
@@ -172,8 +260,10 @@ function userParts(content: ChatMessage['content'], i: number): GeminiPart[] {
     if (part.type === 'image_url') {
       const url = typeof part.image_url === 'string' ? part.image_url : part.image_url?.url;
       const m = /^data:([^;,]+);base64,(.*)$/s.exec(url ?? '');
-      if (!m) throw badRequest('unsupported_content', `messages[${i}].content[${j}]: Gemini takes images as data: URLs only`);
-      return { inlineData: { mimeType: m[1]!, data: m[2]! } };
+      if (m) return { inlineData: { mimeType: m[1]!, data: m[2]! } };
+      const file = imageFile(url ?? '');
+      if (file) return file;
+      throw badRequest('unsupported_content', `messages[${i}].content[${j}]: Gemini takes images as data: URLs or http(s) URLs`);
     }
     if (part.type === 'input_audio' && part.input_audio) {
       return { inlineData: { mimeType: `audio/${part.input_audio.format}`, data: part.input_audio.data } };
@@ -219,7 +309,7 @@ export function finishReason(reason: string | undefined, sawFunctionCall: boolea
 export function usageFrom(meta: GeminiResponse['usageMetadata']): Usage | undefined {
   if (!meta) return undefined;
   const prompt = meta.promptTokenCount ?? 0;
-  const completion = meta.candidatesTokenCount ?? 0;
+  const completion = (meta.candidatesTokenCount ?? 0) + (meta.thoughtsTokenCount ?? 0);
   const usage: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: meta.totalTokenCount ?? prompt + completion };
   if (meta.thoughtsTokenCount) usage.completion_tokens_details = { reasoning_tokens: meta.thoughtsTokenCount };
   return usage;
@@ -237,7 +327,8 @@ function readParts(parts: GeminiPart[] | undefined): { text: string; calls: Tool
     if (p.thought) continue;
     if (typeof p.text === 'string') text += p.text;
     if (p.functionCall) {
-      calls.push({ id: p.functionCall.id ?? newCallId(), type: 'function', function: { name: p.functionCall.name, arguments: JSON.stringify(p.functionCall.args ?? {}) } });
+      const id = idWithSignature(p.functionCall.id ?? newCallId(), p.thoughtSignature);
+      calls.push({ id, type: 'function', function: { name: p.functionCall.name, arguments: JSON.stringify(p.functionCall.args ?? {}) } });
     }
   }
   return { text, calls };
@@ -353,6 +444,28 @@ export const geminiProvider: Provider = {
     return geminiStreamTranslator(req, ctx.now);
   },
   errorDetail(bodyText: string): ErrorDetail {
-    return commonErrorDetail(bodyText);
+    const detail = commonErrorDetail(bodyText);
+    const delay = retryDelaySeconds(bodyText);
+    if (delay !== undefined) detail.retryAfter = String(delay);
+    return detail;
   },
 };
+
+/** Whole seconds from the error's RetryInfo detail (`"retryDelay": "23.5s"` → 24), if it has one. */
+export function retryDelaySeconds(bodyText: string): number | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(bodyText);
+  } catch {
+    return undefined;
+  }
+  if (Array.isArray(body)) body = body[0];
+  const details = (body as { error?: { details?: unknown } } | null)?.error?.details;
+  if (!Array.isArray(details)) return undefined;
+  for (const d of details as { '@type'?: string; retryDelay?: unknown }[]) {
+    if (d?.['@type'] !== 'type.googleapis.com/google.rpc.RetryInfo' || typeof d.retryDelay !== 'string') continue;
+    const m = /^(\d+(?:\.\d+)?)s$/.exec(d.retryDelay);
+    if (m) return Math.ceil(Number(m[1]));
+  }
+  return undefined;
+}

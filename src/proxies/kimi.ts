@@ -2,13 +2,20 @@
  * Kimi (Moonshot) adapter: a pass-through to Moonshot's chat-completions (`{upstream}/chat/completions`,
  * Bearer key) through the shared OpenAI-compatible dialect machinery. Moonshot validates strictly:
  *
- * - temperature: Moonshot takes 0.001–0.999 where OpenAI takes 0–2. The scales mean the same thing
- *   where they overlap, so the value is clamped, not rescaled:
- *       t ≤ 0.001 (including 0)   → 0.001   (greedy as Moonshot allows)
- *       0.001 < t < 0.999         → t       (unchanged: 0.2 stays 0.2, 0.7 stays 0.7)
- *       t ≥ 0.999 (OpenAI's 1–2)  → 0.999   (the most random Moonshot allows)
- *   Rescaling (t/2) was rejected: it would halve every common setting (0.7 → 0.35).
- * - n: at most 5, and 1 when the temperature is at the floor (Moonshot rejects n > 1 near 0).
+ * - Sampling: a model's `sampling` rules from the provider config (sampling.ts) decide. Kimi K2.5
+ *   fixes every sampling parameter: temperature 1 with thinking and 0.6 without, top_p 0.95, n 1,
+ *   both penalties 0; any other value is a 400 ("invalid temperature: only 1 is allowed for this
+ *   model"). Source: https://platform.kimi.ai/docs/api/models-overview ("Parameter Comparison").
+ *   A model that declares nothing gets the guide's older rule, temperature 0.001–0.999, where OpenAI
+ *   takes 0–2: the value is clamped, not rescaled (0.2 stays 0.2, 1–2 become 0.999; rescaling t/2
+ *   would halve every common setting).
+ * - n: at most 5, and 1 when the temperature is at the floor ("When temperature is close to 0, n
+ *   can only be 1", same page).
+ * - tool_choice naming a function, on a model that thinks: with thinking on, Moonshot takes only
+ *   "auto" or "none" and answers a named function with a 400 ("tool_choice 'specified' is
+ *   incompatible with thinking enabled"). The request turns thinking off instead
+ *   (`thinking: {type: "disabled"}`, https://platform.moonshot.ai/docs/guide/use-kimi-k2-thinking-model),
+ *   so the forced call happens; the sampling rules then follow the non-thinking mode.
  * - max_tokens: filled from the model's configured `maxTokens` when the client sets no limit,
  *   because Moonshot's own default (1024) cuts answers short.
  * - tool_choice "required" is not supported by Moonshot → "auto".
@@ -23,15 +30,18 @@
  */
 import { compatProvider } from './openai-compatible.js';
 import type { Dialect } from './openai-compatible.js';
+import { applySampling, switchesThinking } from './sampling.js';
+import type { Sampling } from './sampling.js';
 
-export const KIMI_TEMPERATURE_MIN = 0.001;
-export const KIMI_TEMPERATURE_MAX = 0.999;
+const KIMI_TEMPERATURE_MIN = 0.001;
 const KIMI_MAX_N = 5;
 
-/** OpenAI temperature (0–2) → Moonshot's (0.001–0.999); see the module doc. */
-export function kimiTemperature(t: number): number {
-  return Math.min(KIMI_TEMPERATURE_MAX, Math.max(KIMI_TEMPERATURE_MIN, t));
-}
+/**
+ * For a model whose config declares no sampling. Moonshot's range there is [0, 1] (BerriAI/litellm
+ * litellm/llms/moonshot/chat/transformation.py: "`temperature` on KIMI API is [0, 1]"); the clamp
+ * stays inside it, off the ends the older guide ruled out.
+ */
+export const KIMI_DEFAULT_SAMPLING: Sampling = { temperature: { min: KIMI_TEMPERATURE_MIN, max: 0.999 } };
 
 type Json = Record<string, unknown>;
 
@@ -66,7 +76,13 @@ export const kimiDialect: Dialect = {
   toolIdDown: (id) => id,
   finishReasons: {},
   request(body: Json, ctx): void {
-    if (typeof body.temperature === 'number') body.temperature = kimiTemperature(body.temperature);
+    let thinking = (body.thinking as { type?: string } | undefined)?.type !== 'disabled';
+    const forcedTool = typeof body.tool_choice === 'object' && body.tool_choice !== null;
+    if (forcedTool && thinking && switchesThinking(ctx.model?.sampling)) {
+      body.thinking = { type: 'disabled' };
+      thinking = false;
+    }
+    applySampling(body, ctx.model?.sampling ?? KIMI_DEFAULT_SAMPLING, thinking);
     if (typeof body.n === 'number') {
       body.n = Math.min(KIMI_MAX_N, Math.max(1, Math.trunc(body.n)));
       if (body.temperature === KIMI_TEMPERATURE_MIN) body.n = 1;
@@ -74,7 +90,6 @@ export const kimiDialect: Dialect = {
     const hasLimit = typeof body.max_tokens === 'number' || typeof body.max_completion_tokens === 'number';
     if (!hasLimit && ctx.model?.maxTokens !== undefined) body.max_tokens = ctx.model.maxTokens;
     if (body.tool_choice === 'required') body.tool_choice = 'auto';
-    const thinking = (body.thinking as { type?: string } | undefined)?.type !== 'disabled';
     const toolNames = new Map<string, string>();
     for (const m of body.messages as Json[]) {
       if (m.role === 'assistant' && Array.isArray(m.tool_calls)) {

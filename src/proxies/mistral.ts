@@ -17,12 +17,20 @@
  *     down (Mistral → client): identity. Mistral's ids already have the 9-character form, so
  *          `up(down(id)) === id` and a follow-up `tool` message carries Mistral's own id back.
  *   A collision needs two distinct ids in one conversation to share 9 base-62 digits (1 in 62^9).
+ * - Message order: Mistral answers a `user` message right after a `tool` message with a 400
+ *   ("Unexpected role 'user' after role 'tool'"), where OpenAI takes it (a client that runs a tool
+ *   and then adds the user's next words, or a gateway that appends a user turn to a tool round
+ *   trip). An assistant message goes between them, as LiteLLM does to keep roles alternating
+ *   (DEFAULT_ASSISTANT_CONTINUE_MESSAGE, "Please continue.", in
+ *   BerriAI/litellm litellm/litellm_core_utils/prompt_templates/common_utils.py).
  */
 import { createHash } from 'node:crypto';
 import { compatProvider } from './openai-compatible.js';
 import type { Dialect } from './openai-compatible.js';
 
 const MISTRAL_ID = /^[A-Za-z0-9]{9}$/;
+/** Mistral rejects an empty assistant message, so the one put between a tool result and a user turn says something. */
+export const ASSISTANT_BETWEEN_TOOL_AND_USER = { role: 'assistant', content: 'Please continue.' } as const;
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 export function toMistralToolCallId(id: string): string {
@@ -69,6 +77,10 @@ export const mistralDialect: Dialect = {
   toolIdUp: toMistralToolCallId,
   toolIdDown: fromMistralToolCallId,
   finishReasons: { model_length: 'length' },
+  request(body): void {
+    const messages = body.messages as { role: string }[];
+    body.messages = messages.flatMap((m, i) => (m.role === 'user' && messages[i - 1]?.role === 'tool' ? [{ ...ASSISTANT_BETWEEN_TOOL_AND_USER }, m] : [m]));
+  },
 };
 
 export const mistralProvider = compatProvider(mistralDialect);

@@ -33,6 +33,8 @@ export interface StreamTranslator {
 export interface ErrorDetail {
   message?: string;
   code?: string | null;
+  /** Seconds to wait, when the body says so (the upstream's Retry-After header wins). */
+  retryAfter?: string;
 }
 
 export interface Provider {

@@ -134,8 +134,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       if (status < 200 || status > 299) {
         const text = await readUpstreamBody(upstream, deadline, controller.signal);
         const detail = provider.errorDetail(text.slice(0, MAX_ERROR_BODY));
-        const retryAfter = upstream.headers['retry-after'];
-        const err = upstreamError(status, { ...detail, message: scrub(detail.message, apiKey) }, typeof retryAfter === 'string' ? retryAfter : undefined);
+        const header = upstream.headers['retry-after'];
+        const retryAfter = typeof header === 'string' ? header : detail.retryAfter;
+        const err = upstreamError(status, { ...detail, message: scrub(detail.message, apiKey) }, retryAfter);
         throw err;
       }
       if (chatReq.stream === true) {

@@ -10,12 +10,17 @@ export interface DesiredState {
   host: HostLayout;
 }
 
+/** How long a service may take to pass its health gate when the environment does not say. */
+export const DEFAULT_GATE_SECONDS = 180;
+
 /** Where clawops keeps its own records on a host, and where the pinned runtime lives. */
 export interface HostLayout {
   /** Releases, the current-release link, the lock and the audit log. */
   clawopsDir: string;
   /** Owner of clawopsDir and the deployed files (systemd environments). */
   user?: string;
+  /** How long each service may take to pass its health gate after a (re)start. */
+  gateSeconds?: number;
   runtime?: {
     node: { version: string; dir: string; bin: string };
     openclaw: { version: string; dir: string; entry: string };

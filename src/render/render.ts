@@ -2,7 +2,7 @@ import type { Config } from '../config/model.js';
 import { PROXY_HOST } from '../config/rules.js';
 import type { Environment } from '../schema/environment.js';
 import type { Provider, ProxyKind } from '../schema/provider.js';
-import type { DesiredFile, DesiredService, DesiredState, HostLayout, RenderContext } from './desired.js';
+import { DEFAULT_GATE_SECONDS, type DesiredFile, type DesiredService, type DesiredState, type HostLayout, type RenderContext } from './desired.js';
 import { envTemplate } from './envfile.js';
 import { gatewaySecrets, renderOpenclawConfig } from './openclaw.js';
 import { environmentPaths, type EnvironmentPaths } from './paths.js';
@@ -145,7 +145,11 @@ export function render(config: Config, envName: string, ctx: RenderContext): Des
 }
 
 function hostLayout(env: Environment, paths: EnvironmentPaths): HostLayout {
-  const layout: HostLayout = { clawopsDir: `${paths.state}/.clawops`, ...(env.services === 'systemd' ? { user: env.user } : {}) };
+  const layout: HostLayout = {
+    clawopsDir: `${paths.state}/.clawops`,
+    ...(env.services === 'systemd' ? { user: env.user } : {}),
+    gateSeconds: env.gates?.timeoutSeconds ?? DEFAULT_GATE_SECONDS,
+  };
   if (env.runtime && paths.runtime) {
     const nodeDir = `${paths.runtime}/node/${env.runtime.node}`;
     const openclawDir = `${paths.runtime}/openclaw/${env.runtime.openclaw}`;
@@ -165,7 +169,13 @@ function proxySettings(p: Provider, env: Environment) {
     apiKeyEnv: p.apiKeySecret,
     timeoutMs: PROXY_TIMEOUT_MS,
     maxBodyBytes: PROXY_MAX_BODY_BYTES,
-    models: p.models.map((m) => ({ id: m.id, name: m.name, contextWindow: m.contextWindow, maxTokens: m.maxTokens })),
+    models: p.models.map((m) => ({
+      id: m.id,
+      name: m.name,
+      contextWindow: m.contextWindow,
+      maxTokens: m.maxTokens,
+      ...(m.sampling ? { sampling: m.sampling } : {}),
+    })),
   };
 }
 

@@ -58,6 +58,17 @@ export const EnvironmentSchema = z
       })
       .optional()
       .describe('Versions the host must run; apply installs or changes them.'),
+    gates: z
+      .strictObject({
+        timeoutSeconds: z
+          .int()
+          .min(5)
+          .max(3600)
+          .default(180)
+          .describe('How long each service may take to become healthy after a (re)start before the release is rolled back.'),
+      })
+      .optional()
+      .describe('The health gates of an apply (systemd environments).'),
     gateway: z.strictObject({
       bind: z.enum(['loopback', 'lan']).describe('OpenClaw\'s bind mode; it accepts a mode, not an address.'),
       publicUrl: HttpUrl.optional().describe('How the edge function reaches the gateway.'),

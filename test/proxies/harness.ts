@@ -11,6 +11,7 @@ import http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import OpenAI from 'openai';
 import { buildProxies } from '../../scripts/build-proxies.js';
 
 export type Kind = 'gemini' | 'mistral' | 'kimi';
@@ -85,7 +86,8 @@ export async function startProxy(kind: Kind, opts: ProxyOptions): Promise<Runnin
   child.stderr!.on('data', collect);
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${kind} proxy did not start:\n${out}`)), 10_000);
+    // A ceiling for a loaded machine; a proxy that exits fails at once.
+    const timer = setTimeout(() => reject(new Error(`${kind} proxy did not start within 120 s:\n${out}`)), 120_000);
     const check = (): void => {
       const m = /"msg":"listening".*?"port":(\d+)/.exec(out);
       if (m) {
@@ -120,6 +122,11 @@ export async function runToExit(kind: Kind, args: string[]): Promise<{ code: num
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   printed.push(output);
   return { code, output };
+}
+
+/** The official OpenAI client pointed at a proxy, as OpenClaw and other OpenAI clients reach it. No retries: a test sees each answer. */
+export function openaiClient(proxy: RunningProxy): OpenAI {
+  return new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: 'client-token-not-forwarded', maxRetries: 0 });
 }
 
 // --- a small HTTP client (node:http, so a test controls the socket) ---

@@ -1,23 +1,34 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { CANARY_KEY, cleanBundles, openStream, postChat, printed, startProxy } from './harness.js';
+import { render } from '../../src/render/render.js';
+import { FIXED_CONTEXT, repoConfig } from '../support/repo.js';
+import { CANARY_KEY, MODELS, cleanBundles, openStream, openaiClient, postChat, printed, startProxy } from './harness.js';
 import type { RunningProxy } from './harness.js';
-import { compatChunk, compatCompletion, json, openaiEvent, startSse, startStandIn } from './upstreams.js';
+import { compatChunk, compatCompletion, json, moonshotRules, openaiEvent, reject, startSse, startStandIn } from './upstreams.js';
 import type { StandIn } from './upstreams.js';
 
 const MODEL = 'kimi-k2-turbo-preview';
+const K25 = 'kimi-k2.5';
 
 let upstream: StandIn;
 let proxy: RunningProxy;
 
+/** Moonshot's answer to a request it accepts, after its checks. */
+const moonshot = (content = 'ok') => (rec: { body: any }, res: import('node:http').ServerResponse) => {
+  if (!reject(res, moonshotRules(rec.body))) json(res, 200, compatCompletion(rec.body.model, { content }));
+};
+
 before(async () => {
   upstream = await startStandIn();
   upstream.handle((_rec, res) => json(res, 200, compatCompletion(MODEL, { content: 'ok' })));
-  proxy = await startProxy('kimi', { upstream: `${upstream.origin}/v1` });
+  // K2.5 exactly as the repository's config renders it into proxy.json, sampling rules included.
+  const rendered = render(await repoConfig(), 'ec2', FIXED_CONTEXT).files.find((f) => f.name === 'proxies/kimi/proxy.json')!;
+  const k25 = (JSON.parse(rendered.content) as { models: { id: string }[] }).models.find((m) => m.id === K25)!;
+  proxy = await startProxy('kimi', { upstream: `${upstream.origin}/v1`, config: { models: [...MODELS.kimi, k25] } });
 });
 
 after(async () => {
-  await proxy.stop();
+  await proxy?.stop();
   await upstream.close();
   await cleanBundles();
 });
@@ -116,6 +127,66 @@ test('Moonshot errors keep their status in OpenAI shape', async () => {
   assert.deepEqual(reply.json, {
     error: { message: 'Your account is suspended due to insufficient balance', type: 'rate_limit_error', code: 'exceeded_current_quota_error' },
   });
+});
+
+test('K2.5: the sampling values a client sends become the fixed ones Moonshot accepts', async () => {
+  upstream.handle(moonshot());
+  const client = openaiClient(proxy);
+  const asked = [{ temperature: 1 }, { temperature: 0.7 }, { top_p: 1 }, { temperature: 0, n: 1, presence_penalty: 0.5, frequency_penalty: 1 }, {}];
+  for (const params of asked) {
+    const completion = await client.chat.completions.create({ model: K25, messages: [{ role: 'user', content: 'hi' }], ...params });
+    assert.equal(completion.choices[0]!.message.content, 'ok', JSON.stringify(params));
+    const body = upstream.requests.at(-1)!.body;
+    assert.deepEqual(
+      { temperature: body.temperature, top_p: body.top_p, n: body.n, presence_penalty: body.presence_penalty, frequency_penalty: body.frequency_penalty },
+      { temperature: 1, top_p: 0.95, n: 1, presence_penalty: 0, frequency_penalty: 0 },
+      JSON.stringify(params),
+    );
+  }
+});
+
+test('K2.5 with thinking off gets the non-thinking temperature', async () => {
+  upstream.handle(moonshot());
+  const completion = await openaiClient(proxy).chat.completions.create({
+    model: K25,
+    messages: [{ role: 'user', content: 'hi' }],
+    temperature: 0.2,
+    // @ts-expect-error Moonshot's own field, passed as OpenAI clients pass extra body fields
+    thinking: { type: 'disabled' },
+  });
+  assert.equal(completion.choices[0]!.message.content, 'ok');
+  assert.equal(upstream.requests.at(-1)!.body.temperature, 0.6);
+});
+
+test('K2.5 with a forced tool: thinking is turned off for that request, so Moonshot takes it', async () => {
+  upstream.handle((rec, res) => {
+    if (reject(res, moonshotRules(rec.body))) return;
+    const call = { id: 'get_weather:0', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } };
+    json(res, 200, compatCompletion(K25, { content: '', tool_calls: [call] }, 'tool_calls'));
+  });
+  const completion = await openaiClient(proxy).chat.completions.create({
+    model: K25,
+    messages: [{ role: 'user', content: 'Weather in Paris?' }],
+    tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }],
+    tool_choice: { type: 'function', function: { name: 'get_weather' } },
+  });
+  assert.equal(completion.choices[0]!.finish_reason, 'tool_calls');
+  assert.equal(completion.choices[0]!.message.tool_calls?.[0]?.id, 'get_weather:0');
+  const body = upstream.requests.at(-1)!.body;
+  assert.deepEqual(body.tool_choice, { type: 'function', function: { name: 'get_weather' } }, 'the forced tool stays forced');
+  assert.deepEqual(body.thinking, { type: 'disabled' });
+  assert.equal(body.temperature, 0.6, 'sampling follows the non-thinking mode');
+
+  // "auto" keeps thinking on.
+  upstream.handle(moonshot());
+  await openaiClient(proxy).chat.completions.create({
+    model: K25,
+    messages: [{ role: 'user', content: 'hi' }],
+    tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } }],
+    tool_choice: 'auto',
+  });
+  assert.equal(upstream.requests.at(-1)!.body.thinking, undefined);
+  assert.equal(upstream.requests.at(-1)!.body.temperature, 1);
 });
 
 test('the key never appears in the proxy output', () => {

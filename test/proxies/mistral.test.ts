@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { CANARY_KEY, cleanBundles, openStream, postChat, printed, startProxy } from './harness.js';
+import { CANARY_KEY, cleanBundles, openStream, openaiClient, postChat, printed, startProxy } from './harness.js';
 import type { RunningProxy } from './harness.js';
-import { compatChunk, compatCompletion, json, openaiEvent, startSse, startStandIn } from './upstreams.js';
+import { compatChunk, compatCompletion, json, mistralRules, openaiEvent, reject, startSse, startStandIn } from './upstreams.js';
 import type { StandIn } from './upstreams.js';
 
 const MODEL = 'mistral-large-latest';
@@ -93,6 +93,40 @@ test('tool-call ids: client ids become 9-character ids, the same for the call an
     ],
   });
   assert.equal(upstream.requests.at(-1)!.body.messages[1].tool_calls[0].id, mapped);
+});
+
+test('a user message right after a tool result reaches Mistral with an assistant turn between them', async () => {
+  upstream.handle((rec, res) => {
+    if (reject(res, mistralRules(rec.body))) return;
+    const last = rec.body.messages.at(-1);
+    // The first answer is a tool call; once its result is in, the model answers in text.
+    if (last.role === 'user' && last.content === 'Weather in Rome?') {
+      json(res, 200, compatCompletion(MODEL, { content: '', tool_calls: [{ id: 'D681PevKs', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Rome"}' } }] }, 'tool_calls'));
+    } else json(res, 200, compatCompletion(MODEL, { content: 'Sunny, 24C. Take a hat.' }));
+  });
+  const client = openaiClient(proxy);
+  const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  const first = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Weather in Rome?' }], tools });
+  const call = first.choices[0]!.message.tool_calls![0]!;
+  // The client runs the tool and, before asking the model again, the user adds a line.
+  const reply = await client.chat.completions.create({
+    model: MODEL,
+    tools,
+    messages: [
+      { role: 'user', content: 'Weather in Rome?' },
+      first.choices[0]!.message,
+      { role: 'tool', tool_call_id: call.id, content: '{"sky":"sunny","c":24}' },
+      { role: 'user', content: 'And should I take a hat?' },
+    ],
+  });
+  assert.equal(reply.choices[0]!.message.content, 'Sunny, 24C. Take a hat.');
+  const sent = upstream.requests.at(-1)!.body.messages;
+  assert.deepEqual(
+    sent.map((m: { role: string }) => m.role),
+    ['user', 'assistant', 'tool', 'assistant', 'user'],
+  );
+  assert.equal(sent[3].content, 'Please continue.');
+  assert.equal(sent[4].content, 'And should I take a hat?', "the user's words are kept as they were");
 });
 
 test("tool-call ids: Mistral's ids round-trip through the client unchanged", async () => {

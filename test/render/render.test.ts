@@ -25,6 +25,13 @@ describe('render', () => {
     assert.deepEqual(a, b);
   });
 
+  test("each service's health gate waits as long as the environment allows, 180 s unless it says", () => {
+    assert.equal(render(config, 'ec2', FIXED_CONTEXT).host.gateSeconds, 180);
+    const patient = structuredClone(config);
+    patient.environments.find((e) => e.name === 'ec2')!.gates = { timeoutSeconds: 600 };
+    assert.equal(render(patient, 'ec2', FIXED_CONTEXT).host.gateSeconds, 600);
+  });
+
   test('an unknown environment names the ones there are', () => {
     assert.throws(() => render(config, 'staging', FIXED_CONTEXT), new RenderError('unknown environment "staging" (expected one of: ec2, local)'));
   });

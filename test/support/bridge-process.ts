@@ -37,7 +37,8 @@ export async function startBridge(env: Record<string, string>, deno: string = DE
   child.stderr.on('data', (b: Buffer) => (out += b.toString('utf8')));
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the bridge did not start within 30 s:\n${out}`)), 30_000);
+    // A ceiling for a loaded machine; a bridge that exits fails at once.
+    const timer = setTimeout(() => reject(new Error(`the bridge did not start within 300 s:\n${out}`)), 300_000);
     const check = () => {
       const m = /"msg":"listening","url":"([^"]+)"/.exec(out);
       if (m) {

@@ -195,7 +195,7 @@ export async function startLiveGateway(opts: LiveGatewayOptions = {}): Promise<L
       const c = run(`${p.id}-proxy`, process.execPath, [join(dir, `${p.proxy.kind}-proxy.mjs`), '--config', join(dir, 'proxy.json')], env, dir);
       children.push(c);
       const url = `http://127.0.0.1:${p.proxy.port}`;
-      await waitFor(`${p.id} proxy`, 15_000, async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), () =>
+      await waitFor(`${p.id} proxy`, 120_000, async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), () =>
         c.child.exitCode !== null ? `exited ${c.child.exitCode}:\n${tail(c.output())}` : undefined,
       );
       proxies.push({ name: p.id, url });

@@ -60,6 +60,8 @@ export interface StartTestHostOptions {
   timeoutMs?: number;
   /** Extra environment for up.sh/down.sh, e.g. CLAWOPS_TESTHOST_BOOT_TIMEOUT. */
   env?: NodeJS.ProcessEnv;
+  /** Read-only image layers over the base rootfs, topmost first (e.g. ensureRuntimeImage's). */
+  layers?: readonly string[];
 }
 
 /** What up.sh writes to host.json: the host's data, without the helpers added here. */
@@ -69,7 +71,7 @@ type HostJson = Omit<TestHost, 'sshOptions' | 'run' | 'stop'>;
 // through non-interactive sudo, which fails fast (and so throws) where it is not allowed.
 function scriptCommand(script: string, args: string[]): [string, string[]] {
   if (process.getuid?.() === 0) return ['bash', [script, ...args]];
-  return ['sudo', ['-n', '--preserve-env=CLAWOPS_TESTHOST_STATE,CLAWOPS_TESTHOST_CACHE,CLAWOPS_TESTHOST_NET,CLAWOPS_TESTHOST_BOOT_TIMEOUT', 'bash', script, ...args]];
+  return ['sudo', ['-n', '--preserve-env=CLAWOPS_TESTHOST_STATE,CLAWOPS_TESTHOST_CACHE,CLAWOPS_TESTHOST_NET,CLAWOPS_TESTHOST_LAYERS,CLAWOPS_TESTHOST_BOOT_TIMEOUT', 'bash', script, ...args]];
 }
 
 function runProcess(
@@ -114,6 +116,8 @@ let exitHookInstalled = false;
 function installExitHook(env: NodeJS.ProcessEnv | undefined): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
+  // A test file stopped from outside (the suite's budget, a cancelled CI job) stops its hosts too.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => process.exit(signal === 'SIGINT' ? 130 : 143));
   process.once('exit', () => {
     for (const name of running) {
       const [cmd, args] = scriptCommand(downScript, [name]);
@@ -124,7 +128,7 @@ function installExitHook(env: NodeJS.ProcessEnv | undefined): void {
 
 export async function startTestHost(name: string, options: StartTestHostOptions = {}): Promise<TestHost> {
   const timeoutMs = options.timeoutMs ?? 10 * 60_000;
-  const env = options.env;
+  const env = { ...options.env, ...(options.layers?.length ? { CLAWOPS_TESTHOST_LAYERS: options.layers.join(':') } : {}) };
 
   // A host of this name left running by an earlier, crashed run would make up.sh refuse; clear
   // it first (down.sh is idempotent and quick when there is nothing to stop).

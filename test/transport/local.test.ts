@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { LocalTransport } from '../../src/transport/local.js';
 import { TransportError } from '../../src/transport/transport.js';
+import { ATOMIC_READER } from '../support/atomic-reader.js';
+import { waitUntil } from '../support/wait.js';
 
 const local = new LocalTransport();
 let dir: string;
@@ -75,13 +77,14 @@ describe('LocalTransport: commands', () => {
     const sleep = `sleep 30.${randomBytes(3).readUIntBE(0, 3)}`;
     const err = await transportError(local.run(['bash', '-c', `${sleep}; true`], { timeoutMs: 200 }), 'run');
     assert.match(err.message, /timed out after 200 ms/);
+    // Killed, it is gone long before its 30 s would end it.
+    const since = Date.now();
     let left = '';
-    for (let i = 0; i < 20; i++) {
+    await waitUntil('the timed-out command to be killed', async () => {
       left = (await local.run(['pgrep', '-fx', sleep])).stdout;
-      if (left === '') break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.equal(left, '', 'the timed-out command is still running');
+      return left === '';
+    }, { intervalMs: 50 });
+    assert.ok(Date.now() - since < 29_000, `the timed-out command ran until it ended by itself: ${left}`);
   });
 });
 
@@ -117,35 +120,25 @@ describe('LocalTransport: files', () => {
     const versions = [Buffer.alloc(2 * 1024 * 1024, 'a'), Buffer.alloc(2 * 1024 * 1024, 'b')];
     const [a, b] = versions.map(sha256) as [string, string];
     await local.put([{ path: file, content: versions[0]!, mode: 0o644 }]);
-    // A separate process, so that it reads while this one writes.
+    const count = join(dir, 'reader.count');
+    // A separate process, so that it reads while this one writes; it counts its reads in a file.
     const reader = new Promise<string>((resolve, reject) => {
-      const child = spawn('bash', [
-        '-c',
-        `n=0; bad=0; sa=0; sb=0; end=$((SECONDS + 60))
-         while [ ! -e "$4" ] && [ "$SECONDS" -lt "$end" ]; do
-           h=$(sha256sum < "$1" 2>/dev/null); h=\${h%% *}
-           if [ "$h" = "$2" ]; then sa=1; elif [ "$h" = "$3" ]; then sb=1; else bad=$((bad + 1)); fi
-           n=$((n + 1))
-         done
-         echo "$n $bad $sa $sb"`,
-        'reader',
-        file,
-        a,
-        b,
-        stop,
-      ]);
+      const child = spawn('bash', ['-c', ATOMIC_READER, 'reader', file, a, b, stop, count]);
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.on('error', reject);
       child.on('close', () => resolve(out));
     });
+    const reads = async () => Number((await readFile(count, 'utf8').catch(() => '')).trim() || 0);
     for (let i = 1; i <= 40; i++) {
       await local.put([{ path: file, content: versions[i % 2]!, mode: 0o644 }]);
-      await new Promise((r) => setTimeout(r, 5)); // let the reader's fork+exec in between
+      // Two more reads: at least one began after this version was in place, however slow the machine.
+      const seen = await reads();
+      await waitUntil('the reader to read the new version', async () => (await reads()) >= seen + 2, { intervalMs: 5 });
     }
     await local.put([{ path: stop, content: '', mode: 0o644 }]);
-    const [reads, bad, sawA, sawB] = (await reader).trim().split(' ').map(Number);
-    assert.equal(bad, 0, `${bad} of ${reads} reads saw a file that was neither version`);
+    const [total, bad, sawA, sawB] = (await reader).trim().split(' ').map(Number);
+    assert.equal(bad, 0, `${bad} of ${total} reads saw a file that was neither version`);
     assert.deepEqual([sawA, sawB], [1, 1], 'the reader did not see both versions: it did not overlap the writes');
   });
 

@@ -11,6 +11,8 @@ import { after, before, describe, test } from 'node:test';
 import { hostKeyFingerprint, SshTransport, type SshConnectOptions } from '../../src/transport/ssh.js';
 import { TransportError } from '../../src/transport/transport.js';
 import { startTestHost, type TestHost } from '../support/testhost.js';
+import { ATOMIC_READER } from '../support/atomic-reader.js';
+import { waitUntil } from '../support/wait.js';
 
 let host: TestHost;
 let ssh: SshTransport;
@@ -123,25 +125,27 @@ describe('SshTransport: commands', () => {
     // bash waits on the sleep: both must go (sshd signals the command's whole process group).
     const err = await transportError(ssh.run(['bash', '-c', 'sleep 31.5; true'], { timeoutMs: 300 }), 'run');
     assert.match(err.message, /timed out after 300 ms/);
+    // It is stopped within the sleep's 31.5 s, or not at all: ask until it is gone or has ended by itself.
+    const since = Date.now();
     let left = '';
-    for (let i = 0; i < 30; i++) {
+    await waitUntil('the timed-out command to stop on the host', async () => {
       left = (await ssh.run(['pgrep', '-f', '^(sleep 31.5|bash -c sleep 31.5; true)$'])).stdout;
-      if (left === '') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.equal(left, '', 'the timed-out command is still running on the host');
+      return left === '';
+    });
+    assert.ok(Date.now() - since < 31_000, `the timed-out command ran on the host until it ended by itself: ${left}`);
     assert.equal((await ssh.run(['echo', 'still here'])).stdout, 'still here\n');
   });
 
   test('a timeout that passes before the command has even started still stops it', async () => {
+    const since = Date.now();
     await transportError(ssh.run(['sleep', '32.5'], { timeoutMs: 1 }), 'run');
+    // It may start on the host after the timeout: then it must be stopped well before its 32.5 s.
     let left = '';
-    for (let i = 0; i < 30; i++) {
-      await new Promise((r) => setTimeout(r, 100));
+    await waitUntil('the command to be stopped on the host', async () => {
       left = (await ssh.run(['pgrep', '-fx', 'sleep 32.5'])).stdout;
-      if (left === '') break;
-    }
-    assert.equal(left, '', 'the command started after its timeout and kept running');
+      return left === '';
+    });
+    assert.ok(Date.now() - since < 32_000, `the command started after its timeout and kept running: ${left}`);
   });
 
   test('a connection dropped mid-command fails the command with TransportError, not a hang', async () => {
@@ -149,9 +153,7 @@ describe('SshTransport: commands', () => {
     const marker = `/tmp/drop-${randomBytes(4).toString('hex')}`;
     const running = doomed.run(['bash', '-c', `touch ${marker}; sleep 30`]);
     // Wait until the command is really running on the host, then cut the wire.
-    for (let i = 0; i < 100 && (await ssh.run(['test', '-e', marker])).code !== 0; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitUntil('the command to run on the host', async () => (await ssh.run(['test', '-e', marker])).code === 0, { intervalMs: 50 });
     doomed.destroySocket();
     const err = await transportError(running, 'run');
     assert.match(err.message, /connection lost/);
@@ -198,31 +200,22 @@ describe('SshTransport: files', () => {
     const versions = [Buffer.alloc(2 * 1024 * 1024, 'a'), Buffer.alloc(2 * 1024 * 1024, 'b')];
     const [a, b] = versions.map(sha256) as [string, string];
     await ssh.put([{ path: file, content: versions[0]!, mode: 0o644 }]);
-    // Hashes the file over and over until told to stop (or 60 s pass): prints
-    // "<reads> <bad reads> <saw a> <saw b>".
-    const reader = ssh.run([
-      'bash',
-      '-c',
-      `n=0; bad=0; sa=0; sb=0; end=$((SECONDS + 60))
-       while [ ! -e "$4" ] && [ "$SECONDS" -lt "$end" ]; do
-         h=$(sha256sum < "$1" 2>/dev/null); h=\${h%% *}
-         if [ "$h" = "$2" ]; then sa=1; elif [ "$h" = "$3" ]; then sb=1; else bad=$((bad + 1)); fi
-         n=$((n + 1))
-       done
-       echo "$n $bad $sa $sb"`,
-      'reader',
-      file,
-      a,
-      b,
-      stop,
-    ]);
-    for (let i = 1; i <= 30; i++) await ssh.put([{ path: file, content: versions[i % 2]!, mode: 0o644 }]);
+    const count = `${dir}/reader.count`;
+    // Hashes the file over and over until told to stop (or 10 minutes pass), counting its reads in
+    // a file: prints "<reads> <bad reads> <saw a> <saw b>".
+    const reader = ssh.run(['bash', '-c', ATOMIC_READER, 'reader', file, a, b, stop, count]);
+    const reads = async () => Number((await ssh.run(['cat', count])).stdout.trim() || 0);
+    for (let i = 1; i <= 30; i++) {
+      await ssh.put([{ path: file, content: versions[i % 2]!, mode: 0o644 }]);
+      // Two more reads: at least one began after this version was in place, however slow the machine.
+      const seen = await reads();
+      await waitUntil('the reader to read the new version', async () => (await reads()) >= seen + 2, { intervalMs: 10 });
+    }
     await ssh.put([{ path: stop, content: '', mode: 0o644 }]);
     const res = await reader;
-    const [reads, bad, sawA, sawB] = res.stdout.trim().split(' ').map(Number);
+    const [total, bad, sawA, sawB] = res.stdout.trim().split(' ').map(Number);
     assert.equal(res.code, 0, res.stderr);
-    assert.equal(bad, 0, `${bad} of ${reads} reads saw a file that was neither version`);
-    assert.ok(reads! > 1, `only ${reads} reads: the reader did not overlap the writes`);
+    assert.equal(bad, 0, `${bad} of ${total} reads saw a file that was neither version`);
     assert.deepEqual([sawA, sawB], [1, 1], 'the reader did not see both versions: it did not overlap the writes');
   });
 
@@ -232,10 +225,7 @@ describe('SshTransport: files', () => {
     const doomed = await SshTransport.connect(options);
     const putting = doomed.put([{ path: file, content: Buffer.alloc(256 * 1024 * 1024, 'n'), mode: 0o644 }]);
     // Wait until the new version is being written (its temporary file exists), then cut the wire.
-    for (let i = 0; i < 100; i++) {
-      if ((await ssh.run(['bash', '-c', `ls -A ${dir} | grep -q '^\\.kept\\.txt\\.clawops-'`])).code === 0) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitUntil('the new version to be written', async () => (await ssh.run(['bash', '-c', `ls -A ${dir} | grep -q '^\\.kept\\.txt\\.clawops-'`])).code === 0, { intervalMs: 50 });
     doomed.destroySocket();
     const err = await transportError(putting, 'put');
     assert.match(err.message, new RegExp(`${escape(file)}: connection lost`));
@@ -273,8 +263,10 @@ describe('SshTransport: connecting', () => {
     // sshd saw a connection that ended before authentication: no login was attempted, let alone
     // accepted, so no command could have run. (The only login is the one reading the journal.)
     // sshd writes the pre-authentication disconnect a moment after the client is gone.
-    await new Promise((r) => setTimeout(r, 1500));
-    const lines = await journal();
+    const lines = await waitUntil('sshd to log the disconnect', async () => {
+      const l = await journal();
+      return l.some((x) => /\[preauth\]$/.test(x)) && l;
+    });
     assert.ok(lines.some((l) => /\[preauth\]$/.test(l) && l.includes(`from ${runnerSide(host.host)} port`)), lines.join('\n'));
     assert.deepEqual(lines.filter((l) => /authenticating user|Failed publickey|Invalid user/.test(l)), []);
     assert.equal(accepted(lines).length, 1, lines.join('\n'));

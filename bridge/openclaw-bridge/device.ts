@@ -5,7 +5,9 @@
  */
 import type { DeviceSigner } from './protocol.ts';
 
-const base64ToBytes = (b64: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+// No return types spelled out: Deno 2.1's TypeScript (5.6) has no generic Uint8Array, and newer
+// ones infer the ArrayBuffer-backed kind WebCrypto asks for.
+const base64ToBytes = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 
 function base64url(bytes: Uint8Array): string {
   let s = '';
@@ -13,7 +15,7 @@ function base64url(bytes: Uint8Array): string {
   return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
-function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
+function fromBase64url(text: string) {
   const b64 = text.replace(/-/g, '+').replace(/_/g, '/');
   return base64ToBytes(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
 }

@@ -11,9 +11,10 @@ import { verifyUser } from './auth.ts';
 import { DeviceKeyError } from './device.ts';
 import { GatewayError, type GatewayConnection, type OpenOptions } from './gateway.ts';
 import { BridgeError, corsHeaders, errorResponse, fromGatewayError, json, ROUTES, routePath, type Endpoint } from './http.ts';
-import { belongsTo, chatTerminalState, fallbackStepOf, messageText, modelOf, redact, type DeviceSigner, type EventFrame, type FallbackStep } from './protocol.ts';
+import { redact, type DeviceSigner, type EventFrame } from './protocol.ts';
 import type { Settings, SettingsResult } from './settings.ts';
-import { SSE_HEADERS, sseComment, sseEvent } from './sse.ts';
+import { SSE_HEADERS, sseComment } from './sse.ts';
+import { ChatProjection, encodeEvent, streamVersion, type StreamVersion, type WireEvent } from './stream.ts';
 
 export interface Deps {
   fetch: typeof fetch;
@@ -101,8 +102,10 @@ export function createHandler(result: SettingsResult, deps: Deps): (req: Request
           throw new BridgeError(400, 'invalid_request', `message: expected a non-empty string of at most ${MAX_MESSAGE_CHARS} characters`);
         }
         const l = label(body.sessionKey, 'sessionKey');
+        const version = streamVersion(new URL(req.url).searchParams);
+        entry.stream = version;
         const gw = await connectGateway(s, deps, deadline, secrets);
-        return chatStream({ gw, sessionKey: sessionKeyFor(l), label: l, message, deadlineAt, cors, safe, timeoutMs: s.timeoutMs, finished: (extra) => void deps.log({ ...entry, ...extra, status: 200, ms: Date.now() - started }) });
+        return chatStream({ gw, version, sessionKey: sessionKeyFor(l), label: l, message, deadlineAt, cors, safe, timeoutMs: s.timeoutMs, finished: (extra) => void deps.log({ ...entry, ...extra, status: 200, ms: Date.now() - started }) });
       }
 
       const query = new URL(req.url).searchParams;
@@ -202,6 +205,7 @@ async function answer(
 
 interface ChatInput {
   gw: GatewayConnection;
+  version: StreamVersion;
   sessionKey: string;
   label: string;
   message: string;
@@ -213,11 +217,10 @@ interface ChatInput {
 }
 
 /**
- * Sends the message, then streams the run's `agent` and `chat` events. The stream opens only once
- * the gateway accepted the message, so connection failures still get a JSON error and a status.
- * It ends with `done` (the final state, the reply text, the model that answered and any fallback
- * steps) when a `chat` event is final, error or aborted; or with `error` when the gateway goes
- * away or the deadline comes first.
+ * Sends the message, then streams the run in the form the client asked for (stream.ts). The
+ * stream opens only once the gateway accepted the message, so connection failures still get a
+ * JSON error and a status. It ends with `done` when a `chat` event is final, error or aborted; or
+ * with `error` when the gateway goes away or the deadline comes first.
  */
 async function chatStream(input: ChatInput): Promise<Response> {
   const { gw, sessionKey } = input;
@@ -230,7 +233,9 @@ async function chatStream(input: ChatInput): Promise<Response> {
       sessionKey,
       message: input.message,
       idempotencyKey: crypto.randomUUID(),
-      timeoutMs: Math.max(1_000, input.deadlineAt - Date.now() - CHAT_MARGIN_MS),
+      // The bridge stops the run itself CHAT_MARGIN_MS before the deadline, so the client's stream
+      // ends with the bridge's own `error` and the text so far; the gateway's limit is the backstop.
+      timeoutMs: Math.max(1_000, input.deadlineAt - Date.now()),
     });
     runId = str(ack.runId) ?? '';
   } catch (err) {
@@ -238,18 +243,17 @@ async function chatStream(input: ChatInput): Promise<Response> {
     throw err;
   }
 
+  const run = new ChatProjection(input.version, runId, sessionKey, input.label, input.safe);
   let finish: (extra: Record<string, unknown>) => void = () => {};
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
       let closed = false;
-      let model: { provider: string; model: string } | null = null;
-      const fallbacks: FallbackStep[] = [];
-      const emit = (event: string, data: unknown) => {
-        if (!closed) controller.enqueue(sseEvent(event, data));
+      const emit = (e: WireEvent) => {
+        if (!closed) controller.enqueue(encodeEvent(e));
       };
       const keepalive = setInterval(() => !closed && controller.enqueue(sseComment('keepalive')), KEEPALIVE_MS);
       const stopAt = setTimeout(() => {
-        emit('error', { code: 'gateway_timeout', message: `No final reply within ${Math.round(input.timeoutMs / 1000)} s; the run was stopped.` });
+        emit(run.cut('gateway_timeout', `No final reply within ${Math.round(input.timeoutMs / 1000)} s; the run was stopped.`));
         gw.request('chat.abort', { sessionKey, runId }).catch(() => {});
         finish({ outcome: 'timeout' });
       }, Math.max(0, input.deadlineAt - Date.now() - CHAT_MARGIN_MS));
@@ -264,31 +268,21 @@ async function chatStream(input: ChatInput): Promise<Response> {
         } catch {
           // the client already went away
         }
-        input.finished({ runId, model: model ? `${model.provider}/${model.model}` : null, fallbacks: fallbacks.length, ...extra });
+        const m = run.model;
+        input.finished({ runId, model: m ? `${m.provider}/${m.model}` : null, fallbacks: run.fallbacks.length, ...extra });
       };
 
-      emit('start', { runId, sessionKey: input.label });
+      emit(run.start());
       const handle = (e: EventFrame) => {
-        if ((e.event !== 'agent' && e.event !== 'chat') || !belongsTo(e.payload, sessionKey, runId)) return;
-        const m = modelOf(e.payload);
-        if (m) model = m;
-        // The gateway repeats a step when the run ends; each step is reported once.
-        const step = fallbackStepOf(e.payload);
-        if (step && !fallbacks.some((f) => f.from === step.from && f.to === step.to)) fallbacks.push(step);
-        emit(e.event, { ...e.payload, sessionKey: input.label });
-        const state = e.event === 'chat' ? chatTerminalState(e.payload) : null;
-        if (state) {
-          const error = str(e.payload.errorMessage);
-          emit('done', { state, runId, text: messageText(e.payload), model, fallbacks, ...(error ? { error: input.safe(error) } : {}) });
-          finish({ outcome: state });
-        }
+        for (const out of run.accept(e)) emit(out);
+        if (run.state) finish({ outcome: run.state });
       };
       for (const e of early) handle(e);
       sink = handle;
       void gw.closed.then((err) => {
         if (closed) return;
         const e = fromGatewayError(err, input.timeoutMs);
-        emit('error', { code: e.code, message: e.message });
+        emit(run.cut(e.code, e.message));
         finish({ outcome: 'gateway_closed', code: e.code });
       });
     },

@@ -27,7 +27,11 @@ export const ENV = {
 } as const;
 
 export const DEFAULT_TIMEOUT_SECONDS = 140;
-/** The edge runtime ends a request at 150 s; the bridge must have answered before that. */
+/**
+ * Supabase answers 504 for a request idle for 150 s and stops a worker after 150 s of wall clock on
+ * the free plan (https://supabase.com/docs/guides/functions/limits, "Runtime limits"); the bridge
+ * ends a chat stream itself before that, with an `error` event that keeps the text so far.
+ */
 export const MAX_TIMEOUT_SECONDS = 145;
 
 export interface Settings {

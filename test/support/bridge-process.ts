@@ -15,6 +15,8 @@ export const BRIDGE_DIR = join(REPO_ROOT, 'bridge/openclaw-bridge');
 
 export interface BridgeProcess {
   url: string;
+  /** The Deno process, for what it costs (bench/bridge-stream.ts reads its CPU time). */
+  pid: number;
   output(): string;
   stop(): Promise<void>;
 }
@@ -23,9 +25,10 @@ export function denoEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', ...extra };
 }
 
-export async function startBridge(env: Record<string, string>): Promise<BridgeProcess> {
-  if (!existsSync(DENO)) throw new Error(`Deno is not installed at ${DENO}: run \`bash scripts/tools.sh\` (npm test does)`);
-  const child = spawn(DENO, ['run', '--allow-net', '--allow-env', join(BRIDGE_DIR, 'index.ts')], {
+/** Starts the bridge under `deno` (default: the current line; DENO_LINES lists every line it must run on). */
+export async function startBridge(env: Record<string, string>, deno: string = DENO): Promise<BridgeProcess> {
+  if (!existsSync(deno)) throw new Error(`Deno is not installed at ${deno}: run \`bash scripts/tools.sh\` (npm test does)`);
+  const child = spawn(deno, ['run', '--allow-net', '--allow-env', join(BRIDGE_DIR, 'index.ts')], {
     env: denoEnv({ ...env, OPENCLAW_BRIDGE_PORT: '0' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -49,6 +52,7 @@ export async function startBridge(env: Record<string, string>): Promise<BridgePr
   });
   return {
     url,
+    pid: child.pid!,
     output: () => out,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

@@ -3,13 +3,14 @@
  * loopback port: `POST …/chat/completions` (streamed as SSE when the request asks for it, as the
  * gateway always does) and `GET …/models`. Every request is recorded. A test decides, per model,
  * whether the upstream answers, rate-limits (429 with a long Retry-After, which makes OpenClaw fall
- * back at once instead of retrying for two minutes), refuses the key (401) or serves no such model (404).
+ * back at once instead of retrying for two minutes), refuses the key (401), serves no such model (404)
+ * or stalls (streams its whole reply, then neither finishes nor closes until the caller goes away).
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type Behaviour = 'answer' | 'rate-limit' | 'unauthorized' | 'not-found';
+export type Behaviour = 'answer' | 'rate-limit' | 'unauthorized' | 'not-found' | 'stall';
 
 export interface UpstreamRequest {
   method: string;
@@ -32,6 +33,11 @@ export interface OpenAIStandin {
   reset(): void;
   /** The text every answer from `model` carries, so a test can tell which model replied. */
   replyText(model: string): string;
+  /**
+   * From now on `model` answers with `text`, streamed a word to a chunk, until reset; with
+   * `charsPerSecond`, at that pace, as a real model streams (by default as fast as it can).
+   */
+  setReply(model: string, text: string, charsPerSecond?: number): void;
   close(): Promise<void>;
 }
 
@@ -41,7 +47,8 @@ export async function startOpenAIStandin(): Promise<OpenAIStandin> {
   const behaviour = new Map<string, Behaviour>();
   let listed: readonly string[] = [];
   const requests: UpstreamRequest[] = [];
-  const replyText = (model: string) => `stand-in reply from ${model}`;
+  const replies = new Map<string, { text: string; charsPerSecond?: number }>();
+  const replyText = (model: string) => replies.get(model)?.text ?? `stand-in reply from ${model}`;
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -102,9 +109,32 @@ export async function startOpenAIStandin(): Promise<OpenAIStandin> {
       const chunk = (delta: unknown, finish: string | null, extra = {}) =>
         send({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra });
       chunk({ role: 'assistant', content: '' }, null);
-      for (const word of text.split(/(?= )/)) chunk({ content: word }, null);
-      chunk({}, 'stop', { usage });
-      res.end('data: [DONE]\n\n');
+      const words = text.split(/(?= )/);
+      const end = () => {
+        if (how === 'stall') return;
+        chunk({}, 'stop', { usage });
+        res.end('data: [DONE]\n\n');
+      };
+      const pace = (model && replies.get(model)?.charsPerSecond) || 0;
+      if (!pace) {
+        for (const word of words) chunk({ content: word }, null);
+        return end();
+      }
+      // Paced: every 20 ms, the words due by then.
+      const started = Date.now();
+      let sent = 0;
+      let i = 0;
+      const tick = () => {
+        if (res.destroyed) return;
+        const due = ((Date.now() - started) / 1000) * pace;
+        while (i < words.length && sent < due) {
+          sent += words[i]!.length;
+          chunk({ content: words[i++] }, null);
+        }
+        if (i < words.length) setTimeout(tick, 20);
+        else end();
+      };
+      tick();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -114,7 +144,11 @@ export async function startOpenAIStandin(): Promise<OpenAIStandin> {
     requests,
     set: (model, how) => void behaviour.set(model, how),
     serve: (models) => void (listed = [...models]),
-    reset: () => behaviour.clear(),
+    reset: () => {
+      behaviour.clear();
+      replies.clear();
+    },
+    setReply: (model, text, charsPerSecond) => void replies.set(model, { text, ...(charsPerSecond ? { charsPerSecond } : {}) }),
     replyText,
     close: () =>
       new Promise<void>((resolve) => {

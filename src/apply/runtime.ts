@@ -56,7 +56,7 @@ export async function ensureRuntime(
     await must(t, 'install node', asRoot(desired, ['bash', '-c', `${unpackInto(rt.node.dir, archive, 'bin/node')}\nrm -f ${q(archive)}`]), undefined, 300_000);
   }
   const ocChange = changes.find((c) => c.component === 'openclaw');
-  if (ocChange?.action === 'install') {
+  if (ocChange?.action === 'install' && rt.openclaw) {
     progress(`installing OpenClaw ${rt.openclaw.version}`);
     const archive = `/tmp/clawops-openclaw-${rt.openclaw.version}.tgz`;
     await t.put([{ path: archive, content: await source.openclawArchive(rt.openclaw.version), mode: 0o644 }]);

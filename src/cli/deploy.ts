@@ -24,6 +24,8 @@ export interface LocalOptions {
   openclaw?: string;
   /** For `clawops up`: it runs the units itself (no units installed, even where a user service manager runs). */
   foreground?: boolean;
+  /** port or openclaw came as flags: for a host that is an error, where the variables are ignored. */
+  flagged?: boolean;
 }
 
 /**
@@ -65,8 +67,9 @@ export async function prepare(
 ): Promise<Deployment> {
   const env = config.environments.find((e) => e.name === envName);
   if (!env) throw new UsageError(`unknown environment "${envName}" (expected one of: ${config.environments.map((e) => e.name).join(', ')})`);
-  if (env.target.kind !== 'local' && (local.port !== undefined || local.openclaw)) {
-    throw new UsageError(`--port and --openclaw are for an environment on this machine; ${envName} runs on ${env.target.kind === 'ssh' ? env.target.host : 'a host'}`);
+  if (env.target.kind !== 'local') {
+    if (local.flagged) throw new UsageError(`--port and --openclaw are for an environment on this machine; ${envName} runs on ${env.target.kind === 'ssh' ? env.target.host : 'a host'}`);
+    local = {};
   }
   if (local.port !== undefined) {
     const moved = movePorts(config, local.port);

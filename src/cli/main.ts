@@ -157,6 +157,7 @@ export async function main(
         const openclaw = values.openclaw ?? env.CLAWOPS_OPENCLAW;
         const d = await prepare(result.config, envName, env, install, values.root, {
           ...(port !== undefined ? { port } : {}),
+          ...(values.port !== undefined || values.openclaw !== undefined ? { flagged: true } : {}),
           ...(openclaw ? { openclaw: await programPath(openclaw, env) } : {}),
           // up runs the units itself, in the foreground.
           ...(command === 'up' || (command === 'start' && !(await hasUserServiceManager())) ? { foreground: true } : {}),

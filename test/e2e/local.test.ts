@@ -59,6 +59,8 @@ describe('the local environment as user services (systemctl --user)', { timeout:
     await pipeTo(host, 'mkdir -p ~/clawops && tar -xf - -C ~/clawops', { tar: ['bin', 'dist', 'config', 'package.json'] });
   });
   after(async () => {
+    // The user manager first: a lingering one slows the host's own shutdown past down.sh's bound.
+    await host?.run('sudo loginctl disable-linger ubuntu; sudo systemctl stop user@1000.service', { timeoutMs: 120_000 }).catch(() => {});
     await host?.stop();
   });
 

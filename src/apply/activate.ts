@@ -1,4 +1,5 @@
-import type { DesiredService, DesiredState } from '../render/desired.js';
+import { HEALTHY_BODY, type DesiredService, type DesiredState } from '../render/desired.js';
+import { systemctl } from '../plan/facts.js';
 import type { Plan } from '../plan/model.js';
 import { releasePaths } from './layout.js';
 
@@ -36,7 +37,9 @@ export function activationScript(input: ActivationInput): string {
   const { desired, plan, releaseId, previous } = input;
   const p = releasePaths(desired.host, releaseId);
   const prev = previous ? releasePaths(desired.host, previous) : null;
-  const systemd = desired.services === 'systemd';
+  const managed = desired.services !== 'none';
+  const sc = systemctl(desired).join(' ');
+  const unitsDir = desired.files.find((f) => f.role === 'unit')?.path.replace(/\/[^/]+$/, '') ?? '/etc/systemd/system';
   const byPath = new Map(plan.files.map((f) => [f.path, f]));
   const changedUnits = new Set(plan.services.filter((s) => s.action !== 'no-op').map((s) => s.name));
   const units = ordered(desired.units);
@@ -61,16 +64,14 @@ export function activationScript(input: ActivationInput): string {
     'gate() {',
     '  local unit=$1 port=$2 url=$3 deadline=$((SECONDS + ' + String(input.gateSeconds) + '))',
     '  while [ $SECONDS -lt $deadline ]; do',
-    // The body must say so: OpenClaw answers 200 on unknown paths (its web UI), so a status alone proves nothing.
-    // OpenClaw's /readyz says {"ready":true}, a proxy's /healthz {"status":"ok"}.
-    systemd
-      ? '    if systemctl is-active --quiet "$unit" && curl -fsS -m 2 "$url" 2>/dev/null | grep -Eq \'"(ok|ready)": ?true|"status": ?"ok"\'; then progress "gate ok $unit"; return 0; fi'
-      : '    if curl -fsS -m 2 "$url" 2>/dev/null | grep -Eq \'"(ok|ready)": ?true|"status": ?"ok"\'; then return 0; fi',
+    managed
+      ? `    if ${sc} is-active --quiet "$unit" && curl -fsS -m 2 "$url" 2>/dev/null | grep -Eq ${q(HEALTHY_BODY)}; then progress "gate ok $unit"; return 0; fi`
+      : `    if curl -fsS -m 2 "$url" 2>/dev/null | grep -Eq ${q(HEALTHY_BODY)}; then return 0; fi`,
     // systemd gave up on it (exit 78, or its start limit): waiting out the deadline cannot help.
-    ...(systemd ? ['    if systemctl is-failed --quiet "$unit"; then progress "gate failed $unit: systemd gave up on it ($(systemctl show -p Result --value "$unit"))"; return 1; fi'] : []),
+    ...(managed ? [`    if ${sc} is-failed --quiet "$unit"; then progress "gate failed $unit: systemd gave up on it ($(${sc} show -p Result --value "$unit"))"; return 1; fi`] : []),
     '    sleep 0.5',
     '  done',
-    '  progress "gate failed $unit: not healthy at $url within ' + String(input.gateSeconds) + ' s ($(systemctl is-active "$unit" 2>/dev/null))"',
+    '  progress "gate failed $unit: not healthy at $url within ' + String(input.gateSeconds) + ` s ($(${sc} is-active "$unit" 2>/dev/null))"`,
     '  return 1',
     '}',
   );
@@ -102,14 +103,14 @@ export function activationScript(input: ActivationInput): string {
 
   // Services: reload systemd once, then restart what changed, proxies before the gateway.
   L.push('services() {');
-  if (systemd) {
-    if (plan.daemonReload || previous === null) L.push('  systemctl daemon-reload || return 1');
-    for (const s of plan.services.filter((x) => x.action === 'stop')) L.push(`  systemctl disable --now ${q(s.name)} >/dev/null 2>&1; rm -f ${q(`/etc/systemd/system/${s.name}`)}`);
+  if (managed) {
+    if (plan.daemonReload || previous === null) L.push(`  ${sc} daemon-reload || return 1`);
+    for (const s of plan.services.filter((x) => x.action === 'stop')) L.push(`  ${sc} disable --now ${q(s.name)} >/dev/null 2>&1; rm -f ${q(`${unitsDir}/${s.name}`)}`);
     for (const u of units) {
       const svc = plan.services.find((s) => s.name === u.name);
-      if (svc?.enable) L.push(`  systemctl enable ${q(u.name)} >/dev/null 2>&1 || return 1`);
+      if (svc?.enable) L.push(`  ${sc} enable ${q(u.name)} >/dev/null 2>&1 || return 1`);
       if (svc && (svc.action === 'restart' || svc.action === 'start' || svc.action === 'reload')) {
-        if (svc.action !== 'reload') L.push(`  progress "restart ${u.name}"`, `  systemctl reset-failed ${q(u.name)} >/dev/null 2>&1; systemctl restart ${q(u.name)} || return 1`);
+        if (svc.action !== 'reload') L.push(`  progress "restart ${u.name}"`, `  ${sc} reset-failed ${q(u.name)} >/dev/null 2>&1; ${sc} restart ${q(u.name)} || return 1`);
         L.push(`  gate ${q(u.name)} ${u.port} ${q(u.health)} || return 1`);
       }
     }
@@ -118,14 +119,14 @@ export function activationScript(input: ActivationInput): string {
 
   // Back on the previous release, restart what changed again so the old inputs are live.
   L.push('services_back() {');
-  if (systemd) {
-    L.push('  systemctl daemon-reload');
+  if (managed) {
+    L.push(`  ${sc} daemon-reload`);
     for (const u of units.filter((x) => changedUnits.has(x.name))) {
       // Gated where the previous release serves (its port may differ from the failed one's). A unit
       // that only hot-reloaded picks the restored file up by itself: restarting it would be an outage.
       const health = input.previousHealth?.[u.name] ?? u.health;
       const reloadOnly = plan.services.find((s) => s.name === u.name)?.action === 'reload';
-      if (!reloadOnly) L.push(`  systemctl reset-failed ${q(u.name)} >/dev/null 2>&1; systemctl restart ${q(u.name)}`);
+      if (!reloadOnly) L.push(`  ${sc} reset-failed ${q(u.name)} >/dev/null 2>&1; ${sc} restart ${q(u.name)}`);
       L.push(`  gate ${q(u.name)} ${u.port} ${q(health)} || return 1`);
     }
   }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { DesiredState } from '../render/desired.js';
 import type { RuntimeChange } from '../plan/model.js';
 import type { Transport } from '../transport/transport.js';
@@ -62,17 +63,19 @@ export async function ensureRuntime(
 ): Promise<void> {
   const rt = desired.host.runtime;
   if (!rt || changes.every((c) => c.action === 'no-op')) return;
+  // An archive's name of this run's own: two local deployments may install at once on one machine.
+  const run = randomBytes(6).toString('hex');
   const nodeChange = changes.find((c) => c.component === 'node');
   if (nodeChange?.action === 'install') {
     progress(`installing Node ${rt.node.version}`);
-    const archive = `/tmp/clawops-node-${rt.node.version}.tgz`;
+    const archive = `/tmp/clawops-node-${rt.node.version}-${run}.tgz`;
     await t.put([{ path: archive, content: await source.nodeArchive(rt.node.version), mode: 0o644 }], { onProgress: uploading(`Node ${rt.node.version}`, status) });
     await must(t, 'install node', asRoot(desired, ['bash', '-c', `${unpackInto(rt.node.dir, archive, 'bin/node')}\nrm -f ${q(archive)}`]), undefined, 300_000);
   }
   const ocChange = changes.find((c) => c.component === 'openclaw');
-  if (ocChange?.action === 'install') {
+  if (ocChange?.action === 'install' && rt.openclaw) {
     progress(`installing OpenClaw ${rt.openclaw.version}`);
-    const archive = `/tmp/clawops-openclaw-${rt.openclaw.version}.tgz`;
+    const archive = `/tmp/clawops-openclaw-${rt.openclaw.version}-${run}.tgz`;
     await t.put([{ path: archive, content: await source.openclawArchive(rt.openclaw.version), mode: 0o644 }], {
       onProgress: uploading(`OpenClaw ${rt.openclaw.version}`, status),
     });

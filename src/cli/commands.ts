@@ -39,6 +39,11 @@ const LOCK = {
   'break-lock': { help: 'Remove a lock whose holder is gone (never a live one)' },
   'lock-wait': { value: 'SECONDS', help: 'How long to wait for another apply to finish (default 120)' },
 } satisfies Record<string, OptionSpec>;
+/** The local environment's own knobs; an environment on another host refuses them. */
+const LOCAL = {
+  port: { value: 'PORT', help: "The local gateway's port (CLAWOPS_LOCAL_PORT); the proxies follow it, PORT+1 to PORT+3" },
+  openclaw: { value: 'PATH', help: 'Your own openclaw instead of the pinned one (CLAWOPS_OPENCLAW)' },
+} satisfies Record<string, OptionSpec>;
 const APPROVE: OptionSpec = { help: 'Change the host without asking (needed where there is no terminal to ask on)' };
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -63,6 +68,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: ['plan --env NAME [--json] [--out FILE] [--detailed-exitcode] [--verbose]'],
     summary: "What apply would change on the environment's host, and why",
     options: {
+      ...LOCAL,
       env: ENV,
       json: { help: 'The plan as JSON' },
       out: { value: 'FILE', help: 'Save the plan, for `clawops apply FILE`' },
@@ -77,6 +83,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: ['apply --env NAME [--auto-approve] [--break-lock] [--lock-wait SECONDS] [--json] [--no-smoke]', 'apply FILE'],
     summary: 'Apply the configuration as one transaction, health-gated (or exactly a saved plan)',
     options: {
+      ...LOCAL,
       env: ENV,
       'auto-approve': APPROVE,
       ...LOCK,
@@ -91,6 +98,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: ['drift --env NAME [--format text|markdown|json] [--report-issue]'],
     summary: 'Compare the host with the configuration; changes nothing',
     options: {
+      ...LOCAL,
       env: ENV,
       format: { value: 'FORMAT', help: 'text (default), markdown or json' },
       json: { help: 'The same as --format json' },
@@ -103,7 +111,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'rollback',
     usage: ['rollback --env NAME [--to RELEASE] [--auto-approve] [--break-lock] [--lock-wait SECONDS]'],
     summary: 'Back to a kept release, with the same health gates',
-    options: { env: ENV, to: { value: 'RELEASE', help: 'The kept release to go back to (default: the one before)' }, 'auto-approve': APPROVE, ...LOCK },
+    options: { ...LOCAL, env: ENV, to: { value: 'RELEASE', help: 'The kept release to go back to (default: the one before)' }, 'auto-approve': APPROVE, ...LOCK },
     args: [],
     exits: [0, [1, 'invalid config, a failure, or not approved at the question: nothing changed'], 3, 4, 64],
   },
@@ -112,11 +120,36 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: ['smoke --env NAME', 'smoke --env NAME --chain [--json] [--report-issue]'],
     summary: 'The deployment checklist against the live environment; or each fallback chain step, probed from the host',
     options: {
+      ...LOCAL,
       env: ENV,
       chain: { help: 'Probe each step of the fallback chain from the host, through the path OpenClaw uses' },
       json: { help: 'With --chain: the chain report as JSON' },
       'report-issue': { help: "With --chain, in GitHub Actions: the chain report as the environment's chain issue" },
     },
+    args: [],
+    exits: [0, 1, 64],
+  },
+  {
+    name: 'up',
+    usage: ['up --env local [--port PORT] [--openclaw PATH]'],
+    summary: 'Apply, then run the proxies and the gateway in the foreground, restarted when they crash; Ctrl-C stops them',
+    options: { env: ENV, ...LOCAL, 'lock-wait': LOCK['lock-wait'] },
+    args: [],
+    exits: [[0, 'ok, or stopped by Ctrl-C or SIGTERM'], [1, 'invalid config, or a service that could not start'], 64],
+  },
+  {
+    name: 'down',
+    usage: ['down --env local'],
+    summary: "Stop the local deployment's user services (systemctl --user)",
+    options: { env: ENV, ...LOCAL },
+    args: [],
+    exits: [0, 1, 64],
+  },
+  {
+    name: 'start',
+    usage: ['start --env local [--port PORT] [--openclaw PATH]'],
+    summary: 'What npm start runs: user services where this machine has a user service manager, else up',
+    options: { env: ENV, ...LOCAL, 'lock-wait': LOCK['lock-wait'] },
     args: [],
     exits: [0, 1, 64],
   },

@@ -174,7 +174,7 @@ export async function applyCommand(
     }
     // The deployment checklist after every apply of a systemd host this machine can reach.
     let smokeFailed = false;
-    if (opts.smoke !== false && d.desired.services === 'systemd' && (result.outcome === 'applied' || result.outcome === 'no-changes')) {
+    if (opts.smoke !== false && d.desired.services !== 'none' && (result.outcome === 'applied' || result.outcome === 'no-changes')) {
       progress('smoke checks');
       // Loaded here: the smoke's WebSocket client is code plan, drift and rollback never run.
       const { runSmokeChecks } = await import('./smoke-command.js');
@@ -195,6 +195,10 @@ export async function applyCommand(
         failed: `Failed: the release did not come up and the previous one could not be restored. See the log above.`,
       };
       output.out(words[result.outcome]);
+      // The local environment's services, where nothing here runs them.
+      if (d.desired.services === 'none' && d.desired.units.length && !d.desired.host.runtime && result.outcome !== 'failed') {
+        output.out(`No user service manager on this machine (systemctl --user), so nothing runs these files: \`clawops up --env ${d.envName}\` runs the deployment in the foreground.`);
+      }
     }
     if (smokeFailed) {
       output.err('error: the apply finished, but the smoke checks failed (see above)');

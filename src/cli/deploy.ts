@@ -12,8 +12,34 @@ import { join } from 'node:path';
 import type { EdgeInput } from '../apply/edge.js';
 import { ManagementApiSupabase } from '../supabase/management-api.js';
 import { readFunctionFiles } from '../supabase/function-source.js';
+import { movePorts } from '../config/ports.js';
 import { loadSecrets } from './secrets.js';
 import { renderContext, UsageError, type Install } from './workspace.js';
+
+/** Choices for an environment on this machine (flags, or CLAWOPS_LOCAL_PORT and CLAWOPS_OPENCLAW). */
+export interface LocalOptions {
+  /** The gateway's port; the proxies keep their offsets from it. */
+  port?: number;
+  /** The operator's own `openclaw` program instead of the pinned one. */
+  openclaw?: string;
+  /** For `clawops up`: it runs the units itself (no units installed, even where a user service manager runs). */
+  foreground?: boolean;
+  /** port or openclaw came as flags: for a host that is an error, where the variables are ignored. */
+  flagged?: boolean;
+}
+
+/**
+ * Whether this machine has a user service manager that clawops can use: `systemctl --user` reaches
+ * the operator's own systemd (not so where PID 1 is not systemd, or without a login session).
+ */
+export async function hasUserServiceManager(): Promise<boolean> {
+  try {
+    await promisify(execFile)('systemctl', ['--user', 'show-environment'], { timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Everything a plan, apply, drift or rollback run needs, gathered at the edge. */
 export interface Deployment {
@@ -37,12 +63,24 @@ export async function prepare(
   processEnv: NodeJS.ProcessEnv,
   install: Install,
   root: string,
+  local: LocalOptions = {},
 ): Promise<Deployment> {
   const env = config.environments.find((e) => e.name === envName);
   if (!env) throw new UsageError(`unknown environment "${envName}" (expected one of: ${config.environments.map((e) => e.name).join(', ')})`);
-  const desired = render(config, envName, await renderContext(processEnv, install));
+  if (env.target.kind !== 'local') {
+    if (local.flagged) throw new UsageError(`--port and --openclaw are for an environment on this machine; ${envName} runs on ${env.target.kind === 'ssh' ? env.target.host : 'a host'}`);
+    local = {};
+  }
+  if (local.port !== undefined) {
+    const moved = movePorts(config, local.port);
+    if ('problem' in moved) throw new UsageError(moved.problem);
+    config = moved;
+  }
+  const userServices = env.services === 'user' && !local.foreground && (await hasUserServiceManager());
+  const machine = { userServices, ...(local.foreground ? { foreground: true } : {}), ...(local.openclaw ? { openclaw: local.openclaw } : {}) };
+  const desired = render(config, envName, await renderContext(processEnv, install, machine));
   const needed = [...new Set(desired.files.flatMap((f) => Object.values(f.secrets ?? {})))].sort();
-  const { lookup: secrets, warnings } = await loadSecrets(env, Object.keys(config.secrets), processEnv, root, needed);
+  const { lookup: secrets, warnings } = await loadSecrets(env, Object.keys(config.secrets), processEnv, root, needed, `${desired.host.clawopsDir}/generated.env`);
   const revision = processEnv.CLAWOPS_REVISION || processEnv.GITHUB_SHA || (await gitRevision(root));
   const holder =
     processEnv.GITHUB_ACTIONS === 'true'

@@ -6,7 +6,7 @@ import { reportProblems } from './problems.js';
 import type { GitHubIO } from './github-commands.js';
 import { GitHubError } from '../github/port.js';
 import { HostError } from '../transport/transport.js';
-import { loadWorkspace, UsageError, type Install } from './workspace.js';
+import { loadWorkspace, programPath, UsageError, type Install } from './workspace.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 64 } as const;
 
@@ -76,9 +76,12 @@ export async function main(
       case 'apply':
       case 'drift':
       case 'rollback':
-      case 'smoke': {
+      case 'smoke':
+      case 'up':
+      case 'down':
+      case 'start': {
         const { applyCommand, driftCommand, planCommand, readSavedPlan, rollbackCommand } = await import('./deploy-commands.js');
-        const { prepare } = await import('./deploy.js');
+        const { hasUserServiceManager, prepare } = await import('./deploy.js');
         const savedPath = command === 'apply' ? positionals[0] : undefined;
         const saved = savedPath ? await readSavedPlan(savedPath) : undefined;
         const envName = values.env ?? saved?.environment;
@@ -96,8 +99,19 @@ export async function main(
         if (ask && !output.ask) {
           throw new UsageError(`${command} changes ${envName} (${target.user}@${target.host}) and there is no terminal to ask on: pass --auto-approve to ${command} without asking`);
         }
-        const d = await prepare(result.config, envName, env, install, values.root);
-        for (const w of d.warnings) output.err(`warning: ${w}`);
+        const portText = str('port') ?? env.CLAWOPS_LOCAL_PORT;
+        const port = portText === undefined || portText === '' ? undefined : Number(portText);
+        if (port !== undefined && !Number.isInteger(port)) throw new UsageError(`--port takes a port number; found "${portText}"`);
+        const openclaw = str('openclaw') ?? env.CLAWOPS_OPENCLAW;
+        const d = await prepare(result.config, envName, env, install, values.root, {
+          ...(port !== undefined ? { port } : {}),
+          ...(str('port') !== undefined || str('openclaw') !== undefined ? { flagged: true } : {}),
+          ...(openclaw ? { openclaw: await programPath(openclaw, env) } : {}),
+          // up runs the units itself, in the foreground.
+          ...(command === 'up' || (command === 'start' && !(await hasUserServiceManager())) ? { foreground: true } : {}),
+        });
+        // Commands that write the files say which secrets they wrote empty; the others stay quiet.
+        if (command === 'apply' || command === 'up' || command === 'start') for (const w of d.warnings) output.err(`warning: ${w}`);
         if (command === 'smoke' && flag('chain')) {
           if (flag('report-issue')) return await (await import('./github-commands.js')).chainIssueCommand(d, await githubIO());
           return await (await import('./smoke-command.js')).chainCommand(d, output, { json: values.json });
@@ -115,6 +129,11 @@ export async function main(
         const lockWaitSeconds = Number(str('lock-wait') ?? 120);
         if (!Number.isFinite(lockWaitSeconds) || lockWaitSeconds < 0) throw new UsageError('--lock-wait takes seconds');
         const to = str('to');
+        if (command === 'up' || command === 'down' || command === 'start') {
+          const local = await import('./local-commands.js');
+          if (command === 'down') return await local.downCommand(d, output);
+          return await (command === 'up' ? local.upCommand : local.startCommand)(d, { lockWaitSeconds }, output, env);
+        }
         if (command === 'rollback') return await rollbackCommand(d, { ...(to ? { to } : {}), breakLock: flag('break-lock'), lockWaitSeconds, ask }, output, env);
         return await applyCommand(
           d,

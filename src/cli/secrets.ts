@@ -1,5 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join } from 'node:path';
 import { parseEnv } from 'node:util';
 import type { SecretLookup } from '../plan/diff.js';
 import type { Environment } from '../schema/environment.js';
@@ -21,6 +22,8 @@ export async function loadSecrets(
   root: string,
   /** The secrets this environment's files are filled from: only these are written empty when missing. */
   needed: readonly string[] = declared,
+  /** Where secrets that clawops generates (`generate:`) are kept on this machine. */
+  generatedFile?: string,
 ): Promise<{ lookup: SecretLookup; warnings: string[] }> {
   let values: Record<string, string | undefined>;
   switch (env.secrets.source) {
@@ -57,13 +60,33 @@ export async function loadSecrets(
     for (const v of Object.values(values)) if (v) core.setSecret(v);
   }
   const warnings: string[] = [];
-  if (env.secrets.source === 'dotenv' && env.secrets.missing === 'empty') {
-    for (const n of needed) {
-      if (values[n] === undefined) {
-        values[n] = '';
-        warnings.push(`${n} has no value in ${env.secrets.path}: it is written empty`);
-      }
+  if (env.secrets.source === 'dotenv') {
+    const generate = (env.secrets.generate ?? []).filter((n) => needed.includes(n) && values[n] === undefined);
+    if (generate.length && generatedFile) Object.assign(values, await generated(generatedFile, generate));
+    const missing = needed.filter((n) => values[n] === undefined);
+    if (env.secrets.missing === 'empty' && missing.length) {
+      for (const n of missing) values[n] = '';
+      // One line for all of them: which, and where to find what each is.
+      warnings.push(`no value in ${env.secrets.path} for ${missing.join(', ')}: written empty, so calls that need them fail over (.env.example lists every secret)`);
     }
   }
   return { lookup: (name) => values[name], warnings };
+}
+
+/** Values clawops made itself, kept in one file (mode 0600); made once, the same on every run after. */
+async function generated(file: string, names: readonly string[]): Promise<Record<string, string>> {
+  let kept: Record<string, string> = {};
+  try {
+    kept = parseEnv(await readFile(file, 'utf8')) as Record<string, string>;
+  } catch {
+    kept = {};
+  }
+  const fresh = names.filter((n) => !kept[n]);
+  if (fresh.length) {
+    for (const n of fresh) kept[n] = randomBytes(24).toString('base64url');
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+    const text = `# Made by clawops for secrets that .env does not set; delete a line to make a new value.\n${Object.entries(kept).map(([k, v]) => `${k}=${v}`).join('\n')}\n`;
+    await writeFile(file, text, { mode: 0o600 });
+  }
+  return Object.fromEntries(names.map((n) => [n, kept[n]!]));
 }

@@ -39,7 +39,7 @@ async function pairSmokeDevice(d: Deployment, t: Transport, gatewayUrl: string, 
   const runtime = d.desired.host.runtime;
   const config = d.desired.files.find((f) => f.role === 'openclaw-config');
   const env = d.desired.files.find((f) => f.name === 'gateway.env');
-  if (d.desired.services !== 'systemd' || !runtime || !config || !env) return;
+  if (d.desired.services !== 'systemd' || !runtime?.openclaw || !config || !env) return;
   let requestId: string | undefined;
   try {
     (await GatewayClient.open({ url: gatewayUrl, token, deviceKeyPem, connectTimeoutMs: 15_000, scopes: [...SMOKE_SCOPES] })).close();
@@ -93,7 +93,11 @@ export async function runSmokeChecks(d: Deployment, t: Transport, output: Output
   const functionsUrl = processEnv.SUPABASE_FUNCTIONS_URL || (sb ? `https://${sb.projectRef}.supabase.co/functions/v1` : undefined);
   const canaryAgent = d.config.deployment.smoke?.canaryAgent;
   const canaryModel = canaryAgent ? d.config.deployment.agents.entries[canaryAgent]?.model : undefined;
-  const proxies = d.desired.units.filter((u) => u.kind === 'proxy').map((u) => ({ name: u.proxy ?? u.name.replace(/\.service$/, ''), url: u.health.replace(/\/healthz$/, '') }));
+  const env = d.config.environments.find((e) => e.name === d.envName)!;
+  const keyOptional = env.secrets.source === 'dotenv' && env.secrets.missing === 'empty';
+  const proxies = d.desired.units
+    .filter((u) => u.kind === 'proxy')
+    .map((u) => ({ name: u.proxy ?? u.name.replace(/\.service$/, ''), url: u.health.replace(/\/healthz$/, ''), ...(keyOptional ? { keyOptional } : {}) }));
   return runSmoke(
     {
       gatewayUrl: reach.gatewayUrl,

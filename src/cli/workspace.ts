@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { access, constants, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { readConfigFiles } from '../config/files.js';
 import { loadConfig, type LoadResult } from '../config/load.js';
 import type { RenderContext } from '../render/desired.js';
@@ -24,7 +24,10 @@ export interface Install {
   programsDir: string;
 }
 
-export async function renderContext(env: NodeJS.ProcessEnv, install: Install): Promise<RenderContext> {
+/** What this machine adds to a render of the local environment (see RenderContext). */
+export type MachineContext = Pick<RenderContext, 'userServices' | 'foreground' | 'openclaw'>;
+
+export async function renderContext(env: NodeJS.ProcessEnv, install: Install, machine: MachineContext = {}): Promise<RenderContext> {
   const entries = await Promise.all(
     ProxyKind.options.map(async (kind) => {
       const path = `${install.programsDir.replace(/\/?$/, '/')}${kind}-proxy.mjs`;
@@ -38,6 +41,21 @@ export async function renderContext(env: NodeJS.ProcessEnv, install: Install): P
   return {
     home: env.HOME || homedir(),
     ...(env.OPENCLAW_STATE_DIR ? { stateDir: env.OPENCLAW_STATE_DIR } : {}),
+    ...machine,
     proxyPrograms: Object.fromEntries(entries) as RenderContext['proxyPrograms'],
   };
+}
+
+/** A program as the shell would find it: a path as given (made absolute), a bare name on PATH. */
+export async function programPath(name: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const candidates = name.includes('/') ? [resolve(name)] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name));
+  for (const path of candidates) {
+    try {
+      await access(path, constants.X_OK);
+      return path;
+    } catch {
+      // Not this one.
+    }
+  }
+  throw new UsageError(`--openclaw ${name}: no such program${name.includes('/') ? '' : ' on PATH'}`);
 }

@@ -162,6 +162,7 @@ function checkSecrets(s: ConfigSources): Problem[] {
   }
   for (const { source, value: e } of s.environments) {
     if (e.target.kind === 'ssh') need(source, ['target', 'privateKeySecret'], e.target.privateKeySecret, `the ${e.name} SSH key`);
+    if (e.secrets.source === 'dotenv') e.secrets.generate?.forEach((n, i) => need(source, ['secrets', 'generate', i], n, 'a secret to generate'));
   }
   if (s.supabase) {
     const { source, value: b } = s.supabase;
@@ -183,6 +184,11 @@ function checkEnvironments(s: ConfigSources, providers: readonly Provider[]): Pr
       if (!e.paths.runtime) out.push(problemAt(source, ['paths'], 'a systemd environment needs paths.runtime: where Node and OpenClaw are installed'));
       if (e.paths.state.startsWith('~') || e.paths.proxies.startsWith('~'))
         out.push(problemAt(source, ['paths'], 'a systemd environment needs absolute paths; ~ is only for the local environment'));
+    }
+    if (e.services === 'user') {
+      if (e.target.kind !== 'local') out.push(problemAt(source, ['services'], 'user services are the operator\'s own, on this machine: only a local target has them'));
+      if (!e.runtime) out.push(problemAt(source, [], 'an environment with user services needs runtime: {node, openclaw} versions to run'));
+      if (!e.paths.runtime) out.push(problemAt(source, ['paths'], 'an environment with user services needs paths.runtime: where Node and OpenClaw are installed'));
     }
     for (const [id, override] of Object.entries(e.providers ?? {})) {
       const p = providers.find((x) => x.id === id);

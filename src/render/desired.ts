@@ -3,8 +3,11 @@ import type { ProxyKind } from '../schema/provider.js';
 /** What one environment should look like: every managed file and service. Output of render(). */
 export interface DesiredState {
   environment: string;
-  /** systemd: units are managed; none: files only. */
-  services: 'systemd' | 'none';
+  /**
+   * Who runs the units: systemd (system units, as root), user (the operator's own user units,
+   * systemctl --user) or none (files only; `clawops up` runs the units in the foreground).
+   */
+  services: ServiceManager;
   files: DesiredFile[];
   units: DesiredService[];
   host: HostLayout;
@@ -12,6 +15,8 @@ export interface DesiredState {
 
 /** How long a service may take to pass its health gate when the environment does not say. */
 export const DEFAULT_GATE_SECONDS = 180;
+
+export type ServiceManager = 'systemd' | 'user' | 'none';
 
 /** Where clawops keeps its own records on a host, and where the pinned runtime lives. */
 export interface HostLayout {
@@ -23,7 +28,8 @@ export interface HostLayout {
   gateSeconds?: number;
   runtime?: {
     node: { version: string; dir: string; bin: string };
-    openclaw: { version: string; dir: string; entry: string };
+    /** Absent when the operator runs their own OpenClaw (RenderContext.openclaw). */
+    openclaw?: { version: string; dir: string; entry: string };
   };
 }
 
@@ -50,6 +56,13 @@ export interface DesiredFile {
   secrets?: Record<string, string>;
 }
 
+/**
+ * A health endpoint's body that says healthy (an extended regular expression, for grep -E and
+ * RegExp alike). The body must say so: OpenClaw answers 200 on unknown paths (its web UI), so a
+ * status alone proves nothing. OpenClaw's /readyz says {"ready":true}, a proxy's /healthz {"status":"ok"}.
+ */
+export const HEALTHY_BODY = '"(ok|ready)": ?true|"status": ?"ok"';
+
 export interface DesiredService {
   /** systemd unit name, such as gemini-proxy.service. */
   name: string;
@@ -65,6 +78,18 @@ export interface DesiredService {
   restartOn: string[];
   /** Files whose change it picks up by itself (OpenClaw's hot reload), with no restart. */
   reloadOn: string[];
+  /** How it runs: what a unit file says, and what `clawops up` starts. */
+  run: ProcessSpec;
+}
+
+/** One service's process: its words, folder and environment; secrets only through its env file. */
+export interface ProcessSpec {
+  /** Program and arguments, never a secret. */
+  exec: string[];
+  cwd: string;
+  environment: Record<string, string>;
+  /** The env file holding its secrets (systemd EnvironmentFile=). */
+  environmentFile: string;
 }
 
 /** What render() needs besides config, gathered by the caller: render itself reads nothing. */
@@ -75,4 +100,13 @@ export interface RenderContext {
   stateDir?: string;
   /** The built, self-contained proxy programs, by kind. */
   proxyPrograms: Record<ProxyKind, string>;
+  /**
+   * For an environment with user services: whether this machine has a user service manager
+   * (systemctl --user). Without one the units are not installed, and `clawops up` runs them.
+   */
+  userServices?: boolean;
+  /** `clawops up` runs the units itself, in the foreground: the runtime is installed, the units are not. */
+  foreground?: boolean;
+  /** The operator's own `openclaw` program, run instead of the pinned one (local environment). */
+  openclaw?: string;
 }

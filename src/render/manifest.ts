@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { DesiredState } from './desired.js';
+import type { DesiredState, ServiceManager } from './desired.js';
 
 export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 export interface Manifest {
   environment: string;
-  services: 'systemd' | 'none';
+  services: ServiceManager;
   files: {
     path: string;
     name: string;

@@ -25,7 +25,8 @@ export function environmentPaths(env: Environment, ctx: RenderContext): Environm
     proxies: env.target.kind === 'local' && ctx.stateDir && env.paths.proxies.startsWith(env.paths.state)
       ? `${state}${env.paths.proxies.slice(env.paths.state.length)}`
       : proxies,
-    runtime: env.paths.runtime,
-    units: '/etc/systemd/system',
+    ...(env.paths.runtime ? { runtime: expandHome(env.paths.runtime, ctx.home) } : {}),
+    // systemd's own folders for units an administrator (or a user) installs.
+    units: env.services === 'user' ? `${ctx.home.replace(/\/$/, '')}/.config/systemd/user` : '/etc/systemd/system',
   };
 }

@@ -2,11 +2,11 @@ import type { Config } from '../config/model.js';
 import { PROXY_HOST } from '../config/rules.js';
 import type { Environment } from '../schema/environment.js';
 import type { Provider, ProxyKind } from '../schema/provider.js';
-import { DEFAULT_GATE_SECONDS, type DesiredFile, type DesiredService, type DesiredState, type HostLayout, type RenderContext } from './desired.js';
+import { DEFAULT_GATE_SECONDS, type DesiredFile, type DesiredService, type DesiredState, type HostLayout, type ProcessSpec, type RenderContext } from './desired.js';
 import { envTemplate } from './envfile.js';
 import { gatewaySecrets, renderOpenclawConfig } from './openclaw.js';
 import { environmentPaths, type EnvironmentPaths } from './paths.js';
-import { renderUnit } from './systemd.js';
+import { renderUnit, type UnitSpec } from './systemd.js';
 
 export const GATEWAY_UNIT = 'openclaw-gateway.service';
 export const proxyUnit = (p: Provider) => `${p.id}-proxy.service`;
@@ -59,6 +59,19 @@ export function render(config: Config, envName: string, ctx: RenderContext): Des
     secrets: gatewayVars,
   });
 
+  // The units: installed as system or user units, or (no service manager) run by `clawops up`.
+  const manager = env.services === 'user' ? (ctx.userServices ? 'user' : 'none') : env.services;
+  const layout = hostLayout(env, paths, ctx);
+  // Installed only where something here runs it: a service manager, or `clawops up`.
+  const host = manager === 'none' && !ctx.foreground ? { ...layout, runtime: undefined } : layout;
+  const unitFile = (name: string, spec: UnitSpec) => {
+    const path = `${paths.units}/${name}`;
+    if (manager === 'none') return [];
+    file({ path, name: `systemd/${name}`, role: 'unit', mode: 0o644, ...(manager === 'systemd' ? { owner: 'root' } : {}), content: renderUnit(spec), sensitive: false });
+    return [path];
+  };
+  const unitUser = manager === 'systemd' ? { user: env.user! } : {};
+
   const proxyUnits: string[] = [];
   for (const p of config.providers) {
     if (!p.proxy) continue;
@@ -70,64 +83,37 @@ export function render(config: Config, envName: string, ctx: RenderContext): Des
     file({ path: program, name: `proxies/${p.id}/${p.proxy.kind}-proxy.mjs`, role: 'proxy-program', mode: 0o644, content: ctx.proxyPrograms[p.proxy.kind], sensitive: false });
     file({ path: settings, name: `proxies/${p.id}/proxy.json`, role: 'proxy-config', mode: 0o644, content: stableJson(proxySettings(p, env)), sensitive: false });
     file({ path: envFile, name: `proxies/${p.id}/proxy.env`, role: 'env', mode: 0o600, content: envTemplate(vars), sensitive: true, secrets: vars });
-    if (env.services === 'systemd') {
-      const unit = proxyUnit(p);
-      const unitPath = `${paths.units}/${unit}`;
-      file({
-        path: unitPath,
-        name: `systemd/${unit}`,
-        role: 'unit',
-        mode: 0o644,
-        owner: 'root',
-        content: renderUnit({
-          description: `${p.name} compatibility proxy for OpenClaw (managed by clawops)`,
-          after: [],
-          user: env.user!,
-          workingDirectory: dir,
-          environment: {},
-          environmentFile: envFile,
-          exec: [nodeBin(env, paths), program, '--config', settings],
-        }),
-        sensitive: false,
-      });
-      units.push({
-        name: unit,
-        kind: 'proxy',
-        proxy: p.proxy.kind,
-        port: p.proxy.port,
-        health: `http://${PROXY_HOST}:${p.proxy.port}/healthz`,
-        after: [],
-        restartOn: [unitPath, program, settings, envFile],
-        reloadOn: [],
-      });
-      proxyUnits.push(unit);
-    }
+    if (env.services === 'none' || !layout.runtime) continue;
+    const unit = proxyUnit(p);
+    const run: ProcessSpec = { exec: [layout.runtime.node.bin, program, '--config', settings], cwd: dir, environment: {}, environmentFile: envFile };
+    const unitPaths = unitFile(unit, { description: `${p.name} compatibility proxy for OpenClaw (managed by clawops)`, after: [], ...unitUser, run });
+    units.push({
+      name: unit,
+      kind: 'proxy',
+      proxy: p.proxy.kind,
+      port: p.proxy.port,
+      health: `http://${PROXY_HOST}:${p.proxy.port}/healthz`,
+      after: [],
+      restartOn: [...unitPaths, program, settings, envFile],
+      reloadOn: [],
+      run,
+    });
+    proxyUnits.push(unit);
   }
 
-  if (env.services === 'systemd') {
-    const unitPath = `${paths.units}/${GATEWAY_UNIT}`;
-    file({
-      path: unitPath,
-      name: `systemd/${GATEWAY_UNIT}`,
-      role: 'unit',
-      mode: 0o644,
-      owner: 'root',
-      content: renderUnit({
-        description: 'OpenClaw gateway (managed by clawops)',
-        after: proxyUnits,
-        user: env.user!,
-        workingDirectory: paths.state,
-        environment: {
-          OPENCLAW_STATE_DIR: paths.state,
-          OPENCLAW_CONFIG_PATH: paths.config,
-          // systemd supervises: skip OpenClaw's own restart triage after a failed start.
-          OPENCLAW_SUPERVISOR_MODE: 'external',
-        },
-        environmentFile: paths.gatewayEnv,
-        exec: [nodeBin(env, paths), openclawEntry(env, paths), 'gateway', 'run'],
-      }),
-      sensitive: false,
-    });
+  if (env.services !== 'none' && layout.runtime) {
+    const run: ProcessSpec = {
+      exec: [...(ctx.openclaw && env.target.kind === 'local' ? [ctx.openclaw] : [layout.runtime.node.bin, layout.runtime.openclaw!.entry]), 'gateway', 'run'],
+      cwd: paths.state,
+      environment: {
+        OPENCLAW_STATE_DIR: paths.state,
+        OPENCLAW_CONFIG_PATH: paths.config,
+        // A supervisor restarts it: skip OpenClaw's own restart triage after a failed start.
+        OPENCLAW_SUPERVISOR_MODE: 'external',
+      },
+      environmentFile: paths.gatewayEnv,
+    };
+    const unitPaths = unitFile(GATEWAY_UNIT, { description: 'OpenClaw gateway (managed by clawops)', after: proxyUnits, ...unitUser, run });
     units.push({
       name: GATEWAY_UNIT,
       kind: 'gateway',
@@ -135,16 +121,18 @@ export function render(config: Config, envName: string, ctx: RenderContext): Des
       health: `http://127.0.0.1:${config.deployment.gateway.port}/readyz`,
       after: proxyUnits,
       // OpenClaw picks up an atomically replaced openclaw.json by itself (hybrid reload).
-      restartOn: reloadMode === 'hybrid' ? [unitPath, paths.gatewayEnv] : [unitPath, paths.gatewayEnv, paths.config],
+      restartOn: reloadMode === 'hybrid' ? [...unitPaths, paths.gatewayEnv] : [...unitPaths, paths.gatewayEnv, paths.config],
       reloadOn: reloadMode === 'hybrid' ? [paths.config] : [],
+      run,
     });
   }
 
   files.sort((a, b) => a.path.localeCompare(b.path));
-  return { environment: env.name, services: env.services, files, units, host: hostLayout(env, paths) };
+  const { runtime, ...bare } = host;
+  return { environment: env.name, services: manager, files, units, host: runtime ? host : bare };
 }
 
-function hostLayout(env: Environment, paths: EnvironmentPaths): HostLayout {
+function hostLayout(env: Environment, paths: EnvironmentPaths, ctx: RenderContext): HostLayout {
   const layout: HostLayout = {
     clawopsDir: `${paths.state}/.clawops`,
     ...(env.services === 'systemd' ? { user: env.user } : {}),
@@ -155,7 +143,10 @@ function hostLayout(env: Environment, paths: EnvironmentPaths): HostLayout {
     const openclawDir = `${paths.runtime}/openclaw/${env.runtime.openclaw}`;
     layout.runtime = {
       node: { version: env.runtime.node, dir: nodeDir, bin: `${nodeDir}/bin/node` },
-      openclaw: { version: env.runtime.openclaw, dir: openclawDir, entry: `${openclawDir}/node_modules/openclaw/openclaw.mjs` },
+      // The operator's own OpenClaw replaces the pinned one: nothing to install for it.
+      ...(ctx.openclaw && env.target.kind === 'local'
+        ? {}
+        : { openclaw: { version: env.runtime.openclaw, dir: openclawDir, entry: `${openclawDir}/node_modules/openclaw/openclaw.mjs` } }),
     };
   }
   return layout;
@@ -177,12 +168,4 @@ function proxySettings(p: Provider, env: Environment) {
       ...(m.sampling ? { sampling: m.sampling } : {}),
     })),
   };
-}
-
-function nodeBin(env: Environment, paths: EnvironmentPaths): string {
-  return hostLayout(env, paths).runtime!.node.bin;
-}
-
-function openclawEntry(env: Environment, paths: EnvironmentPaths): string {
-  return hostLayout(env, paths).runtime!.openclaw.entry;
 }

@@ -1,15 +1,14 @@
+import type { ProcessSpec } from './desired.js';
+
 /** Exit code OpenClaw (and the proxies) use for an invalid config: restarting cannot help. */
 export const EX_CONFIG = 78;
 
 export interface UnitSpec {
   description: string;
   after: string[];
-  user: string;
-  workingDirectory: string;
-  environment: Record<string, string>;
-  environmentFile: string;
-  /** Words of the command; the program and its arguments, never a secret. */
-  exec: string[];
+  /** The account a system unit runs as; a user unit (the operator's own manager) has none. */
+  user?: string;
+  run: ProcessSpec;
 }
 
 /** A word for ExecStart=: systemd splits on spaces and honours double quotes. */
@@ -18,34 +17,34 @@ function execWord(word: string): string {
 }
 
 export function renderUnit(spec: UnitSpec): string {
-  const after = ['network-online.target', ...spec.after];
+  const system = spec.user !== undefined;
+  // A user manager has no network-online.target, and no PrivateTmp= without user namespaces.
+  const after = system ? ['network-online.target', ...spec.after] : spec.after;
   const lines = [
     '# Managed by clawops: edits on the host are reported as drift and replaced by the next apply.',
     '[Unit]',
     `Description=${spec.description}`,
-    `After=${after.join(' ')}`,
-    `Wants=${after.join(' ')}`,
+    ...(after.length ? [`After=${after.join(' ')}`, `Wants=${after.join(' ')}`] : []),
     // Give up after 5 failed starts in 5 minutes instead of restarting forever.
     'StartLimitIntervalSec=300',
     'StartLimitBurst=5',
     '',
     '[Service]',
     'Type=simple',
-    `User=${spec.user}`,
-    `Group=${spec.user}`,
-    `WorkingDirectory=${spec.workingDirectory}`,
-    ...Object.entries(spec.environment).map(([k, v]) => `Environment=${execWord(`${k}=${v}`)}`),
-    `EnvironmentFile=${spec.environmentFile}`,
-    `ExecStart=${spec.exec.map(execWord).join(' ')}`,
+    ...(system ? [`User=${spec.user}`, `Group=${spec.user}`] : []),
+    `WorkingDirectory=${spec.run.cwd}`,
+    ...Object.entries(spec.run.environment).map(([k, v]) => `Environment=${execWord(`${k}=${v}`)}`),
+    `EnvironmentFile=${spec.run.environmentFile}`,
+    `ExecStart=${spec.run.exec.map(execWord).join(' ')}`,
     'Restart=always',
     'RestartSec=2',
     // An invalid config exits 78: restarting would only loop on the same error.
     `RestartPreventExitStatus=${EX_CONFIG}`,
     'NoNewPrivileges=yes',
-    'PrivateTmp=yes',
+    ...(system ? ['PrivateTmp=yes'] : []),
     '',
     '[Install]',
-    'WantedBy=multi-user.target',
+    `WantedBy=${system ? 'multi-user.target' : 'default.target'}`,
     '',
   ];
   return lines.join('\n');

@@ -27,6 +27,10 @@ const SecretSource = z.discriminatedUnion('source', [
       .enum(['error', 'empty'])
       .default('error')
       .describe('A secret with no value: refuse to apply (error), or write it empty and warn (empty).'),
+    generate: z
+      .array(SecretName)
+      .optional()
+      .describe('Secrets clawops makes itself when the file has no value: a random value, made once and kept in the state folder (.clawops/generated.env, mode 0600).'),
   }),
   z.strictObject({ source: z.literal('env').describe('The process environment, as in GitHub Actions.') }),
   z.strictObject({
@@ -43,13 +47,15 @@ export const EnvironmentSchema = z
     description: z.string().min(1),
     target: z.discriminatedUnion('kind', [LocalTarget, SshTarget]),
     services: z
-      .enum(['systemd', 'none'])
-      .describe('systemd: units are installed and managed; none: files only, the operator runs the processes.'),
+      .enum(['systemd', 'user', 'none'])
+      .describe(
+        'systemd: units are installed and managed; user: the operator\'s own user units (systemctl --user) where the machine has a user service manager, else `clawops up` runs them in the foreground; none: files only.',
+      ),
     user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).optional().describe('Owner of the deployed files and the services\' user.'),
     paths: z.strictObject({
       state: AbsolutePath.describe('OpenClaw\'s state folder (OPENCLAW_STATE_DIR).'),
       proxies: AbsolutePath.describe('Where the proxies and their settings live.'),
-      runtime: AbsolutePath.optional().describe('Where Node and OpenClaw are installed (systemd environments).'),
+      runtime: AbsolutePath.optional().describe('Where Node and OpenClaw are installed, in versioned folders.'),
     }),
     runtime: z
       .strictObject({

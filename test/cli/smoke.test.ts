@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createPrivateKey } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -9,21 +9,20 @@ import { smokeDeviceKey } from '../../src/cli/smoke-command.js';
 import { deviceFromPem } from '../../src/smoke/gateway-client.js';
 import { clawops, scratchRepo } from '../support/cli.js';
 
-test('clawops smoke prints each check with its time, and a gateway that is down fails the run', async () => {
+test('clawops smoke prints each check with its time, and a deployment that is down fails the run', async () => {
   const root = await scratchRepo();
-  const port = await freePort(); // nothing listens there
-  const file = join(root, 'config/openclaw.json');
-  await writeFile(file, (await readFile(file, 'utf8')).replace('"port": 18789', `"port": ${port}`));
-  const run = await clawops(['smoke', '--env', 'local', '--root', root], {
+  const port = await freePort(); // nothing listens there, nor (most likely) on the proxies' ports after it
+  const run = await clawops(['smoke', '--env', 'local', '--root', root, '--port', String(port)], {
     env: { OPENCLAW_STATE_DIR: await mkdtemp(join(tmpdir(), 'clawops-smoke-')), OPENCLAW_GATEWAY_TOKEN: 'canary-smoke-token-5d1e' },
   });
   assert.equal(run.code, 1);
   assert.match(run.stdout, /^✘ gateway health \(WebSocket\) \(\d+ ms\): cannot reach the gateway/m);
   assert.match(run.stdout, /^- bridge health \(\d+ ms\): skipped: no bridge URL$/m);
-  // Every check that needs the gateway fails with it: health, the heartbeat and the fallback.
+  // Every check that needs the gateway fails with it: health, the heartbeat and the fallback; and each proxy.
   assert.match(run.stdout, /^✘ heartbeat \(\d+ ms\): cannot reach the gateway/m);
   assert.match(run.stdout, /^✘ fallback chain falls back \(\d+ ms\): cannot reach the gateway/m);
-  assert.match(run.stdout, /^Smoke: 3 of \d+ checks failed\.$/m);
+  assert.match(run.stdout, new RegExp(`^✘ proxy gemini /healthz \\(\\d+ ms\\): .*127\\.0\\.0\\.1 port ${port + 1}\\b`, 'm'));
+  assert.match(run.stdout, /^Smoke: 6 of \d+ checks failed\.$/m);
   assert.ok(!run.stdout.includes('canary-smoke-token-5d1e') && !run.stderr.includes('canary-smoke-token-5d1e'));
 });
 

@@ -112,7 +112,7 @@ describe('proxies and ports', () => {
       edit(files, 'config/environments/local.yaml', (t) => `${t}providers:\n  gemini:\n    baseUrl: https://generativelanguage.googleapis.com/v1beta\n`),
     );
     assert.deepEqual(out, [
-      'config/environments/local.yaml:21:5: providers.gemini.baseUrl: gemini is served through its proxy at http://127.0.0.1:18790/v1; OpenClaw never calls it directly (set upstream to change where the proxy sends requests)',
+      'config/environments/local.yaml:29:5: providers.gemini.baseUrl: gemini is served through its proxy at http://127.0.0.1:18790/v1; OpenClaw never calls it directly (set upstream to change where the proxy sends requests)',
     ]);
   });
 
@@ -162,9 +162,15 @@ describe('secrets', () => {
   test('the gateway token must be declared', () => {
     const out = problems(edit(files, 'config/secrets.yaml', (t) => t.replace(/  OPENCLAW_GATEWAY_TOKEN:\n.*\n/, '')));
     assert.deepEqual(out, [
+      'config/environments/local.yaml:26:14: secrets.generate[0]: secret OPENCLAW_GATEWAY_TOKEN (a secret to generate) is not declared in config/secrets.yaml',
       'config/openclaw.json:7:28: gateway.auth.token.secret: secret OPENCLAW_GATEWAY_TOKEN (the gateway token) is not declared in config/secrets.yaml',
       "config/supabase.yaml:18:17: secrets.gatewayToken: secret OPENCLAW_GATEWAY_TOKEN (the bridge's gateway token) is not declared in config/secrets.yaml",
     ]);
+  });
+
+  test('user services are for the local machine, with a runtime to run', () => {
+    const out = problems(edit(files, 'config/environments/ec2.yaml', (t) => t.replace('services: systemd', 'services: user')));
+    assert.deepEqual(out, ["config/environments/ec2.yaml:12:11: services: user services are the operator's own, on this machine: only a local target has them"]);
   });
 
   test('the bridge fronts an environment whose gateway it can reach', () => {
@@ -200,7 +206,7 @@ describe('schema problems', () => {
 
   test('a value outside an enum lists the choices', () => {
     const out = problems(edit(files, 'config/environments/local.yaml', (t) => t.replace('bind: loopback', 'bind: 127.0.0.1')));
-    assert.deepEqual(out, ['config/environments/local.yaml:12:9: gateway.bind: expected one of "loopback", "lan"; found "127.0.0.1"']);
+    assert.deepEqual(out, ['config/environments/local.yaml:18:9: gateway.bind: expected one of "loopback", "lan"; found "127.0.0.1"']);
   });
 
   test('a file whose id does not match its name', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { manifestOf } from '../../src/render/manifest.js';
+import { movePorts } from '../../src/config/ports.js';
 import { GATEWAY_UNIT, render, RenderError, stableJson } from '../../src/render/render.js';
 import { FIXED_CONTEXT, REPO_ROOT, repoConfig } from '../support/repo.js';
 
@@ -109,11 +110,72 @@ describe('render', () => {
     assert.deepEqual(moved, [program]);
   });
 
-  test('the local environment follows OPENCLAW_STATE_DIR and installs no units', () => {
+  test('the local environment follows OPENCLAW_STATE_DIR; without a user service manager it installs no units but still runs them', () => {
     const state = render(config, 'local', { ...FIXED_CONTEXT, stateDir: '/srv/oc' });
-    assert.equal(state.units.length, 0);
+    assert.equal(state.services, 'none');
     assert.ok(state.files.every((f) => f.path.startsWith('/srv/oc/')), state.files.map((f) => f.path).join('\n'));
     assert.ok(state.files.some((f) => f.path === '/srv/oc/proxies/gemini/proxy.json'));
+    // What `clawops up` runs: the proxies, then the gateway, on the pinned runtime in the operator's home.
+    assert.deepEqual(state.units.map((u) => u.name), ['gemini-proxy.service', 'kimi-proxy.service', 'mistral-proxy.service', 'openclaw-gateway.service']);
+    const gateway = state.units.find((u) => u.kind === 'gateway')!;
+    assert.deepEqual(gateway.run.exec, [
+      '/home/operator/.local/share/clawops/runtime/node/24.21.0/bin/node',
+      '/home/operator/.local/share/clawops/runtime/openclaw/2026.9.6/node_modules/openclaw/openclaw.mjs',
+      'gateway',
+      'run',
+    ]);
+    assert.equal(gateway.run.environment.OPENCLAW_STATE_DIR, '/srv/oc');
+    assert.equal(gateway.run.environmentFile, '/srv/oc/gateway.env');
+    // Installed only where something runs it: `clawops up` (foreground), not a files-only apply.
+    assert.equal(state.host.runtime, undefined);
+    assert.equal(render(config, 'local', { ...FIXED_CONTEXT, foreground: true }).host.runtime?.openclaw?.version, '2026.9.6');
+    assert.deepEqual(state.units[0]!.run.exec.slice(1), ['/srv/oc/proxies/gemini/gemini-proxy.mjs', '--config', '/srv/oc/proxies/gemini/proxy.json']);
+  });
+
+  test('with a user service manager the local units are the operator\'s own: in ~/.config/systemd/user, no User=, started with the session', () => {
+    const state = render(config, 'local', { ...FIXED_CONTEXT, userServices: true });
+    assert.equal(state.services, 'user');
+    const units = state.files.filter((f) => f.role === 'unit');
+    assert.deepEqual(units.map((f) => f.path), [
+      '/home/operator/.config/systemd/user/gemini-proxy.service',
+      '/home/operator/.config/systemd/user/kimi-proxy.service',
+      '/home/operator/.config/systemd/user/mistral-proxy.service',
+      '/home/operator/.config/systemd/user/openclaw-gateway.service',
+    ]);
+    const gateway = units.find((f) => f.path.endsWith('openclaw-gateway.service'))!;
+    assert.equal(gateway.owner, undefined);
+    assert.doesNotMatch(gateway.content, /^User=|^PrivateTmp=|network-online/m);
+    assert.match(gateway.content, /^WantedBy=default\.target$/m);
+    assert.match(gateway.content, /^After=gemini-proxy\.service kimi-proxy\.service mistral-proxy\.service$/m);
+    assert.match(gateway.content, /^EnvironmentFile=\/home\/operator\/\.openclaw\/gateway\.env$/m);
+    // A change to a unit restarts its service, as on a systemd host.
+    assert.ok(state.units.find((u) => u.kind === 'gateway')!.restartOn.includes(gateway.path));
+  });
+
+  test("the operator's own openclaw replaces the pinned one, which is then not installed", () => {
+    const state = render(config, 'local', { ...FIXED_CONTEXT, foreground: true, openclaw: '/usr/local/bin/openclaw' });
+    assert.deepEqual(state.units.find((u) => u.kind === 'gateway')!.run.exec, ['/usr/local/bin/openclaw', 'gateway', 'run']);
+    assert.equal(state.host.runtime?.openclaw, undefined);
+    assert.equal(state.host.runtime?.node.version, '24.21.0');
+    // Only for this machine: a host always runs the pinned OpenClaw.
+    assert.equal(render(config, 'ec2', { ...FIXED_CONTEXT, openclaw: '/usr/local/bin/openclaw' }).host.runtime?.openclaw?.version, '2026.9.6');
+  });
+
+  test('the local ports move together, so a second deployment can run beside the first', () => {
+    const moved = movePorts(config, 28789);
+    assert.ok(!('problem' in moved));
+    const state = render(moved, 'local', FIXED_CONTEXT);
+    assert.deepEqual(state.units.map((u) => [u.name, u.port, u.health]), [
+      ['gemini-proxy.service', 28790, 'http://127.0.0.1:28790/healthz'],
+      ['kimi-proxy.service', 28792, 'http://127.0.0.1:28792/healthz'],
+      ['mistral-proxy.service', 28791, 'http://127.0.0.1:28791/healthz'],
+      ['openclaw-gateway.service', 28789, 'http://127.0.0.1:28789/readyz'],
+    ]);
+    const oc = JSON.parse(state.files.find((f) => f.name === 'openclaw.json')!.content);
+    assert.equal(oc.gateway.port, 28789);
+    assert.equal(oc.models.providers.gemini.baseUrl, 'http://127.0.0.1:28790/v1');
+    assert.equal(JSON.parse(state.files.find((f) => f.name === 'proxies/kimi/proxy.json')!.content).port, 28792);
+    assert.deepEqual(movePorts(config, 65534), { problem: 'port 65534 puts the gateway and its proxies on 65534, 65535, 65536, 65537; each must be from 1024 to 65535' });
   });
 
   test('an environment may move a proxied upstream (the proxy follows, OpenClaw does not)', () => {

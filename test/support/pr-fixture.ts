@@ -47,7 +47,7 @@ export function hostRunning(state: DesiredState, secrets: SecretLookup, summary:
   return {
     files,
     units: Object.fromEntries(state.units.map((u) => [u.name, { active: 'active', enabled: 'enabled' }])),
-    runtime: { node: state.host.runtime?.node.version ?? null, openclaw: state.host.runtime?.openclaw.version ?? null },
+    runtime: { node: state.host.runtime?.node.version ?? null, openclaw: state.host.runtime?.openclaw?.version ?? null },
     release,
     releases: ['r1'],
     lock: null,

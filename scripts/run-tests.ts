@@ -85,6 +85,11 @@ function parseCounts(output: string): Counts | undefined {
   return seen ? counts : undefined;
 }
 
+function withoutTestContext(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NODE_TEST_CONTEXT: _, ...rest } = env;
+  return rest;
+}
+
 const fmt = (s: number) => `${s.toFixed(1).padStart(7)} s`;
 
 async function main(): Promise<number> {
@@ -107,7 +112,8 @@ async function main(): Promise<number> {
       process.stdout.write(`[${fmt(elapsed())}] start ${file}\n`);
       const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', file], {
         cwd: ROOT,
-        env: { ...process.env, FORCE_COLOR: '0' },
+        // Not inside another test run's context (a test of this runner): the file runs on its own.
+        env: { ...withoutTestContext(process.env), FORCE_COLOR: '0' },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true, // its own process group, so a file stopped over budget goes with its children
       });
@@ -115,13 +121,16 @@ async function main(): Promise<number> {
       child.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
       child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
       running.set(file, { child, output: () => output, since });
-      child.on('close', (code) => {
+      child.on('close', (exitCode) => {
+        let code = exitCode;
         running.delete(file);
         const seconds = (Date.now() - since) / 1000;
         const counts = parseCounts(output);
         const stopped = overBudget;
+        // A file that exited 0 without node's closing counts did not run its tests: a failure.
+        if (code === 0 && counts === undefined) code = 1;
         results.push({ file, seconds, code, counts, stopped });
-        const verdict = code === 0 ? 'ok' : stopped ? 'STOPPED (over budget)' : `FAILED (exit ${code})`;
+        const verdict = code === 0 ? 'ok' : stopped ? 'STOPPED (over budget)' : exitCode === 0 ? 'FAILED (no test report)' : `FAILED (exit ${exitCode})`;
         process.stdout.write(`\n──── ${file}: ${verdict} in ${seconds.toFixed(1)} s ────\n${output.trimEnd()}\n──── end of ${file} ────\n\n`);
         resolve();
       });

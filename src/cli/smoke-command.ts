@@ -109,6 +109,11 @@ export async function runSmokeChecks(d: Deployment, t: Transport, output: Output
       ...(processEnv.CLAWOPS_SMOKE_USER_TOKEN ? { bridgeUserToken: processEnv.CLAWOPS_SMOKE_USER_TOKEN } : {}),
       ...(canaryAgent && canaryModel ? { fallback: { agentId: canaryAgent, canaryModel } } : {}),
       chain: d.config.chain,
+      // A deployment without a single key for its chain (a local one, before .env is filled in) has
+      // nothing that could answer: the check says so rather than waiting out every step.
+      ...(d.config.chain.some((step) => d.secrets(d.config.providers.find((p) => p.id === step.split('/')[0])?.apiKeySecret ?? ''))
+        ? {}
+        : { fallbackSkip: 'no provider of the chain has its API key here' }),
     },
     { fetch: proxyFetch(t), onCheck: (c) => output.out(formatCheck(c)) },
   );

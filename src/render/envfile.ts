@@ -8,9 +8,14 @@ export function envTemplate(vars: Record<string, string>): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** A value an env file cannot hold; the message names the variable, never the value. */
+export class EnvValueError extends Error {
+  override name = 'EnvValueError';
+}
+
 /** Quotes a value for a systemd EnvironmentFile / dotenv line. */
 export function envLine(name: string, value: string): string {
-  if (/[\n\r\0]/.test(value)) throw new Error(`${name}: a value with a line break cannot go into an env file`);
+  if (/[\n\r\0]/.test(value)) throw new EnvValueError(`${name}: a value with a line break or NUL cannot go into an env file`);
   return /^[A-Za-z0-9_@%+=:,./-]*$/.test(value) ? `${name}=${value}` : `${name}="${value.replace(/(["\\$`])/g, '\\$1')}"`;
 }
 

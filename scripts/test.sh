@@ -14,10 +14,11 @@ if [ ! -f node_modules/.clawops-lock ] || ! cmp -s package-lock.json node_module
 fi
 bash scripts/tools.sh
 
-# Debian's cmark-gfm and Chromium, for the tests that render the pull-request comment as GitHub does.
-if ! command -v cmark-gfm >/dev/null || ! command -v chromium >/dev/null || ! fc-list -q 'Liberation Sans'; then
-  apt-get install -y -o DPkg::Lock::Timeout=300 --no-install-recommends cmark-gfm chromium fonts-liberation \
-    || { apt-get update && apt-get install -y -o DPkg::Lock::Timeout=300 --no-install-recommends cmark-gfm chromium fonts-liberation; }
+# Debian's cmark-gfm and Chromium, for the tests that render the pull-request comment as GitHub does;
+# faketime, for the end-to-end run from a runner whose clock is slow.
+if ! command -v cmark-gfm >/dev/null || ! command -v chromium >/dev/null || ! command -v faketime >/dev/null || ! fc-list -q 'Liberation Sans'; then
+  apt-get install -y -o DPkg::Lock::Timeout=300 --no-install-recommends cmark-gfm chromium fonts-liberation faketime \
+    || { apt-get update && apt-get install -y -o DPkg::Lock::Timeout=300 --no-install-recommends cmark-gfm chromium fonts-liberation faketime; }
 fi
 
 echo "== type-check"

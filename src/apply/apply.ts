@@ -90,7 +90,7 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     await ensureRuntime(t, desired, plan.runtime, input.runtime, progress, status);
     await lock.beat();
 
-    const id = releaseId(now(), input.revision);
+    const id = releaseId(now(), input.revision, facts.releases);
     const previous = facts.release?.id ?? null;
     progress(`stage release ${id}`);
     const p = await stage(t, desired, facts, plan, input, id);

@@ -182,7 +182,7 @@ describe('the engine on a real host: apply, hot reload, health gates, drift and 
     await assertAllHealthy(e);
   });
 
-  it('8. clawops rollback restores the previous live release, files and running config, passing over one that was rolled back', async () => {
+  it('8. clawops rollback restores the previous live release, files and running config, passing over one that was rolled back; a runner clock 10 minutes slow changes nothing of it', async () => {
     const good = await currentRelease(e);
     // A release that failed its gates lies between...
     const undo = await e.editRepo(MISTRAL, (t) => t.replace('port: 18791', 'port: 39999'));
@@ -191,10 +191,13 @@ describe('the engine on a real host: apply, hot reload, health gates, drift and 
     } finally {
       await undo();
     }
-    // ...and a chain change goes live after it.
+    // ...and a chain change goes live after it, from a runner whose clock is 10 minutes slow: its
+    // release still sorts after the others, so rollback knows which one came before.
     await e.editRepo(CHAIN, (t) => t.replace(SWAPPED_HEAD, ORIGINAL_HEAD));
     const changed = Date.now() / 1000;
-    await expectExit(await e.cli(['apply', '--env', ENV]), 0, e);
+    await expectExit(await e.cli(['apply', '--env', ENV], { clock: '-10m' }), 0, e);
+    const slow = await currentRelease(e);
+    assert.ok(slow.id > good.id, `${slow.id} sorts after ${good.id}`);
     await hotReloadSince(e, changed, /agents\.defaults\.model\.primary/);
     assert.equal((await gatewayConfig(e)).runtimeConfig.agents.defaults.model.primary, 'deepseek/deepseek-chat');
 

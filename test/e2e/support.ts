@@ -55,11 +55,12 @@ export interface E2E {
   secretValues: string[];
   /** Every CLI run so far. */
   runs: CliRun[];
-  cli(args: string[], opts?: { revision?: string }): Promise<CliRun>;
+  /** `clock`: the CLI's clock moved by this much (libfaketime's offset form, `-10m`); the host's stays. */
+  cli(args: string[], opts?: { revision?: string; clock?: string }): Promise<CliRun>;
   /** The command line and environment cli() runs, for a caller that times the process itself. */
   cliCommand(args: string[], revision: string): { command: string; args: string[]; env: Record<string, string> };
   /** Starts a CLI run without waiting: for concurrent runs and for killing one half way. */
-  spawnCli(args: string[], opts?: { revision?: string }): SpawnedCli;
+  spawnCli(args: string[], opts?: { revision?: string; clock?: string }): SpawnedCli;
   /** Runs a shell command on the host as ubuntu; throws on a non-zero exit. */
   sh(command: string, input?: string): Promise<string>;
   /** Rewrites a file of the scratch repository (path relative to it); throws if nothing changed.
@@ -137,7 +138,9 @@ export async function startE2E(name: string, options: StartE2EOptions = {}): Pro
     const spawnCli: E2E['spawnCli'] = (args, opts = {}) => {
       const started = Date.now();
       const c = cliCommand(args, opts.revision ?? `e2e${++n}`);
-      const child = spawn(c.command, c.args, { env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // Debian's faketime: the test hosts share this machine's kernel clock, so only the CLI's moves.
+      const [command, argv] = opts.clock ? ['faketime', ['-f', opts.clock, c.command, ...c.args]] : [c.command, c.args];
+      const child = spawn(command, argv, { env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       let ended = false;

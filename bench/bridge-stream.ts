@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { DENO_LINES } from '../scripts/tools.js';
 import { startAuthStandin } from '../test/support/auth-standin.js';
 import { startBridge, type BridgeProcess } from '../test/support/bridge-process.js';
-import { decodeStream, replyFromDeltas } from '../test/support/bridge-stream.js';
+import { decodeStream, finalReply, replyFromDeltas } from '../test/support/bridge-stream.js';
 import { startLiveGateway } from '../test/support/live-gateway.js';
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '3' }, sizes: { type: 'string', default: '1,4,18,64' }, pace: { type: 'string', default: '4000' } } });
@@ -83,7 +83,7 @@ try {
     if (version === 2) {
       const events = decodeStream(body);
       const done = events.at(-1);
-      if (done?.event !== 'done' || done.data.text !== text || replyFromDeltas(events) !== text) throw new Error(`v2 stream did not carry the reply: ${body.slice(-300)}`);
+      if (done?.event !== 'done' || finalReply(events) !== text || replyFromDeltas(events) !== text) throw new Error(`v2 stream did not carry the reply: ${body.slice(-300)}`);
     } else if (!body.includes('event: done')) throw new Error(`v1 stream ended without done: ${body.slice(-300)}`);
     return { bytes: Buffer.byteLength(body), cpuMs: cpu };
   }

@@ -7,6 +7,11 @@
  * No imports, so the bridge (Deno) and clawops's tests (Node) share this one copy.
  */
 
+/** How long the bridge holds new text to send it in one delta, at most. */
+export const DELTA_WINDOW_MS = 200;
+/** How much new text makes a delta go out before its window ends. */
+export const DELTA_MAX_CHARS = 1024;
+
 export interface ModelRef {
   provider: string;
   model: string;
@@ -19,7 +24,11 @@ export interface StartData {
   sessionKey: string;
 }
 
-/** v2, `delta`: new reply text to append; with `replace: true`, the whole reply so far is `text`. */
+/**
+ * v2, `delta`: new reply text to append; with `replace: true`, the whole reply so far is `text`.
+ * The bridge gathers what arrives within DELTA_WINDOW_MS into one delta (or sends it as soon as it
+ * reaches DELTA_MAX_CHARS), so a slowly streaming model does not cost an event per few characters.
+ */
 export interface DeltaData {
   text: string;
   replace?: true;
@@ -29,8 +38,11 @@ export interface DeltaData {
 export interface DoneData {
   /** `final`: answered; `error`: the run failed (see `error`); `aborted`: stopped. */
   state: 'final' | 'error' | 'aborted';
-  /** The whole reply. */
-  text: string;
+  /**
+   * The whole reply, only when it is not what the deltas built: the gateway's final message
+   * differs from what it streamed, or it streamed no text. Absent, the deltas were the reply.
+   */
+  text?: string;
   /** The model that answered, or null when none was reported. */
   model: ModelRef | null;
   /** Tokens the run's model calls produced, as the gateway counts them; null when it reported none. */

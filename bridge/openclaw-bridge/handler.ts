@@ -9,12 +9,13 @@
  */
 import { verifyUser } from './auth.ts';
 import { DeviceKeyError } from './device.ts';
+import { DELTA_WINDOW_MS, type DeltaData } from './events.ts';
 import { GatewayError, type GatewayConnection, type OpenOptions } from './gateway.ts';
 import { BridgeError, corsHeaders, errorResponse, fromGatewayError, json, ROUTES, routePath, type Endpoint } from './http.ts';
 import { redact, type DeviceSigner, type EventFrame } from './protocol.ts';
 import type { Settings, SettingsResult } from './settings.ts';
 import { SSE_HEADERS, sseComment } from './sse.ts';
-import { ChatProjection, encodeEvent, streamVersion, type StreamVersion, type WireEvent } from './stream.ts';
+import { ChatProjection, DeltaBuffer, encodeEvent, streamVersion, type StreamVersion, type WireEvent } from './stream.ts';
 
 export interface Deps {
   fetch: typeof fetch;
@@ -248,8 +249,25 @@ async function chatStream(input: ChatInput): Promise<Response> {
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
       let closed = false;
+      const send = (e: WireEvent | null) => {
+        if (e && !closed) controller.enqueue(encodeEvent(e));
+      };
+      // v2 deltas wait up to DELTA_WINDOW_MS to go out as one; any other event sends them first.
+      const deltas = new DeltaBuffer();
+      let window: ReturnType<typeof setTimeout> | undefined;
+      const flush = () => {
+        clearTimeout(window);
+        window = undefined;
+        send(deltas.take());
+      };
       const emit = (e: WireEvent) => {
-        if (!closed) controller.enqueue(encodeEvent(e));
+        if (e.event === 'delta') {
+          if (deltas.add(e.data as DeltaData)) flush();
+          else window ??= setTimeout(flush, DELTA_WINDOW_MS);
+          return;
+        }
+        flush();
+        send(e);
       };
       const keepalive = setInterval(() => !closed && controller.enqueue(sseComment('keepalive')), KEEPALIVE_MS);
       const stopAt = setTimeout(() => {
@@ -260,6 +278,7 @@ async function chatStream(input: ChatInput): Promise<Response> {
       finish = (extra) => {
         if (closed) return;
         closed = true;
+        clearTimeout(window);
         clearInterval(keepalive);
         clearTimeout(stopAt);
         gw.close();

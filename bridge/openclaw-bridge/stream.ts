@@ -2,9 +2,10 @@
  * The event stream the bridge sends to browsers for one chat run, in two forms:
  *
  * - v2 (the client asks with `?v=2`): a small vocabulary of its own. `start`, then `delta` with
- *   only the new text, then `done` with the final text, the model that answered and the usage, or
- *   `error` with the text so far. Nothing of the gateway's internals passes through, so the bytes
- *   and the bridge's work grow with the reply, not with its square.
+ *   only the new text (gathered by `DeltaBuffer`), then `done` with the model that answered and
+ *   the usage (and the final text when the deltas did not build it), or `error` with the text so
+ *   far. Nothing of the gateway's internals passes through, so the bytes and the bridge's work
+ *   grow with the reply, not with its square: each character is sent once.
  * - v1 (the default for now): the gateway's own `agent` and `chat` events as they come, each with
  *   the whole reply so far, then `done`. Kept for clients that do not ask for v2; see the README
  *   for when it goes away.
@@ -12,7 +13,7 @@
  * Pure: gateway events in, browser events out. The v2 schema is events.ts; `encodeEvent` is its one
  * encoder. The handler owns the socket, the clock and when to send.
  */
-import type { DeltaData, DoneData, ModelRef, StreamEvent } from './events.ts';
+import { DELTA_MAX_CHARS, type DeltaData, type DoneData, type ModelRef, type StreamEvent } from './events.ts';
 import { BridgeError } from './http.ts';
 import { belongsTo, chatTerminalState, fallbackStepOf, messageText, modelOf, type ChatTerminalState, type EventFrame, type FallbackStep } from './protocol.ts';
 import { sseEvent } from './sse.ts';
@@ -47,6 +48,8 @@ export class ChatProjection {
   private outputTokens: number | null = null;
   /** The latest `chat` payload that carried the reply so far; its text is read only when needed. */
   private snapshot: Record<string, unknown> | null = null;
+  /** The reply as the v2 deltas produced so far build it (V8 joins such strings without copying). */
+  private built = '';
   /** Set once `done` or `error` has been produced. */
   ended = false;
   /** How the run ended, once `done` has been produced. */
@@ -108,13 +111,18 @@ export class ChatProjection {
    * A chat delta's new text: protocol v4 carries it as `deltaText`, with `replace: true` when it
    * replaces the reply so far rather than extending it (OpenClaw's docs/gateway/protocol/
    * rpc-bootstrap-and-events.md, "Common event families"). A delta without it adds nothing here;
-   * `done` carries the whole reply regardless.
+   * `done` then carries the whole reply.
    */
   private delta(p: Record<string, unknown>): DeltaData | null {
     const text = str(p.deltaText);
     if (text === undefined) return null;
-    if (p.replace === true) return { text, replace: true };
-    return text === '' ? null : { text };
+    if (p.replace === true) {
+      this.built = text;
+      return { text, replace: true };
+    }
+    if (text === '') return null;
+    this.built += text;
+    return { text };
   }
 
   private done(state: ChatTerminalState, p: Record<string, unknown>): WireEvent {
@@ -126,12 +134,35 @@ export class ChatProjection {
     }
     const data: DoneData = {
       state,
-      text,
+      // Sent again only when the deltas did not build it: otherwise each character would cross twice.
+      ...(text === this.built ? {} : { text }),
       model: this.model,
       usage: this.outputTokens === null ? null : { outputTokens: this.outputTokens },
       fallbacks: this.fallbacks,
       ...(error ? { error: this.safe(error) } : {}),
     };
     return { event: 'done', data };
+  }
+}
+
+/**
+ * The v2 deltas not sent yet, as one: appended text joins the text before it, a replacement drops
+ * it. The handler sends it when DELTA_WINDOW_MS has passed since it began, when it reaches
+ * DELTA_MAX_CHARS, and before any other event, so order and content are what the gateway sent.
+ */
+export class DeltaBuffer {
+  private pending: DeltaData | null = null;
+
+  /** Adds a delta; true when the buffer is full enough to send now. */
+  add(d: DeltaData): boolean {
+    this.pending = d.replace || !this.pending ? { ...d } : { ...this.pending, text: this.pending.text + d.text };
+    return this.pending.text.length >= DELTA_MAX_CHARS;
+  }
+
+  /** The one delta to send for everything added since the last take, or null. */
+  take(): WireEvent | null {
+    const d = this.pending;
+    this.pending = null;
+    return d && { event: 'delta', data: d };
   }
 }

@@ -291,7 +291,8 @@ export async function runSmoke(target: SmokeTarget, deps: SmokeDeps = {}): Promi
   }, bridgeSkip);
 
   await check('bridge chat round trip', async () => {
-    const res = await bridge('/openclaw/chat', {
+    // The stream's v2 form, the one that stays (the README's "The chat stream").
+    const res = await bridge('/openclaw/chat?v=2', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ message: 'clawops smoke check: please answer briefly.', sessionKey: `smoke-${runId}`.slice(0, 64) }),
@@ -308,7 +309,11 @@ export async function runSmoke(target: SmokeTarget, deps: SmokeDeps = {}): Promi
     if (target.chain && model && !target.chain.includes(model)) throw new CheckFailed(`answered by ${model}, which is not in the chain`);
     const fallbacks = Array.isArray(last.data.fallbacks) ? last.data.fallbacks.filter(isRecord) : [];
     const via = fallbacks.length ? `, after falling back ${fallbacks.map((f) => `${String(f.from)} → ${String(f.to)} (${String(f.reason)})`).join(', ')}` : '';
-    if (typeof last.data.text !== 'string' || last.data.text.trim() === '') throw new CheckFailed('the reply is empty');
+    // done repeats the reply only when the deltas did not build it.
+    let reply = '';
+    for (const e of events) if (e.event === 'delta' && typeof e.data.text === 'string') reply = e.data.replace === true ? e.data.text : reply + e.data.text;
+    if (typeof last.data.text === 'string') reply = last.data.text;
+    if (reply.trim() === '') throw new CheckFailed('the reply is empty');
     return `${events.length} events, answered by ${model ?? 'an unnamed model'}${via}`;
   }, bridgeSkip);
 

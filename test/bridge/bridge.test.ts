@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { DENO_LINES } from '../../scripts/tools.js';
 import { startAuthStandin, type AuthStandin } from '../support/auth-standin.js';
 import { parseSse, startBridge, startTcpRelay, type BridgeProcess, type TcpRelay } from '../support/bridge-process.js';
-import { decodeStream, replyFromDeltas } from '../support/bridge-stream.js';
+import { decodeStream, finalReply, replyFromDeltas } from '../support/bridge-stream.js';
 import { startLiveGateway, type LiveGateway } from '../support/live-gateway.js';
 import { REPO_ROOT, repoConfig } from '../support/repo.js';
 
@@ -135,7 +135,7 @@ describe('openclaw-bridge edge function', { timeout: 900_000 }, () => {
         assert.ok(gw.upstream.requests.slice(before).some((q) => q.model === 'deepseek-chat' && q.status === 200));
       });
 
-      test('chat, v2: start, the new text in deltas, done with the final text, model and usage; nothing internal, and bytes in proportion to the reply', async () => {
+      test('chat, v2: start, the new text in deltas, done with the model and usage; nothing internal, each character sent once', async () => {
         const reply = longReply(8 * 1024);
         gw.upstream.setReply('deepseek-chat', reply);
         try {
@@ -150,7 +150,7 @@ describe('openclaw-bridge edge function', { timeout: 900_000 }, () => {
           assert.equal(last.event, 'done', events.map((e) => e.event).join(','));
           assert.ok(last.event === 'done');
           assert.equal(last.data.state, 'final');
-          assert.equal(last.data.text, reply);
+          assert.equal('text' in last.data, false, 'the deltas built the reply: done does not send it again');
           assert.deepEqual(last.data.model, { provider: 'deepseek', model: 'deepseek-chat' });
           assert.deepEqual(last.data.usage, { outputTokens: 5 }, 'the stand-in reports 5 completion tokens');
           assert.deepEqual(last.data.fallbacks, []);
@@ -158,7 +158,10 @@ describe('openclaw-bridge edge function', { timeout: 900_000 }, () => {
           assert.ok(deltas.length > 1, `the reply streams in more than one delta (${deltas.length})`);
           assert.equal(replyFromDeltas(events), reply, 'the deltas add up to the reply');
           assert.doesNotMatch(r.text, INTERNALS);
-          // Each delta once, the whole text once more in done: about twice the reply, not its square.
+          // Each character once, in a delta, and a few dozen bytes of framing per delta (each carries
+          // up to DELTA_WINDOW_MS of text): the reply and a little, not its square.
+          const framing = Buffer.byteLength(r.text) - reply.length;
+          assert.ok(framing <= 64 * deltas.length + 1024, `${Buffer.byteLength(r.text)} bytes in ${deltas.length} deltas for a reply of ${reply.length} characters`);
           assert.ok(Buffer.byteLength(r.text) <= 2 * reply.length + 4096, `${Buffer.byteLength(r.text)} bytes for a reply of ${reply.length} characters`);
         } finally {
           gw.upstream.reset();
@@ -356,7 +359,7 @@ describe('openclaw-bridge edge function', { timeout: 900_000 }, () => {
       assert.equal(done.event, 'done');
       assert.ok(done.event === 'done');
       assert.equal(done.data.state, 'final');
-      assert.equal(done.data.text, gw.upstream.replyText('kimi-k2.5'));
+      assert.equal(finalReply(decodeStream(r.text)), gw.upstream.replyText('kimi-k2.5'));
       assert.deepEqual(done.data.model, { provider: 'kimi', model: 'kimi-k2.5' });
       assert.deepEqual(done.data.fallbacks, [{ from: primary, to: next, reason: 'rate_limit' }]);
       const seen = gw.upstream.requests.slice(before).map((q) => `${q.model}:${q.status}`);

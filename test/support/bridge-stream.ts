@@ -21,7 +21,7 @@ const usage = (v: unknown) => v === null || exactly({ outputTokens: (n) => typeo
 const SCHEMA: Record<StreamEvent['event'], Check> = {
   start: exactly({ runId: string, sessionKey: string }),
   delta: exactly({ text: string }, { replace: (v) => v === true }),
-  done: exactly({ state: (v) => v === 'final' || v === 'error' || v === 'aborted', text: string, model, usage, fallbacks }, { error: string }),
+  done: exactly({ state: (v) => v === 'final' || v === 'error' || v === 'aborted', model, usage, fallbacks }, { text: string, error: string }),
   error: exactly({ code: string, message: string, text: string }),
 };
 
@@ -40,4 +40,10 @@ export function replyFromDeltas(events: StreamEvent[]): string {
   let text = '';
   for (const e of events) if (e.event === 'delta') text = e.data.replace ? e.data.text : text + e.data.text;
   return text;
+}
+
+/** The reply as a client ends up with it: `done`'s text when it carries one, else the deltas'. */
+export function finalReply(events: StreamEvent[]): string {
+  const last = events.at(-1);
+  return (last?.event === 'done' || last?.event === 'error' ? last.data.text : undefined) ?? replyFromDeltas(events);
 }

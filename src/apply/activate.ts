@@ -149,6 +149,11 @@ export function activationScript(input: ActivationInput): string {
     '    finish failed',
     '  fi',
     'fi',
+    // The apply that started this was interrupted and left (detached): the lock is this script's
+    // to release, if it is still the lock this script ran under.
+    `if [ -e "$rel/detached" ] && grep -qx "$$" ${q(`${p.lock}/pids`)} 2>/dev/null; then`,
+    `  gone=$(mktemp -u ${q(`${p.lock}.gone.XXXXXX`)}) && mv ${q(p.lock)} "$gone" && rm -rf "$gone" && progress "lock released (the apply that started this was interrupted)"`,
+    'fi',
   );
   return `${L.join('\n')}\n`;
 }

@@ -6,7 +6,7 @@ import { hasChanges, type Plan } from '../plan/model.js';
 import type { ConfigSummary } from '../plan/summary.js';
 import type { Transport } from '../transport/transport.js';
 import { activationScript } from './activate.js';
-import { ApplyError, NotApprovedError } from './errors.js';
+import { ApplyError, InterruptedError, NotApprovedError } from './errors.js';
 import { asRoot, gatherFacts, must } from './host.js';
 import { releaseId, releasePaths } from './layout.js';
 import { acquireLock } from './lock.js';
@@ -33,7 +33,13 @@ export interface ApplyInput {
   /** What a long step is doing now (bytes sent, seconds waited): shown in place on a terminal. */
   status?: (text: string) => void;
   /** Asked with the plan, under the lock, before anything changes; no means NotApprovedError. */
-  approve?: (plan: Plan) => Promise<boolean>;
+  approve?: (plan: Plan, signal?: AbortSignal) => Promise<boolean>;
+  /**
+   * Aborted on Ctrl-C or SIGTERM. Before the switch the apply stops at once, releases the lock
+   * and throws InterruptedError; once the activation runs on the host it is left to finish there,
+   * with the lock, and InterruptedError says so (`detached`).
+   */
+  signal?: AbortSignal;
 }
 
 export interface ApplyResult {
@@ -60,6 +66,27 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
   const missing = [...new Set(desired.files.flatMap((f) => Object.values(f.secrets ?? {})).filter((n) => input.secrets(n) === undefined))].sort();
   if (missing.length) throw new ApplyError(t.target, 'secrets', `no value for ${missing.join(', ')} in this environment's secret source`);
 
+  // Before the switch an interruption ends the run at once; what was running goes on until the
+  // process exits, and touches nothing live (a versioned runtime folder, a staged release).
+  let step = 'lock';
+  let live: string | null = null;
+  const interrupted = () =>
+    new InterruptedError(t.target, step, `interrupted before the switch: the host still runs ${live ? `release ${live}` : 'what it ran'}, and nothing live was changed`);
+  const unlessInterrupted = <T>(work: Promise<T>): Promise<T> => {
+    const signal = input.signal;
+    if (!signal) return work;
+    if (signal.aborted) return Promise.reject(interrupted());
+    return new Promise<T>((resolve, reject) => {
+      const stop = () => reject(interrupted());
+      signal.addEventListener('abort', stop, { once: true });
+      work.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+    });
+  };
+  const next = (name: string) => {
+    if (input.signal?.aborted) throw interrupted();
+    step = name;
+  };
+
   progress('lock');
   const lock = await acquireLock(t, desired.host, {
     holder: input.holder,
@@ -67,16 +94,19 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     waitMs: input.lockWaitMs ?? 120_000,
     breakStale: input.breakLock ?? false,
     now,
-    sleep,
+    sleep: (ms) => unlessInterrupted(sleep(ms)),
     waiting: (holder, since, waitedMs, first) => {
       if (first) progress(`waiting for the lock: held by ${holder} since ${since} (up to ${Math.round((input.lockWaitMs ?? 120_000) / 1000)} s)`);
       status(`waiting for the lock held by ${holder}: ${Math.round(waitedMs / 1000)} s`);
     },
   });
   const heartbeat = setInterval(() => void lock.beat().catch(() => {}), 15_000);
+  let detached = false;
   try {
+    next('facts');
     progress('facts');
-    const facts = await gatherFacts(t, desired);
+    const facts = await unlessInterrupted(gatherFacts(t, desired));
+    live = facts.release?.id ?? null;
     const plan = diff({ desired, facts, summary: input.summary, secrets: input.secrets, target: t.target, revision: input.revision });
     if (input.expectedFactsDigest && input.expectedFactsDigest !== plan.factsDigest) {
       throw new ApplyError(t.target, 'plan', 'the host changed since this plan was made; make a new plan');
@@ -85,15 +115,19 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
       throw new ApplyError(t.target, 'secrets', `no value for the secrets of ${plan.uncompared.join(', ')}`);
     }
     if (!hasChanges(plan)) return { outcome: 'no-changes', plan, log: [] };
-    if (input.approve && !(await input.approve(plan))) throw new NotApprovedError();
+    next('approve');
+    if (input.approve && !(await unlessInterrupted(input.approve(plan, input.signal)))) throw new NotApprovedError();
 
-    await ensureRuntime(t, desired, plan.runtime, input.runtime, progress, status);
+    next('runtime');
+    await unlessInterrupted(ensureRuntime(t, desired, plan.runtime, input.runtime, progress, status));
     await lock.beat();
 
     const id = releaseId(now(), input.revision, facts.releases);
     const previous = facts.release?.id ?? null;
+    next('stage');
     progress(`stage release ${id}`);
-    const p = await stage(t, desired, facts, plan, input, id);
+    const p = await unlessInterrupted(stage(t, desired, facts, plan, input, id));
+    next('activate');
 
     progress(`activate release ${id}`);
     const removed = Object.entries(facts.release?.files ?? {})
@@ -114,7 +148,20 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     // setsid: the switch runs in its own session, so a dropped connection cannot stop it halfway.
     const follow = followActivation(t, p.progress, progress, status, gateSeconds, now);
     try {
-      await t.run(asRoot(desired, ['setsid', '--wait', 'bash', '-c', `bash '${p.script}' > '${p.log}' 2>&1`]), { timeoutMs: 900_000 });
+      const activation = t.run(asRoot(desired, ['setsid', '--wait', 'bash', '-c', `bash '${p.script}' > '${p.log}' 2>&1`]), { timeoutMs: 900_000 });
+      const cut = await Promise.race([activation.then(() => false), aborted(input.signal)]);
+      // Interrupted during the switch: the activation goes on on the host, in its own session, and
+      // releases the lock when it ends, since this run will not. Unless it has ended already.
+      if (cut && !(await detach(t, p))) {
+        detached = true;
+        throw new InterruptedError(
+          t.target,
+          'activate',
+          `interrupted during the switch to release ${id}: the switch goes on on the host and releases the lock when it ends (drift then says what is live; the host keeps its log in ${p.log})`,
+          true,
+        );
+      }
+      if (cut) await activation.catch(() => {});
     } finally {
       await follow.stop();
     }
@@ -127,8 +174,27 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     return { outcome, plan, release: id, log: lines };
   } finally {
     clearInterval(heartbeat);
-    await lock.release().catch(() => {});
+    if (!detached) await lock.release().catch(() => {});
   }
+}
+
+/** Resolves true once the signal aborts; never resolves without one. */
+function aborted(signal: AbortSignal | undefined): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) resolve(true);
+    else signal?.addEventListener('abort', () => resolve(true), { once: true });
+  });
+}
+
+/**
+ * Leaves the running activation the lock: marks the release `detached` (the script releases the
+ * lock at its end when it finds the mark), then looks for its result. Written in that order, and
+ * the script writes its result before it looks for the mark, so one of the two always releases.
+ * True when the activation had already ended (this run then ends it as usual).
+ */
+async function detach(t: Transport, p: ReturnType<typeof releasePaths>): Promise<boolean> {
+  const r = await t.run(['bash', '-c', `touch '${p.release}/detached' && if [ -e '${p.result}' ]; then echo ENDED; fi`]).catch(() => null);
+  return r?.stdout.includes('ENDED') ?? false;
 }
 
 /**

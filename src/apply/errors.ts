@@ -28,3 +28,21 @@ export class LockedError extends ApplyError {
 export class NotApprovedError extends Error {
   override name = 'NotApprovedError';
 }
+
+/**
+ * Ctrl-C or SIGTERM stopped the run. Before the switch it stopped at once and released the lock;
+ * during the switch, the activation goes on on the host (see `detached`), which releases the lock
+ * itself when it ends.
+ */
+export class InterruptedError extends ApplyError {
+  constructor(
+    target: string,
+    step: string,
+    message: string,
+    /** The activation goes on on the host: the lock is its to release. */
+    readonly detached = false,
+  ) {
+    super(target, step, message);
+    this.name = 'InterruptedError';
+  }
+}

@@ -30,6 +30,7 @@ const EXIT_WORDS: Record<number, string> = {
   3: 'rolled back: a health gate failed and the previous release serves again',
   4: 'locked by another apply',
   64: 'wrong usage',
+  130: 'interrupted (Ctrl-C or SIGTERM): before the switch nothing live changed and the lock is released; during it, the switch finishes on the host',
 };
 
 const ROOT: OptionSpec = { value: 'DIR', help: 'The repository holding config/ (default: the current folder)' };
@@ -91,7 +92,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'no-smoke': { help: 'Leave out the smoke checks after the apply' },
     },
     args: ['FILE'],
-    exits: [0, [1, 'invalid config, a failure, or not approved at the question: nothing changed'], 3, 4, 64],
+    exits: [0, [1, 'invalid config, a failure, or not approved at the question: nothing changed'], 3, 4, 64, 130],
   },
   {
     name: 'drift',
@@ -113,7 +114,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'Back to a kept release, with the same health gates',
     options: { ...LOCAL, env: ENV, to: { value: 'RELEASE', help: 'The kept release to go back to (default: the one before)' }, 'auto-approve': APPROVE, ...LOCK },
     args: [],
-    exits: [0, [1, 'invalid config, a failure, or not approved at the question: nothing changed'], 3, 4, 64],
+    exits: [0, [1, 'invalid config, a failure, or not approved at the question: nothing changed'], 3, 4, 64, 130],
   },
   {
     name: 'smoke',

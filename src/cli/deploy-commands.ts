@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { apply, type ApplyOutcome } from '../apply/apply.js';
-import { LockedError, NotApprovedError } from '../apply/errors.js';
+import { InterruptedError, LockedError, NotApprovedError } from '../apply/errors.js';
 import { rollback } from '../apply/rollback.js';
 import { applyEdge, planEdge } from '../apply/edge.js';
 import { gatherFacts } from '../apply/host.js';
@@ -18,7 +18,7 @@ import { registryRuntimeSource } from './runtime-source.js';
 import { UsageError } from './workspace.js';
 
 /** Exit codes of plan, apply, drift and rollback (documented in the README). */
-export const DEPLOY_EXIT = { ok: 0, error: 1, changes: 2, rolledBack: 3, locked: 4 } as const;
+export const DEPLOY_EXIT = { ok: 0, error: 1, changes: 2, rolledBack: 3, locked: 4, interrupted: 130 } as const;
 
 const outcomeExit: Record<ApplyOutcome, number> = { applied: 0, 'no-changes': 0, 'rolled-back': DEPLOY_EXIT.rolledBack, failed: DEPLOY_EXIT.error };
 
@@ -79,10 +79,10 @@ export async function readSavedPlan(path: string): Promise<SavedPlan> {
  * Terraform asks). The plan goes where the result goes, or to stderr beside --json.
  */
 function approval(d: Deployment, output: Output, say: (text: string) => void, question: string, shown: { plan: boolean }) {
-  return async (plan: Plan): Promise<boolean> => {
+  return async (plan: Plan, signal?: AbortSignal): Promise<boolean> => {
     say(renderPlanText(plan));
     shown.plan = true;
-    const answer = await output.ask!(`\n${question} ${d.envName} (${plan.target})?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: `);
+    const answer = await output.ask!(`\n${question} ${d.envName} (${plan.target})?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: `, signal);
     return answer.trim() === 'yes';
   };
 }
@@ -96,12 +96,26 @@ async function transaction(
   output: Output,
   quiet: boolean,
   what: string,
-  run: (t: Transport, progress: Progress) => Promise<number>,
+  run: (t: Transport, progress: Progress, signal: AbortSignal) => Promise<number>,
 ): Promise<number> {
+  // Ctrl-C or SIGTERM (a cancelled or timed-out Actions job): the first one asks the run to stop
+  // where it safely can and say where the host is; a second one ends the process at once.
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupt.signal.aborted) process.exit(DEPLOY_EXIT.interrupted);
+    interrupt.abort();
+    output.err(`${signal === 'SIGINT' ? 'Ctrl-C' : signal}: stopping (again to end at once)`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const t = await d.connect();
   try {
-    return await run(t, progressWriter(output, quiet));
+    return await run(t, progressWriter(output, quiet), interrupt.signal);
   } catch (e) {
+    if (e instanceof InterruptedError) {
+      output.err(`error: ${e.message}`);
+      return DEPLOY_EXIT.interrupted;
+    }
     if (e instanceof LockedError) {
       output.err(`error: ${e.message}`);
       return DEPLOY_EXIT.locked;
@@ -112,6 +126,8 @@ async function transaction(
     }
     throw e;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await t.close();
   }
 }
@@ -136,9 +152,10 @@ export async function applyCommand(
     return DEPLOY_EXIT.error;
   }
   const shown = { plan: false };
-  return transaction(d, output, opts.json, 'Apply', async (t, p) => {
+  return transaction(d, output, opts.json, 'Apply', async (t, p, signal) => {
     const progress = p.step;
     const result = await apply({
+      signal,
       transport: t,
       desired: d.desired,
       summary: d.summary,
@@ -215,8 +232,9 @@ export async function rollbackCommand(
   processEnv: NodeJS.ProcessEnv,
 ): Promise<number> {
   const shown = { plan: false };
-  return transaction(d, output, false, 'Rollback', async (t, p) => {
+  return transaction(d, output, false, 'Rollback', async (t, p, signal) => {
     const result = await rollback({
+      signal,
       transport: t,
       desired: d.desired,
       holder: d.holder,

@@ -4,8 +4,8 @@ import { createInterface } from 'node:readline';
 export interface Output {
   out(text: string): void;
   err(text: string): void;
-  /** Only when stdin and stdout are terminals: asks, and resolves to the answer ('' on end of input or Ctrl-C). */
-  ask?(question: string): Promise<string>;
+  /** Only when stdin and stdout are terminals: asks, and resolves to the answer ('' on end of input, Ctrl-C or an abort). */
+  ask?(question: string, signal?: AbortSignal): Promise<string>;
   /** Only when stderr is a terminal: one line redrawn in place under the output. */
   status?(text: string): void;
 }
@@ -22,13 +22,15 @@ const writer = (stream: NodeJS.WriteStream) => (text: string) => {
   stream.write(text.endsWith('\n') ? text : `${text}\n`);
 };
 
-function ask(question: string): Promise<string> {
+function ask(question: string, signal?: AbortSignal): Promise<string> {
   clearStatus();
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   return new Promise((resolve) => {
     let answer = '';
     // Ctrl-C or Ctrl-D at the question is a no: the command then ends the way it ends on "no".
     rl.on('SIGINT', () => rl.close());
+    // A signal from outside (SIGTERM) closes the question too, so the terminal is given back.
+    signal?.addEventListener('abort', () => rl.close(), { once: true });
     rl.on('close', () => {
       if (!answer) process.stdout.write('\n');
       resolve(answer);

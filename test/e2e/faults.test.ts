@@ -98,6 +98,31 @@ describe('faults around an apply on a real host', { timeout: 30 * 60_000 }, () =
     await assertAllHealthy(e);
   });
 
+  it('7. SIGTERM during the switch (a cancelled job): the CLI says the switch goes on and exits 130; the switch ends on the host and releases the lock', async () => {
+    const old = await currentRelease(e);
+    rotate(e, 'CEREBRAS_API_KEY'); // a gateway restart: a switch long enough to interrupt
+    const run = e.spawnCli(['apply', '--env', ENV]);
+    const id = (await run.untilStderr(/activate release (\S+)/))[1]!;
+    let ended = false;
+    void run.done.then(() => (ended = true));
+    await waitUntil('the switch to start on the host', async () => (await e.host.run(`test -s ${CLAWOPS_DIR}/releases/${id}/progress`)).code === 0, { alive: () => !ended });
+    run.child.kill('SIGTERM');
+    const stopped = await run.done;
+    await expectExit(stopped, 130, e);
+    assert.match(stopped.stderr, /^SIGTERM: stopping \(again to end at once\)$/m);
+    assert.match(stopped.stderr, new RegExp(`^error: \\S+: activate: interrupted during the switch to release ${id}: the switch goes on on the host and releases the lock when it ends`, 'm'));
+
+    // The switch ends by itself, and the lock goes with it: no --break-lock, no wait.
+    await waitUntil('the switch to end on the host and release the lock', async () => (await e.host.run(`test -s ${CLAWOPS_DIR}/releases/${id}/result && ! test -e ${CLAWOPS_DIR}/lock`)).code === 0, { intervalMs: 500 });
+    assert.equal((await e.sh(`cat ${CLAWOPS_DIR}/releases/${id}/result`)).trim(), 'applied');
+    const { matches } = await matchingReleases(e, [old, await releaseRecord(e, id)]);
+    assert.deepEqual(matches, [id]);
+    const next = await e.cli(['apply', '--env', ENV, '--lock-wait', '0']);
+    await expectExit(next, 0, e);
+    assert.match(next.stdout, /No changes/);
+    await assertAllHealthy(e);
+  });
+
   it('9. a wrong pinned host key is refused before anything is sent', async () => {
     const env = 'config/environments/testhost.yaml';
     const dir = await mkdtemp(join(tmpdir(), 'clawops-e2e-key-'));

@@ -30,9 +30,10 @@ export async function scratchRepo(): Promise<string> {
 }
 
 // Runs a command on a pseudo-terminal (python3's pty module) and types the answer once the
-// question is on the screen, or never when none is asked. stdout and stderr arrive together.
+// question is on the screen, or never when none is asked; an answer that names a signal (SIGTERM)
+// is sent to the process instead. stdout and stderr arrive together.
 const PTY = `
-import os, pty, sys
+import os, pty, signal, sys
 answer, argv = sys.argv[1], sys.argv[2:]
 pid, fd = pty.fork()
 if pid == 0:
@@ -47,7 +48,10 @@ while True:
         break
     out += chunk
     if not sent and b'Enter a value: ' in out:
-        os.write(fd, answer.encode() + b'\\n')
+        if answer.startswith('SIG'):
+            os.kill(pid, getattr(signal, answer))
+        else:
+            os.write(fd, answer.encode() + b'\\n')
         sent = True
 _, status = os.waitpid(pid, 0)
 sys.stdout.buffer.write(out)

@@ -7,39 +7,27 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { main } from '../../src/cli/main.js';
-import { clawops, scratchRepo } from '../support/cli.js';
-import { remoteEnvironment, startSshStandin, type SshStandin } from '../support/ssh-standin.js';
+import { clawops } from '../support/cli.js';
+import { remoteFixture } from '../support/ssh-standin.js';
 
-let ssh: SshStandin;
-let root: string;
-let secrets: Record<string, string>;
-
-before(async () => {
-  ssh = await startSshStandin();
-  root = await scratchRepo();
-  ({ secrets } = await remoteEnvironment(root, ssh));
-});
-
-after(async () => {
-  await ssh.close();
-});
+const remote = remoteFixture('errors-test');
 
 describe('one line for what goes wrong', () => {
   test('a secret with a trailing newline: plan, drift and apply refuse by its name, before the host', async () => {
-    const value = `${secrets.MISTRAL_API_KEY}\n`;
+    const value = `${remote.secrets.MISTRAL_API_KEY}\n`;
     for (const args of [['plan'], ['drift'], ['apply', '--auto-approve']]) {
-      const r = await clawops([...args, '--env', 'remote', '--root', root], { env: { ...secrets, MISTRAL_API_KEY: value, REMOTE_SSH_KEY: ssh.clientKey, NO_COLOR: '1' } });
+      const r = await clawops([...args, '--env', 'remote', '--root', remote.root], { env: { ...remote.env, MISTRAL_API_KEY: value } });
       assert.equal(r.code, 1, `${args[0]}: ${r.stderr}`);
       assert.equal(
         r.stderr,
         'error: MISTRAL_API_KEY from the environment: the value holds a line break or NUL (a trailing newline?), which an env file cannot carry; set it again without one\n',
         args[0],
       );
-      assert.ok(!r.stdout.includes(secrets.MISTRAL_API_KEY!) && !r.stderr.includes(secrets.MISTRAL_API_KEY!));
+      assert.ok(!r.stdout.includes(remote.secrets.MISTRAL_API_KEY!) && !r.stderr.includes(remote.secrets.MISTRAL_API_KEY!));
     }
-    assert.deepEqual(ssh.commands, [], 'nothing reached the host');
+    assert.deepEqual(remote.ssh.commands, [], 'nothing reached the host');
   });
 
   test('a bug: one line saying so, and the details in a file of their own without the secret values', async () => {
@@ -52,7 +40,7 @@ describe('one line for what goes wrong', () => {
       },
       err: (text: string) => said.push(text),
     };
-    const code = await main(['validate', '--root', root], { PATH: process.env.PATH, TMPDIR: dir, SOME_TOKEN: canary }, broken);
+    const code = await main(['validate', '--root', remote.root], { PATH: process.env.PATH, TMPDIR: dir, SOME_TOKEN: canary }, broken);
     assert.equal(code, 1);
     assert.equal(said.length, 1, said.join('\n'));
     const [file] = await readdir(dir);

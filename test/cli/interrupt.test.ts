@@ -8,41 +8,26 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { REPO_ROOT } from '../support/repo.js';
-import { clawops, clawopsOnTerminal, scratchRepo, type Run } from '../support/cli.js';
-import { remoteEnvironment, startSshStandin, type SshStandin } from '../support/ssh-standin.js';
+import { clawops, clawopsOnTerminal, type Run } from '../support/cli.js';
+import { remoteFixture } from '../support/ssh-standin.js';
 import { waitUntil } from '../support/wait.js';
 
-let ssh: SshStandin;
-let root: string;
-let state: string;
-let env: Record<string, string>;
+const remote = remoteFixture('interrupt-test');
 
-before(async () => {
-  ssh = await startSshStandin();
-  root = await scratchRepo();
-  const remote = await remoteEnvironment(root, ssh);
-  state = remote.state;
-  env = { ...remote.secrets, REMOTE_SSH_KEY: ssh.clientKey, CLAWOPS_REVISION: 'interrupt-test', NO_COLOR: '1' };
-});
-
-after(async () => {
-  await ssh.close();
-});
-
-const lock = () => join(state, '.clawops/lock');
+const lock = () => join(remote.state, '.clawops/lock');
 
 describe('an interrupted apply', () => {
   test('SIGTERM while it waits for approval, holding the lock: exit 130, the lock released, nothing changed', async () => {
-    const r = await clawopsOnTerminal(['apply', '--env', 'remote', '--root', root], { env, answer: 'SIGTERM' });
+    const r = await clawopsOnTerminal(['apply', '--env', 'remote', '--root', remote.root], { env: remote.env, answer: 'SIGTERM' });
     assert.equal(r.code, 130, r.screen);
     assert.match(r.screen, /^SIGTERM: stopping \(again to end at once\)$/m);
     assert.match(r.screen, /^error: \S+: approve: interrupted before the switch: the host still runs what it ran, and nothing live was changed$/m);
     assert.equal(existsSync(lock()), false, 'the lock is released');
-    assert.equal(existsSync(join(state, 'openclaw.json')), false, 'nothing was written');
+    assert.equal(existsSync(join(remote.state, 'openclaw.json')), false, 'nothing was written');
 
-    const next = await clawops(['apply', '--env', 'remote', '--auto-approve', '--lock-wait', '0', '--root', root], { env });
+    const next = await clawops(['apply', '--env', 'remote', '--auto-approve', '--lock-wait', '0', '--root', remote.root], { env: remote.env });
     assert.equal(next.code, 0, next.stderr);
     assert.match(next.stdout, /^Applied release \S+ to remote\.$/m);
   });
@@ -52,8 +37,8 @@ describe('an interrupted apply', () => {
     const holder = JSON.stringify({ holder: 'ci-runner@build-9', since: '2026-11-30T10:00:00.000Z', revision: 'abc' });
     await writeFile(join(lock(), 'holder.json'), holder);
     await writeFile(join(lock(), 'heartbeat'), '');
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/clawops.js'), 'apply', '--env', 'remote', '--auto-approve', '--lock-wait', '600', '--root', root], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/clawops.js'), 'apply', '--env', 'remote', '--auto-approve', '--lock-wait', '600', '--root', remote.root], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...remote.env },
     });
     const run: Run = { code: -1, stdout: '', stderr: '' };
     child.stdout.setEncoding('utf8').on('data', (d: string) => (run.stdout += d));

@@ -6,35 +6,16 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { SshTransport } from '../../src/transport/ssh.js';
-import { clawops, clawopsOnTerminal, scratchRepo } from '../support/cli.js';
-import { remoteEnvironment, startSshStandin, type SshStandin } from '../support/ssh-standin.js';
+import { clawops, clawopsOnTerminal } from '../support/cli.js';
+import { remoteFixture } from '../support/ssh-standin.js';
 
-let ssh: SshStandin;
-let root: string;
-let state: string;
-let env: Record<string, string>;
-
-before(async () => {
-  ssh = await startSshStandin();
-  root = await scratchRepo();
-  const remote = await remoteEnvironment(root, ssh);
-  state = remote.state;
-  env = { ...remote.secrets, REMOTE_SSH_KEY: ssh.clientKey, CLAWOPS_REVISION: 'progress-test' };
-  // Another apply holds the lock, and is alive (its heartbeat is fresh).
-  const lock = join(state, '.clawops/lock');
-  await mkdir(lock, { recursive: true });
-  await writeFile(join(lock, 'holder.json'), JSON.stringify({ holder: 'ci-runner@build-7', since: '2026-11-30T10:00:00.000Z', revision: 'abc' }));
-});
-
-after(async () => {
-  await ssh.close();
-});
+const remote = remoteFixture('progress-test');
 
 /** Keeps the other apply's heartbeat fresh while a run waits. */
 async function whileLocked<T>(run: () => Promise<T>): Promise<T> {
-  const beat = () => writeFile(join(state, '.clawops/lock/heartbeat'), '');
+  const beat = () => writeFile(join(remote.state, '.clawops/lock/heartbeat'), '');
   await beat();
   const timer = setInterval(() => void beat(), 5_000);
   try {
@@ -45,8 +26,15 @@ async function whileLocked<T>(run: () => Promise<T>): Promise<T> {
 }
 
 describe('progress of long steps', () => {
+  before(async () => {
+    // Another apply holds the lock, and is alive (its heartbeat is fresh).
+    const lock = join(remote.state, '.clawops/lock');
+    await mkdir(lock, { recursive: true });
+    await writeFile(join(lock, 'holder.json'), JSON.stringify({ holder: 'ci-runner@build-7', since: '2026-11-30T10:00:00.000Z', revision: 'abc' }));
+  });
+
   test('waiting on a lock off a terminal: one line naming the holder, no redraws, exit 4', async () => {
-    const r = await whileLocked(() => clawops(['apply', '--env', 'remote', '--auto-approve', '--lock-wait', '2', '--root', root], { env }));
+    const r = await whileLocked(() => clawops(['apply', '--env', 'remote', '--auto-approve', '--lock-wait', '2', '--root', remote.root], { env: remote.env }));
     assert.equal(r.code, 4, r.stderr);
     const waits = r.stderr.split('\n').filter((l) => /waiting for the lock/.test(l));
     assert.equal(waits.length, 1, r.stderr);
@@ -56,7 +44,7 @@ describe('progress of long steps', () => {
   });
 
   test('waiting on a lock on a terminal: the seconds waited, redrawn in place', async () => {
-    const r = await whileLocked(() => clawopsOnTerminal(['apply', '--env', 'remote', '--auto-approve', '--lock-wait', '2', '--root', root], { env }));
+    const r = await whileLocked(() => clawopsOnTerminal(['apply', '--env', 'remote', '--auto-approve', '--lock-wait', '2', '--root', remote.root], { env: remote.env }));
     assert.equal(r.code, 4, r.written);
     assert.match(r.written, /\r\x1b\[2K\[ *\d+\.\ds\] waiting for the lock held by ci-runner@build-7: \d+ s/);
     // The status is cleared before the error is written: the screen keeps the error, whole.
@@ -65,11 +53,11 @@ describe('progress of long steps', () => {
   });
 
   test('an upload reports its bytes as they go, up to the whole', async () => {
-    const t = await SshTransport.connect({ host: '127.0.0.1', port: ssh.port, user: 'clawops', privateKey: ssh.clientKey, hostKey: ssh.hostKey });
+    const t = await SshTransport.connect({ host: '127.0.0.1', port: remote.ssh.port, user: 'clawops', privateKey: remote.ssh.clientKey, hostKey: remote.ssh.hostKey });
     const seen: [number, number][] = [];
     const content = randomBytes(3 * 1024 * 1024 + 17);
     try {
-      await t.put([{ path: join(state, 'upload.bin'), content, mode: 0o600 }], { onProgress: (sent, total) => seen.push([sent, total]) });
+      await t.put([{ path: join(remote.state, 'upload.bin'), content, mode: 0o600 }], { onProgress: (sent, total) => seen.push([sent, total]) });
     } finally {
       await t.close();
     }
@@ -77,6 +65,6 @@ describe('progress of long steps', () => {
     assert.ok(seen.every(([, total]) => total === content.length));
     assert.ok(seen.every(([sent], i) => i === 0 || sent >= seen[i - 1]![0]), 'never backwards');
     assert.deepEqual(seen.at(-1), [content.length, content.length]);
-    assert.ok((await readFile(join(state, 'upload.bin'))).equals(content));
+    assert.ok((await readFile(join(remote.state, 'upload.bin'))).equals(content));
   });
 });

@@ -16,6 +16,16 @@ import { CLAWOPS_DIR, currentRelease, ENV, matchingReleases, releaseRecord, star
 
 let e: E2E;
 
+/** Starts an apply and returns once its switch is under way on the host (its first progress line). */
+async function applyUntilSwitchStarts(e: E2E): Promise<{ run: SpawnedCli; id: string }> {
+  const run = e.spawnCli(['apply', '--env', ENV]);
+  const id = (await run.untilStderr(/activate release (\S+)/))[1]!;
+  let ended = false;
+  void run.done.then(() => (ended = true));
+  await waitUntil('the switch to start on the host', async () => (await e.host.run(`test -s ${CLAWOPS_DIR}/releases/${id}/progress`)).code === 0, { alive: () => !ended });
+  return { run, id };
+}
+
 describe('faults around an apply on a real host', { timeout: 30 * 60_000 }, () => {
   before(async () => {
     e = await startE2E('e2e-faults');
@@ -62,12 +72,7 @@ describe('faults around an apply on a real host', { timeout: 30 * 60_000 }, () =
   it('6. an SSH connection dropped during activation leaves the host on one release, and the next apply completes', async () => {
     const old = await currentRelease(e);
     rotate(e, 'GROQ_API_KEY'); // a gateway restart again: the activation runs long enough to cut it
-    const run = e.spawnCli(['apply', '--env', ENV]);
-    const id = (await run.untilStderr(/activate release (\S+)/))[1]!;
-    // Cut once the switch is under way on the host (its first progress line).
-    let ended = false;
-    void run.done.then(() => (ended = true));
-    await waitUntil('the switch to start on the host', async () => (await e.host.run(`test -s ${CLAWOPS_DIR}/releases/${id}/progress`)).code === 0, { alive: () => !ended });
+    const { run, id } = await applyUntilSwitchStarts(e);
     run.child.kill('SIGKILL');
     const killed = await run.done;
     assert.notEqual(killed.code, 0);
@@ -101,11 +106,7 @@ describe('faults around an apply on a real host', { timeout: 30 * 60_000 }, () =
   it('7. SIGTERM during the switch (a cancelled job): the CLI says the switch goes on and exits 130; the switch ends on the host and releases the lock', async () => {
     const old = await currentRelease(e);
     rotate(e, 'CEREBRAS_API_KEY'); // a gateway restart: a switch long enough to interrupt
-    const run = e.spawnCli(['apply', '--env', ENV]);
-    const id = (await run.untilStderr(/activate release (\S+)/))[1]!;
-    let ended = false;
-    void run.done.then(() => (ended = true));
-    await waitUntil('the switch to start on the host', async () => (await e.host.run(`test -s ${CLAWOPS_DIR}/releases/${id}/progress`)).code === 0, { alive: () => !ended });
+    const { run, id } = await applyUntilSwitchStarts(e);
     run.child.kill('SIGTERM');
     const stopped = await run.done;
     await expectExit(stopped, 130, e);

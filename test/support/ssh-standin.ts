@@ -17,7 +17,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { after, before } from 'node:test';
 import type { Server as NetServer } from 'node:net';
+import { scratchRepo } from './cli.js';
 import type { Duplex, Writable } from 'node:stream';
 
 // The parts of ssh2's server API used here (ssh2 ships no type declarations).
@@ -211,4 +213,30 @@ secrets:
   const names = ['OPENCLAW_GATEWAY_TOKEN', 'GROQ_API_KEY', 'GEMINI_API_KEY', 'DEEPSEEK_API_KEY', 'CEREBRAS_API_KEY', 'MISTRAL_API_KEY', 'KIMI_API_KEY', 'OPENROUTER_API_KEY'];
   const secrets = Object.fromEntries(names.map((n) => [n, `canary-${n.toLowerCase()}-${randomBytes(6).toString('hex')}`]));
   return { state, secrets };
+}
+
+/** A test file's SSH stand-in and scratch repository with the `remote` environment (see remoteEnvironment). */
+export interface RemoteFixture {
+  ssh: SshStandin;
+  root: string;
+  /** The remote environment's state folder on this machine. */
+  state: string;
+  secrets: Record<string, string>;
+  /** What the CLI needs to reach it: the secrets, the key, a revision, no colour. */
+  env: Record<string, string>;
+}
+
+/** Starts one stand-in for the whole test file (before its tests) and stops it after them. */
+export function remoteFixture(revision: string): RemoteFixture {
+  const f = {} as RemoteFixture;
+  before(async () => {
+    f.ssh = await startSshStandin();
+    f.root = await scratchRepo();
+    ({ state: f.state, secrets: f.secrets } = await remoteEnvironment(f.root, f.ssh));
+    f.env = { ...f.secrets, REMOTE_SSH_KEY: f.ssh.clientKey, CLAWOPS_REVISION: revision, NO_COLOR: '1' };
+  });
+  after(async () => {
+    await f.ssh?.close();
+  });
+  return f;
 }

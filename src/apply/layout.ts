@@ -9,6 +9,8 @@ export function releasePaths(host: HostLayout, releaseId: string) {
     releases: `${root}/releases`,
     current: `${root}/current`,
     lock: `${root}/lock`,
+    /** Uploads in progress (runtime archives); emptied by whoever takes the lock next. */
+    incoming: `${root}/incoming`,
     audit: `${root}/audit.log`,
     digestKey: `${root}/digest.key`,
     release: rel,

@@ -39,7 +39,8 @@ export async function acquireLock(t: Transport, host: HostLayout, opts: LockOpti
     `mkdir -p ${q(dir)} && chmod 700 ${q(dir)}`,
     `[ -f ${q(`${dir}/digest.key`)} ] || (umask 077; head -c 32 /dev/urandom | base64 > ${q(`${dir}/digest.key`)})`,
     `new=$(mktemp -d ${q(`${lock}.new.XXXXXX`)}) && touch "$new/heartbeat" && cat > "$new/holder.json" || exit 1`,
-    `if mv -T "$new" ${q(lock)} 2>/dev/null; then echo TAKEN; exit 0; fi`,
+    // Taken: what a run killed under the previous lock left half uploaded goes.
+    `if mv -T "$new" ${q(lock)} 2>/dev/null; then rm -rf ${q(`${dir}/incoming`)}; echo TAKEN; exit 0; fi`,
     `rm -rf "$new"`,
     `seen=$(base64 -w0 < ${holderFile} 2>/dev/null)`,
     ...lockAliveShell(q(lock)),

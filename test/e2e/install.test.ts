@@ -7,8 +7,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { waitUntil } from '../support/wait.js';
 import { agentTurn, assertAllHealthy, assertNoSecretLeft, expectExit } from './checks.js';
-import { ENV, PROXY_PORTS, sha256, startE2E, startStubUpstream, stubRequests, unitStates, UNITS, type E2E } from './support.js';
+import { CLAWOPS_DIR, ENV, PROXY_PORTS, sha256, startE2E, startStubUpstream, stubRequests, unitStates, UNITS, type E2E } from './support.js';
 
 let e: E2E;
 
@@ -21,16 +22,33 @@ describe('a first apply to a bare host', { timeout: 30 * 60_000 }, () => {
     await e?.stop();
   });
 
-  it('installs the runtime and brings the gateway and the three proxies up healthy, serving the rendered config', async () => {
+  it('a first run killed while it uploads the runtime leaves its part-archive beside the lock, not in /tmp', async () => {
     assert.equal((await e.host.run('test -e /opt/clawops')).code, 1, 'the host starts without a runtime');
+    const killed = e.spawnCli(['apply', '--env', ENV, '--no-smoke']);
+    let ended = false;
+    void killed.done.then(() => (ended = true));
+    await killed.untilStderr(/installing OpenClaw/);
+    await waitUntil('part of the OpenClaw archive to reach the host', async () => (await e.host.run(`ls ${CLAWOPS_DIR}/incoming | grep -q '^openclaw-'`)).code === 0, { alive: () => !ended, intervalMs: 50 });
+    killed.child.kill('SIGKILL');
+    await killed.done;
+    assert.equal((await e.sh('ls -A /tmp | grep -c "^clawops-" || true')).trim(), '0', 'nothing uploaded to /tmp');
+    // The killed runner's lock: alive while an unpack it started still runs as root, then stale.
+    // Its heartbeat is made old rather than waited for.
+    const pidsAlive = `for p in $(cat ${CLAWOPS_DIR}/lock/pids 2>/dev/null); do [ -e /proc/$p ] && exit 1; done; exit 0`;
+    await waitUntil('what the killed run started on the host to end', async () => (await e.host.run(pidsAlive)).code === 0, { intervalMs: 500 });
+    await e.sh(`touch -d '-5 minutes' ${CLAWOPS_DIR}/lock/heartbeat`);
+  });
+
+  it('installs the runtime and brings the gateway and the three proxies up healthy, serving the rendered config', async () => {
     // Without the smoke checks: the stand-in upstream they chat with runs on the Node this installs.
-    const run = await e.cli(['apply', '--env', ENV, '--no-smoke']);
+    const run = await e.cli(['apply', '--env', ENV, '--no-smoke', '--break-lock']);
     await expectExit(run, 0, e);
     assert.match(run.stdout, /Applied release \S+ to testhost\./);
-    assert.match(run.stderr, /installing Node 24\.21\.0/);
     assert.match(run.stderr, /installing OpenClaw 2026\.9\.6/);
     assert.doesNotMatch(run.stderr, /smoke checks/);
-    assert.equal((await e.sh('ls -A /tmp | grep -c "^clawops-" || true')).trim(), '0', 'the uploaded archives are removed');
+    assert.equal((await e.sh(`ls -A ${CLAWOPS_DIR}/incoming | wc -l`)).trim(), '0', 'the killed run\'s part-archive and this run\'s archives are removed');
+    assert.equal((await e.sh('ls -d /opt/clawops/*.partial.* 2>/dev/null | wc -l')).trim(), '0', 'no part-unpacked runtime is left');
+    assert.equal((await e.sh('ls -A /tmp | grep -c "^clawops-" || true')).trim(), '0', 'nothing uploaded to /tmp');
 
     const states = await unitStates(e);
     for (const u of UNITS) assert.equal(states[u], 'active enabled', `${u}: is-active is-enabled`);

@@ -107,6 +107,14 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     progress('facts');
     const facts = await unlessInterrupted(gatherFacts(t, desired));
     live = facts.release?.id ?? null;
+    if (facts.sudo && !facts.sudo.ok) {
+      const u = facts.sudo.user;
+      throw new ApplyError(
+        t.target,
+        'privileges',
+        `${u} cannot run sudo without a password, which clawops needs to install the units, the runtime and files owned by others; nothing was changed. As root on the host: echo '${u} ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/90-clawops && chmod 440 /etc/sudoers.d/90-clawops`,
+      );
+    }
     const plan = diff({ desired, facts, summary: input.summary, secrets: input.secrets, target: t.target, revision: input.revision });
     if (input.expectedFactsDigest && input.expectedFactsDigest !== plan.factsDigest) {
       throw new ApplyError(t.target, 'plan', 'the host changed since this plan was made; make a new plan');

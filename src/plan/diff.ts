@@ -52,14 +52,14 @@ export function diff({ desired, facts, summary, secrets, target, revision }: Dif
     const content = finalContent(f, secrets);
     const base = { path: f.path, role: f.role, sensitive: f.sensitive };
     if (!fact) {
-      files.push({ ...base, action: 'create', reason: 'absent on the host' });
+      // A file the live release wrote and the host no longer has was removed there by hand.
+      const deleted = facts.release !== null && released[f.path] !== undefined;
+      files.push({ ...base, action: 'create', reason: deleted ? 'deleted on the host' : 'absent on the host', ...(deleted ? { cause: 'changed-on-host' as const } : {}) });
       continue;
     }
     const reasons: string[] = [];
-    let contentDiffers = false;
     if (content === undefined) uncompared.push(f.path);
     else if (sha256(content) !== fact.sha256) {
-      contentDiffers = true;
       reasons.push('content differs');
     }
     if (fact.mode !== modeOf(f.mode)) reasons.push(`mode ${fact.mode} → ${modeOf(f.mode)}`);
@@ -68,14 +68,16 @@ export function diff({ desired, facts, summary, secrets, target, revision }: Dif
       files.push({ ...base, action: 'no-op', reason: content === undefined ? 'not compared: secret values unavailable' : 'unchanged' });
       continue;
     }
-    // The host matches what the last release wrote: the repository moved, not the host.
+    // The host as the last release wrote it (content, mode and owner): the repository moved, not
+    // the host. A file that release did not manage is the repository's move too.
     const rec = released[f.path];
-    const hostAsReleased = rec !== undefined && rec.digest === recordDigest(fact.sha256, rec.sensitive, key);
+    const hostAsReleased =
+      rec === undefined || (rec.digest === recordDigest(fact.sha256, rec.sensitive, key) && fact.mode === modeOf(rec.mode) && (!rec.owner || fact.owner === rec.owner));
     files.push({
       ...base,
       action: 'update',
       reason: reasons.join(', '),
-      ...(facts.release ? { cause: hostAsReleased || !contentDiffers ? ('not-yet-applied' as const) : ('changed-on-host' as const) } : {}),
+      ...(facts.release ? { cause: hostAsReleased ? ('not-yet-applied' as const) : ('changed-on-host' as const) } : {}),
     });
   }
 

@@ -47,6 +47,8 @@ export interface HostFacts {
   lock: LockFact | null;
   /** The host's key for digests of sensitive files (from .clawops/digest.key); never printed. */
   digestKey: string | null;
+  /** On a systemd host: whether the SSH user may run sudo without a password, as apply must. */
+  sudo?: { ok: boolean; user: string };
 }
 
 /** Every path a probe looks at: desired files, and the files of the release on the host. */
@@ -117,6 +119,10 @@ export function factsProbe(state: DesiredState): { command: readonly string[]; s
     '  while IFS=$\'\\t\' read -r m o p; do printf "F\\t%s\\t%s\\t%s\\t%s\\n" "$p" "${sum[$p]:-unreadable}" "$m" "$o"; done < <(stat -c $\'%a\\t%U\\t%n\' -- "${present[@]}")',
     'fi',
   ];
+  if (state.services === 'systemd') {
+    // apply installs units, files owned by others and the runtime as root, through `sudo -n`.
+    lines.push('if sudo -n true 2>/dev/null; then s=1; else s=0; fi; printf "S\\t%s\\t%s\\n" "$s" "${USER:-$(id -un)}"');
+  }
   if (state.services !== 'none') {
     // One systemctl for every unit: is-active and is-enabled report these same two properties.
     lines.push(
@@ -178,6 +184,9 @@ export function parseFacts(output: string): HostFacts {
         break;
       case 'D':
         facts.digestKey = f[0] || null;
+        break;
+      case 'S':
+        facts.sudo = { ok: f[0] === '1', user: f[1] ?? '' };
         break;
       case 'K': {
         const holder = JSON.parse(f[0]!) as Omit<LockFact, 'alive'>;

@@ -14,13 +14,16 @@ export function driftItems(plan: Plan): DriftItem[] {
     if (f.action === 'no-op') continue;
     items.push({
       path: f.path,
-      what: f.action === 'create' ? 'missing on the host' : f.action === 'delete' ? 'left over from an earlier release' : f.reason,
+      what: f.action === 'create' ? (f.cause === 'changed-on-host' ? 'deleted on the host' : 'missing on the host') : f.action === 'delete' ? 'left over from an earlier release' : f.reason,
       cause: f.cause === 'changed-on-host' ? 'changed on the host by hand' : 'merged but not yet applied',
       sensitive: f.sensitive,
     });
   }
   for (const s of plan.services) {
     if (s.action === 'start') items.push({ path: s.name, what: s.reason, cause: 'service not running', sensitive: false });
+    // Running, but no longer enabled: it would not come back after a reboot. apply enables every
+    // unit it manages, so on a host with a release this was done there.
+    else if (s.enable) items.push({ path: s.name, what: 'not enabled at boot: it would not start after a reboot', cause: 'changed on the host by hand', sensitive: false });
   }
   for (const r of plan.runtime) {
     if (r.action === 'install') items.push({ path: r.component, what: `${r.from ?? 'absent'}, configured ${r.to}`, cause: 'runtime differs', sensitive: false });

@@ -124,6 +124,34 @@ describe('faults around an apply on a real host', { timeout: 30 * 60_000 }, () =
     await assertAllHealthy(e);
   });
 
+  it('8. an SSH user without passwordless sudo: apply refuses after the facts, naming the permission and the line to add, and changes nothing', async () => {
+    const before = await currentRelease(e);
+    // sudo now asks ubuntu for a password, except for the one command that puts the rule back.
+    const rule = '/etc/sudoers.d/90-ubuntu';
+    await e.sh(
+      `sudo cp ${rule} /root/90-ubuntu && printf 'ubuntu ALL=(ALL) PASSWD:ALL\\nubuntu ALL=(root) NOPASSWD: /usr/bin/cp /root/90-ubuntu ${rule}\\n' | sudo tee ${rule}.new >/dev/null && sudo chmod 440 ${rule}.new && sudo visudo -cqf ${rule}.new && sudo mv ${rule}.new ${rule}`,
+    );
+    const rotated = rotate(e, 'OPENROUTER_API_KEY');
+    try {
+      assert.notEqual((await e.host.run('sudo -n true')).code, 0, 'sudo asks for a password now');
+      const refused = await e.cli(['apply', '--env', ENV]);
+      await expectExit(refused, 1, e);
+      const errors = refused.stderr.split('\n').filter((l) => l.startsWith('error:'));
+      assert.equal(errors.length, 1, refused.stderr);
+      assert.equal(
+        errors[0]!.replace(/^error: ubuntu@\S+: /, ''),
+        `privileges: ubuntu cannot run sudo without a password, which clawops needs to install the units, the runtime and files owned by others; nothing was changed. As root on the host: echo 'ubuntu ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/90-clawops && chmod 440 /etc/sudoers.d/90-clawops`,
+      );
+      assert.equal((await currentRelease(e)).id, before.id);
+      assert.equal((await e.sh(`test -e ${CLAWOPS_DIR}/lock && echo held || echo free`)).trim(), 'free');
+    } finally {
+      await e.sh(`sudo -n /usr/bin/cp /root/90-ubuntu ${rule}`);
+    }
+    await expectExit(await e.cli(['apply', '--env', ENV]), 0, e);
+    assert.match(await e.sh(`sudo grep OPENROUTER_API_KEY ${STATE}/proxies/*/proxy.env ${STATE}/gateway.env || true`), new RegExp(rotated));
+    await assertAllHealthy(e);
+  });
+
   it('9. a wrong pinned host key is refused before anything is sent', async () => {
     const env = 'config/environments/testhost.yaml';
     const dir = await mkdtemp(join(tmpdir(), 'clawops-e2e-key-'));

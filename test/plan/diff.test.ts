@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import type { HostFacts } from '../../src/plan/facts.js';
 import { diff } from '../../src/plan/diff.js';
 import { summaryLine } from '../../src/plan/model.js';
+import { driftItems } from '../../src/report/drift.js';
 import type { DesiredState } from '../../src/render/desired.js';
 
 interface Case {
@@ -39,6 +40,31 @@ describe('diff(desired, facts) → changes (fixtures in test/plan/fixtures/diff-
       assert.deepEqual(plan.uncompared, c.expect.uncompared ?? []);
     });
   }
+
+  test('drift tells a hand edit of a mode, an owner, a deletion or a unit disabled at boot from a merge not yet applied', () => {
+    const c = cases[0]!;
+    const causes = (facts: HostFacts, desired: DesiredState = c.desired) => {
+      const plan = diff({ desired, facts, summary, target: 't', revision: 'r' });
+      return driftItems(plan).map((i) => [i.path, i.what, i.cause]);
+    };
+    const json = '/srv/.openclaw/openclaw.json';
+    const chmod = structuredClone(c.facts);
+    chmod.files[json]!.mode = '644';
+    assert.deepEqual(causes(chmod), [[json, 'mode 644 → 600', 'changed on the host by hand']]);
+    const chown = structuredClone(c.facts);
+    chown.files['/etc/systemd/system/gemini-proxy.service']!.owner = 'ubuntu';
+    assert.deepEqual(causes(chown), [['/etc/systemd/system/gemini-proxy.service', 'owner ubuntu → root', 'changed on the host by hand']]);
+    const deleted = structuredClone(c.facts);
+    deleted.files[json] = null;
+    assert.deepEqual(causes(deleted), [[json, 'deleted on the host', 'changed on the host by hand']]);
+    const disabled = structuredClone(c.facts);
+    disabled.units['gemini-proxy.service']!.enabled = 'disabled';
+    assert.deepEqual(causes(disabled), [['gemini-proxy.service', 'not enabled at boot: it would not start after a reboot', 'changed on the host by hand']]);
+    // The repository asks for another mode than the release wrote, and the host is as released.
+    const merged = structuredClone(c.desired);
+    merged.files.find((f) => f.path === json)!.mode = 0o640;
+    assert.deepEqual(causes(c.facts, merged), [[json, 'mode 600 → 640', 'merged but not yet applied']]);
+  });
 
   test('the same inputs give the same plan, including its facts digest', () => {
     const c = cases[0]!;

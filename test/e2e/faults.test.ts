@@ -142,11 +142,11 @@ describe('faults around an apply on a real host', { timeout: 30 * 60_000 }, () =
         errors[0]!.replace(/^error: ubuntu@\S+: /, ''),
         `privileges: ubuntu cannot run sudo without a password, which clawops needs to install the units, the runtime and files owned by others; nothing was changed. As root on the host: echo 'ubuntu ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/90-clawops && chmod 440 /etc/sudoers.d/90-clawops`,
       );
-      assert.equal((await currentRelease(e)).id, before.id);
       assert.equal((await e.sh(`test -e ${CLAWOPS_DIR}/lock && echo held || echo free`)).trim(), 'free');
     } finally {
       await e.sh(`sudo -n /usr/bin/cp /root/90-ubuntu ${rule}`);
     }
+    assert.equal((await currentRelease(e)).id, before.id, 'still on the release before');
     await expectExit(await e.cli(['apply', '--env', ENV]), 0, e);
     assert.match(await e.sh(`sudo grep OPENROUTER_API_KEY ${STATE}/proxies/*/proxy.env ${STATE}/gateway.env || true`), new RegExp(rotated));
     await assertAllHealthy(e);

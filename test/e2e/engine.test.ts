@@ -162,20 +162,25 @@ describe('the engine on a real host: apply, hot reload, health gates, drift and 
     await expectExit(await e.cli(['plan', '--env', ENV, '--detailed-exitcode']), 0, e);
   });
 
-  it('7. a file edited by hand on the host is reported as drift, and the next apply repairs it', async () => {
+  it('7. a file edited by hand, a mode changed by hand and a unit disabled by hand are reported as drift, and the next apply repairs them', async () => {
     const file = `${PROXIES}/kimi/proxy.json`;
+    const loosened = `${PROXIES}/gemini/proxy.json`;
     const release = await currentRelease(e);
     // As root, as an operator would (the folder is root's); GNU sed -i keeps the owner and mode.
     await e.sh(`sudo sed -i 's/"timeoutMs": 60000/"timeoutMs": 5000/' ${file} && grep -q '"timeoutMs": 5000' ${file}`);
+    await e.sh(`sudo chmod 600 ${loosened} && sudo systemctl disable mistral-proxy.service 2>/dev/null && systemctl is-active --quiet mistral-proxy.service`);
     const drift = await e.cli(['drift', '--env', ENV]);
     await expectExit(drift, 2, e);
     assert.match(drift.stdout, new RegExp(`${file.replace(/\//g, '\\/')}: content differs — changed on the host by hand`));
-    assert.match(drift.stdout, /1 item drifted/);
+    assert.match(drift.stdout, new RegExp(`${loosened.replace(/\//g, '\\/')}: mode 600 → \\d+ — changed on the host by hand`));
+    assert.match(drift.stdout, /mistral-proxy\.service: not enabled at boot: it would not start after a reboot — changed on the host by hand/);
+    assert.match(drift.stdout, /3 items drifted/);
 
     const kimiBefore = (await unitStarts(e, ['kimi-proxy.service']))['kimi-proxy.service'];
     const run = await e.cli(['apply', '--env', ENV]);
     await expectExit(run, 0, e);
-    assert.match(run.stdout, /restarts: kimi-proxy/);
+    assert.match(run.stdout, /restarts: .*kimi-proxy/);
+    assert.equal((await e.sh('systemctl is-enabled mistral-proxy.service')).trim(), 'enabled', 'enabled at boot again');
     assert.equal((await e.sh(`sha256sum ${file} | cut -d' ' -f1`)).trim(), release.files[file]!.digest, 'repaired to the released content');
     assert.notEqual((await unitStarts(e, ['kimi-proxy.service']))['kimi-proxy.service'], kimiBefore, 'the proxy runs the repaired file');
     await expectExit(await e.cli(['drift', '--env', ENV]), 0, e);

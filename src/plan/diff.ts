@@ -136,5 +136,6 @@ export function diff({ desired, facts, summary, secrets, target, revision }: Dif
     daemonReload,
     semantic: semanticDiff(facts.release?.summary ?? null, summary),
     uncompared,
+    ...(facts.lock ? { lock: { holder: facts.lock.holder, since: facts.lock.since, alive: facts.lock.alive } } : {}),
   };
 }

@@ -55,6 +55,8 @@ export interface Plan {
   /** Sensitive files that could not be compared because their secret values were not available. */
   uncompared: string[];
   edge?: EdgeChange;
+  /** Another apply's lock on the host when the plan was made: who, since when, and whether it runs. */
+  lock?: { holder: string; since: string; alive: boolean };
 }
 
 export interface PlanCounts {

@@ -5,6 +5,7 @@ import type { RenderedFileChange } from '../plan/render-diff.js';
 import type { SemanticChange } from '../plan/summary.js';
 import { driftItems, driftTable } from './drift.js';
 import { markers } from './markers.js';
+import { lockNote } from './terminal.js';
 
 /** GitHub refuses a comment or issue body longer than this many characters. */
 export const COMMENT_LIMIT = 65_536;
@@ -110,6 +111,8 @@ export function renderPullRequestSummary(report: PullRequestReport): string {
     lines.push(...edgeLines(p.plan));
     if (hasChanges(p.plan)) lines.push(riskLine(c), `- Approval: merging starts the apply, which waits for a reviewer's approval in the GitHub environment ${env} before it changes anything.`);
     if (p.plan.uncompared.length) lines.push(`- Not compared: ${plural(p.plan.uncompared.length, 'sensitive file')} (their secret values are not available to this run)`);
+    const locked = lockNote(p.plan);
+    if (locked) lines.push(`- Lock: ${esc(locked)}`);
     lines.push(
       hasChanges(p.plan)
         ? `- Exit state: \`changes\`: merging this pull request applies them to ${env} (${code(p.plan.target)}).`

@@ -15,6 +15,7 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
   if (!hasChanges(plan)) {
     edge(plan, out);
     uncompared(plan, out);
+    lock(plan, out);
     out.push('', summaryLine(plan));
     return `${out.join('\n')}\n`;
   }
@@ -57,6 +58,7 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
   }
   edge(plan, out);
   uncompared(plan, out);
+  lock(plan, out);
   out.push('', summaryLine(plan));
   return `${out.join('\n')}\n`;
 }
@@ -67,6 +69,20 @@ function edge(plan: Plan, out: string[]): void {
   out.push('', 'Edge function:');
   const what = { deploy: '~ deploy', settings: '~ update settings of', unknown: '? not compared:', 'no-op': '' }[e.action];
   out.push(`  ${what} ${e.name} (Supabase project ${e.projectRef})  — ${e.reasons.join('; ')}`);
+}
+
+/** A lock on the host: what an apply made now would meet. */
+export function lockNote(plan: Plan): string | null {
+  const l = plan.lock;
+  if (!l) return null;
+  return l.alive
+    ? `The host is locked by ${l.holder} since ${l.since}, whose apply is still running: an apply now waits for it.`
+    : `The host is locked by ${l.holder} since ${l.since}, which is no longer running: an apply needs --break-lock.`;
+}
+
+function lock(plan: Plan, out: string[]): void {
+  const note = lockNote(plan);
+  if (note) out.push('', note);
 }
 
 function uncompared(plan: Plan, out: string[]): void {

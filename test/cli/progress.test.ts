@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { SshTransport } from '../../src/transport/ssh.js';
@@ -50,6 +50,16 @@ describe('progress of long steps', () => {
     // The status is cleared before the error is written: the screen keeps the error, whole.
     assert.doesNotMatch(r.screen, /waiting for the lock held by/);
     assert.match(r.screen, /^error: .*locked by ci-runner@build-7 since 2026-11-30T10:00:00\.000Z; try again when it finishes$/m);
+  });
+
+  test('plan says that the host is locked, by whom and since when, and what an apply would meet', async () => {
+    const live = await whileLocked(() => clawops(['plan', '--env', 'remote', '--root', remote.root], { env: remote.env }));
+    assert.equal(live.code, 0, live.stderr);
+    assert.match(live.stdout, /^The host is locked by ci-runner@build-7 since 2026-11-30T10:00:00\.000Z, whose apply is still running: an apply now waits for it\.$/m);
+    await writeFile(join(remote.state, '.clawops/lock/heartbeat'), '');
+    await utimes(join(remote.state, '.clawops/lock/heartbeat'), new Date(Date.now() - 600_000), new Date(Date.now() - 600_000));
+    const stale = await clawops(['plan', '--env', 'remote', '--root', remote.root], { env: remote.env });
+    assert.match(stale.stdout, /^The host is locked by ci-runner@build-7 since 2026-11-30T10:00:00\.000Z, which is no longer running: an apply needs --break-lock\.$/m);
   });
 
   test('an upload reports its bytes as they go, up to the whole', async () => {

@@ -24,6 +24,8 @@ export interface ApplyInput {
   runtime: RuntimeSource;
   /** From a saved plan: apply refuses when the host moved since. */
   expectedFactsDigest?: string;
+  /** From a saved plan: apply refuses when a secret value changed since (Plan.secretsDigest). */
+  expectedSecretsDigest?: string;
   lockWaitMs?: number;
   breakLock?: boolean;
   keepReleases?: number;
@@ -118,6 +120,9 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     const plan = diff({ desired, facts, summary: input.summary, secrets: input.secrets, target: t.target, revision: input.revision });
     if (input.expectedFactsDigest && input.expectedFactsDigest !== plan.factsDigest) {
       throw new ApplyError(t.target, 'plan', 'the host changed since this plan was made; make a new plan');
+    }
+    if (input.expectedSecretsDigest && input.expectedSecretsDigest !== plan.secretsDigest) {
+      throw new ApplyError(t.target, 'plan', 'a secret value changed since this plan was made, so its env file would differ from what the plan showed; make a new plan');
     }
     if (plan.uncompared.length) {
       throw new ApplyError(t.target, 'secrets', `no value for the secrets of ${plan.uncompared.join(', ')}`);

@@ -29,6 +29,8 @@ interface SavedPlan {
   revision: string;
   desiredDigest: string;
   factsDigest: string;
+  /** Keyed digest of the sensitive files as the plan would write them: a rotated secret is a change. */
+  secretsDigest?: string;
   summary: string;
 }
 
@@ -60,6 +62,7 @@ export async function planCommand(
       revision: plan.revision,
       desiredDigest: desiredDigest(d),
       factsDigest: plan.factsDigest,
+      ...(plan.secretsDigest ? { secretsDigest: plan.secretsDigest } : {}),
       summary: renderPlanText(plan),
     };
     await writeFile(opts.out, `${JSON.stringify(saved, null, 2)}\n`, { mode: 0o600 });
@@ -163,7 +166,7 @@ export async function applyCommand(
       revision: d.revision,
       holder: d.holder,
       runtime: registryRuntimeSource(processEnv),
-      ...(opts.saved ? { expectedFactsDigest: opts.saved.factsDigest } : {}),
+      ...(opts.saved ? { expectedFactsDigest: opts.saved.factsDigest, ...(opts.saved.secretsDigest ? { expectedSecretsDigest: opts.saved.secretsDigest } : {}) } : {}),
       breakLock: opts.breakLock,
       lockWaitMs: opts.lockWaitSeconds * 1000,
       progress,

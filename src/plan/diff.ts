@@ -136,6 +136,7 @@ export function diff({ desired, facts, summary, secrets, target, revision }: Dif
     daemonReload,
     semantic: semanticDiff(facts.release?.summary ?? null, summary),
     uncompared,
+    ...(secrets ? { secretsDigest: keyedDigest(Object.fromEntries(desired.files.filter((f) => f.secrets).map((f) => [f.path, sha256(finalContent(f, secrets) ?? '')])), key) } : {}),
     ...(facts.lock ? { lock: { holder: facts.lock.holder, since: facts.lock.since, alive: facts.lock.alive } } : {}),
   };
 }

@@ -54,6 +54,11 @@ export interface Plan {
   semantic: SemanticChange[];
   /** Sensitive files that could not be compared because their secret values were not available. */
   uncompared: string[];
+  /**
+   * Keyed digest (HMAC, the host's key) of every sensitive file as this plan would write it, its
+   * secret values filled in: a saved plan refuses to apply once any of them changed. Reveals nothing.
+   */
+  secretsDigest?: string;
   edge?: EdgeChange;
   /** Another apply's lock on the host when the plan was made: who, since when, and whether it runs. */
   lock?: { holder: string; since: string; alive: boolean };

@@ -5,5 +5,7 @@ import { countPlan, hasChanges, type Plan } from '../plan/model.js';
  * sensitive file: only paths, actions and reasons.
  */
 export function renderPlanJson(plan: Plan): string {
-  return `${JSON.stringify({ format: 'clawops-plan/1', changes: hasChanges(plan), counts: countPlan(plan), ...plan }, null, 2)}\n`;
+  // The secrets' keyed digest stays in saved plans, where apply checks it.
+  const { secretsDigest: _secrets, ...shown } = plan;
+  return `${JSON.stringify({ format: 'clawops-plan/1', changes: hasChanges(plan), counts: countPlan(plan), ...shown }, null, 2)}\n`;
 }

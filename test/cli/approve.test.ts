@@ -96,6 +96,21 @@ describe('apply and rollback ask first where they change a host elsewhere', () =
     assert.match(fromPlan.stdout, /^No changes: remote already matches approve-test\./m);
   });
 
+  test('a saved plan is refused once a secret it would write was rotated: the rotation is a change it never showed', async () => {
+    const saved = join(root, 'plan-before-rotation.json');
+    assert.equal((await run(['plan', '--env', 'remote', '--out', saved])).code, 0);
+    assert.doesNotMatch(await readFile(saved, 'utf8'), new RegExp(SECRETS.MISTRAL_API_KEY!), 'no value in the saved plan');
+    const proxyEnv = join(state, 'proxies/mistral/proxy.env');
+    const before = await readFile(proxyEnv, 'utf8');
+    const rotated = `canary-mistral-rotated-${Date.now()}`;
+    const r = await clawops(['apply', saved, '--root', root], { env: { ...env(), MISTRAL_API_KEY: rotated } });
+    runs.push(r);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^error: \S+: plan: a secret value changed since this plan was made, so its env file would differ from what the plan showed; make a new plan$/m);
+    assert.equal(await readFile(proxyEnv, 'utf8'), before, 'nothing rewritten');
+    assert.ok(!r.stderr.includes(rotated) && !r.stdout.includes(rotated));
+  });
+
   test('rollback asks too; "no" leaves the current release live', async () => {
     const before = await readFile(join(state, '.clawops/current/release.json'), 'utf8');
     const r = await onTerminal(['rollback', '--env', 'remote'], 'nope');

@@ -275,6 +275,8 @@ const NO_RESULT: Record<number, string> = {
   [DEPLOY_EXIT.locked]: 'another apply holds the lock on the host (exit code 4)',
   [DEPLOY_EXIT.error]: 'clawops apply stopped before it had a result (exit code 1)',
   64: 'clawops apply was called wrongly (exit code 64)',
+  [DEPLOY_EXIT.interrupted]:
+    'the apply was interrupted (exit code 130: the job was cancelled or timed out); stopped before the switch, nothing live changed, and a switch under way finished on the host (run drift to see which release is live)',
 };
 
 /** The outcome of an apply on the merged pull request and in the job summary; rolled back or failed exits non-zero. */

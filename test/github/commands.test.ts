@@ -278,6 +278,16 @@ describe('apply-report', () => {
     assert.match(body, /❌ failed/);
     assert.match(body, /failed: another apply holds the lock on the host \(exit code 4\)\. See the run log\./);
   });
+
+  test('no result (apply interrupted: a cancelled job): says what an interruption leaves and how to see what is live', async () => {
+    const github = new RecordingGitHub();
+    github.commitPulls.set('4444444', 5);
+    const empty = join(await mkdtemp(join(tmpdir(), 'clawops-apply-')), 'apply.json');
+    await writeFile(empty, '');
+    assert.equal(await applyReportCommand({ env: 'ec2', result: empty, exitCode: 130, sha: '4444444' }, io({}, github, capture())), 1);
+    const body = (github.calls[0]!.input as { body: string }).body;
+    assert.match(body, /the apply was interrupted \(exit code 130: the job was cancelled or timed out\); .*a switch under way finished on the host \(run drift to see which release is live\)\. See the run log\./);
+  });
 });
 
 describe('drift --report-issue', () => {

@@ -287,6 +287,16 @@ test('the edge function appears in the summary with its reasons, names only', ()
   assert.match(out, /redeploys: openclaw-bridge/);
 });
 
+test('a lock on the host is in the summary: who holds it, and what the apply after the merge will meet', () => {
+  const locked = (alive: boolean) =>
+    renderPullRequestComment({ ...report, plan: { state: 'planned', plan: { ...plan, lock: { holder: 'ops<bot>@runner-3', since: '2026-11-30T10:00:00.000Z', alive } } } })
+      .split('\n')
+      .filter((l) => l.startsWith('- Lock: '));
+  assert.deepEqual(locked(true), ['- Lock: The host is locked by ops&lt;bot&gt;@runner-3 since 2026-11-30T10:00:00.000Z, whose apply is still running: an apply now waits for it.']);
+  assert.deepEqual(locked(false), ['- Lock: The host is locked by ops&lt;bot&gt;@runner-3 since 2026-11-30T10:00:00.000Z, which is no longer running: an apply needs --break-lock.']);
+  assert.deepEqual(renderPullRequestComment(report).split('\n').filter((l) => l.startsWith('- Lock: ')), []);
+});
+
 describe('the risk of merging, in the summary', () => {
   const risk = (services: typeof plan.services) => {
     const text = renderPullRequestComment({ ...report, plan: { state: 'planned', plan: { ...plan, services } } });

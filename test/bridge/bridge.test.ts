@@ -137,7 +137,9 @@ describe('openclaw-bridge edge function', { timeout: 900_000 }, () => {
 
       test('chat, v2: start, the new text in deltas, done with the model and usage; nothing internal, each character sent once', async () => {
         const reply = longReply(8 * 1024);
-        gw.upstream.setReply('deepseek-chat', reply);
+        // At a model's pace (8,000 characters a second): a reply the gateway could hand over in one
+        // piece on a fast machine would say nothing about streaming.
+        gw.upstream.setReply('deepseek-chat', reply, 8000);
         try {
           const r = await call('/openclaw/chat?v=2', { base: base(), user: me, body: { message: 'a long answer, please', sessionKey: 'v2' }, origin: allowedOrigin });
           assert.equal(r.status, 200, r.text);
@@ -173,7 +175,7 @@ describe('openclaw-bridge edge function', { timeout: 900_000 }, () => {
         const code = /### The chat stream[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)?.[1];
         assert.ok(code, 'the README has the example');
         const reply = longReply(3 * 1024);
-        gw.upstream.setReply('deepseek-chat', reply);
+        gw.upstream.setReply('deepseek-chat', reply, 3000); // a second of streaming, whatever the machine's speed
         try {
           const shown: string[] = [];
           const AsyncFunction = (async () => {}).constructor as new (...args: string[]) => (...a: unknown[]) => Promise<void>;

@@ -53,13 +53,45 @@ export function activationScript(input: ActivationInput): string {
     `rel=${q(p.release)}`,
     `echo $$ >> ${q(`${p.lock}/pids`)}`,
     `progress() { printf '%s\\n' "$*" >> ${q(p.progress)}; }`,
-    // install SRC DEST MODE [OWNER]: a new file beside DEST, then an atomic rename over it.
+    // put SRC DEST MODE [OWNER]: a new file beside DEST, flushed to disk, then an atomic rename
+    // over it. The file it replaces stays as DEST.clawops-old (a hard link: no space needed), so
+    // that undo can put it back by a rename even on a full disk. A failed write leaves nothing.
+    'changed=()',
     'put() {',
-    '  local src=$1 dest=$2 mode=$3 owner=${4:-}',
+    '  local src=$1 dest=$2 mode=$3 owner=${4:-} err',
     '  mkdir -p "$(dirname "$dest")" || return 1',
-    '  if [ -n "$owner" ]; then install -m "$mode" -o "$owner" -g "$owner" -T "$src" "$dest.clawops-new" || return 1',
-    '  else install -m "$mode" -T "$src" "$dest.clawops-new" || return 1; fi',
-    '  mv -fT "$dest.clawops-new" "$dest"',
+    '  if [ -n "$owner" ]; then err=$(install -m "$mode" -o "$owner" -g "$owner" -T "$src" "$dest.clawops-new" 2>&1 && sync "$dest.clawops-new" 2>&1)',
+    '  else err=$(install -m "$mode" -T "$src" "$dest.clawops-new" 2>&1 && sync "$dest.clawops-new" 2>&1); fi',
+    '  if [ $? -ne 0 ]; then rm -f "$dest.clawops-new"; write_failed "$dest" "$err"; return 1; fi',
+    '  keep_old "$dest" || { rm -f "$dest.clawops-new"; return 1; }',
+    '  mv -fT "$dest.clawops-new" "$dest" || { rm -f "$dest.clawops-new"; return 1; }',
+    '  sync "$(dirname "$dest")" 2>/dev/null',
+    '}',
+    // drop DEST: a file the new release no longer has, kept aside the same way.
+    'drop() {',
+    '  [ -e "$1" ] || return 0',
+    '  keep_old "$1" && rm -f "$1"',
+    '}',
+    'keep_old() {',
+    '  changed+=("$1")',
+    '  if [ -e "$1" ]; then ln -fT "$1" "$1.clawops-old"; else rm -f "$1.clawops-old"; fi',
+    '}',
+    'write_failed() {',
+    '  local dir; dir=$(dirname "$1")',
+    '  progress "write failed: $1: ${2##*: } ($(df -h --output=avail "$dir" 2>/dev/null | tail -n 1 | tr -d \' \') free on $(df --output=target "$dir" 2>/dev/null | tail -n 1))"',
+    '}',
+    // Every file this run replaced or removed goes back, newest first, by rename alone.
+    'undo() {',
+    '  local i dest ok=0',
+    '  for ((i = ${#changed[@]} - 1; i >= 0; i--)); do',
+    '    dest=${changed[i]}',
+    '    if [ -e "$dest.clawops-old" ]; then mv -fT "$dest.clawops-old" "$dest" || ok=1; else rm -f "$dest"; fi',
+    '  done',
+    '  return $ok',
+    '}',
+    'forget_old() {',
+    '  local dest',
+    '  for dest in "${changed[@]}"; do rm -f "$dest.clawops-old"; done',
     '}',
     'gate() {',
     '  local unit=$1 port=$2 url=$3 deadline=$((SECONDS + ' + String(input.gateSeconds) + '))',
@@ -84,25 +116,25 @@ export function activationScript(input: ActivationInput): string {
   const toWrite = desired.files.filter((f) => byPath.get(f.path)?.action !== 'no-op');
   L.push('switch_new() {', '  progress "switching to release ' + releaseId + '"');
   L.push(...install(p, toWrite).map((l) => `  ${l}`));
-  for (const f of input.removed) L.push(`  rm -f ${q(f.path)}`);
+  for (const f of input.removed) L.push(`  drop ${q(f.path)} || return 1`);
   L.push(`  ln -sfn ${q(`releases/${releaseId}`)} ${q(`${p.current}.new`)} && mv -fT ${q(`${p.current}.new`)} ${q(p.current)}`, '}');
 
-  // Back to the previous release: its own copies of every file the new one touched.
+  // Back to the previous release: exactly the files this run replaced or removed, as they were
+  // (the previous release's, or a hand edit of them: what was live), and the current link.
   L.push('switch_back() {');
   if (prev) {
-    L.push('  progress "rolling back to release ' + previous + '"');
-    for (const f of toWrite) {
-      L.push(`  if [ -e ${q(`${prev.files}/${f.name}`)} ]; then put ${q(`${prev.files}/${f.name}`)} ${q(f.path)} ${f.mode.toString(8)} ${f.owner ? q(f.owner) : ''} || return 1; else rm -f ${q(f.path)}; fi`);
-    }
-    L.push(...install(prev, input.removed).map((l) => `  ${l}`));
-    L.push(`  ln -sfn ${q(`releases/${previous}`)} ${q(`${p.current}.new`)} && mv -fT ${q(`${p.current}.new`)} ${q(p.current)}`);
+    L.push(
+      '  progress "restoring release ' + previous + '"',
+      '  undo || return 1',
+      `  ln -sfn ${q(`releases/${previous}`)} ${q(`${p.current}.new`)} && mv -fT ${q(`${p.current}.new`)} ${q(p.current)}`,
+    );
   } else {
     L.push('  progress "no previous release to roll back to"', '  return 1');
   }
   L.push('}');
 
   // Services: reload systemd once, then restart what changed, proxies before the gateway.
-  L.push('services() {');
+  L.push('services() {', '  started=1');
   if (managed) {
     if (plan.daemonReload || previous === null) L.push(`  ${sc} daemon-reload || return 1`);
     for (const s of plan.services.filter((x) => x.action === 'stop')) L.push(`  ${sc} disable --now ${q(s.name)} >/dev/null 2>&1; rm -f ${q(`${unitsDir}/${s.name}`)}`);
@@ -136,13 +168,17 @@ export function activationScript(input: ActivationInput): string {
     `printf '%s\\n' "{\\"time\\":\\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\\",\\"holder\\":${jsonInShell(input.audit.holder)},\\"revision\\":${jsonInShell(input.audit.revision)},\\"release\\":\\"${releaseId}\\",\\"plan\\":\\"${input.audit.planDigest}\\",\\"outcome\\":\\"${outcome}\\"}" >> ${q(p.audit)}`;
   L.push(
     'finish() { echo "$1" > ' + q(`${p.result}.new`) + ' && mv -fT ' + q(`${p.result}.new`) + ' ' + q(p.result) + '; progress "outcome $1"; }',
+    'started=0',
     'if switch_new && services; then',
     `  ${auditLine('applied')}`,
+    '  forget_old',
     '  finish applied',
     'else',
-    '  progress "apply failed; the previous release is restored"',
-    '  if switch_back && services_back; then',
+    // Before any service restarted, putting the files back is the whole rollback.
+    '  if switch_back && { [ $started = 0 ] || services_back; }; then',
+    '    forget_old',
     `    ${auditLine('rolled-back')}`,
+    '    progress "release ' + (previous ?? '') + ' is restored"',
     '    finish rolled-back',
     '  else',
     `    ${auditLine('failed')}`,

@@ -11,6 +11,7 @@ import { asRoot, gatherFacts, must } from './host.js';
 import { releaseId, releasePaths } from './layout.js';
 import { acquireLock } from './lock.js';
 import { ensureRuntime, type RuntimeSource } from './runtime.js';
+import { checkSpace } from './space.js';
 
 export type ApplyOutcome = 'applied' | 'no-changes' | 'rolled-back' | 'failed';
 
@@ -50,6 +51,8 @@ export interface ApplyResult {
   release?: string;
   /** Lines the activation wrote on the host: steps, gates, the outcome. */
   log: string[];
+  /** Why a switch was rolled back or failed: the host's first failing step (a gate, a write). */
+  cause?: string;
 }
 
 /**
@@ -184,7 +187,8 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     const lines = log.split('\n').filter(Boolean);
     for (const line of lines.slice(follow.shown())) progress(`  ${line}`);
     if (outcome === 'applied') await prune(t, desired, id, previous, input.keepReleases ?? 5);
-    return { outcome, plan, release: id, log: lines };
+    const cause = lines.find((l) => /^(gate failed|write failed)/.test(l));
+    return { outcome, plan, release: id, log: lines, ...(cause && outcome !== 'applied' ? { cause } : {}) };
   } finally {
     clearInterval(heartbeat);
     if (!detached) await lock.release().catch(() => {});
@@ -257,7 +261,6 @@ async function stage(t: Transport, desired: DesiredState, facts: HostFacts, plan
   const p = releasePaths(desired.host, id);
   const key = facts.digestKey ?? (await must(t, 'digest key', ['cat', p.digestKey])).trim();
   const dirs = [...new Set(desired.files.map((f) => `${p.files}/${f.name}`.replace(/\/[^/]+$/, '')))];
-  await must(t, 'stage', ['mkdir', '-p', ...dirs]);
   const files: ReleaseRecord['files'] = {};
   const uploads = desired.files.map((f) => {
     const content = finalContent(f, input.secrets);
@@ -275,11 +278,23 @@ async function stage(t: Transport, desired: DesiredState, facts: HostFacts, plan
     health: Object.fromEntries(desired.units.map((u) => [u.name, u.health])),
     summary: input.summary,
   };
-  await t.put([
+  const all = [
     ...uploads,
     { path: p.record, content: `${JSON.stringify(record, null, 2)}\n`, mode: 0o644 },
     { path: p.paths, content: `${desired.files.map((f) => f.path).join('\n')}\n`, mode: 0o644 },
-  ]);
+  ];
+  const need = [{ dir: p.release, bytes: all.reduce((n, f) => n + Buffer.byteLength(f.content), 0), what: `release ${id}` }];
+  await checkSpace(t, 'stage', need);
+  await must(t, 'stage', ['mkdir', '-p', ...dirs]);
+  try {
+    await t.put(all);
+  } catch (err) {
+    // A disk filled since the check: say so rather than the SFTP server's "Failure", and leave no
+    // half-staged release behind.
+    await t.run(['rm', '-rf', p.release]).catch(() => {});
+    await checkSpace(t, 'stage', need);
+    throw err;
+  }
   return p;
 }
 

@@ -4,6 +4,7 @@ import type { RuntimeChange } from '../plan/model.js';
 import type { Transport } from '../transport/transport.js';
 import { asRoot, must } from './host.js';
 import { releasePaths } from './layout.js';
+import { checkSpace, unpackedSize } from './space.js';
 
 /**
  * Where the pinned runtime comes from: archives the control machine prepares from the npm
@@ -79,14 +80,24 @@ export async function ensureRuntime(
   if (nodeChange?.action === 'install') {
     progress(`installing Node ${rt.node.version}`);
     const archive = `${p.incoming}/node-${rt.node.version}-${run}.tgz`;
-    await t.put([{ path: archive, content: await source.nodeArchive(rt.node.version), mode: 0o644 }], { onProgress: uploading(`Node ${rt.node.version}`, status) });
+    const content = await source.nodeArchive(rt.node.version);
+    await checkSpace(t, 'install node', [
+      { dir: p.incoming, bytes: content.length, what: `the Node ${rt.node.version} archive` },
+      { dir: rt.node.dir, bytes: unpackedSize(content), what: 'its unpacked files' },
+    ]);
+    await t.put([{ path: archive, content, mode: 0o644 }], { onProgress: uploading(`Node ${rt.node.version}`, status) });
     await must(t, 'install node', unpack(rt.node.dir, archive, 'bin/node'), undefined, 300_000);
   }
   const ocChange = changes.find((c) => c.component === 'openclaw');
   if (ocChange?.action === 'install' && rt.openclaw) {
     progress(`installing OpenClaw ${rt.openclaw.version}`);
     const archive = `${p.incoming}/openclaw-${rt.openclaw.version}-${run}.tgz`;
-    await t.put([{ path: archive, content: await source.openclawArchive(rt.openclaw.version), mode: 0o644 }], {
+    const content = await source.openclawArchive(rt.openclaw.version);
+    await checkSpace(t, 'install openclaw', [
+      { dir: p.incoming, bytes: content.length, what: `the OpenClaw ${rt.openclaw.version} archive` },
+      { dir: rt.openclaw.dir, bytes: unpackedSize(content), what: 'its unpacked files' },
+    ]);
+    await t.put([{ path: archive, content, mode: 0o644 }], {
       onProgress: uploading(`OpenClaw ${rt.openclaw.version}`, status),
     });
     await must(t, 'install openclaw', unpack(rt.openclaw.dir, archive, 'node_modules/openclaw/openclaw.mjs'), undefined, 900_000);

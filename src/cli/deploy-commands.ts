@@ -211,8 +211,8 @@ export async function applyCommand(
         'no-changes': result.plan.edge && result.plan.edge.action !== 'no-op' && result.plan.edge.action !== 'unknown'
           ? `The host already matched ${d.revision} (nothing restarted); the edge function ${result.plan.edge.name} was updated.`
           : `No changes: ${d.envName} already matches ${d.revision}. Nothing was restarted.`,
-        'rolled-back': `Rolled back: a health gate failed, and ${d.envName} is back on its previous release.`,
-        failed: `Failed: the release did not come up and the previous one could not be restored. See the log above.`,
+        'rolled-back': `Rolled back: ${result.cause ?? 'a health gate failed'}, and ${d.envName} is back on its previous release.`,
+        failed: `Failed: the release did not come up${result.cause ? ` (${result.cause})` : ''} and the previous one could not be restored. See the log above.`,
       };
       output.out(words[result.outcome]);
       // The local environment's services, where nothing here runs them.

@@ -54,7 +54,7 @@ export async function assertHostIs(e: E2E, release: string, others: string[] = [
   const records = await Promise.all([release, ...others].map((id) => releaseRecord(e, id)));
   const { matches, mismatches } = await matchingReleases(e, records);
   assert.ok(matches.includes(release), `the host's files are not those of release ${release}; differing: ${mismatches[release]!.join(', ')}`);
-  const leftovers = await e.sh(`sudo find /etc/systemd/system ${STATE} ${PROXIES} -maxdepth 3 \\( -name '*.clawops-new' -o -name '.*.clawops-*.tmp' \\)`);
+  const leftovers = await e.sh(`sudo find /etc/systemd/system ${STATE} ${PROXIES} -maxdepth 3 \\( -name '*.clawops-new' -o -name '*.clawops-old' -o -name '.*.clawops-*.tmp' \\)`);
   assert.equal(leftovers.trim(), '', 'half-written files left on the host');
 }
 

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { waitUntil } from '../support/wait.js';
 import { assertAllHealthy, assertHostIs, assertNoSecretLeft, expectExit, rotate, userAt } from './checks.js';
-import { CLAWOPS_DIR, currentRelease, ENV, matchingReleases, releaseRecord, startE2E, startStubUpstream, STATE, type CliRun, type E2E, type SpawnedCli } from './support.js';
+import { CLAWOPS_DIR, currentRelease, ENV, matchingReleases, releaseRecord, startE2E, startStubUpstream, STATE, unitStarts, type CliRun, type E2E, type SpawnedCli } from './support.js';
 
 let e: E2E;
 
@@ -195,6 +195,55 @@ describe('faults around an apply on a real host', { timeout: 30 * 60_000 }, () =
       await undo?.();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('10. a full disk where the switch writes: the release is rolled back by rename, the message names the disk, nothing restarts and nothing is left behind', async () => {
+    const before = await currentRelease(e);
+    const dir = `${STATE}/proxies/mistral`;
+    const rotated = rotate(e, 'MISTRAL_API_KEY'); // mistral's proxy.env changes, and only it
+    const starts = await unitStarts(e);
+    // The proxy's folder becomes a small filesystem of its own (its files copied in), then full.
+    await e.sh(`sudo cp -a ${dir} /root/mistral && sudo mount -t tmpfs -o size=256k,mode=0700,uid=1000,gid=1000 tmpfs ${dir} && sudo cp -a /root/mistral/. ${dir}/ && (sudo dd if=/dev/zero of=${dir}/filler bs=4k 2>/dev/null || true)`);
+    try {
+      const run = await e.cli(['apply', '--env', ENV]);
+      await expectExit(run, 3, e);
+      assert.match(run.stdout, new RegExp(`^Rolled back: write failed: ${dir}/proxy\\.env: No space left on device \\(0 free on ${dir}\\), and ${ENV} is back on its previous release\\.$`, 'm'));
+      assert.doesNotMatch(run.stdout + run.stderr, /could not be restored/);
+      assert.equal((await currentRelease(e)).id, before.id);
+      await assertHostIs(e, before.id);
+      assert.deepEqual(await unitStarts(e), starts, 'nothing restarted: no file had changed under a running unit');
+      assert.equal((await e.sh(`test -e ${CLAWOPS_DIR}/lock && echo held || echo free`)).trim(), 'free');
+    } finally {
+      await e.sh(`sudo umount ${dir} && sudo rm -rf /root/mistral`);
+    }
+    await expectExit(await e.cli(['apply', '--env', ENV]), 0, e);
+    assert.match(await e.sh(`sudo cat ${dir}/proxy.env`), new RegExp(`=${rotated}$`, 'm'));
+    await assertAllHealthy(e);
+  });
+
+  it('11. a full disk where the release is staged: refused before anything is written, naming the disk, the free space and the need', async () => {
+    const before = await currentRelease(e);
+    const dir = `${CLAWOPS_DIR}/releases`;
+    rotate(e, 'GEMINI_API_KEY');
+    const audit = await e.sh(`sudo sha256sum ${CLAWOPS_DIR}/audit.log`);
+    await e.sh(`sudo cp -a ${dir} /root/releases && sudo mount -t tmpfs -o size=32m,mode=0755,uid=1000,gid=1000 tmpfs ${dir} && sudo cp -a /root/releases/. ${dir}/ && (sudo dd if=/dev/zero of=${dir}/.filler bs=64k 2>/dev/null || true) && sudo rm -f ${dir}/.filler && sudo dd if=/dev/zero of=${dir}/.filler bs=1k count=$(( $(df -B1k --output=avail ${dir} | tail -n 1) - 64 )) 2>/dev/null`);
+    let listing = '';
+    try {
+      listing = await e.sh(`ls -a ${dir}`);
+      const run = await e.cli(['apply', '--env', ENV]);
+      await expectExit(run, 1, e);
+      const errors = run.stderr.split('\n').filter((l) => l.startsWith('error:'));
+      assert.equal(errors.length, 1, run.stderr);
+      assert.match(errors[0]!, new RegExp(`: stage: not enough free space on ${dir}: \\d+ KiB free, [\\d.]+ MiB needed for release \\S+ \\(with 4\\.0 MiB to spare\\); nothing was changed\\. Free space on the host and apply again$`));
+      assert.equal(await e.sh(`ls -a ${dir}`), listing, 'no release folder was made');
+      assert.equal((await e.sh(`test -e ${CLAWOPS_DIR}/lock && echo held || echo free`)).trim(), 'free');
+    } finally {
+      await e.sh(`sudo umount ${dir} && sudo rm -rf /root/releases`);
+    }
+    assert.equal((await currentRelease(e)).id, before.id);
+    assert.equal(await e.sh(`sudo sha256sum ${CLAWOPS_DIR}/audit.log`), audit);
+    await expectExit(await e.cli(['apply', '--env', ENV]), 0, e);
+    await assertAllHealthy(e);
   });
 
   it('no secret value appears in any CLI output, nor in the logs clawops keeps on the host', async () => {

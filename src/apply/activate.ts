@@ -13,6 +13,8 @@ export interface ActivationInput {
   previous: string | null;
   /** Files of the previous release that the new one does not have (to remove, or restore on rollback). */
   removed: { path: string; name: string; mode: number; owner?: string }[];
+  /** Files systemd read for a managed unit that clawops did not write, to remove (kept for undo). */
+  pruned?: readonly string[];
   /** Health URL of each unit of the previous release, from its record: where a rollback is gated. */
   previousHealth?: Record<string, string>;
   /** How long each health gate may take before it fails. */
@@ -117,6 +119,7 @@ export function activationScript(input: ActivationInput): string {
   L.push('switch_new() {', '  progress "switching to release ' + releaseId + '"');
   L.push(...install(p, toWrite).map((l) => `  ${l}`));
   for (const f of input.removed) L.push(`  drop ${q(f.path)} || return 1`);
+  for (const path of input.pruned ?? []) L.push(`  progress "remove ${path} (not written by clawops)"`, `  drop ${q(path)} || return 1`);
   L.push(`  ln -sfn ${q(`releases/${releaseId}`)} ${q(`${p.current}.new`)} && mv -fT ${q(`${p.current}.new`)} ${q(p.current)}`, '}');
 
   // Back to the previous release: exactly the files this run replaced or removed, as they were

@@ -29,6 +29,8 @@ export interface ApplyInput {
   expectedSecretsDigest?: string;
   lockWaitMs?: number;
   breakLock?: boolean;
+  /** Remove what systemd reads for a managed unit that clawops did not write; without it apply refuses. */
+  prune?: boolean;
   keepReleases?: number;
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
@@ -130,6 +132,14 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     if (plan.uncompared.length) {
       throw new ApplyError(t.target, 'secrets', `no value for the secrets of ${plan.uncompared.join(', ')}`);
     }
+    if (plan.overrides?.length && !input.prune) {
+      const units = [...new Set(plan.overrides.map((o) => o.unit))].join(', ');
+      throw new ApplyError(
+        t.target,
+        'overrides',
+        `systemd reads files for ${units} that clawops did not write: ${plan.overrides.map((o) => o.path).join(', ')}; nothing was changed. An override may be deliberate: put what it does into the configuration, or apply with --prune to remove it`,
+      );
+    }
     if (!hasChanges(plan)) return { outcome: 'no-changes', plan, log: [] };
     next('approve');
     if (input.approve && !(await unlessInterrupted(input.approve(plan, input.signal)))) throw new NotApprovedError();
@@ -156,6 +166,7 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
       releaseId: id,
       previous,
       removed,
+      pruned: (input.prune && plan.overrides?.map((o) => o.path)) || [],
       ...(facts.release?.health ? { previousHealth: facts.release.health } : {}),
       gateSeconds,
       audit: { holder: input.holder, revision: input.revision, planDigest: plan.factsDigest },

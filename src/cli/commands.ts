@@ -81,13 +81,14 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'apply',
-    usage: ['apply --env NAME [--auto-approve] [--break-lock] [--lock-wait SECONDS] [--json] [--no-smoke]', 'apply FILE'],
+    usage: ['apply --env NAME [--auto-approve] [--break-lock] [--lock-wait SECONDS] [--prune] [--json] [--no-smoke]', 'apply FILE'],
     summary: 'Apply the configuration as one transaction, health-gated (or exactly a saved plan)',
     options: {
       ...LOCAL,
       env: ENV,
       'auto-approve': APPROVE,
       ...LOCK,
+      prune: { help: 'Remove what systemd reads for a managed unit that clawops did not write (drop-ins, overriding unit files)' },
       json: { help: 'The outcome, log and plan as JSON; no progress' },
       'no-smoke': { help: 'Leave out the smoke checks after the apply' },
     },

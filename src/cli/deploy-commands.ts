@@ -140,6 +140,8 @@ export async function applyCommand(
   opts: {
     saved?: SavedPlan;
     breakLock: boolean;
+    /** Remove overrides of managed units (Plan.overrides) instead of refusing. */
+    prune?: boolean;
     lockWaitSeconds: number;
     json: boolean;
     /** Run the smoke checks after the apply (default). */
@@ -168,6 +170,7 @@ export async function applyCommand(
       runtime: registryRuntimeSource(processEnv),
       ...(opts.saved ? { expectedFactsDigest: opts.saved.factsDigest, ...(opts.saved.secretsDigest ? { expectedSecretsDigest: opts.saved.secretsDigest } : {}) } : {}),
       breakLock: opts.breakLock,
+      prune: opts.prune ?? false,
       lockWaitMs: opts.lockWaitSeconds * 1000,
       progress,
       status: p.status,

@@ -138,7 +138,7 @@ export async function main(
         if (command === 'rollback') return await rollbackCommand(d, { ...(to ? { to } : {}), breakLock: flag('break-lock'), lockWaitSeconds, ask }, output, env);
         return await applyCommand(
           d,
-          { ...(saved ? { saved } : {}), breakLock: flag('break-lock'), lockWaitSeconds, json: values.json, smoke: !flag('no-smoke'), ask },
+          { ...(saved ? { saved } : {}), breakLock: flag('break-lock'), prune: flag('prune'), lockWaitSeconds, json: values.json, smoke: !flag('no-smoke'), ask },
           output,
           env,
         );

@@ -2,7 +2,7 @@ import type { DesiredFile, DesiredState } from '../render/desired.js';
 import { envWithValues } from '../render/envfile.js';
 import { recordDigest, keyedDigest, sha256 } from './digest.js';
 import type { HostFacts } from './facts.js';
-import type { FileChange, Plan, RuntimeChange, ServiceChange } from './model.js';
+import type { FileChange, Override, Plan, RuntimeChange, ServiceChange } from './model.js';
 import { semanticDiff, type ConfigSummary } from './summary.js';
 
 /** Secret values by name, for filling env files; undefined when they are not available here. */
@@ -36,6 +36,27 @@ export function finalContent(file: DesiredFile, secrets: SecretLookup | undefine
 }
 
 const modeOf = (m: number) => m.toString(8);
+
+/**
+ * What systemd reads for each managed unit besides the unit file clawops writes. Drop-ins the
+ * distribution ships for every service alike (service.d/ under /usr/lib or /lib) are its defaults,
+ * not an override of this unit; one in the unit's own folder is, wherever it lies.
+ */
+export function unitOverrides(desired: DesiredState, facts: HostFacts): Override[] {
+  const out: Override[] = [];
+  for (const unit of desired.units) {
+    const fact = facts.units[unit.name];
+    if (!fact) continue;
+    const own = desired.files.find((f) => f.role === 'unit' && f.path.endsWith(`/${unit.name}`))?.path;
+    if (fact.fragment && own && fact.fragment !== own) out.push({ unit: unit.name, path: fact.fragment, kind: 'unit file' });
+    for (const path of fact.dropIns ?? []) {
+      const folder = path.split('/').at(-2);
+      if (/^\/(usr\/)?lib\/systemd\//.test(path) && folder !== `${unit.name}.d`) continue;
+      out.push({ unit: unit.name, path, kind: 'drop-in' });
+    }
+  }
+  return out;
+}
 
 /**
  * Desired state against facts: what apply would change, and why. Pure; the same inputs give the
@@ -101,17 +122,21 @@ export function diff({ desired, facts, summary, secrets, target, revision }: Dif
 
   const changed = new Set(files.filter((f) => f.action !== 'no-op').map((f) => f.path));
   const services: ServiceChange[] = [];
+  const overrides = desired.services === 'none' ? [] : unitOverrides(desired, facts);
   if (desired.services !== 'none') {
     for (const unit of desired.units) {
       const fact = facts.units[unit.name];
       const enable = fact?.enabled !== 'enabled';
-      const restartBy = unit.restartOn.filter((p) => changed.has(p));
+      const overridden = overrides.filter((o) => o.unit === unit.name).map((o) => o.path.replace(/^.*\//, ''));
+      const inputs = unit.restartOn.filter((p) => changed.has(p));
+      const restartBy = [...inputs, ...overridden];
       const reloadBy = unit.reloadOn.filter((p) => changed.has(p));
       const names = (ps: string[]) => ps.map((p) => p.replace(/^.*\//, '')).join(', ');
       if (fact?.active !== 'active') {
         services.push({ name: unit.name, action: 'start', reason: `not running (${fact?.active ?? 'not installed'})`, enable });
       } else if (restartBy.length) {
-        services.push({ name: unit.name, action: 'restart', reason: `inputs changed: ${names(restartBy)}`, enable });
+        const why = [inputs.length ? `inputs changed: ${names(inputs)}` : '', overridden.length ? `without ${overridden.join(', ')}, which clawops did not write` : ''];
+        services.push({ name: unit.name, action: 'restart', reason: why.filter(Boolean).join('; '), enable });
       } else if (reloadBy.length) {
         services.push({ name: unit.name, action: 'reload', reason: `${names(reloadBy)} changed: picked up by hot reload, no restart`, enable });
       } else {
@@ -124,7 +149,7 @@ export function diff({ desired, facts, summary, secrets, target, revision }: Dif
     }
   }
 
-  const daemonReload = files.some((f) => f.action !== 'no-op' && (f.role === 'unit' || (f.role === 'previous-release' && f.path.endsWith('.service'))));
+  const daemonReload = overrides.length > 0 || files.some((f) => f.action !== 'no-op' && (f.role === 'unit' || (f.role === 'previous-release' && f.path.endsWith('.service'))));
   return {
     environment: desired.environment,
     target,
@@ -137,6 +162,7 @@ export function diff({ desired, facts, summary, secrets, target, revision }: Dif
     semantic: semanticDiff(facts.release?.summary ?? null, summary),
     uncompared,
     ...(secrets ? { secretsDigest: keyedDigest(Object.fromEntries(desired.files.filter((f) => f.secrets).map((f) => [f.path, sha256(finalContent(f, secrets) ?? '')])), key) } : {}),
+    ...(overrides.length ? { overrides } : {}),
     ...(facts.lock ? { lock: { holder: facts.lock.holder, since: facts.lock.since, alive: facts.lock.alive } } : {}),
   };
 }

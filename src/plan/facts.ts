@@ -13,6 +13,10 @@ export interface UnitFact {
   active: string;
   /** systemctl is-enabled: enabled, disabled, not-found… */
   enabled: string;
+  /** The unit file systemd loaded it from (FragmentPath), when there is one. */
+  fragment?: string;
+  /** Drop-ins systemd applies to it (DropInPaths): /etc, /run and /usr alike. */
+  dropIns?: string[];
 }
 
 /** What clawops records on the host for each release it switched to. */
@@ -124,15 +128,16 @@ export function factsProbe(state: DesiredState): { command: readonly string[]; s
     lines.push('if sudo -n true 2>/dev/null; then s=1; else s=0; fi; printf "S\\t%s\\t%s\\n" "$s" "${USER:-$(id -un)}"');
   }
   if (state.services !== 'none') {
-    // One systemctl for every unit: is-active and is-enabled report these same two properties.
+    // One systemctl for every unit: is-active and is-enabled report these same two properties, and
+    // every file systemd reads for it (a drop-in changes how it runs as much as its unit file).
     lines.push(
-      'id=""; act=""; uf=""',
+      'id=""; act=""; uf=""; fp=""; dp=""',
       'while IFS== read -r k v; do',
       '  case $k in',
-      '    Id) id=$v ;; ActiveState) act=$v ;; UnitFileState) uf=$v ;;',
-      '    "") [ -n "$id" ] && printf "U\\t%s\\t%s\\t%s\\n" "$id" "$act" "$uf"; id=""; act=""; uf="" ;;',
+      '    Id) id=$v ;; ActiveState) act=$v ;; UnitFileState) uf=$v ;; FragmentPath) fp=$v ;; DropInPaths) dp=$v ;;',
+      '    "") [ -n "$id" ] && printf "U\\t%s\\t%s\\t%s\\t%s\\t%s\\n" "$id" "$act" "$uf" "$fp" "$dp"; id=""; act=""; uf=""; fp=""; dp="" ;;',
       '  esac',
-      `done < <(${systemctl(state).join(' ')} show -p Id -p ActiveState -p UnitFileState -- ${state.units.map((u) => q(u.name)).join(' ')} 2>/dev/null; echo)`,
+      `done < <(${systemctl(state).join(' ')} show -p Id -p ActiveState -p UnitFileState -p FragmentPath -p DropInPaths -- ${state.units.map((u) => q(u.name)).join(' ')} 2>/dev/null; echo)`,
     );
   }
   const rt = state.host.runtime;
@@ -168,7 +173,12 @@ export function parseFacts(output: string): HostFacts {
         facts.files[f[0]!] = f[1] === '-' ? null : { sha256: f[1]!, mode: f[2]!, owner: f[3]! };
         break;
       case 'U':
-        facts.units[f[0]!] = { active: f[1] || 'unknown', enabled: f[2] || 'not-found' };
+        facts.units[f[0]!] = {
+          active: f[1] || 'unknown',
+          enabled: f[2] || 'not-found',
+          ...(f[3] ? { fragment: f[3] } : {}),
+          ...(f[4]?.trim() ? { dropIns: f[4].trim().split(/\s+/) } : {}),
+        };
         break;
       case 'N':
         facts.runtime.node = f[0]?.replace(/^v/, '') || null;

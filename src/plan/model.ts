@@ -60,8 +60,20 @@ export interface Plan {
    */
   secretsDigest?: string;
   edge?: EdgeChange;
+  /**
+   * Files systemd reads for a managed unit that clawops did not write: a drop-in, or a unit file
+   * that takes precedence over clawops's. apply refuses to go on over them unless told to remove
+   * them (an override may be deliberate); the units they touch restart without them.
+   */
+  overrides?: Override[];
   /** Another apply's lock on the host when the plan was made: who, since when, and whether it runs. */
   lock?: { holder: string; since: string; alive: boolean };
+}
+
+export interface Override {
+  unit: string;
+  path: string;
+  kind: 'drop-in' | 'unit file';
 }
 
 export interface PlanCounts {
@@ -79,7 +91,7 @@ export function countPlan(plan: Plan): PlanCounts {
   return {
     add: files.filter((f) => f.action === 'create').length + plan.runtime.filter((r) => r.action === 'install' && !r.from).length,
     change: files.filter((f) => f.action === 'update').length + plan.runtime.filter((r) => r.action === 'install' && r.from).length,
-    destroy: files.filter((f) => f.action === 'delete').length,
+    destroy: files.filter((f) => f.action === 'delete').length + (plan.overrides?.length ?? 0),
     restarts: plan.services.filter((s) => s.action === 'restart' || s.action === 'start').map((s) => s.name.replace(/\.service$/, '')),
     redeploys: plan.edge && (plan.edge.action === 'deploy' || plan.edge.action === 'settings') ? [plan.edge.name] : [],
     reloads: plan.services.filter((s) => s.action === 'reload').map((s) => s.name.replace(/\.service$/, '').replace(/^openclaw-gateway$/, 'openclaw')),
@@ -91,6 +103,7 @@ export function hasChanges(plan: Plan): boolean {
     plan.files.some((f) => f.action !== 'no-op') ||
     plan.services.some((s) => s.action !== 'no-op' || s.enable) ||
     plan.runtime.some((r) => r.action !== 'no-op') ||
+    (plan.overrides?.length ?? 0) > 0 ||
     (plan.edge !== undefined && (plan.edge.action === 'deploy' || plan.edge.action === 'settings'))
   );
 }

@@ -25,6 +25,9 @@ export function driftItems(plan: Plan): DriftItem[] {
     // unit it manages, so on a host with a release this was done there.
     else if (s.enable) items.push({ path: s.name, what: 'not enabled at boot: it would not start after a reboot', cause: 'changed on the host by hand', sensitive: false });
   }
+  for (const o of plan.overrides ?? []) {
+    items.push({ path: o.path, what: `${o.kind} of ${o.unit} that clawops did not write`, cause: 'changed on the host by hand', sensitive: false });
+  }
   for (const r of plan.runtime) {
     if (r.action === 'install') items.push({ path: r.component, what: `${r.from ?? 'absent'}, configured ${r.to}`, cause: 'runtime differs', sensitive: false });
   }

@@ -5,7 +5,7 @@ import type { RenderedFileChange } from '../plan/render-diff.js';
 import type { SemanticChange } from '../plan/summary.js';
 import { driftItems, driftTable } from './drift.js';
 import { markers } from './markers.js';
-import { lockNote } from './terminal.js';
+import { lockNote, OVERRIDES_NOTE } from './terminal.js';
 
 /** GitHub refuses a comment or issue body longer than this many characters. */
 export const COMMENT_LIMIT = 65_536;
@@ -258,6 +258,7 @@ function hostSection(plan: Plan, heading: string): string {
     ...services.map((s) => SERVICE_SYMBOL[s.action]),
     ...runtime.map((r) => (r.from ? '~' : '+')),
     ...(plan.daemonReload ? ['~'] : []),
+    ...(plan.overrides?.length ? ['-'] : []),
   ];
   lines.push(legend(symbols), '');
   if (runtime.length) {
@@ -269,6 +270,11 @@ function hostSection(plan: Plan, heading: string): string {
     lines.push('| | file | why |', '|:-:|---|---|');
     for (const f of files) lines.push(`| ${FILE_SYMBOL[f.action]} | ${code(f.path)}${f.sensitive ? ' (sensitive)' : ''} | ${prose(f.reason)} |`);
     lines.push('');
+  }
+  if (plan.overrides?.length) {
+    lines.push('| | systemd reads, clawops did not write | for |', '|:-:|---|---|');
+    for (const o of plan.overrides) lines.push(`| - | ${code(o.path)} | ${o.kind} of ${code(o.unit)} |`);
+    lines.push('', `${OVERRIDES_NOTE}`, '');
   }
   if (services.length || plan.daemonReload) {
     lines.push('| | service | why |', '|:-:|---|---|');

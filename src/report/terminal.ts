@@ -47,6 +47,11 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
       out.push(`  ${FILE_SYMBOL[f.action]} ${f.path}${note}  — ${f.reason}`);
     }
   }
+  if (plan.overrides?.length) {
+    out.push('', 'Read by systemd, not written by clawops:');
+    for (const o of plan.overrides) out.push(`  - ${o.path}  — ${o.kind} of ${o.unit}`);
+    out.push(`  ${OVERRIDES_NOTE}`);
+  }
   const services = plan.services.filter((s) => s.action !== 'no-op' || s.enable || opts.verbose);
   if (services.length || plan.daemonReload) {
     out.push('', 'Services:');
@@ -70,6 +75,9 @@ function edge(plan: Plan, out: string[]): void {
   const what = { deploy: '~ deploy', settings: '~ update settings of', unknown: '? not compared:', 'no-op': '' }[e.action];
   out.push(`  ${what} ${e.name} (Supabase project ${e.projectRef})  — ${e.reasons.join('; ')}`);
 }
+
+/** What apply does with files systemd reads that clawops did not write. */
+export const OVERRIDES_NOTE = 'An override may be deliberate: apply stops before changing anything, unless --prune is given to remove these.';
 
 /** A lock on the host: what an apply made now would meet. */
 export function lockNote(plan: Plan): string | null {

@@ -222,6 +222,43 @@ describe('the engine on a real host: apply, hot reload, health gates, drift and 
     await expectExit(await e.cli(['plan', '--env', ENV, '--detailed-exitcode']), 2, e);
   });
 
+  it('9. a systemd drop-in added by hand is drift; apply stops before changing anything over it, and --prune removes it and restarts the unit without it', async () => {
+    const kimi = '/etc/systemd/system/kimi-proxy.service.d/override.conf';
+    const gemini = '/run/systemd/system/gemini-proxy.service.d/50-debug.conf';
+    await e.sh(
+      `sudo mkdir -p ${kimi.replace(/\/[^/]+$/, '')} ${gemini.replace(/\/[^/]+$/, '')} && printf '[Service]\\nEnvironment=HTTPS_PROXY=http://10.9.9.9:3128\\n' | sudo tee ${kimi} >/dev/null && printf '[Service]\\nEnvironment=DEBUG=1\\n' | sudo tee ${gemini} >/dev/null && sudo systemctl daemon-reload && sudo systemctl restart kimi-proxy.service`,
+    );
+    assert.match(await e.sh('systemctl show -p Environment --value kimi-proxy.service'), /HTTPS_PROXY=http:\/\/10\.9\.9\.9:3128/, 'the proxy runs with the override');
+
+    const drift = await e.cli(['drift', '--env', ENV]);
+    await expectExit(drift, 2, e);
+    for (const [path, unit] of [[kimi, 'kimi-proxy.service'], [gemini, 'gemini-proxy.service']] as const) {
+      assert.match(drift.stdout, new RegExp(`! ${path.replace(/[/.]/g, '\\$&')}: drop-in of ${unit.replace('.', '\\.')} that clawops did not write — changed on the host by hand`));
+    }
+    const plan = await e.cli(['plan', '--env', ENV]);
+    await expectExit(plan, 2, e);
+    assert.match(plan.stdout, /^Read by systemd, not written by clawops:$/m);
+    assert.match(plan.stdout, /restart kimi-proxy\.service {2}— without override\.conf, which clawops did not write/);
+
+    const release = (await currentRelease(e)).id;
+    const refused = await e.cli(['apply', '--env', ENV]);
+    await expectExit(refused, 1, e);
+    const errors = refused.stderr.split('\n').filter((l) => l.startsWith('error:'));
+    assert.equal(errors.length, 1, refused.stderr);
+    assert.match(errors[0]!, new RegExp(`: overrides: systemd reads files for gemini-proxy\\.service, kimi-proxy\\.service that clawops did not write: .*; nothing was changed\\. An override may be deliberate: put what it does into the configuration, or apply with --prune to remove it$`));
+    assert.equal((await currentRelease(e)).id, release);
+    await e.sh(`test -e ${kimi} && test -e ${gemini}`);
+
+    const kimiBefore = (await unitStarts(e, ['kimi-proxy.service']))['kimi-proxy.service'];
+    const pruned = await e.cli(['apply', '--env', ENV, '--prune']);
+    await expectExit(pruned, 0, e);
+    assert.equal((await e.sh(`test -e ${kimi} || test -e ${gemini} || echo gone`)).trim(), 'gone');
+    assert.doesNotMatch(await e.sh('systemctl show -p Environment --value kimi-proxy.service'), /HTTPS_PROXY/);
+    assert.notEqual((await unitStarts(e, ['kimi-proxy.service']))['kimi-proxy.service'], kimiBefore, 'restarted without the override');
+    await expectExit(await e.cli(['drift', '--env', ENV]), 0, e);
+    await assertAllHealthy(e);
+  });
+
   it('no secret value appears in any CLI output, nor in the logs clawops keeps on the host', async () => {
     await assertNoSecretLeft(e, 15);
   });

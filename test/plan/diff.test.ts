@@ -84,3 +84,42 @@ describe('diff(desired, facts) → changes (fixtures in test/plan/fixtures/diff-
     assert.notEqual(diff({ desired: c.desired, facts: edited, summary, target: 't', revision: 'r' }).factsDigest, base);
   });
 });
+
+test("what systemd reads for a managed unit that clawops did not write is an override: drop-ins anywhere, a unit file that shadows clawops's; the distribution's drop-ins for every service are not", () => {
+  const c = cases[0]!;
+  const facts: HostFacts = {
+    ...c.facts,
+    units: {
+      ...c.facts.units,
+      'gemini-proxy.service': {
+        active: 'active',
+        enabled: 'enabled',
+        fragment: '/run/systemd/system/gemini-proxy.service',
+        dropIns: ['/usr/lib/systemd/system/service.d/10-timeout-abort.conf', '/usr/lib/systemd/system/gemini-proxy.service.d/x.conf', '/etc/systemd/system/gemini-proxy.service.d/override.conf'],
+      },
+      'openclaw-gateway.service': { active: 'active', enabled: 'enabled', fragment: '/etc/systemd/system/openclaw-gateway.service' },
+    },
+  };
+  const plan = diff({ desired: c.desired, facts, summary, target: 't', revision: 'r' });
+  assert.deepEqual(plan.overrides, [
+    { unit: 'gemini-proxy.service', path: '/run/systemd/system/gemini-proxy.service', kind: 'unit file' },
+    { unit: 'gemini-proxy.service', path: '/usr/lib/systemd/system/gemini-proxy.service.d/x.conf', kind: 'drop-in' },
+    { unit: 'gemini-proxy.service', path: '/etc/systemd/system/gemini-proxy.service.d/override.conf', kind: 'drop-in' },
+  ]);
+  assert.deepEqual(plan.services.find((s) => s.name === 'gemini-proxy.service'), {
+    name: 'gemini-proxy.service',
+    action: 'restart',
+    reason: 'without gemini-proxy.service, x.conf, override.conf, which clawops did not write',
+    enable: false,
+  });
+  assert.equal(plan.daemonReload, true);
+  assert.equal(summaryLine(plan), 'Plan: 0 to add, 0 to change, 3 to destroy; restarts: gemini-proxy');
+  assert.deepEqual(
+    driftItems(plan).map((i) => `${i.path}: ${i.what} — ${i.cause}`),
+    [
+      '/run/systemd/system/gemini-proxy.service: unit file of gemini-proxy.service that clawops did not write — changed on the host by hand',
+      '/usr/lib/systemd/system/gemini-proxy.service.d/x.conf: drop-in of gemini-proxy.service that clawops did not write — changed on the host by hand',
+      '/etc/systemd/system/gemini-proxy.service.d/override.conf: drop-in of gemini-proxy.service that clawops did not write — changed on the host by hand',
+    ],
+  );
+});

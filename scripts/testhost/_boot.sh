@@ -29,9 +29,12 @@ uid="$(awk -F: '$1 == "ubuntu" {print $3}' "$merged/etc/passwd")"
 gid="$(awk -F: '$1 == "ubuntu" {print $4}' "$merged/etc/passwd")"
 install -m 0600 -o "$uid" -g "$gid" "$state/keys/client_ed25519.pub" \
   "$merged/home/ubuntu/.ssh/authorized_keys"
-# A fresh machine-id per host: the base has an empty one, and two hosts must never share one.
-od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$merged/etc/machine-id"
-echo >>"$merged/etc/machine-id"
+# A fresh machine-id per host: the base has an empty one, and two hosts must never share one. A
+# host booted again (up.sh --again) keeps its own, as a machine does across a power cut.
+if [ ! -s "$state/upper/etc/machine-id" ]; then
+  od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$merged/etc/machine-id"
+  echo >>"$merged/etc/machine-id"
+fi
 echo "$TH_NAME" >"$merged/etc/hostname"
 
 nspawn_net=()

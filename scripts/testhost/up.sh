@@ -3,6 +3,8 @@
 # waits until `ssh ubuntu@host` with the host's generated client key works.
 #
 # Usage: up.sh NAME
+#        up.sh --again NAME   boots a host that crash.sh stopped, on the disk it had (a power cut's
+#                             restart: same keys, network, machine-id and files)
 # Env:   CLAWOPS_TESTHOST_STATE   state root (default /run/clawops-testhost); the host lives in
 #                                 STATE_ROOT/NAME: overlay upper/work, keys, console.log, host.json
 #        CLAWOPS_TESTHOST_CACHE   base rootfs cache dir (see build-rootfs.sh)
@@ -19,8 +21,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 require_root
 
+again=""
+if [ "${1:-}" = --again ]; then again=1; shift; fi
 name="${1:-}"
-[ -n "$name" ] || die "usage: up.sh NAME"
+[ -n "$name" ] || die "usage: up.sh [--again] NAME"
 validate_name "$name"
 net_mode="${CLAWOPS_TESTHOST_NET:-netns}"
 case "$net_mode" in netns | host) ;; *) die "CLAWOPS_TESTHOST_NET must be netns or host" ;; esac
@@ -43,7 +47,21 @@ mkdir -p "$TESTHOST_STATE_ROOT"
 exec 8>"$TESTHOST_STATE_ROOT/.lock"
 flock 8
 
-if [ -e "$state" ]; then
+if [ -n "$again" ]; then
+  [ -f "$state/boot.env" ] || die "no host '$name' to boot again (no $state/boot.env)"
+  if is_host_nspawn "$(cat "$state/nspawn.pid" 2>/dev/null || true)" "$name"; then
+    die "host '$name' is running; crash.sh $name first"
+  fi
+  # shellcheck source=/dev/null
+  . "$state/boot.env"
+  net_mode=$TH_NET_MODE
+  netns=$TH_NETNS
+  ssh_port=$TH_SSH_PORT
+  ssh_host="$(awk '$1 == "HostName" {print $2}' "$state/ssh_config")"
+  [ -z "$ssh_port" ] && ssh_port=22
+  known_hosts_line="$(cat "$state/known_hosts")"
+  fingerprint="$(ssh-keygen -l -E sha256 -f "$state/keys/ssh_host_ed25519_key.pub" | awk '{print $2}')"
+elif [ -e "$state" ]; then
   if is_host_nspawn "$(cat "$state/nspawn.pid" 2>/dev/null || true)" "$name"; then
     die "host '$name' is already running (state $state); run down.sh $name first"
   fi
@@ -53,9 +71,6 @@ if [ -e "$state" ]; then
   bash "$here/down.sh" "$name" >&2
   flock 8
 fi
-
-mkdir -p "$state"/{upper,work,merged,keys}
-chmod 0700 "$state" "$state/keys"
 
 cleanup_on_fail() {
   local rc=$?
@@ -69,6 +84,11 @@ cleanup_on_fail() {
   fi
 }
 trap cleanup_on_fail EXIT
+
+if [ -z "$again" ]; then
+mkdir -p "$state"/{upper,work,merged,keys}
+chmod 0700 "$state" "$state/keys"
+
 
 # Keys made now, per host, never stored anywhere but the state dir: the host's identity (which
 # host.json publishes as a known_hosts line) and the client key the tests log in with.
@@ -146,6 +166,8 @@ Host $name
   ConnectTimeout 5
   LogLevel ERROR
 EOF
+
+fi
 
 log "booting '$name' ($net_mode network, ssh $ssh_host:$ssh_port)"
 t_boot=$(date +%s%N)

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 const scriptsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/testhost');
 const upScript = path.join(scriptsDir, 'up.sh');
 const downScript = path.join(scriptsDir, 'down.sh');
+const crashScript = path.join(scriptsDir, 'crash.sh');
 
 export interface TestHost {
   /** The name given to startTestHost (also the host's hostname). */
@@ -44,6 +45,10 @@ export interface TestHost {
   /** Runs a command on the host over ssh (as `user`; use `sudo` inside for root). Never throws
    * on a non-zero exit: check `code`. */
   run(command: string, options?: { input?: string; timeoutMs?: number }): Promise<RunResult>;
+  /** Cuts the host's power (crash.sh): every process killed at once, its disk kept. */
+  crash(): Promise<void>;
+  /** Boots a crashed host again on the disk it had (up.sh --again), waiting for its ssh login. */
+  bootAgain(): Promise<void>;
   /** Stops the host and removes all its state (runs down.sh). Idempotent. */
   stop(): Promise<void>;
 }
@@ -188,6 +193,16 @@ export async function startTestHost(name: string, options: StartTestHostOptions 
         timeoutMs: runOptions.timeoutMs ?? 120_000,
         ...(runOptions.input !== undefined ? { input: runOptions.input } : {}),
       });
+    },
+    async crash() {
+      const [c, a] = scriptCommand(crashScript, [name]);
+      const res = await runProcess(c, a, { env, timeoutMs: 120_000 });
+      if (res.code !== 0) throw new Error(`test host '${name}': crash.sh exit ${res.code}:\n${tail(res.stderr)}`);
+    },
+    async bootAgain() {
+      const [c, a] = scriptCommand(upScript, ['--again', name]);
+      const res = await runProcess(c, a, { env, timeoutMs });
+      if (res.code !== 0) throw new Error(`test host '${name}' did not boot again (up.sh exit ${res.code}):\n${tail(res.stderr)}`);
     },
     stop() {
       stopping ??= (async () => {

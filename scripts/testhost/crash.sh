@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Cuts a test host's power: SIGKILL to every process of the container at once (its systemd, its
+# services, nspawn), with no shutdown of any kind. What the host had written stays in its overlay
+# (the state dir's upper layer), as a disk keeps it; `up.sh --again NAME` boots it again.
+#
+# The runner's page cache outlives the container, so this shows what a host finds after a power
+# cut when its writes reached the disk; whether they do rests on fsync and rename, not on this.
+#
+# Usage: crash.sh NAME
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+require_root
+
+name="${1:-}"
+[ -n "$name" ] || die "usage: crash.sh NAME"
+validate_name "$name"
+state="$TESTHOST_STATE_ROOT/$name"
+[ -d "$state" ] || die "no host '$name' (no state at $state)"
+
+for _ in $(seq 1 50); do
+  pids="$(cgroup_pids "$name")"
+  [ -z "$pids" ] && break
+  for d in $(cgroup_dirs "$name"); do
+    if [ -w "$d/cgroup.kill" ]; then echo 1 >"$d/cgroup.kill" 2>/dev/null || true; fi
+  done
+  # shellcheck disable=SC2086
+  kill -KILL $pids 2>/dev/null || true
+  sleep 0.1
+done
+[ -z "$(cgroup_pids "$name")" ] || die "processes of '$name' survive SIGKILL: $(cgroup_pids "$name" | tr '\n' ' ')"
+rm -f "$state/nspawn.pid" "$state/host.json"
+log "'$name' lost its power; its disk is kept: up.sh --again $name boots it"

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { waitUntil } from '../support/wait.js';
 import { assertAllHealthy, assertHostIs, assertNoSecretLeft, expectExit, rotate, userAt } from './checks.js';
-import { CLAWOPS_DIR, currentRelease, ENV, matchingReleases, releaseRecord, startE2E, startStubUpstream, STATE, unitStarts, type CliRun, type E2E, type SpawnedCli } from './support.js';
+import { CLAWOPS_DIR, currentRelease, ENV, matchingReleases, releaseRecord, startE2E, startStubUpstream, PROXIES, STATE, unitStarts, type CliRun, type E2E, type SpawnedCli } from './support.js';
 
 let e: E2E;
 
@@ -199,7 +199,7 @@ describe('faults around an apply on a real host', { timeout: 30 * 60_000 }, () =
 
   it('10. a full disk where the switch writes: the release is rolled back by rename, the message names the disk, nothing restarts and nothing is left behind', async () => {
     const before = await currentRelease(e);
-    const dir = `${STATE}/proxies/mistral`;
+    const dir = `${PROXIES}/mistral`;
     const rotated = rotate(e, 'MISTRAL_API_KEY'); // mistral's proxy.env changes, and only it
     const starts = await unitStarts(e);
     // The proxy's folder becomes a small filesystem of its own (its files copied in), then full.

@@ -102,6 +102,8 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     breakStale: input.breakLock ?? false,
     now,
     sleep: (ms) => unlessInterrupted(sleep(ms)),
+    notice: progress,
+    asRoot: (words) => asRoot(desired, words),
     waiting: (holder, since, waitedMs, first) => {
       if (first) progress(`waiting for the lock: held by ${holder} since ${since} (up to ${Math.round((input.lockWaitMs ?? 120_000) / 1000)} s)`);
       status(`waiting for the lock held by ${holder}: ${Math.round(waitedMs / 1000)} s`);

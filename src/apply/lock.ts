@@ -15,6 +15,10 @@ export interface LockOptions {
   sleep: (ms: number) => Promise<void>;
   /** Told each time a live holder keeps the lock: who, since when, how long this apply has waited. */
   waiting?: (holder: string, since: string, waitedMs: number, first: boolean) => void;
+  /** Told what taking the lock found and did (a lock left by a restart of the host, cleared). */
+  notice?: (text: string) => void;
+  /** Root's words on the host (the activation's records are root's); as-is by default. */
+  asRoot?: (words: readonly string[]) => string[];
 }
 
 export interface HeldLock {
@@ -39,6 +43,8 @@ export async function acquireLock(t: Transport, host: HostLayout, opts: LockOpti
     `mkdir -p ${q(dir)} && chmod 700 ${q(dir)}`,
     `[ -f ${q(`${dir}/digest.key`)} ] || (umask 077; head -c 32 /dev/urandom | base64 > ${q(`${dir}/digest.key`)})`,
     `new=$(mktemp -d ${q(`${lock}.new.XXXXXX`)}) && touch "$new/heartbeat" && cat > "$new/holder.json" || exit 1`,
+    // Which boot of the host took it: a lock from an earlier boot has no holder left.
+    'cat /proc/sys/kernel/random/boot_id > "$new/boot" 2>/dev/null || rm -f "$new/boot"',
     // Taken: what a run killed under the previous lock left half uploaded goes.
     `if mv -T "$new" ${q(lock)} 2>/dev/null; then rm -rf ${q(`${dir}/incoming`)}; echo TAKEN; exit 0; fi`,
     `rm -rf "$new"`,
@@ -46,7 +52,7 @@ export async function acquireLock(t: Transport, host: HostLayout, opts: LockOpti
     ...lockAliveShell(q(lock)),
     // Released, or released and taken again, while we looked: look again.
     `[ -n "$seen" ] && [ "$seen" = "$(base64 -w0 < ${holderFile} 2>/dev/null)" ] || { echo AGAIN; exit 0; }`,
-    `printf 'BUSY\\t%s\\t%s\\n' "$alive" "$seen"`,
+    `printf 'BUSY\\t%s\\t%s\\t%s\\n' "$alive" "$seen" "$reboot"`,
   ].join('\n');
   const start = opts.now().getTime();
   const deadline = start + opts.waitMs;
@@ -59,8 +65,18 @@ export async function acquireLock(t: Transport, host: HostLayout, opts: LockOpti
       await opts.sleep(50);
       continue;
     }
-    const [, alive, b64] = out.trim().split('\t');
+    const [, alive, b64, reboot] = out.trim().split('\t');
     const info = holderInfo(b64);
+    if (reboot === '1') {
+      // The host restarted during that apply: nothing of it runs any more, and what it left is
+      // recorded before the lock goes, so the audit log and the releases say what happened.
+      const cut = await recordCutShort(t, dir, info, opts.asRoot ?? ((w) => [...w]), opts.now());
+      await removeLock(t, 'lock', lock);
+      opts.notice?.(
+        `the host restarted during the apply of ${info.holder ?? 'unknown'} (since ${info.since ?? 'unknown'}), which never finished: its lock is cleared${cut.length ? `, and release ${cut.join(', ')}, whose switch was cut, is recorded as interrupted` : ''}`,
+      );
+      continue;
+    }
     if (alive !== '1') {
       if (!opts.breakStale) throw new LockedError(t.target, info.holder ?? 'unknown', info.since ?? 'unknown', false);
       await removeLock(t, 'lock', lock);
@@ -80,9 +96,29 @@ export async function acquireLock(t: Transport, host: HostLayout, opts: LockOpti
   };
 }
 
-function holderInfo(b64: string | undefined): { holder?: string; since?: string } {
+/**
+ * Releases whose switch began and never ended (a progress file, no result) get the result
+ * `interrupted` and an audit line, so the host's history says what a power cut cut short. The
+ * files are the host's, whatever mix the cut left: the next plan compares them as they are.
+ */
+async function recordCutShort(t: Transport, dir: string, info: { holder?: string; revision?: string }, asRoot: (w: readonly string[]) => string[], now: Date): Promise<string[]> {
+  const audit = (id: string) => JSON.stringify({ time: now.toISOString().replace(/\.\d+Z$/, 'Z'), holder: info.holder ?? 'unknown', revision: info.revision ?? 'unknown', release: id, outcome: 'interrupted' });
+  const script = [
+    `cd ${q(`${dir}/releases`)} 2>/dev/null || exit 0`,
+    'for r in */; do r=${r%/}; if [ -e "$r/progress" ] && [ ! -e "$r/result" ]; then echo "$r"; fi; done',
+  ].join('\n');
+  const ids = (await must(t, 'lock', ['bash', '-c', script])).split('\n').filter(Boolean);
+  if (!ids.length) return [];
+  const record = ids
+    .map((id) => `echo interrupted > ${q(`${dir}/releases/${id}/result`)} && printf '%s\\n' ${q(audit(id))} >> ${q(`${dir}/audit.log`)} && printf '%s\\n' 'outcome interrupted (the host restarted during the switch)' >> ${q(`${dir}/releases/${id}/progress`)}`)
+    .join('\n');
+  await must(t, 'lock', asRoot(['bash', '-c', record]));
+  return ids;
+}
+
+function holderInfo(b64: string | undefined): { holder?: string; since?: string; revision?: string } {
   try {
-    return JSON.parse(Buffer.from(b64 ?? '', 'base64').toString('utf8') || '{}') as { holder?: string; since?: string };
+    return JSON.parse(Buffer.from(b64 ?? '', 'base64').toString('utf8') || '{}') as { holder?: string; since?: string; revision?: string };
   } catch {
     return {};
   }

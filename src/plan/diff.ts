@@ -163,6 +163,6 @@ export function diff({ desired, facts, summary, secrets, target, revision }: Dif
     uncompared,
     ...(secrets ? { secretsDigest: keyedDigest(Object.fromEntries(desired.files.filter((f) => f.secrets).map((f) => [f.path, sha256(finalContent(f, secrets) ?? '')])), key) } : {}),
     ...(overrides.length ? { overrides } : {}),
-    ...(facts.lock ? { lock: { holder: facts.lock.holder, since: facts.lock.since, alive: facts.lock.alive } } : {}),
+    ...(facts.lock ? { lock: { holder: facts.lock.holder, since: facts.lock.since, alive: facts.lock.alive, ...(facts.lock.rebooted ? { rebooted: true } : {}) } } : {}),
   };
 }

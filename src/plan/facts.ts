@@ -40,6 +40,8 @@ export interface LockFact {
   revision: string;
   /** Whether any process recorded in the lock is still running. */
   alive: boolean;
+  /** Taken before the host last started: its apply was cut by a power cut or a restart. */
+  rebooted?: boolean;
 }
 
 export interface HostFacts {
@@ -72,11 +74,18 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * else 0: a process it recorded still runs (an activation), or its holder beat within 60 s. One
  * rule for the plan's facts and for apply's lock. /proc, not `kill -0`: the activation runs as
  * root, and kill -0 from the connecting user fails on it (EPERM).
+ *
+ * A lock taken before the host last started ($reboot=1: its boot id is not this boot's) has no
+ * holder left, however fresh its heartbeat or whatever process now has a pid it recorded: the
+ * host lost its power or restarted during that apply.
  */
 export function lockAliveShell(lockDir: string): string[] {
   return [
-    `alive=0; for pid in $(cat ${lockDir}/pids 2>/dev/null); do [ -e "/proc/$pid" ] && alive=1; done`,
-    `[ -n "$(find ${lockDir}/heartbeat -newermt "-60 seconds" 2>/dev/null)" ] && alive=1`,
+    `alive=0; reboot=0; read -r boot < /proc/sys/kernel/random/boot_id; lockboot=""; read -r lockboot < ${lockDir}/boot 2>/dev/null`,
+    `if [ -n "$lockboot" ] && [ "$lockboot" != "$boot" ]; then reboot=1; else`,
+    `  for pid in $(cat ${lockDir}/pids 2>/dev/null); do [ -e "/proc/$pid" ] && alive=1; done`,
+    `  [ -n "$(find ${lockDir}/heartbeat -newermt "-60 seconds" 2>/dev/null)" ] && alive=1`,
+    'fi',
   ];
 }
 
@@ -152,7 +161,7 @@ export function factsProbe(state: DesiredState): { command: readonly string[]; s
     'for r in "$dir"/releases/*; do printf "L\\t%s\\n" "${r##*/}"; done',
     'if [ -f "$dir/lock/holder.json" ]; then',
     ...lockAliveShell('"$dir/lock"').map((l) => `  ${l}`),
-    '  oneline "$dir/lock/holder.json"; printf "K\\t%s\\t%s\\n" "$v" "$alive"',
+    '  oneline "$dir/lock/holder.json"; printf "K\\t%s\\t%s\\t%s\\n" "$v" "$alive" "$reboot"',
     'fi',
     'if [ -f "$dir/digest.key" ]; then read -r key < "$dir/digest.key"; printf "D\\t%s\\n" "$key"; fi',
     'echo "END"',
@@ -200,7 +209,7 @@ export function parseFacts(output: string): HostFacts {
         break;
       case 'K': {
         const holder = JSON.parse(f[0]!) as Omit<LockFact, 'alive'>;
-        facts.lock = { ...holder, alive: f[1] === '1' };
+        facts.lock = { ...holder, alive: f[1] === '1', ...(f[2] === '1' ? { rebooted: true } : {}) };
         break;
       }
     }

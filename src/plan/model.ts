@@ -67,7 +67,7 @@ export interface Plan {
    */
   overrides?: Override[];
   /** Another apply's lock on the host when the plan was made: who, since when, and whether it runs. */
-  lock?: { holder: string; since: string; alive: boolean };
+  lock?: { holder: string; since: string; alive: boolean; rebooted?: boolean };
 }
 
 export interface Override {

@@ -83,6 +83,7 @@ export const OVERRIDES_NOTE = 'An override may be deliberate: apply stops before
 export function lockNote(plan: Plan): string | null {
   const l = plan.lock;
   if (!l) return null;
+  if (l.rebooted) return `The host is locked by ${l.holder} since ${l.since}, whose apply was cut short by a restart of the host (a power cut or a reboot): the next apply clears the lock by itself.`;
   return l.alive
     ? `The host is locked by ${l.holder} since ${l.since}, whose apply is still running: an apply now waits for it.`
     : `The host is locked by ${l.holder} since ${l.since}, which is no longer running: an apply needs --break-lock.`;

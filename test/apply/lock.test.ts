@@ -46,6 +46,33 @@ describe('the host lock', () => {
     await (await acquireLock(t, host, opts({ holder: 'bob@ci' }))).release();
   });
 
+  it('a lock taken before the host last started is cleared by the next apply, however fresh its heartbeat; the switch it cut is recorded as interrupted', async () => {
+    const host = await fresh();
+    const held = await acquireLock(t, host, opts());
+    const lock = join(host.clawopsDir, 'lock');
+    const since = (JSON.parse(execFileSync('cat', [join(lock, 'holder.json')], { encoding: 'utf8' })) as { since: string }).since;
+    // The host lost its power during alice's switch, and came back: another boot id.
+    await writeFile(join(lock, 'boot'), '00000000-0000-4000-8000-000000000000\n');
+    const cut = join(host.clawopsDir, 'releases', '20261130T000000Z-abc1234');
+    const done = join(host.clawopsDir, 'releases', '20261129T000000Z-0000001');
+    await mkdir(cut, { recursive: true });
+    await mkdir(done, { recursive: true });
+    await writeFile(join(cut, 'progress'), 'switching to release 20261130T000000Z-abc1234\n');
+    await writeFile(join(done, 'progress'), 'outcome applied\n');
+    await writeFile(join(done, 'result'), 'applied\n');
+    const notices: string[] = [];
+    const next = await acquireLock(t, host, opts({ holder: 'bob@ci', notice: (n) => notices.push(n) }));
+    assert.deepEqual(notices, [
+      `the host restarted during the apply of alice@laptop (since ${since}), which never finished: its lock is cleared, and release 20261130T000000Z-abc1234, whose switch was cut, is recorded as interrupted`,
+    ]);
+    assert.equal(execFileSync('cat', [join(cut, 'result')], { encoding: 'utf8' }), 'interrupted\n');
+    assert.equal(execFileSync('cat', [join(done, 'result')], { encoding: 'utf8' }), 'applied\n', 'a finished release is left as it was');
+    const audit = JSON.parse(execFileSync('cat', [join(host.clawopsDir, 'audit.log')], { encoding: 'utf8' })) as Record<string, string>;
+    assert.deepEqual({ ...audit, time: 'T' }, { time: 'T', holder: 'alice@laptop', revision: 'abc1234', release: '20261130T000000Z-abc1234', outcome: 'interrupted' });
+    await next.release();
+    await held.release().catch(() => {});
+  });
+
   it('a lock whose holder is gone is stale: refused, and broken only with breakStale', async () => {
     const host = await fresh();
     const lock = join(host.clawopsDir, 'lock');

@@ -246,6 +246,31 @@ describe('faults around an apply on a real host', { timeout: 30 * 60_000 }, () =
     await assertAllHealthy(e);
   });
 
+  it('12. a power cut during the switch: once the host is up again, plan names the lock it left, and the next apply records the cut release as interrupted and goes on without --break-lock', async () => {
+    rotate(e, 'DEEPSEEK_API_KEY'); // a gateway restart: a switch long enough to cut
+    const { run, id } = await applyUntilSwitchStarts(e);
+    await e.host.crash();
+    run.child.kill('SIGKILL');
+    await run.done;
+    await e.host.bootAgain();
+    await startStubUpstream(e);
+    assert.equal((await e.sh(`test -e ${CLAWOPS_DIR}/releases/${id}/result && echo ended || echo cut`)).trim(), 'cut', 'the switch was cut before its end');
+
+    const plan = await e.cli(['plan', '--env', ENV]);
+    assert.match(plan.stdout, new RegExp(`^The host is locked by ${userAt()} since \\S+, whose apply was cut short by a restart of the host \\(a power cut or a reboot\\): the next apply clears the lock by itself\\.$`, 'm'));
+
+    const next = await e.cli(['apply', '--env', ENV, '--lock-wait', '0']);
+    await expectExit(next, 0, e);
+    assert.match(next.stderr, new RegExp(`the host restarted during the apply of ${userAt()} \\(since \\S+\\), which never finished: its lock is cleared, and release ${id}, whose switch was cut, is recorded as interrupted`));
+    assert.equal((await e.sh(`cat ${CLAWOPS_DIR}/releases/${id}/result`)).trim(), 'interrupted');
+    const audit = (await e.sh(`sudo cat ${CLAWOPS_DIR}/audit.log`)).trim().split('\n').map((l) => JSON.parse(l) as { release: string; outcome: string });
+    assert.ok(audit.some((a) => a.release === id && a.outcome === 'interrupted'), 'the audit log says what the cut left');
+    // Whichever release the cut left the link on, the host is now whole on the one that is live.
+    await assertHostIs(e, (await currentRelease(e)).id);
+    await expectExit(await e.cli(['drift', '--env', ENV]), 0, e);
+    await assertAllHealthy(e);
+  });
+
   it('no secret value appears in any CLI output, nor in the logs clawops keeps on the host', async () => {
     await assertNoSecretLeft(e, 9);
   });

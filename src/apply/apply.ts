@@ -31,6 +31,8 @@ export interface ApplyInput {
   breakLock?: boolean;
   /** Remove what systemd reads for a managed unit that clawops did not write; without it apply refuses. */
   prune?: boolean;
+  /** A rollback across an OpenClaw version change: the copy of its state to put back. */
+  restoreState?: { release: string; from: string; to: string };
   keepReleases?: number;
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
@@ -125,6 +127,7 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
       );
     }
     const plan = diff({ desired, facts, summary: input.summary, secrets: input.secrets, target: t.target, revision: input.revision });
+    if (input.restoreState) plan.openclawState = { action: 'restore', ...input.restoreState };
     if (input.expectedFactsDigest && input.expectedFactsDigest !== plan.factsDigest) {
       throw new ApplyError(t.target, 'plan', 'the host changed since this plan was made; make a new plan');
     }
@@ -169,6 +172,14 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
       previous,
       removed,
       pruned: (input.prune && plan.overrides?.map((o) => o.path)) || [],
+      ...(plan.openclawState
+        ? {
+            openclawState:
+              plan.openclawState.action === 'copy'
+                ? { copy: { from: plan.openclawState.from, to: plan.openclawState.to } }
+                : { restore: { release: plan.openclawState.release, from: plan.openclawState.from, to: plan.openclawState.to } },
+          }
+        : {}),
       ...(facts.release?.health ? { previousHealth: facts.release.health } : {}),
       gateSeconds,
       audit: { holder: input.holder, revision: input.revision, planDigest: plan.factsDigest },
@@ -288,6 +299,7 @@ async function stage(t: Transport, desired: DesiredState, facts: HostFacts, plan
     planDigest: plan.factsDigest,
     files,
     units: desired.units.map((u) => u.name),
+    ...(desired.host.runtime ? { runtime: { node: desired.host.runtime.node.version, ...(desired.host.runtime.openclaw ? { openclaw: desired.host.runtime.openclaw.version } : {}) } } : {}),
     health: Object.fromEntries(desired.units.map((u) => [u.name, u.health])),
     summary: input.summary,
   };

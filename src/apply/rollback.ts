@@ -28,15 +28,63 @@ export async function rollback(
   const old = await readRelease(t, desired, target);
   // Gated where that release serves: its own health URLs, when its record has them.
   const units = desired.units.map((u) => ({ ...u, health: old.record.health?.[u.name] ?? u.health }));
-  const restored: DesiredState = { ...desired, files: old.files, units };
+  const restored: DesiredState = { ...desired, files: old.files, units, host: { ...desired.host, ...runtimeOf(desired, old.record) } };
+  const restoreState = await stateToRestore(t, desired, facts.releases, target, current, old.record, facts.release);
   const result = await apply({
     ...input,
+    ...(restoreState ? { restoreState } : {}),
     desired: restored,
     summary: old.record.summary,
     secrets: () => undefined,
     revision: old.record.revision,
   });
   return { ...result, restored: target };
+}
+
+/** The runtime a release ran on, in this host's layout: versioned folders side by side. */
+function runtimeOf(desired: DesiredState, record: ReleaseRecord): Pick<DesiredState['host'], 'runtime'> {
+  const rt = desired.host.runtime;
+  if (!rt || !record.runtime) return rt ? { runtime: rt } : {};
+  const swap = (path: string, from: string, to: string) => path.split(`/${from}`).join(`/${to}`);
+  const node = record.runtime.node;
+  const oc = record.runtime.openclaw;
+  return {
+    runtime: {
+      node: { version: node, dir: swap(rt.node.dir, rt.node.version, node), bin: swap(rt.node.bin, rt.node.version, node) },
+      ...(rt.openclaw && oc ? { openclaw: { version: oc, dir: swap(rt.openclaw.dir, rt.openclaw.version, oc), entry: swap(rt.openclaw.entry, rt.openclaw.version, oc) } } : {}),
+    },
+  };
+}
+
+/**
+ * Going back across a change of OpenClaw's version: the copy of its state that a switch after the
+ * target took before the new version ran, the latest made from the target's version. Releases
+ * that do not record their runtime are not compared.
+ */
+async function stateToRestore(
+  t: Transport,
+  desired: DesiredState,
+  releases: readonly string[],
+  target: string,
+  current: string | undefined,
+  targetRecord: ReleaseRecord,
+  live: ReleaseRecord | null,
+): Promise<{ release: string; from: string; to: string } | undefined> {
+  const want = targetRecord.runtime?.openclaw;
+  if (!want || !live?.runtime?.openclaw || live.runtime.openclaw === want || !current) return undefined;
+  const between = releases.filter((r) => r > target && r <= current);
+  if (!between.length) return undefined;
+  const p = releasePaths(desired.host, 'x');
+  const script = between.map((r) => `printf '%s\\t' '${r}'; cat '${p.releases}/${r}/openclaw-state/.clawops-state.json' 2>/dev/null || echo; echo`).join('\n');
+  const out = await must(t, 'rollback', ['bash', '-c', script]);
+  // The latest copy made from the target's version: the state as that version last left it.
+  for (const line of out.split('\n').reverse()) {
+    const [id, json] = line.split('\t');
+    if (!id || !json?.trim()) continue;
+    const meta = JSON.parse(json) as { from: string; to: string };
+    if (meta.from === want) return { release: id, ...meta };
+  }
+  return undefined;
 }
 
 /** The kept releases whose activation ended with this outcome (releases/<id>/result). */

@@ -37,6 +37,13 @@ export function finalContent(file: DesiredFile, secrets: SecretLookup | undefine
 
 const modeOf = (m: number) => m.toString(8);
 
+/** A new OpenClaw version over a live release keeps a copy of the state the new version may migrate. */
+function stateCopy(runtime: RuntimeChange[], facts: HostFacts, desired: DesiredState): Pick<Plan, 'openclawState'> {
+  const oc = runtime.find((r) => r.component === 'openclaw');
+  if (!oc || oc.action !== 'install' || !oc.from || !facts.release || !desired.units.some((u) => u.kind === 'gateway')) return {};
+  return { openclawState: { action: 'copy', from: oc.from, to: oc.to } };
+}
+
 /**
  * What systemd reads for each managed unit besides the unit file clawops writes. Drop-ins the
  * distribution ships for every service alike (service.d/ under /usr/lib or /lib) are its defaults,
@@ -163,6 +170,7 @@ export function diff({ desired, facts, summary, secrets, target, revision }: Dif
     uncompared,
     ...(secrets ? { secretsDigest: keyedDigest(Object.fromEntries(desired.files.filter((f) => f.secrets).map((f) => [f.path, sha256(finalContent(f, secrets) ?? '')])), key) } : {}),
     ...(overrides.length ? { overrides } : {}),
+    ...stateCopy(runtime, facts, desired),
     ...(facts.lock ? { lock: { holder: facts.lock.holder, since: facts.lock.since, alive: facts.lock.alive, ...(facts.lock.rebooted ? { rebooted: true } : {}) } } : {}),
   };
 }

@@ -29,6 +29,8 @@ export interface ReleaseRecord {
   /** Digest of every managed file as written; sensitive files keyed (HMAC), never bare. */
   files: Record<string, { digest: string; sensitive: boolean; name: string; mode: number; owner?: string }>;
   units: string[];
+  /** The runtime it ran on (absent from records made before it was kept). */
+  runtime?: { node: string; openclaw?: string };
   /** Unit → the URL its health gate checks in this release (absent from records made before it was kept). */
   health?: Record<string, string>;
   summary: ConfigSummary;

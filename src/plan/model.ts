@@ -61,6 +61,12 @@ export interface Plan {
   secretsDigest?: string;
   edge?: EdgeChange;
   /**
+   * OpenClaw's own state across a change of its version: copied before the new version first runs
+   * (it may migrate it), or, on a rollback across such a change, restored from that copy with what
+   * is there now kept aside.
+   */
+  openclawState?: { action: 'copy'; from: string; to: string } | { action: 'restore'; from: string; to: string; release: string };
+  /**
    * Files systemd reads for a managed unit that clawops did not write: a drop-in, or a unit file
    * that takes precedence over clawops's. apply refuses to go on over them unless told to remove
    * them (an override may be deliberate); the units they touch restart without them.

@@ -5,7 +5,7 @@ import type { RenderedFileChange } from '../plan/render-diff.js';
 import type { SemanticChange } from '../plan/summary.js';
 import { driftItems, driftTable } from './drift.js';
 import { markers } from './markers.js';
-import { lockNote, OVERRIDES_NOTE } from './terminal.js';
+import { lockNote, OVERRIDES_NOTE, stateNote } from './terminal.js';
 
 /** GitHub refuses a comment or issue body longer than this many characters. */
 export const COMMENT_LIMIT = 65_536;
@@ -266,6 +266,8 @@ function hostSection(plan: Plan, heading: string): string {
     for (const r of runtime) lines.push(`| ${r.from ? '~' : '+'} | ${r.component} | ${prose(r.from ?? '(none)')} → ${prose(r.to)} |`);
     lines.push('');
   }
+  const state = stateNote(plan);
+  if (state) lines.push(prose(state), '');
   if (files.length) {
     lines.push('| | file | why |', '|:-:|---|---|');
     for (const f of files) lines.push(`| ${FILE_SYMBOL[f.action]} | ${code(f.path)}${f.sensitive ? ' (sensitive)' : ''} | ${prose(f.reason)} |`);

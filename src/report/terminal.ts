@@ -39,6 +39,8 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
       out.push(r.action === 'no-op' ? `    ${r.component} ${r.to} (installed)` : `  ${r.from ? '~' : '+'} ${r.component} ${r.from ?? '(none)'} → ${r.to}`);
     }
   }
+  const state = stateNote(plan);
+  if (state) out.push('', state);
   const files = plan.files.filter((f) => f.action !== 'no-op' || opts.verbose);
   if (files.length) {
     out.push('', 'Files:');
@@ -74,6 +76,15 @@ function edge(plan: Plan, out: string[]): void {
   out.push('', 'Edge function:');
   const what = { deploy: '~ deploy', settings: '~ update settings of', unknown: '? not compared:', 'no-op': '' }[e.action];
   out.push(`  ${what} ${e.name} (Supabase project ${e.projectRef})  — ${e.reasons.join('; ')}`);
+}
+
+/** What happens to OpenClaw's own state (sessions, devices, databases) across a version change. */
+export function stateNote(plan: Plan): string | null {
+  const s = plan.openclawState;
+  if (!s) return null;
+  return s.action === 'copy'
+    ? `OpenClaw's state: copied (the gateway stopped) before OpenClaw ${s.to} first runs, since it may migrate it; a rollback to ${s.from} restores this copy and keeps what was written since aside.`
+    : `OpenClaw's state: restored from the copy release ${s.release} kept before OpenClaw ${s.to} first ran, for OpenClaw ${s.from}; the state there now is kept aside, not deleted.`;
 }
 
 /** What apply does with files systemd reads that clawops did not write. */

@@ -28,9 +28,30 @@ async function cacheDir(): Promise<string> {
   }
 }
 
-async function installedVersion(pkg: string): Promise<string> {
-  const json = JSON.parse(await readFile(join(TOOLS_MODULES, pkg, 'package.json'), 'utf8')) as { version: string };
-  return json.version;
+async function installedVersion(modules: string, pkg: string): Promise<string | null> {
+  try {
+    const json = JSON.parse(await readFile(join(modules, pkg, 'package.json'), 'utf8')) as { version: string };
+    return json.version;
+  } catch {
+    return null;
+  }
+}
+
+/** The OpenClaw releases tools/ installs: the pinned one, and the one before it (tools/previous). */
+const OPENCLAW_INSTALLS = [TOOLS_MODULES, join(REPO_ROOT, 'tools/previous/node_modules')];
+
+/** The tools/ folder holding OpenClaw at this version (installing tools/ when it is missing). */
+async function openclawModules(version: string): Promise<string> {
+  if (!OPENCLAW_INSTALLS.every((m) => existsSync(join(m, 'openclaw/openclaw.mjs')))) {
+    await run('bash', [join(REPO_ROOT, 'scripts/tools.sh')], { maxBuffer: 16 << 20 });
+  }
+  const found: string[] = [];
+  for (const modules of OPENCLAW_INSTALLS) {
+    const have = await installedVersion(modules, 'openclaw');
+    if (have === version) return modules;
+    if (have) found.push(have);
+  }
+  throw new Error(`tools/ has openclaw ${found.join(' and ')}, the test environment pins ${version}`);
 }
 
 /** Builds the two archives once (about half a minute); later calls return at once. */
@@ -43,11 +64,7 @@ export async function ensureRuntimeCache(versions: { node: string; openclaw: str
 
   const oc = join(cache, `openclaw-${versions.openclaw}.tgz`);
   if (!existsSync(oc)) {
-    if (!existsSync(join(TOOLS_MODULES, 'openclaw/openclaw.mjs'))) {
-      await run('bash', [join(REPO_ROOT, 'scripts/tools.sh')], { maxBuffer: 16 << 20 });
-    }
-    const have = await installedVersion('openclaw');
-    if (have !== versions.openclaw) throw new Error(`tools/ has openclaw ${have}, the test environment pins ${versions.openclaw}`);
+    const modules = await openclawModules(versions.openclaw);
     const partial = `${oc}.${tag}.partial`;
     await run(
       'tar',
@@ -58,7 +75,7 @@ export async function ensureRuntimeCache(versions: { node: string; openclaw: str
         '--exclude=node_modules/.clawops-runtime-cache',
         '--exclude=node_modules/.clawops-lock',
         '--transform', `s,^node_modules,openclaw-${versions.openclaw}/node_modules,`,
-        '-C', join(REPO_ROOT, 'tools'),
+        '-C', join(modules, '..'),
         'node_modules',
       ],
       { maxBuffer: 16 << 20 },

@@ -84,13 +84,21 @@ export interface StartE2EOptions {
   runtime?: 'preinstalled' | 'absent';
   /** With the smoke's canary agent and provider (default), or without, as production is. */
   canary?: boolean;
+  /** The OpenClaw the environment pins at first (default VERSIONS.openclaw). Another version is
+   * preinstalled beside the pinned one, so that moving the pin installs nothing. */
+  openclaw?: string;
 }
 
 const canary = (name: string) => `canary-${name.toLowerCase().replace(/_/g, '-')}-${randomBytes(9).toString('hex')}`;
 
 export async function startE2E(name: string, options: StartE2EOptions = {}): Promise<E2E> {
   const cache = await ensureRuntimeCache(VERSIONS);
-  const layers = (options.runtime ?? 'preinstalled') === 'preinstalled' ? [await ensureRuntimeImage(VERSIONS, RUNTIME)] : [];
+  const pinned = { ...VERSIONS, openclaw: options.openclaw ?? VERSIONS.openclaw };
+  if (pinned.openclaw !== VERSIONS.openclaw) await ensureRuntimeCache(pinned);
+  const layers =
+    (options.runtime ?? 'preinstalled') === 'preinstalled'
+      ? [...new Set([await ensureRuntimeImage(pinned, RUNTIME), await ensureRuntimeImage(VERSIONS, RUNTIME)])]
+      : [];
   const work = await mkdtemp(join(tmpdir(), 'clawops-e2e-'));
   const home = join(work, 'home');
   let host: TestHost | undefined;
@@ -117,7 +125,7 @@ export async function startE2E(name: string, options: StartE2EOptions = {}): Pro
       join(repo, 'config/secrets.yaml'),
       `${await readFile(join(repo, 'config/secrets.yaml'), 'utf8')}  TESTHOST_SSH_KEY:\n    description: Private key clawops uses to reach the end-to-end test host\n`,
     );
-    await writeFile(join(repo, 'config/environments/testhost.yaml'), testhostEnvironment(h, options.canary !== false));
+    await writeFile(join(repo, 'config/environments/testhost.yaml'), testhostEnvironment(h, options.canary !== false, pinned.openclaw));
     // The key's base64 body lines are what would leak, not its armour lines.
     const keyLines = secrets.TESTHOST_SSH_KEY.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'));
     const secretValues = [...Object.entries(secrets).filter(([n]) => n !== 'TESTHOST_SSH_KEY').map(([, v]) => v), ...keyLines];
@@ -221,7 +229,7 @@ async function snapshotCli(dir: string): Promise<string> {
   return join(dir, 'bin/clawops.js');
 }
 
-function testhostEnvironment(h: TestHost, canary: boolean): string {
+function testhostEnvironment(h: TestHost, canary: boolean, openclaw: string): string {
   // knownHostsLine is "host type base64": the pinned key is the last two words.
   const hostKey = h.knownHostsLine.split(' ').slice(1, 3).join(' ');
   const stub = `http://127.0.0.1:${STUB_PORT}`;
@@ -243,7 +251,7 @@ paths:
   runtime: ${RUNTIME}
 runtime:
   node: ${VERSIONS.node}
-  openclaw: ${VERSIONS.openclaw}
+  openclaw: ${openclaw}
 gates:
   # The test hosts share the runner's cores with the rest of the suite, and a loaded runner starts
   # the gateway far slower than a server of its own would: a ceiling, not an expectation.

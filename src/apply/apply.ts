@@ -127,6 +127,8 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
       );
     }
     const plan = diff({ desired, facts, summary: input.summary, secrets: input.secrets, target: t.target, revision: input.revision });
+    // The lock the facts saw is this apply's own.
+    delete plan.lock;
     if (input.restoreState) plan.openclawState = { action: 'restore', ...input.restoreState };
     if (input.expectedFactsDigest && input.expectedFactsDigest !== plan.factsDigest) {
       throw new ApplyError(t.target, 'plan', 'the host changed since this plan was made; make a new plan');

@@ -235,7 +235,7 @@ describe('the engine on a real host: apply, hot reload, health gates, drift and 
     for (const [path, unit] of [[kimi, 'kimi-proxy.service'], [gemini, 'gemini-proxy.service']] as const) {
       assert.match(drift.stdout, new RegExp(`! ${path.replace(/[/.]/g, '\\$&')}: drop-in of ${unit.replace('.', '\\.')} that clawops did not write — changed on the host by hand`));
     }
-    const plan = await e.cli(['plan', '--env', ENV]);
+    const plan = await e.cli(['plan', '--env', ENV, '--detailed-exitcode']);
     await expectExit(plan, 2, e);
     assert.match(plan.stdout, /^Read by systemd, not written by clawops:$/m);
     assert.match(plan.stdout, /restart kimi-proxy\.service {2}— without override\.conf, which clawops did not write/);

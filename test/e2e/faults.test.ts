@@ -254,6 +254,8 @@ describe('faults around an apply on a real host', { timeout: 30 * 60_000 }, () =
     await run.done;
     await e.host.bootAgain();
     await startStubUpstream(e);
+    // The units start at boot by themselves; the smoke after the next apply needs them serving.
+    await waitUntil('the host to serve again after its boot', async () => assertAllHealthy(e).then(() => true, () => false), { intervalMs: 1000 });
     assert.equal((await e.sh(`test -e ${CLAWOPS_DIR}/releases/${id}/result && echo ended || echo cut`)).trim(), 'cut', 'the switch was cut before its end');
 
     const plan = await e.cli(['plan', '--env', ENV]);

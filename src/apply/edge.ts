@@ -1,7 +1,7 @@
 import type { Config } from '../config/model.js';
 import type { SecretLookup } from '../plan/diff.js';
 import type { EdgeChange } from '../plan/model.js';
-import { BRIDGE_ENTRYPOINT, bridgeSecrets, planBridgeDeploy, SOURCE_DIGEST_SECRET, type BridgeDeployPlan } from '../supabase/bridge-deploy.js';
+import { bridgeSecrets, planBridgeDeploy, SOURCE_DIGEST_SECRET, type BridgeDeployPlan } from '../supabase/bridge-deploy.js';
 import type { FunctionFile, SupabasePort } from '../supabase/port.js';
 
 export interface EdgeInput {
@@ -56,9 +56,10 @@ export async function applyEdge(input: EdgeInput, planned: EdgePlan): Promise<{ 
     projectRef: sb.projectRef,
     slug: sb.function.name,
     files: [...input.files],
-    entrypoint: BRIDGE_ENTRYPOINT,
-    // The bridge checks user tokens itself and must answer CORS preflights, which carry none.
-    verifyJwt: false,
+    // As supabase/config.toml declares them, where `supabase functions deploy` reads them too.
+    entrypoint: sb.function.entrypoint,
+    verifyJwt: sb.function.verifyJwt,
+    ...(sb.function.importMap ? { importMapPath: sb.function.importMap } : {}),
   });
   await input.port.setSecrets(sb.projectRef, { [SOURCE_DIGEST_SECRET]: deploy.sourceDigest });
   return { version: deployed.version };

@@ -9,12 +9,11 @@
  * built on its side and cannot be computed here.
  */
 import { createHash } from 'node:crypto';
-import { ENV } from '../../bridge/openclaw-bridge/settings.js';
+import { ENV } from '../../supabase/functions/openclaw-bridge/settings.js';
 import type { Config } from '../config/model.js';
 import type { FunctionFile, SecretDigest } from './port.js';
 
 export const SOURCE_DIGEST_SECRET = 'OPENCLAW_BRIDGE_SOURCE_DIGEST';
-export const BRIDGE_ENTRYPOINT = 'index.ts';
 
 /** The digest Supabase lists for a secret value: hex SHA-256. */
 export const secretDigest = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');

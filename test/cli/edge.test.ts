@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -39,7 +39,6 @@ before(async () => {
   api = await startSupabaseStandin({ accessToken: ACCESS, projectRef: REF });
   root = await scratchRepo();
   state = await mkdtemp(join(tmpdir(), 'clawops-edge-state-'));
-  await cp(join(REPO_ROOT, 'bridge'), join(root, 'bridge'), { recursive: true });
   // An environment on this machine whose gateway the bridge can reach.
   const local = await readFile(join(root, 'config/environments/local.yaml'), 'utf8');
   await writeFile(
@@ -97,7 +96,7 @@ describe('the edge function, through clawops', () => {
     assert.equal(api.deploys.length, 1);
     assert.equal(api.secrets.get('OPENCLAW_BRIDGE_CORS_ORIGINS'), 'https://syncscript.app,https://quicksync.app');
 
-    const entry = join(root, 'bridge/openclaw-bridge/index.ts');
+    const entry = join(root, 'supabase/functions/openclaw-bridge/index.ts');
     await writeFile(entry, `${await readFile(entry, 'utf8')}\n// a change\n`);
     const plan = await run(['plan', '--env', 'edge']);
     assert.match(plan.stdout, /deploy openclaw-bridge .*— the function's source changed/);

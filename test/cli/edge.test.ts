@@ -110,6 +110,14 @@ describe('the edge function, through clawops', () => {
       env: { ...SECRETS, SUPABASE_ACCESS_TOKEN: '', SUPABASE_API_URL: api.url, OPENCLAW_STATE_DIR: state },
     });
     assert.match(r.stdout, /\? not compared: openclaw-bridge .*— SUPABASE_ACCESS_TOKEN has no value here/);
+    // apply says the function was left as it was, rather than finishing quietly.
+    const deploys = api.deploys.length;
+    const a = await clawops(['apply', '--env', 'edge', '--root', root], {
+      env: { ...SECRETS, SUPABASE_ACCESS_TOKEN: '', SUPABASE_API_URL: api.url, OPENCLAW_STATE_DIR: state, CLAWOPS_REVISION: 'test' },
+    });
+    assert.equal(a.code, 0, a.stderr);
+    assert.match(a.stderr, /^warning: the edge function openclaw-bridge was not deployed: SUPABASE_ACCESS_TOKEN has no value here$/m);
+    assert.equal(api.deploys.length, deploys);
   });
 
   test('no secret value and no access token appears in any output', () => {

@@ -49,7 +49,7 @@ describe('Supabase Management API adapter', () => {
   after(() => api.close());
 
   test('deployFunction uploads the bridge as multipart: one metadata part, one file part per source file', async () => {
-    assert.deepEqual(files.map((f) => f.name), ['auth.ts', 'device.ts', 'events.ts', 'gateway.ts', 'handler.ts', 'http.ts', 'index.ts', 'protocol.ts', 'settings.ts', 'sse.ts', 'stream.ts']);
+    assert.deepEqual(files.map((f) => f.name), ['auth.ts', 'device.ts', 'events.ts', 'gateway.ts', 'handler.ts', 'http.ts', 'index.ts', 'limits.ts', 'protocol.ts', 'settings.ts', 'sse.ts', 'stream.ts']);
     const r = await supabase.deployFunction({ projectRef: REF, slug: 'openclaw-bridge', files, entrypoint: 'index.ts', verifyJwt: false });
     seen.push(r);
     assert.equal(r.version, 1);

@@ -1,7 +1,7 @@
 import type { Config } from '../config/model.js';
 import type { SecretLookup } from '../plan/diff.js';
 import type { EdgeChange } from '../plan/model.js';
-import { BRIDGE_ENTRYPOINT, bridgeSecrets, planBridgeDeploy, SOURCE_DIGEST_SECRET, type BridgeDeployPlan } from '../supabase/bridge-deploy.js';
+import { bridgeSecrets, deployRecord, planBridgeDeploy, SOURCE_DIGEST_SECRET, type BridgeDeployPlan } from '../supabase/bridge-deploy.js';
 import type { FunctionFile, SupabasePort } from '../supabase/port.js';
 
 export interface EdgeInput {
@@ -31,10 +31,15 @@ export async function planEdge(input: EdgeInput): Promise<EdgePlan> {
   const { values, problems } = bridgeSecrets(input.config, input.secrets);
   if (problems.length) return { change: { ...base, action: 'unknown', reasons: problems } };
   const [listed, existing] = await Promise.all([input.port.listSecrets(sb.projectRef), input.port.getFunction(sb.projectRef, sb.function.name)]);
-  const deploy = planBridgeDeploy({ files: input.files, secrets: values, listed, exists: existing !== null });
+  const deploy = planBridgeDeploy({ files: input.files, secrets: values, listed, existing, verifyJwt: sb.function.verifyJwt, entrypoint: sb.function.entrypoint });
   const action = deploy.deploy ? 'deploy' : deploy.secrets.length ? 'settings' : 'no-op';
   return {
-    change: { ...base, action, reasons: action === 'no-op' ? ['source and settings unchanged'] : deploy.reasons },
+    change: {
+      ...base,
+      action,
+      reasons: action === 'no-op' ? ['source and settings unchanged, and as clawops last deployed it'] : deploy.reasons,
+      ...(deploy.outside.length ? { outside: deploy.outside } : {}),
+    },
     deploy,
     values,
   };
@@ -42,7 +47,8 @@ export async function planEdge(input: EdgeInput): Promise<EdgePlan> {
 
 /**
  * Sets the changed settings, uploads the source when it changed, and records the source's digest
- * last, so a deploy that failed halfway is tried again by the next apply.
+ * and the function as Supabase then reports it last, so a deploy that failed halfway is tried
+ * again by the next apply.
  */
 export async function applyEdge(input: EdgeInput, planned: EdgePlan): Promise<{ version?: number }> {
   const sb = input.config.supabase!;
@@ -56,10 +62,14 @@ export async function applyEdge(input: EdgeInput, planned: EdgePlan): Promise<{ 
     projectRef: sb.projectRef,
     slug: sb.function.name,
     files: [...input.files],
-    entrypoint: BRIDGE_ENTRYPOINT,
-    // The bridge checks user tokens itself and must answer CORS preflights, which carry none.
-    verifyJwt: false,
+    // As supabase/config.toml declares them, where `supabase functions deploy` reads them too.
+    entrypoint: sb.function.entrypoint,
+    verifyJwt: sb.function.verifyJwt,
+    ...(sb.function.importMap ? { importMapPath: sb.function.importMap } : {}),
   });
-  await input.port.setSecrets(sb.projectRef, { [SOURCE_DIGEST_SECRET]: deploy.sourceDigest });
+  // What Supabase reports for it now is the record later plans compare with: a redeploy or a
+  // changed setting made elsewhere then shows as changed outside clawops.
+  const now = await input.port.getFunction(sb.projectRef, sb.function.name);
+  await input.port.setSecrets(sb.projectRef, { ...(now ? deployRecord(now) : {}), [SOURCE_DIGEST_SECRET]: deploy.sourceDigest });
   return { version: deployed.version };
 }

@@ -181,6 +181,8 @@ export async function applyCommand(
     if (d.edge && (result.outcome === 'applied' || result.outcome === 'no-changes')) {
       const planned = await planEdge(d.edge);
       result.plan.edge = planned.change;
+      // Not silent: a run without the Supabase token (or the bridge's secrets) leaves the function as it was.
+      if (planned.change.action === 'unknown') output.err(`warning: the edge function ${planned.change.name} was not deployed: ${planned.change.reasons.join('; ')}`);
       if (planned.change.action === 'deploy' || planned.change.action === 'settings') {
         progress(`edge function ${planned.change.name}: ${planned.change.reasons.join('; ')}`);
         try {

@@ -9,6 +9,7 @@ import { requiredFiles, schemaCatalog } from '../schema/catalog.js';
 import { problemsFromIssues } from './issues.js';
 import type { Config } from './model.js';
 import { sortProblems, type Problem } from './problem.js';
+import { readFunctionSettings, SUPABASE_CONFIG_FILE, type FunctionSettings } from './function-settings.js';
 import { checkRules } from './rules.js';
 import { parseSource, type FileText, type SourceFile } from './source.js';
 
@@ -40,6 +41,8 @@ export function loadConfig(files: readonly FileText[]): LoadResult {
   const sources: ConfigSources = { providers: [], environments: [], brokenProviders: new Set() };
 
   for (const f of files) {
+    // Read below, with config/supabase.yaml: it is the Supabase CLI's file, not a clawops schema's.
+    if (f.file === SUPABASE_CONFIG_FILE) continue;
     const entry = schemaCatalog.find((e) => e.matches(f.file));
     if (!entry) {
       problems.push({
@@ -104,6 +107,15 @@ export function loadConfig(files: readonly FileText[]): LoadResult {
   // file does not hide a rule broken in another.
   problems.push(...checkRules(sources));
 
+  // The edge function's settings live where the Supabase CLI reads them.
+  let functionSettings: FunctionSettings | undefined;
+  if (sources.supabase) {
+    const fn = sources.supabase.value.function;
+    const read = readFunctionSettings(files.find((f) => f.file === SUPABASE_CONFIG_FILE), fn.name, fn.source);
+    problems.push(...read.problems);
+    functionSettings = read.settings;
+  }
+
   if (problems.length || !sources.deployment || !sources.chain || !sources.secrets) {
     return { ok: false, problems: sortProblems(problems) };
   }
@@ -116,7 +128,9 @@ export function loadConfig(files: readonly FileText[]): LoadResult {
       providers: [...sources.providers].sort(byId((p) => p.id)).map((p) => p.value),
       chain: sources.chain.value.chain,
       secrets: sources.secrets.value.secrets,
-      ...(sources.supabase ? { supabase: sources.supabase.value } : {}),
+      ...(sources.supabase && functionSettings
+        ? { supabase: { ...sources.supabase.value, function: { ...sources.supabase.value.function, ...functionSettings } } }
+        : {}),
       environments: [...sources.environments].sort(byId((e) => e.name)).map((e) => e.value),
     },
   };

@@ -2,6 +2,7 @@ import type { Deployment } from '../schema/deployment.js';
 import type { Environment } from '../schema/environment.js';
 import type { Model, Provider } from '../schema/provider.js';
 import type { Supabase } from '../schema/supabase.js';
+import type { FunctionSettings } from './function-settings.js';
 
 /** The whole deployment, validated: what render() turns into each environment's desired state. */
 export interface Config {
@@ -15,8 +16,11 @@ export interface Config {
   /** Sorted by name. */
   environments: Environment[];
   /** The edge-function bridge, when the deployment has one. */
-  supabase?: Supabase;
+  supabase?: SupabaseConfig;
 }
+
+/** config/supabase.yaml, its function completed by its settings in supabase/config.toml. */
+export type SupabaseConfig = Omit<Supabase, 'function'> & { function: Supabase['function'] & FunctionSettings };
 
 export interface ResolvedModel {
   provider: Provider;

@@ -38,6 +38,11 @@ export interface EdgeChange {
   action: 'deploy' | 'settings' | 'no-op' | 'unknown';
   /** Why, in words and names only: never a value or a digest. */
   reasons: string[];
+  /**
+   * What changed since clawops last deployed it, made elsewhere (the dashboard, the Supabase CLI):
+   * "version 7 → 9", "verify_jwt false → true". apply deploys it again as the repository says.
+   */
+  outside?: string[];
 }
 
 /** A plan: the model every output (terminal, PR comment, drift issue, JSON) is rendered from. */

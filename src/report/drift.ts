@@ -3,7 +3,7 @@ import type { Plan } from '../plan/model.js';
 export interface DriftItem {
   path: string;
   what: string;
-  cause: 'changed on the host by hand' | 'merged but not yet applied' | 'service not running' | 'runtime differs';
+  cause: 'changed on the host by hand' | 'merged but not yet applied' | 'service not running' | 'runtime differs' | 'changed outside clawops';
   sensitive: boolean;
 }
 
@@ -30,6 +30,14 @@ export function driftItems(plan: Plan): DriftItem[] {
   }
   for (const r of plan.runtime) {
     if (r.action === 'install') items.push({ path: r.component, what: `${r.from ?? 'absent'}, configured ${r.to}`, cause: 'runtime differs', sensitive: false });
+  }
+  // The edge function: redeployed or reconfigured elsewhere, or behind the repository.
+  const e = plan.edge;
+  if (e && (e.action === 'deploy' || e.action === 'settings')) {
+    const path = `edge function ${e.name}`;
+    if (e.outside?.length) items.push({ path, what: e.outside.join(', '), cause: 'changed outside clawops', sensitive: false });
+    const rest = e.reasons.filter((r) => !r.startsWith('changed outside clawops: '));
+    if (rest.length) items.push({ path, what: rest.join('; '), cause: 'merged but not yet applied', sensitive: false });
   }
   return items;
 }

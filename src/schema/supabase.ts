@@ -11,7 +11,10 @@ export const SupabaseSchema = z
       .describe('The Supabase project the function is deployed to.'),
     function: z.strictObject({
       name: z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'expected a function slug such as openclaw-bridge' }),
-      source: z.string().regex(/^[a-z0-9_./-]+$/, { error: 'expected a folder in this repository' }).describe('The function\'s source folder.'),
+      source: z
+        .string()
+        .regex(/^[a-z0-9_./-]+$/, { error: 'expected a folder in this repository' })
+        .describe('The function\'s source folder, such as supabase/functions/openclaw-bridge. Its settings (verify_jwt, entrypoint) are in supabase/config.toml, where the Supabase CLI reads them.'),
     }),
     environment: z.string().min(1).describe('The environment whose gateway the function fronts (its gateway.publicUrl).'),
     cors: z.strictObject({

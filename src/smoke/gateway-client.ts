@@ -20,9 +20,9 @@ import {
   type DeviceSigner,
   type EventFrame,
   type FallbackStep,
-} from '../../bridge/openclaw-bridge/protocol.js';
+} from '../../supabase/functions/openclaw-bridge/protocol.js';
 
-export { GatewayRequestError } from '../../bridge/openclaw-bridge/protocol.js';
+export { GatewayRequestError } from '../../supabase/functions/openclaw-bridge/protocol.js';
 
 /** Why a gateway conversation failed, in words a check can report. */
 export type GatewayFailure = 'unreachable' | 'timeout' | 'not-ready' | 'rejected' | 'failed';

@@ -22,7 +22,7 @@
  * the host's own transport.
  */
 import { GatewayClient, GatewayClientError, type ChatResult } from './gateway-client.js';
-import { fallbackStepOf, type FallbackStep } from '../../bridge/openclaw-bridge/protocol.js';
+import { fallbackStepOf, type FallbackStep } from '../../supabase/functions/openclaw-bridge/protocol.js';
 
 export interface SmokeTarget {
   /** The gateway as clients reach it: ws(s):// or http(s)://. */

@@ -7,14 +7,80 @@
  * The deployed source is remembered as one more function secret, OPENCLAW_BRIDGE_SOURCE_DIGEST,
  * holding the digest of the uploaded files: Supabase's own bundle hash (ezbr_sha256) is of a bundle
  * built on its side and cannot be computed here.
+ *
+ * What Supabase reported for the function right after clawops deployed it (version, verify_jwt,
+ * entrypoint_path, ezbr_sha256, status) is remembered the same way, one secret a field
+ * (OPENCLAW_BRIDGE_DEPLOYED_*). None of them is secret: Supabase lists only their digests, and the
+ * earlier value is found again by trying the few values a field can have (every version up to
+ * well past the current one, true and false, the three statuses, the values seen now). A function
+ * redeployed or reconfigured from the dashboard or the CLI then shows as changed outside clawops:
+ * "version 7 → 9, verify_jwt false → true".
  */
 import { createHash } from 'node:crypto';
-import { ENV } from '../../bridge/openclaw-bridge/settings.js';
+import { ENV } from '../../supabase/functions/openclaw-bridge/settings.js';
 import type { Config } from '../config/model.js';
-import type { FunctionFile, SecretDigest } from './port.js';
+import type { FunctionFile, FunctionInfo, SecretDigest } from './port.js';
 
 export const SOURCE_DIGEST_SECRET = 'OPENCLAW_BRIDGE_SOURCE_DIGEST';
-export const BRIDGE_ENTRYPOINT = 'index.ts';
+
+/** The function as Supabase reports it, field by field as the Management API names them. */
+interface RecordedField {
+  /** The API's name for it, as shown to a person. */
+  field: 'version' | 'verify_jwt' | 'entrypoint_path' | 'ezbr_sha256' | 'status';
+  secret: string;
+  value(fn: FunctionInfo): string;
+  /** Values it may have had, beside what it has now: the record's digest is matched against them. */
+  candidates(fn: FunctionInfo): string[];
+  /** How a value is shown (a bundle hash is shortened). */
+  show?(value: string): string;
+}
+
+/** Tried for the recorded version: every one up to this many past the current (a function deleted and made again starts at 1). */
+const VERSION_SPAN = 10_000;
+
+export const DEPLOY_RECORD: readonly RecordedField[] = [
+  {
+    field: 'version',
+    secret: 'OPENCLAW_BRIDGE_DEPLOYED_VERSION',
+    value: (fn) => String(fn.version),
+    candidates: (fn) => Array.from({ length: fn.version + VERSION_SPAN }, (_, i) => String(i + 1)),
+  },
+  { field: 'verify_jwt', secret: 'OPENCLAW_BRIDGE_DEPLOYED_VERIFY_JWT', value: (fn) => String(fn.verifyJwt), candidates: () => ['true', 'false'] },
+  { field: 'entrypoint_path', secret: 'OPENCLAW_BRIDGE_DEPLOYED_ENTRYPOINT', value: (fn) => fn.entrypointPath ?? '(none)', candidates: () => ['(none)'] },
+  {
+    field: 'ezbr_sha256',
+    secret: 'OPENCLAW_BRIDGE_DEPLOYED_BUNDLE',
+    value: (fn) => fn.bundleHash ?? '(none)',
+    candidates: () => ['(none)'],
+    show: (v) => (v.length > 16 ? `${v.slice(0, 12)}…` : v),
+  },
+  { field: 'status', secret: 'OPENCLAW_BRIDGE_DEPLOYED_STATUS', value: (fn) => fn.status, candidates: () => ['ACTIVE', 'REMOVED', 'THROTTLED'] },
+];
+
+/** The secrets that record the function as read back right after a deploy. */
+export function deployRecord(fn: FunctionInfo): Record<string, string> {
+  return Object.fromEntries(DEPLOY_RECORD.map((f) => [f.secret, f.value(fn)]));
+}
+
+/**
+ * How the function differs from what clawops recorded at its last deploy, in words ("version 7 →
+ * 9"); null when there is no record (it was never deployed by this clawops). `also`: more values a
+ * field may have had, such as the entrypoint clawops sends.
+ */
+export function changedOutside(fn: FunctionInfo, listed: readonly SecretDigest[], also: readonly string[] = []): string[] | null {
+  const digests = new Map(listed.map((s) => [s.name, s.digest]));
+  if (!DEPLOY_RECORD.every((f) => digests.has(f.secret))) return null;
+  const changes: string[] = [];
+  for (const f of DEPLOY_RECORD) {
+    const now = f.value(fn);
+    const recorded = digests.get(f.secret)!;
+    if (recorded === secretDigest(now)) continue;
+    const show = f.show ?? ((v: string) => v);
+    const was = [...f.candidates(fn), ...also].find((v) => secretDigest(v) === recorded);
+    changes.push(was === undefined ? `${f.field} changed (now ${show(now)})` : `${f.field} ${show(was)} → ${show(now)}`);
+  }
+  return changes;
+}
 
 /** The digest Supabase lists for a secret value: hex SHA-256. */
 export const secretDigest = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');
@@ -68,25 +134,49 @@ export interface BridgeDeployPlan {
   sourceDigest: string;
   /** Why, in words: names only. */
   reasons: string[];
+  /** What changed since clawops's last deploy without clawops ("version 7 → 9"). */
+  outside: string[];
 }
 
-/** Compares what should be deployed with what Supabase lists. `exists`: whether the function is there at all. */
+/**
+ * Compares what should be deployed with what Supabase lists and reports. `existing`: the function
+ * as Supabase reports it, or null when there is none; `verifyJwt` and `entrypoint`: what
+ * supabase/config.toml says.
+ */
 export function planBridgeDeploy(input: {
   files: readonly FunctionFile[];
   secrets: Record<string, string>;
   listed: readonly SecretDigest[];
-  exists: boolean;
+  existing: FunctionInfo | null;
+  verifyJwt: boolean;
+  entrypoint: string;
 }): BridgeDeployPlan {
   const listed = new Map(input.listed.map((s) => [s.name, s.digest]));
   const reasons: string[] = [];
   const digest = sourceDigest(input.files);
   let deploy = false;
-  if (!input.exists) {
+  let outside: string[] = [];
+  if (!input.existing) {
     deploy = true;
     reasons.push('the function is not deployed');
-  } else if (listed.get(SOURCE_DIGEST_SECRET) !== secretDigest(digest)) {
-    deploy = true;
-    reasons.push('the function\'s source changed');
+  } else {
+    const changed = changedOutside(input.existing, input.listed, [input.entrypoint]);
+    if (changed === null) {
+      deploy = true;
+      reasons.push('clawops has no record of deploying it');
+    } else if (changed.length) {
+      deploy = true;
+      outside = changed;
+      reasons.push(`changed outside clawops: ${changed.join(', ')}`);
+    }
+    if (input.existing.verifyJwt !== input.verifyJwt && !changed?.some((c) => c.startsWith('verify_jwt '))) {
+      deploy = true;
+      reasons.push(`verify_jwt is ${input.existing.verifyJwt}, supabase/config.toml says ${input.verifyJwt}`);
+    }
+    if (listed.get(SOURCE_DIGEST_SECRET) !== secretDigest(digest)) {
+      deploy = true;
+      reasons.push('the function\'s source changed');
+    }
   }
   const secrets: string[] = [];
   for (const [name, value] of Object.entries(input.secrets).sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -95,5 +185,5 @@ export function planBridgeDeploy(input: {
     secrets.push(name);
     reasons.push(was === undefined ? `secret ${name} is new` : `secret ${name} changed`);
   }
-  return { deploy, secrets, sourceDigest: digest, reasons };
+  return { deploy, secrets, sourceDigest: digest, reasons, outside };
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { DELTA_MAX_CHARS, type DeltaData, type DoneData } from '../../bridge/openclaw-bridge/events.js';
+import { DELTA_MAX_CHARS, type DeltaData, type DoneData } from '../../supabase/functions/openclaw-bridge/events.js';
 import { BRIDGE_DIR } from '../support/bridge-process.js';
 
 type Out = { event: string; data: Record<string, unknown> };

@@ -68,4 +68,19 @@ describe('plan reports', () => {
     assert.match(renderDriftText(plans[2]!), /openclaw\.json: content differs — merged but not yet applied/);
     assert.equal(renderDriftText(plans[0]!), 'No drift: t (ubuntu@test) matches the configuration at abc123.\n');
   });
+
+  test('drift tells an edge function changed outside clawops from one behind the repository', () => {
+    const edge = {
+      name: 'openclaw-bridge',
+      projectRef: 'qsyncscriptbridgeprd',
+      action: 'deploy' as const,
+      reasons: ['changed outside clawops: version 7 → 9, verify_jwt false → true', 'secret OPENCLAW_BRIDGE_CORS_ORIGINS changed'],
+      outside: ['version 7 → 9', 'verify_jwt false → true'],
+    };
+    const text = renderDriftText({ ...plans[0]!, edge });
+    assert.match(text, /^ {2}! edge function openclaw-bridge: version 7 → 9, verify_jwt false → true — changed outside clawops$/m);
+    assert.match(text, /^ {2}! edge function openclaw-bridge: secret OPENCLAW_BRIDGE_CORS_ORIGINS changed — merged but not yet applied$/m);
+    assert.match(renderPlanText({ ...plans[0]!, edge }), /~ deploy openclaw-bridge \(Supabase project qsyncscriptbridgeprd\) {2}— changed outside clawops: version 7 → 9, verify_jwt false → true; secret/);
+    assert.equal(renderDriftText({ ...plans[0]!, edge: { ...edge, action: 'no-op', reasons: ['unchanged'], outside: [] } }).startsWith('No drift'), true);
+  });
 });

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { bridgeSecrets, planBridgeDeploy, secretDigest, SOURCE_DIGEST_SECRET } from '../../src/supabase/bridge-deploy.js';
+import { bridgeSecrets, changedOutside, deployRecord, planBridgeDeploy, secretDigest, SOURCE_DIGEST_SECRET } from '../../src/supabase/bridge-deploy.js';
 import { readFunctionFiles } from '../../src/supabase/function-source.js';
 import { ManagementApiSupabase } from '../../src/supabase/management-api.js';
 import { SupabaseError, type FunctionFile } from '../../src/supabase/port.js';
@@ -49,7 +49,7 @@ describe('Supabase Management API adapter', () => {
   after(() => api.close());
 
   test('deployFunction uploads the bridge as multipart: one metadata part, one file part per source file', async () => {
-    assert.deepEqual(files.map((f) => f.name), ['auth.ts', 'device.ts', 'events.ts', 'gateway.ts', 'handler.ts', 'http.ts', 'index.ts', 'protocol.ts', 'settings.ts', 'sse.ts', 'stream.ts']);
+    assert.deepEqual(files.map((f) => f.name), ['auth.ts', 'device.ts', 'events.ts', 'gateway.ts', 'handler.ts', 'http.ts', 'index.ts', 'limits.ts', 'protocol.ts', 'settings.ts', 'sse.ts', 'stream.ts']);
     const r = await supabase.deployFunction({ projectRef: REF, slug: 'openclaw-bridge', files, entrypoint: 'index.ts', verifyJwt: false });
     seen.push(r);
     assert.equal(r.version, 1);
@@ -185,20 +185,25 @@ describe('Supabase Management API adapter', () => {
     try {
       const sb = new ManagementApiSupabase({ accessToken: TOKEN, baseUrl: fresh.url });
       const plan = async (f: FunctionFile[], v: Record<string, string>) =>
-        planBridgeDeploy({ files: f, secrets: v, listed: await sb.listSecrets(project), exists: (await sb.getFunction(project, 'openclaw-bridge')) !== null });
+        planBridgeDeploy({ files: f, secrets: v, listed: await sb.listSecrets(project), existing: await sb.getFunction(project, 'openclaw-bridge'), verifyJwt: false, entrypoint: 'index.ts' });
       const apply = async (f: FunctionFile[], v: Record<string, string>) => {
         const p = await plan(f, v);
         await sb.setSecrets(project, Object.fromEntries(p.secrets.map((n) => [n, v[n]!])));
         if (p.deploy) {
           await sb.deployFunction({ projectRef: project, slug: 'openclaw-bridge', files: f, entrypoint: 'index.ts', verifyJwt: false });
-          await sb.setSecrets(project, { [SOURCE_DIGEST_SECRET]: p.sourceDigest });
+          await sb.setSecrets(project, { ...deployRecord((await sb.getFunction(project, 'openclaw-bridge'))!), [SOURCE_DIGEST_SECRET]: p.sourceDigest });
         }
         return p;
       };
+      assert.equal((await plan(files, wanted.values)).reasons[0], 'the function is not deployed');
+      // Deployed before any record was kept (by hand, or an earlier clawops): deployed once, to make one.
+      await sb.deployFunction({ projectRef: project, slug: 'openclaw-bridge', files, entrypoint: 'index.ts', verifyJwt: false });
+      assert.deepEqual((await plan(files, wanted.values)).reasons[0], 'clawops has no record of deploying it');
       const first = await apply(files, wanted.values);
       assert.equal(first.deploy, true);
       assert.deepEqual(first.secrets, Object.keys(wanted.values).sort());
-      assert.deepEqual(first.reasons[0], 'the function is not deployed');
+      assert.deepEqual(first.reasons[0], 'clawops has no record of deploying it');
+      assert.equal((await plan(files, wanted.values)).deploy, false, 'recorded now');
 
       const second = await plan(files, wanted.values);
       assert.deepEqual({ deploy: second.deploy, secrets: second.secrets, reasons: second.reasons }, { deploy: false, secrets: [], reasons: [] });
@@ -208,9 +213,37 @@ describe('Supabase Management API adapter', () => {
       assert.equal(third.deploy, true);
       assert.deepEqual(third.secrets, ['OPENCLAW_BRIDGE_TIMEOUT_SECONDS']);
       assert.deepEqual(third.reasons, ['the function\'s source changed', 'secret OPENCLAW_BRIDGE_TIMEOUT_SECONDS changed']);
-      assert.equal(fresh.functions.get('openclaw-bridge')!.version, 2);
+      assert.equal(fresh.functions.get('openclaw-bridge')!.version, 3);
       assert.equal((await plan(edited, { ...wanted.values, OPENCLAW_BRIDGE_TIMEOUT_SECONDS: '120' })).deploy, false);
-      seen.push(first, second, third);
+
+      // Behind clawops's back: a redeploy as the Supabase CLI makes one (its paths, verify_jwt on by
+      // default), another, then the dashboard's toggle back off.
+      const v = { ...wanted.values, OPENCLAW_BRIDGE_TIMEOUT_SECONDS: '120' };
+      const cliFiles = edited.map((f) => ({ ...f, name: `supabase/functions/openclaw-bridge/${f.name}` }));
+      await sb.deployFunction({ projectRef: project, slug: 'openclaw-bridge', files: cliFiles, entrypoint: 'supabase/functions/openclaw-bridge/index.ts', verifyJwt: true });
+      await sb.deployFunction({ projectRef: project, slug: 'openclaw-bridge', files: cliFiles, entrypoint: 'supabase/functions/openclaw-bridge/index.ts', verifyJwt: true });
+      const fn = (await sb.getFunction(project, 'openclaw-bridge'))!;
+      const outside = changedOutside(fn, await sb.listSecrets(project), ['index.ts'])!;
+      assert.deepEqual(outside.slice(0, 3), ['version 3 → 5', 'verify_jwt false → true', 'entrypoint_path index.ts → supabase/functions/openclaw-bridge/index.ts']);
+      assert.match(outside[3]!, /^ezbr_sha256 changed \(now [0-9a-f]{12}…\)$/);
+      assert.equal(outside.length, 4, 'the status did not change');
+      const fourth = await plan(edited, v);
+      assert.equal(fourth.deploy, true);
+      assert.deepEqual(fourth.outside, outside);
+      assert.equal(fourth.reasons[0], `changed outside clawops: ${outside.join(', ')}`);
+      // Reconfigured in place (no new version): verify_jwt alone is noticed.
+      await apply(edited, v);
+      assert.deepEqual(changedOutside((await sb.getFunction(project, 'openclaw-bridge'))!, await sb.listSecrets(project)), []);
+      const patched = await fetch(`${fresh.url}/v1/projects/${project}/functions/openclaw-bridge`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ verify_jwt: true }),
+      });
+      assert.equal(patched.status, 200);
+      const fifth = await plan(edited, v);
+      assert.deepEqual(fifth.outside, ['verify_jwt false → true']);
+      assert.equal(fifth.deploy, true);
+      seen.push(first, second, third, fourth, fifth);
     } finally {
       await fresh.close();
     }

@@ -9,9 +9,12 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { DENO } from '../../scripts/tools.js';
-import { REPO_ROOT } from './repo.js';
+import { REPO_ROOT, repoConfig } from './repo.js';
 
-export const BRIDGE_DIR = join(REPO_ROOT, 'bridge/openclaw-bridge');
+const fn = (await repoConfig()).supabase!.function;
+/** The function's folder (config/supabase.yaml function.source) and its entrypoint (supabase/config.toml). */
+export const BRIDGE_DIR = join(REPO_ROOT, fn.source);
+export const BRIDGE_ENTRY = join(BRIDGE_DIR, fn.entrypoint);
 
 export interface BridgeProcess {
   url: string;
@@ -28,7 +31,7 @@ export function denoEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 /** Starts the bridge under `deno` (default: the current line; DENO_LINES lists every line it must run on). */
 export async function startBridge(env: Record<string, string>, deno: string = DENO): Promise<BridgeProcess> {
   if (!existsSync(deno)) throw new Error(`Deno is not installed at ${deno}: run \`bash scripts/tools.sh\` (npm test does)`);
-  const child = spawn(deno, ['run', '--allow-net', '--allow-env', join(BRIDGE_DIR, 'index.ts')], {
+  const child = spawn(deno, ['run', '--allow-net', '--allow-env', BRIDGE_ENTRY], {
     env: denoEnv({ ...env, OPENCLAW_BRIDGE_PORT: '0' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,10 +1,10 @@
 /**
- * The decoder of the bridge's v2 event stream (schema: bridge/openclaw-bridge/events.ts), as
+ * The decoder of the bridge's v2 event stream (schema: supabase/functions/openclaw-bridge/events.ts), as
  * strict as a client may rely on: every event is one of the vocabulary, with exactly its documented
  * fields and their types. Anything else, a gateway field passing through included, throws, naming the
  * event and the field.
  */
-import type { StreamEvent } from '../../bridge/openclaw-bridge/events.js';
+import type { StreamEvent } from '../../supabase/functions/openclaw-bridge/events.js';
 import { parseSse } from './bridge-process.js';
 
 type Check = (v: unknown) => boolean;

@@ -22,10 +22,14 @@ export function clawops(args: string[], opts: { cwd?: string; env?: Record<strin
   });
 }
 
-/** A scratch repository holding a copy of the real config, to break on purpose. */
+/**
+ * A scratch repository holding a copy of the real config, to break on purpose: config/, and
+ * supabase/ (the Supabase CLI's project file with the edge function's settings, and its source).
+ */
 export async function scratchRepo(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'clawops-repo-'));
   await cp(join(REPO_ROOT, 'config'), join(dir, 'config'), { recursive: true });
+  await cp(join(REPO_ROOT, 'supabase'), join(dir, 'supabase'), { recursive: true });
   return dir;
 }
 

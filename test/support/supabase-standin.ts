@@ -4,10 +4,24 @@
  * parsed part by part from the raw bytes, functions versioned per deploy, and secrets stored by
  * value but listed, as Supabase lists them, by name and hex SHA-256 digest only.
  *
- *   POST /v1/projects/{ref}/functions/deploy?slug=…   multipart: metadata + file parts → 201
- *   GET  /v1/projects/{ref}/functions/{slug}           200 | 404
- *   POST /v1/projects/{ref}/secrets                    [{name, value}] → 201
- *   GET  /v1/projects/{ref}/secrets                    [{name, value: sha256(value)}]
+ *   POST  /v1/projects/{ref}/functions/deploy?slug=…   multipart: metadata + file parts → 201
+ *   GET   /v1/projects/{ref}/functions/{slug}           200 | 404
+ *   PATCH /v1/projects/{ref}/functions/{slug}           {name?, verify_jwt?} → 200 (the dashboard's toggle)
+ *   POST  /v1/projects/{ref}/secrets                    [{name, value}] → 201
+ *   GET   /v1/projects/{ref}/secrets                    [{name, value: sha256(value)}]
+ *
+ * A function is reported with the fields and types of the API's FunctionSlugResponse and
+ * DeployFunctionResponse (the Management API's OpenAPI document, as the Supabase CLI vendors it:
+ * github.com/supabase/cli, packages/api/src/generated/openapi.json): id, slug, name, status
+ * (ACTIVE | REMOVED | THROTTLED), version (a new one per deploy), created_at and updated_at
+ * (milliseconds since the epoch, integers), verify_jwt, import_map (a boolean), entrypoint_path,
+ * import_map_path (only when one was given) and ezbr_sha256, the hash of the bundle Supabase built.
+ * The real service builds that bundle itself, so its hash cannot be computed by a client; the
+ * stand-in hashes the uploaded files instead, which changes when they do, as the real one does.
+ * The real service may also report entrypoint_path in its own form (a CLI deploy reads back as
+ * file:///…/supabase/functions/<slug>/index.ts); the stand-in repeats what was sent, and clawops
+ * compares it only with what it read back after its own deploy. Whether a PATCH of verify_jwt alone
+ * makes a new version is not documented; here it does not, so a plan must notice verify_jwt itself.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -34,8 +48,10 @@ export interface StoredFunction {
   slug: string;
   name: string;
   version: number;
-  status: 'ACTIVE';
+  status: 'ACTIVE' | 'REMOVED' | 'THROTTLED';
   verify_jwt: boolean;
+  import_map: boolean;
+  import_map_path?: string;
   entrypoint_path: string;
   created_at: number;
   updated_at: number;
@@ -153,6 +169,8 @@ export async function startSupabaseStandin(opts: { accessToken: string; projectR
           version: (was?.version ?? 0) + 1,
           status: 'ACTIVE',
           verify_jwt: metadata.verify_jwt !== false,
+          import_map: typeof metadata.import_map_path === 'string',
+          ...(typeof metadata.import_map_path === 'string' ? { import_map_path: metadata.import_map_path } : {}),
           entrypoint_path: entry,
           created_at: was?.created_at ?? now,
           updated_at: now,
@@ -164,6 +182,25 @@ export async function startSupabaseStandin(opts: { accessToken: string; projectR
         return send(201, shown);
       }
       const fnPath = /^\/functions\/([^/]+)$/.exec(rest);
+      if (req.method === 'PATCH' && fnPath) {
+        const fn = functions.get(decodeURIComponent(fnPath[1]!));
+        if (!fn) return send(404, { message: 'Function not found' });
+        let change: unknown;
+        try {
+          change = JSON.parse(body.toString('utf8'));
+        } catch {
+          return send(400, { message: 'expected a JSON body' });
+        }
+        const c = change as Record<string, unknown>;
+        if (typeof c !== 'object' || c === null || ('verify_jwt' in c && typeof c.verify_jwt !== 'boolean') || ('name' in c && typeof c.name !== 'string')) {
+          return send(400, { message: 'expected {name?: string, verify_jwt?: boolean}' });
+        }
+        if (typeof c.verify_jwt === 'boolean') fn.verify_jwt = c.verify_jwt;
+        if (typeof c.name === 'string') fn.name = c.name;
+        fn.updated_at = Date.now();
+        const { files: _files, ...shown } = fn;
+        return send(200, shown);
+      }
       if (req.method === 'GET' && fnPath) {
         const fn = functions.get(decodeURIComponent(fnPath[1]!));
         if (!fn) return send(404, { message: 'Function not found' });

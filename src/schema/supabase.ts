@@ -14,6 +14,11 @@ export const SupabaseSchema = z
       source: z.string().regex(/^[a-z0-9_./-]+$/, { error: 'expected a folder in this repository' }).describe('The function\'s source folder.'),
     }),
     environment: z.string().min(1).describe('The environment whose gateway the function fronts (its gateway.publicUrl).'),
+    agent: z
+      .string()
+      .regex(/^[a-z0-9_][a-z0-9_-]{0,63}$/, { error: 'expected a lower-case agent id' })
+      .default('main')
+      .describe('The agent web users talk to (config/openclaw.json agents.entries); set as the function\'s OPENCLAW_BRIDGE_AGENT_ID.'),
     cors: z.strictObject({
       origins: z.array(HttpUrl).describe('Browser origins allowed to call the function; others get no CORS headers.'),
     }),

@@ -65,7 +65,7 @@ describe('the edge function, through clawops', () => {
   test('plan shows a first deploy, with reasons and names only', async () => {
     const r = await run(['plan', '--env', 'edge']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^ {2}~ deploy openclaw-bridge \(Supabase project qsyncscriptbridgeprd\) {2}— the function is not deployed; secret OPENCLAW_BRIDGE_CORS_ORIGINS is new;/m);
+    assert.match(r.stdout, /^ {2}~ deploy openclaw-bridge \(Supabase project qsyncscriptbridgeprd\) {2}— the function is not deployed; secret OPENCLAW_BRIDGE_AGENT_ID is new; secret OPENCLAW_BRIDGE_CORS_ORIGINS is new;/m);
     assert.match(r.stdout, /redeploys: openclaw-bridge$/m);
     assert.equal(api.deploys.length, 0, 'plan deploys nothing');
   });
@@ -96,6 +96,7 @@ describe('the edge function, through clawops', () => {
     assert.equal(settings.code, 0, settings.stderr);
     assert.equal(api.deploys.length, 1);
     assert.equal(api.secrets.get('OPENCLAW_BRIDGE_CORS_ORIGINS'), 'https://syncscript.app,https://quicksync.app');
+    assert.equal(api.secrets.get('OPENCLAW_BRIDGE_AGENT_ID'), 'main');
 
     const entry = join(root, 'bridge/openclaw-bridge/index.ts');
     await writeFile(entry, `${await readFile(entry, 'utf8')}\n// a change\n`);

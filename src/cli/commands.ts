@@ -57,6 +57,18 @@ export const COMMANDS: readonly CommandSpec[] = [
     exits: [0, 1, 64],
   },
   {
+    name: 'audit',
+    usage: ['audit --env NAME [--openclaw PATH] [--json]'],
+    summary: "Have the OpenClaw an environment pins judge its render: config validate and security audit, against the warnings it accepts",
+    options: {
+      env: ENV,
+      openclaw: { value: 'PATH', help: "That OpenClaw: its openclaw.mjs or openclaw command (default: tools/node_modules/openclaw/openclaw.mjs under --root)" },
+      json: { help: 'The verdict as JSON' },
+    },
+    args: [],
+    exits: [0, [1, 'invalid config, a critical finding, a warning not accepted, a stale acceptance, or no OpenClaw of the pinned version'], 64],
+  },
+  {
     name: 'render',
     usage: ['render --env NAME [--out DIR] [--json]'],
     summary: "Render an environment's files (and manifest.json)",

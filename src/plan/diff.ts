@@ -137,6 +137,7 @@ export function diff({ desired, facts, summary, secrets, target, revision }: Dif
     semantic: semanticDiff(facts.release?.summary ?? null, summary),
     uncompared,
     ...(secrets ? { secretsDigest: keyedDigest(Object.fromEntries(desired.files.filter((f) => f.secrets).map((f) => [f.path, sha256(finalContent(f, secrets) ?? '')])), key) } : {}),
+    ...(desired.acceptedFindings?.length ? { acceptedFindings: desired.acceptedFindings.map((a) => ({ ...a })) } : {}),
     ...(facts.lock ? { lock: { holder: facts.lock.holder, since: facts.lock.since, alive: facts.lock.alive } } : {}),
   };
 }

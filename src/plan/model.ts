@@ -1,4 +1,4 @@
-import type { FileRole } from '../render/desired.js';
+import type { AcceptedFinding, FileRole } from '../render/desired.js';
 import type { SemanticChange } from './summary.js';
 
 export type FileAction = 'create' | 'update' | 'delete' | 'no-op';
@@ -60,6 +60,8 @@ export interface Plan {
    */
   secretsDigest?: string;
   edge?: EdgeChange;
+  /** Warnings of OpenClaw's security audit the environment accepts, each with its reason (security.accept). */
+  acceptedFindings?: AcceptedFinding[];
   /** Another apply's lock on the host when the plan was made: who, since when, and whether it runs. */
   lock?: { holder: string; since: string; alive: boolean };
 }

@@ -46,7 +46,7 @@ before(async () => {
     join(root, 'config/environments/edge.yaml'),
     local
       .replace('name: local', 'name: edge')
-      .replace('bind: loopback', 'bind: lan\n  publicUrl: http://127.0.0.1:28789')
+      .replace('bind: loopback', 'bind: lan\n  publicUrl: http://127.0.0.1:28789\n  controlUi: { enabled: false }\n  auth: { rateLimit: { maxAttempts: 10, windowMs: 60000, lockoutMs: 300000 } }')
       .replace(/secrets:\n {2}source: dotenv\n {2}path: \.env\n(.*\n)*/, 'secrets:\n  source: env\n'),
   );
   const sb = join(root, 'config/supabase.yaml');

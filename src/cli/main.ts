@@ -71,7 +71,7 @@ export async function main(
           return EXIT.error;
         }
         const { auditCommand } = await import('./audit-command.js');
-        return await auditCommand(result.config, { env: values.env, root: values.root, json: values.json, ...(str('openclaw') ? { openclaw: str('openclaw')! } : {}) }, output, env, install);
+        return await auditCommand(result.config, { env: values.env, root: values.root, json: values.json, pinned: flag('pinned'), ...(str('openclaw') ? { openclaw: str('openclaw')! } : {}) }, output, env, install);
       }
       case 'render': {
         if (!values.env) throw new UsageError('render needs --env NAME');

@@ -98,6 +98,17 @@ describe('the OpenClaw that judges is the one the environment pins', () => {
     for (const env of config.environments) assert.equal(env.runtime?.openclaw, program.version, env.name);
   });
 
+  test('clawops audit --pinned prints the version for the workflow, and without --openclaw audits with tools/ when it is that version', async () => {
+    const pinned = await clawops(['audit', '--env', 'ec2', '--pinned']);
+    assert.equal(pinned.code, 0, pinned.stderr);
+    assert.equal(pinned.stdout, `openclaw=${program.version}\n`);
+    const run = await clawops(['audit', '--env', 'local'], { env: processEnv });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.equal(run.stderr, '', 'nothing fetched');
+    assert.match(run.stdout, /^clawops audit for local with OpenClaw 2026\.9\.6\n/);
+    assert.match(run.stdout, /^Audit passed: no critical finding, 2 accepted warnings and no other\.$/m);
+  });
+
   test('clawops audit says so and exits 1, before running anything', async () => {
     const root = await scratchRepo();
     try {

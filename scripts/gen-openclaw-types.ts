@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { compile, type JSONSchema } from 'json-schema-to-typescript';
 import { openclawCommand } from './tools.js';
 
-export const RENDERED_SECTIONS = ['gateway', 'secrets', 'models', 'agents', 'plugins'] as const;
+export const RENDERED_SECTIONS = ['gateway', 'secrets', 'models', 'agents', 'tools', 'plugins'] as const;
 export const TYPES_FILE = fileURLToPath(new URL('../src/render/openclaw-config.generated.ts', import.meta.url));
 
 export function openclawSchema(): JSONSchema {

@@ -57,6 +57,22 @@ export const COMMANDS: readonly CommandSpec[] = [
     exits: [0, 1, 64],
   },
   {
+    name: 'audit',
+    usage: ['audit --env NAME [--openclaw PATH] [--json]', 'audit --env NAME --pinned'],
+    summary: "Have the OpenClaw an environment pins judge its render: config validate and security audit, against the warnings it accepts",
+    options: {
+      env: ENV,
+      openclaw: {
+        value: 'PATH',
+        help: "That OpenClaw: its openclaw.mjs or openclaw command (default: tools/ under --root when it is the pinned version, else the pinned version from the npm registry, fetched once)",
+      },
+      json: { help: 'The verdict as JSON' },
+      pinned: { help: 'Print the OpenClaw version the environment pins, as openclaw=VERSION (for $GITHUB_OUTPUT), and stop' },
+    },
+    args: [],
+    exits: [0, [1, 'invalid config, a critical finding, a warning not accepted, a stale acceptance, or no OpenClaw of the pinned version'], 64],
+  },
+  {
     name: 'render',
     usage: ['render --env NAME [--out DIR] [--json]'],
     summary: "Render an environment's files (and manifest.json)",

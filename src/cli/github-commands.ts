@@ -174,6 +174,7 @@ async function prReport(opts: PrReportOptions, io: GitHubIO, event: PullRequestE
       chain: { before: before?.chain ?? null, after: after.chain },
       semantic: semanticDiff(before, after),
       files: compareRenders(baseFiles, headState.files),
+      ...(headState.acceptedFindings ? { accepted: headState.acceptedFindings } : {}),
       plan: await planState(config, opts, event, io),
     };
   }

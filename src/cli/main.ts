@@ -1,3 +1,4 @@
+import { OpenclawError } from '../audit/openclaw.js';
 import { EnvValueError } from '../render/envfile.js';
 import { RenderError } from '../render/render.js';
 import { ArgumentError, commandHelp, overviewHelp, parseCommandLine } from './commands.js';
@@ -61,6 +62,16 @@ export async function main(
             `${Object.keys(c.deployment.agents.entries).length} agents, ${c.environments.length} environments (${c.environments.map((e) => e.name).join(', ')}).`,
         );
         return EXIT.ok;
+      }
+      case 'audit': {
+        if (!values.env) throw new UsageError('audit needs --env NAME');
+        const result = await loadWorkspace(values.root);
+        if (!result.ok) {
+          await reportProblems(result.problems, output, env);
+          return EXIT.error;
+        }
+        const { auditCommand } = await import('./audit-command.js');
+        return await auditCommand(result.config, { env: values.env, root: values.root, json: values.json, pinned: flag('pinned'), ...(str('openclaw') ? { openclaw: str('openclaw')! } : {}) }, output, env, install);
       }
       case 'render': {
         if (!values.env) throw new UsageError('render needs --env NAME');
@@ -186,7 +197,7 @@ export async function main(
       return EXIT.usage;
     }
     // Errors a person can act on, from the renderer, a host, GitHub or a secret source: one line, exit 1.
-    if (e instanceof RenderError || e instanceof HostError || e instanceof GitHubError || e instanceof SecretSourceError || e instanceof EnvValueError) {
+    if (e instanceof RenderError || e instanceof OpenclawError || e instanceof HostError || e instanceof GitHubError || e instanceof SecretSourceError || e instanceof EnvValueError) {
       output.err(`error: ${e.message}`);
       return EXIT.error;
     }

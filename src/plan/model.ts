@@ -1,4 +1,4 @@
-import type { FileRole } from '../render/desired.js';
+import type { AcceptedFinding, FileRole } from '../render/desired.js';
 import type { SemanticChange } from './summary.js';
 
 export type FileAction = 'create' | 'update' | 'delete' | 'no-op';
@@ -77,6 +77,8 @@ export interface Plan {
    * them (an override may be deliberate); the units they touch restart without them.
    */
   overrides?: Override[];
+  /** Warnings of OpenClaw's security audit the environment accepts, each with its reason (security.accept). */
+  acceptedFindings?: AcceptedFinding[];
   /** Another apply's lock on the host when the plan was made: who, since when, and whether it runs. */
   lock?: { holder: string; since: string; alive: boolean; rebooted?: boolean };
 }

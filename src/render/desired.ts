@@ -11,6 +11,17 @@ export interface DesiredState {
   files: DesiredFile[];
   units: DesiredService[];
   host: HostLayout;
+  /**
+   * Warnings of OpenClaw's security audit the environment accepts, with their reasons
+   * (security.accept): every plan lists them, so none is accepted silently.
+   */
+  acceptedFindings?: AcceptedFinding[];
+}
+
+export interface AcceptedFinding {
+  /** The audit's checkId. */
+  check: string;
+  reason: string;
 }
 
 /** How long a service may take to pass its health gate when the environment does not say. */

@@ -1564,6 +1564,839 @@ export type AgentCrossContextMessagingAcrossProviders = boolean
  */
 export type AgentMessageActionAllowlist = string[]
 /**
+ * Global tool profile name used to select a predefined tool policy baseline before applying allow/deny overrides. Use this for consistent environment posture across agents and keep profile names stable.
+ */
+export type ToolProfile = ("minimal" | "coding" | "messaging" | "full")
+/**
+ * Absolute tool allowlist that replaces profile-derived defaults for strict environments. Use this only when you intentionally run a tightly curated subset of tool capabilities.
+ */
+export type ToolAllowlist = string[]
+/**
+ * Extra tool allowlist entries merged on top of the selected tool profile and default policy. Keep this list small and explicit so audits can quickly identify intentional policy exceptions.
+ */
+export type ToolAllowlistAdditions = string[]
+/**
+ * Global tool denylist that blocks listed tools even when profile or provider rules would allow them. Use deny rules for emergency lockouts and long-term defense-in-depth.
+ */
+export type ToolDenylist = string[]
+/**
+ * Enable managed web_search and optional Codex-native search for eligible models.
+ */
+export type EnableWebSearchTool = boolean
+/**
+ * Search provider id. Auto-detected from available API keys if omitted.
+ */
+export type WebSearchProvider = string
+/**
+ * Number of results to return (1-10).
+ */
+export type WebSearchMaxResults = number
+/**
+ * Timeout in seconds for web_search requests.
+ */
+export type WebSearchTimeoutSec = number
+/**
+ * Cache TTL in minutes for web_search results.
+ */
+export type WebSearchCacheTTLMin = number
+/**
+ * Enable native Codex web search for Codex-capable models.
+ */
+export type EnableNativeCodexWebSearch = boolean
+/**
+ * Native Codex web search preference: "cached" (default; unrestricted Codex turns resolve it to live) or "live".
+ */
+export type CodexWebSearchMode = ("cached" | "live")
+/**
+ * Domain allowlist for native Codex web_search. On native-hosted-search turns, it also gates managed web_fetch; managed-provider turns are unchanged.
+ */
+export type CodexAllowedDomains = string[]
+/**
+ * Native Codex search context size hint: "low", "medium", or "high".
+ */
+export type CodexSearchContextSize = ("low" | "medium" | "high")
+/**
+ * Approximate country sent to native Codex web search.
+ */
+export type CodexUserCountry = string
+/**
+ * Approximate region/state sent to native Codex web search.
+ */
+export type CodexUserRegion = string
+/**
+ * Approximate city sent to native Codex web search.
+ */
+export type CodexUserCity = string
+/**
+ * Approximate timezone sent to native Codex web search.
+ */
+export type CodexUserTimezone = string
+/**
+ * Enable the web_fetch tool (lightweight HTTP fetch).
+ */
+export type EnableWebFetchTool = boolean
+/**
+ * Web fetch fallback provider id.
+ */
+export type WebFetchProvider = string
+/**
+ * Max characters returned by web_fetch (truncated).
+ */
+export type WebFetchMaxChars = number
+/**
+ * Hard cap for web_fetch maxChars (applies to config and tool calls).
+ */
+export type WebFetchHardMaxChars = number
+/**
+ * Max download size before truncation.
+ */
+export type WebFetchMaxDownloadSizeBytes = number
+/**
+ * Timeout in seconds for web_fetch requests.
+ */
+export type WebFetchTimeoutSec = number
+/**
+ * Cache TTL in minutes for web_fetch results.
+ */
+export type WebFetchCacheTTLMin = number
+/**
+ * Maximum redirects allowed for web_fetch (default: 3).
+ */
+export type WebFetchMaxRedirects = number
+/**
+ * Override User-Agent header for web_fetch requests.
+ */
+export type WebFetchUserAgent = string
+/**
+ * Use Readability to extract main content from HTML (fallbacks to basic HTML cleanup).
+ */
+export type WebFetchReadabilityExtraction = boolean
+/**
+ * Route web_fetch through a trusted HTTP(S) env proxy and let the proxy resolve DNS. Enable only when that proxy is operator-controlled and enforces outbound policy after DNS resolution.
+ */
+export type WebFetchTrustedEnvProxy = boolean
+/**
+ * Allows web_fetch access to private and internal network targets. Keep disabled unless model-selected URLs are trusted in this deployment.
+ */
+export type WebFetchDangerouslyAllowPrivateNetwork = boolean
+/**
+ * Allow RFC 2544 benchmark-range IPs (198.18.0.0/15) for fake-IP proxy compatibility such as Clash or Surge.
+ */
+export type WebFetchAllowRFC2544BenchmarkRange = boolean
+/**
+ * Allow IPv6 Unique Local Addresses (fc00::/7) for trusted fake-IP proxy compatibility such as sing-box, Clash, or Surge.
+ */
+export type WebFetchAllowIPv6UniqueLocalRange = boolean
+/**
+ * Exact hostnames or IP literals allowed for web_fetch, including otherwise blocked targets. Keep the list minimal.
+ */
+export type WebFetchAllowedHostnames = string[]
+/**
+ * Hostname patterns denied before DNS and allow rules on every web_fetch redirect. Supports exact hosts and "*.example.com" for subdomains only; add "example.com" separately to block the apex. Empty or unset adds no denials.
+ */
+export type WebFetchBlockedHostnames = string[]
+/**
+ * Opaque generated profile version used to switch managed credentials atomically.
+ */
+export type GitHubProfileVersion = string
+/**
+ * Marks a managed OAuth profile whose rotating refresh credential is owned by the Gateway. Omitted profiles use a personal access token.
+ */
+export type GitHubCredentialKind = "oauth"
+/**
+ * Optional process-local Git author and committer name.
+ */
+export type GitAuthorName = string
+/**
+ * Optional process-local Git author and committer email.
+ */
+export type GitAuthorEmail = string
+/**
+ * Canonical media-understanding model list. Use image, audio, or video capability tags on every entry so each pipeline selects only compatible fallbacks.
+ */
+export type MediaUnderstandingSharedModels = {
+provider?: string
+model?: string
+capabilities?: ("image" | "audio" | "video")[]
+type?: ("provider" | "cli")
+command?: string
+args?: string[]
+maxChars?: number
+maxBytes?: number
+prompt?: string
+timeoutSeconds?: number
+language?: string
+providerOptions?: {
+[k: string]: {
+[k: string]: string | number | boolean | undefined
+} | undefined
+}
+baseUrl?: string
+headers?: {
+[k: string]: string | undefined
+}
+request?: {
+headers?: {
+[k: string]: string | {
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+} | undefined
+}
+auth?: ({
+mode: "provider-default"
+} | {
+mode: "authorization-bearer"
+token: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+} | {
+mode: "header"
+headerName: string
+value: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+prefix?: string
+})
+proxy?: ({
+mode: "env-proxy"
+tls?: {
+ca?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+cert?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+key?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+passphrase?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+serverName?: string
+insecureSkipVerify?: boolean
+}
+} | {
+mode: "explicit-proxy"
+url: string
+tls?: {
+ca?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+cert?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+key?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+passphrase?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+serverName?: string
+insecureSkipVerify?: boolean
+}
+})
+tls?: {
+ca?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+cert?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+key?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+passphrase?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+serverName?: string
+insecureSkipVerify?: boolean
+}
+}
+profile?: string
+preferredProfile?: string
+}[]
+/**
+ * Maximum number of concurrent media understanding operations per turn across image, audio, and video tasks. Lower this in resource-constrained deployments to prevent CPU/network saturation.
+ */
+export type MediaUnderstandingConcurrency = number
+/**
+ * Enable image understanding so attached or referenced images can be interpreted into textual context. Disable if you need text-only operation or want to avoid image-processing cost.
+ */
+export type EnableImageUnderstanding = boolean
+/**
+ * Prefer one capability-tagged tools.media.models entry for image understanding before the remaining compatible fallbacks.
+ */
+export type PreferredImageUnderstandingModel = string
+/**
+ * Default image input size limit for configured and auto-detected models. Set this to match provider payload limits and deployment bandwidth.
+ */
+export type ImageUnderstandingMaxBytes = number
+/**
+ * Default maximum image description length. Use a lower value for compact context or a higher value for detailed OCR and scene analysis.
+ */
+export type ImageUnderstandingMaxChars = number
+/**
+ * Default image-understanding prompt when an entry does not override it. Keep this deterministic when consumers rely on stable descriptions.
+ */
+export type ImageUnderstandingPrompt = string
+/**
+ * Default timeout for image-understanding requests. Increase it for large images or slower local vision models.
+ */
+export type ImageUnderstandingTimeoutSec = number
+/**
+ * Enable audio understanding so voice notes or audio clips can be transcribed for agent context.
+ */
+export type EnableAudioUnderstanding = boolean
+/**
+ * Prefer one capability-tagged tools.media.models entry for audio transcription before the remaining compatible fallbacks.
+ */
+export type PreferredAudioUnderstandingModel = string
+/**
+ * Default audio input size limit for configured and auto-detected models. Set this to the largest recording your providers and network should accept.
+ */
+export type AudioUnderstandingMaxBytes = number
+/**
+ * Default maximum transcript length for configured and auto-detected models. Use a lower value to keep long voice notes from expanding agent context.
+ */
+export type AudioUnderstandingMaxChars = number
+/**
+ * Default audio transcription prompt when a model entry does not override it. Keep the instruction stable when downstream workflows rely on transcript style.
+ */
+export type AudioUnderstandingPrompt = string
+/**
+ * Default timeout for audio understanding requests. Increase it for long recordings or slower local transcription models.
+ */
+export type AudioUnderstandingTimeoutSec = number
+/**
+ * Default language hint for audio transcription providers. Set it when the primary spoken language is known and provider detection is unreliable.
+ */
+export type AudioUnderstandingLanguage = string
+/**
+ * Echo the audio transcript to the originating chat before agent processing. Enable this when users need to verify what the system heard.
+ */
+export type EchoTranscriptToChat = boolean
+/**
+ * Format the echoed transcript with a {transcript} placeholder. Keep the placeholder intact so delivery includes the transcript.
+ */
+export type TranscriptEchoFormat = string
+/**
+ * Enable video understanding so clips can be summarized into text for downstream reasoning and responses. Disable when processing video is out of policy or too expensive for your deployment.
+ */
+export type EnableVideoUnderstanding = boolean
+/**
+ * Prefer one capability-tagged tools.media.models entry for video understanding before the remaining compatible fallbacks.
+ */
+export type PreferredVideoUnderstandingModel = string
+/**
+ * Default video input size limit for configured and auto-detected models. Set this to match provider payload limits and deployment bandwidth.
+ */
+export type VideoUnderstandingMaxBytes = number
+/**
+ * Default maximum video description length. Use a lower value for compact context or a higher value for detailed scene summaries.
+ */
+export type VideoUnderstandingMaxChars = number
+/**
+ * Default video-understanding prompt when an entry does not override it. Keep this deterministic when consumers rely on stable summaries.
+ */
+export type VideoUnderstandingPrompt = string
+/**
+ * Default timeout for video-understanding requests. Increase it for longer clips or slower local analysis models.
+ */
+export type VideoUnderstandingTimeoutSec = number
+/**
+ * Enable automatic link understanding pre-processing so URLs can be summarized before agent reasoning. Keep enabled for richer context, and disable when strict minimal processing is required.
+ */
+export type EnableLinkUnderstanding = boolean
+/**
+ * Maximum number of links expanded per turn during link understanding. Use lower values to control latency/cost in chatty threads and higher values when multi-link context is critical.
+ */
+export type LinkUnderstandingMaxLinks = number
+/**
+ * Per-link understanding timeout budget in seconds before unresolved links are skipped. Keep this bounded to avoid long stalls when external sites are slow or unreachable.
+ */
+export type LinkUnderstandingTimeoutSec = number
+/**
+ * Preferred model list for link understanding tasks, evaluated in order as fallbacks when supported. Use lightweight models first for routine summarization and heavier models only when needed.
+ */
+export type LinkUnderstandingModels = {
+type?: "cli"
+command: string
+args?: string[]
+timeoutSeconds?: number
+}[]
+/**
+ * Controls which sessions can be targeted by sessions_list/sessions_history/sessions_search/sessions_send/session_status. ("all" default = any session on the Gateway, including other agents and users; "agent" = any session in the current agent id; "self" = only current; "tree" = current session + spawned subagent sessions). Cross-agent access is on by default and scoped by tools.agentToAgent; use narrower visibility to restrict access.
+ */
+export type SessionToolsVisibility = ("self" | "tree" | "agent" | "all")
+/**
+ * Controls rolling-history tool-loop detection and the post-compaction guard. Omit to keep rolling detection off and post-compaction protection on. Set true to enable both, or false to disable both.
+ */
+export type ToolLoopDetection = boolean
+/**
+ * Compact large OpenClaw, MCP, and client tool catalogs. OpenClaw runtimes use structured Tool Search automatically when unset; engaged Code Mode takes precedence and Codex uses its native search. Set false to disable it, true for the code bridge, or use the object form to choose a mode.
+ */
+export type ToolSearch = (boolean | {
+enabled?: EnableToolSearch
+mode?: ToolSearchSurface
+codeTimeoutMs?: ToolSearchCodeTimeout
+searchDefaultLimit?: ToolSearchDefaultResults
+maxSearchLimit?: ToolSearchMaxResults
+})
+/**
+ * Enables Tool Search. When on, OpenClaw hides large tool catalogs behind `tool_search_code` or structured search/describe/call tools during embedded runtime runs.
+ */
+export type EnableToolSearch = boolean
+/**
+ * Choose the model-facing surface: "code" exposes `tool_search_code`; "tools" exposes structured search/describe/call fallback tools; "directory" keeps a bounded tool directory visible, exposes a bounded set of likely or required schemas, and defers the rest behind search/describe/call.
+ */
+export type ToolSearchSurface = ("code" | "tools" | "directory")
+/**
+ * Maximum milliseconds for one `tool_search_code` execution. Runtime clamps values to the supported 1s..60s range.
+ */
+export type ToolSearchCodeTimeout = number
+/**
+ * Default number of Tool Search results returned when the model omits a limit. Runtime clamps this to `maxSearchLimit`.
+ */
+export type ToolSearchDefaultResults = number
+/**
+ * Maximum number of Tool Search results a model can request. Runtime clamps values to the supported 1..50 range.
+ */
+export type ToolSearchMaxResults = number
+/**
+ * Generic OpenClaw Code Mode. When omitted globally, defaults to `"auto"`; an authored object without `enabled` remains off. Engaged agent runs expose only `exec` and `wait` to the model and access normal tools through the catalog bridge.
+ */
+export type CodeMode2 = (boolean | "auto" | {
+enabled?: EnableCodeMode
+executor?: CodeModeExecutor
+mode?: CodeModeSurface
+timeoutMs?: CodeModeTimeout
+memoryLimitBytes?: CodeModeMemoryLimit
+maxOutputBytes?: CodeModeOutputLimit
+maxSnapshotBytes?: CodeModeSnapshotLimit
+maxPendingToolCalls?: CodeModePendingToolLimit
+snapshotTtlSeconds?: CodeModeSnapshotTTL
+searchDefaultLimit?: CodeModeDefaultSearchResults
+maxSearchLimit?: CodeModeMaxSearchResults
+})
+/**
+ * Global OpenClaw Code Mode activation. A completely absent global setting defaults to `"auto"`; an authored object without `enabled` remains off. `"auto"` engages catalog-preferred models, while `true` engages tool-capable runs. Agent and model activation overrides take precedence. An engaged run fails closed if the runtime is unavailable instead of exposing the full tool list.
+ */
+export type EnableCodeMode = (boolean | "auto")
+/**
+ * JavaScript executor: "node" (default) uses Node vm for trusted code and is not a security sandbox; "quickjs" uses the bundled QuickJS WASM plugin for hardened guest execution. Tool permissions apply to both. A missing selected executor fails closed.
+ */
+export type CodeModeExecutor = ("node" | "quickjs")
+/**
+ * Model-facing surface. Only "only" is supported: expose code-mode `exec` and `wait` and hide normal tools.
+ */
+export type CodeModeSurface = "only"
+/**
+ * Maximum milliseconds for one code-mode `exec` or `wait` call.
+ */
+export type CodeModeTimeout = number
+/**
+ * QuickJS guest heap limit or best-effort Node worker V8 heap budget in bytes. Node runtime overhead and minimum engine allocations affect the effective budget; external buffers and process RSS are excluded. This is not a security guarantee.
+ */
+export type CodeModeMemoryLimit = number
+/**
+ * Maximum serialized bytes returned through code-mode output.
+ */
+export type CodeModeOutputLimit = number
+/**
+ * Maximum serialized bytes retained for one suspended QuickJS snapshot.
+ */
+export type CodeModeSnapshotLimit = number
+/**
+ * Maximum concurrent nested tool calls a code-mode VM can start before it must resume later.
+ */
+export type CodeModePendingToolLimit = number
+/**
+ * How long suspended Code Mode runs can be resumed with `wait` before they expire.
+ */
+export type CodeModeSnapshotTTL = number
+/**
+ * Default number of hidden catalog search results returned by `catalog.search` inside code mode.
+ */
+export type CodeModeDefaultSearchResults = number
+/**
+ * Maximum number of hidden catalog search results a code-mode program can request.
+ */
+export type CodeModeMaxSearchResults = number
+/**
+ * Collector-mode subagent orchestration. Enabled by default; set false to opt out. Tool permissions still apply to agents_wait and swarm spawn options.
+ */
+export type Swarm = (boolean | {
+enabled?: EnableSwarm
+maxConcurrent?: SwarmConcurrentChildren
+maxChildrenPerGroup?: SwarmLiveChildrenPerGroup
+maxTotalPerGroup?: SwarmTotalChildrenPerGroup
+waitTimeoutSecondsMax?: SwarmMaximumWaitTimeout
+defaultAgentId?: SwarmDefaultAgent
+})
+/**
+ * Enables collector-mode subagents and agents_wait. Default is on; set false to opt out.
+ */
+export type EnableSwarm = boolean
+/**
+ * Maximum concurrently running collector children per swarm group.
+ */
+export type SwarmConcurrentChildren = number
+/**
+ * Maximum live collector children per swarm group.
+ */
+export type SwarmLiveChildrenPerGroup = number
+/**
+ * Maximum lifetime collector spawns per swarm group.
+ */
+export type SwarmTotalChildrenPerGroup = number
+/**
+ * Maximum timeout accepted by agents_wait, in seconds.
+ */
+export type SwarmMaximumWaitTimeout = number
+/**
+ * Default target agent for swarm spawns that omit agentId. The subagent allowlist still applies.
+ */
+export type SwarmDefaultAgent = string
+/**
+ * Allow sends to other channels within the same provider (default: true).
+ */
+export type AllowCrossContextSameProvider = boolean
+/**
+ * Allow sends across different providers (default: true). Set false to block cross-provider messaging.
+ */
+export type AllowCrossContextAcrossProviders = boolean
+/**
+ * Add a visible origin marker when sending cross-context (default: true).
+ */
+export type CrossContextMarker = boolean
+/**
+ * Text prefix for cross-context markers (supports "{channel}").
+ */
+export type CrossContextMarkerPrefix = string
+/**
+ * Text suffix for cross-context markers (supports "{channel}").
+ */
+export type CrossContextMarkerSuffix = string
+/**
+ * Global message action allowlist for the message tool. Use only when the whole runtime should expose and accept a reduced action set; prefer per-agent allowlists for public or sandboxed agents.
+ */
+export type MessageActionAllowlist = string[]
+/**
+ * Enable broadcast action (default: true).
+ */
+export type EnableMessageBroadcast = boolean
+/**
+ * Enables cross-agent session tool access (default: true); omitted or empty allow permits every agent pair. Set false to block ordinary cross-agent access; requester-owned native subagent and ACP child sessions stay reachable under tree or all visibility. For strict separation, set tools.sessions.visibility to agent or self (tree still admits requester-owned native/ACP children), or use separate gateways.
+ */
+export type EnableAgentToAgentTool = boolean
+/**
+ * Agent ids or * patterns that may take part in cross-agent calls; the requesting and target agent must both match. Cross-agent access is on by default, and omitted or empty allow permits every pair. Set an explicit list to restrict access; blank entries deny.
+ */
+export type AgentToAgentTargetAllowlist = string[]
+/**
+ * Enables elevated tool execution path when sender and policy checks pass. Keep disabled in public/shared channels and enable only for trusted owner-operated contexts.
+ */
+export type EnableElevatedToolAccess = boolean
+/**
+ * Selects execution target strategy for shell commands. Use "auto" for runtime-aware behavior (sandbox when available, otherwise gateway), or pin sandbox/gateway/node explicitly when you need a fixed surface.
+ */
+export type ExecTarget = ("auto" | "sandbox" | "gateway" | "node")
+/**
+ * Normalized exec policy selector. Use "auto" for classifier-reviewed approval misses, "ask" for human-reviewed misses, "allowlist" for deterministic safe commands only, or "full" for trusted local operation.
+ */
+export type ExecMode = ("deny" | "allowlist" | "ask" | "auto" | "full")
+export type ExecSecurity = ("deny" | "allowlist" | "full")
+export type ExecAsk = ("off" | "on-miss" | "always")
+/**
+ * Node binding configuration for exec tooling when command execution is delegated through connected nodes. Use explicit node binding only when multi-node routing is required.
+ */
+export type ExecNodeBinding = string
+/**
+ * Directories to prepend to PATH for exec runs (gateway/sandbox).
+ */
+export type ExecPATHPrepend = string[]
+/**
+ * Allow stdin-only safe binaries to run without explicit allowlist entries.
+ */
+export type ExecSafeBins = string[]
+/**
+ * Require explicit approval for interpreter inline-eval forms such as `python -c`, `node -e`, `ruby -e`, or `osascript -e`. Prevents silent allowlist reuse and downgrades allow-always to ask-each-time for those forms.
+ */
+export type RequireInlineEvalApproval = boolean
+/**
+ * Show parser-derived command highlights in exec approval prompts (default: false). Enable this to render highlighted command text without changing exec approval policy.
+ */
+export type ExecCommandHighlighting = boolean
+/**
+ * Default lifetime, in days (1-3650), for standing grants minted by allow-always on automation approvals. Unset keeps grants valid until revoked or the owning automation changes. Terms freeze at mint, so changing this affects only future grants.
+ */
+export type StandingGrantExpiryDays = number
+/**
+ * Additional explicit directories trusted for safe-bin path checks (PATH entries are never auto-trusted).
+ */
+export type ExecSafeBinTrustedDirs = string[]
+/**
+ * Optional provider/model override for the exec reviewer agent. Omit to reuse the configured primary model for the target agent.
+ */
+export type ExecReviewerModel = (string | {
+primary?: string
+fallbacks?: string[]
+})
+/**
+ * Optional reasoning effort for OpenClaw model-backed approval reviews: minimal, low, medium, high, xhigh, or max. Omit to preserve provider defaults. Supported levels are normalized for the selected model. Does not configure native Codex Guardian.
+ */
+export type ExecReviewerThinking = ("minimal" | "low" | "medium" | "high" | "xhigh" | "max")
+/**
+ * Optional Fast mode for OpenClaw approval reviews: true requests priority processing on supported OpenAI Responses and ChatGPT/OAuth routes; false requests standard processing. Omit to preserve provider defaults. Fast mode may cost more and is subject to provider availability. Does not configure native Codex Guardian.
+ */
+export type ExecReviewerFastMode = boolean
+/**
+ * Per-stage exec reviewer timeout in milliseconds for model preparation and completion before falling back to human approval (default: 30000).
+ */
+export type ExecReviewerTimeoutMs = number
+/**
+ * Delay in milliseconds before showing an in-progress notice after an exec approval is granted. Increase to reduce flicker for fast commands, or lower for quicker operator feedback.
+ */
+export type ExecApprovalRunningNoticeMs = number
+export type ExecTimeoutSeconds = number
+/**
+ * When true (default), backgrounded exec sessions on exit and node exec lifecycle events enqueue a system event and request a heartbeat.
+ */
+export type ExecNotifyOnExit = boolean
+/**
+ * When true, successful backgrounded exec exits with empty output still enqueue a completion system event (default: false).
+ */
+export type ExecNotifyOnEmptySuccess = boolean
+/**
+ * Enable or disable apply_patch for OpenAI and OpenAI Codex models when allowed by tool policy (default: true).
+ */
+export type EnableApplyPatch = boolean
+/**
+ * Restrict apply_patch paths to the workspace directory (default: true). Set false to allow writing outside the workspace (dangerous).
+ */
+export type ApplyPatchWorkspaceOnly = boolean
+/**
+ * Optional allowlist of model ids (e.g. "gpt-5.4" or "openai/gpt-5.4").
+ */
+export type ApplyPatchModelAllowlist = string[]
+/**
+ * Restrict filesystem tools (read/write/edit/apply_patch) to the workspace directory (default: false).
+ */
+export type WorkspaceOnlyFSTools = boolean
+/**
+ * Unified `progress_card` status tool for durable plans and narrative notes in parent sessions. Enabled by default; set false to opt out. Always unavailable to subagents.
+ */
+export type EnableStructuredPlanTool = boolean
+/**
  * Enable or disable plugin/extension loading globally during startup and config reload (default: true). Keep enabled only when extension capabilities are required by your deployment.
  */
 export type EnablePlugins = boolean
@@ -1637,6 +2470,7 @@ gateway?: Gateway
 secrets?: Secrets
 models?: Models
 agents?: Agents
+tools?: Tools
 plugins?: Plugins
 }
 /**
@@ -3201,6 +4035,1259 @@ gitAuthor?: {
 name?: AgentGitAuthorName
 email?: AgentGitAuthorEmail
 }
+}
+/**
+ * Tool infrastructure and cross-agent defaults. Root siblings own infrastructure and cross-agent defaults; agents.defaults owns agent-loop behavior; agent entries may override either where supported.
+ */
+export interface Tools {
+profile?: ToolProfile
+allow?: ToolAllowlist
+alsoAllow?: ToolAllowlistAdditions
+deny?: ToolDenylist
+byProvider?: ToolPolicyByProvider
+toolsBySender?: {
+[k: string]: {
+allow?: string[]
+alsoAllow?: string[]
+deny?: string[]
+} | undefined
+}
+web?: WebTools
+github?: GitHubCLIIdentityAndGitAuthor
+media?: {
+models?: MediaUnderstandingSharedModels
+concurrency?: MediaUnderstandingConcurrency
+image?: {
+enabled?: EnableImageUnderstanding
+preferredModel?: PreferredImageUnderstandingModel
+scope?: ImageUnderstandingScope
+maxBytes?: ImageUnderstandingMaxBytes
+maxChars?: ImageUnderstandingMaxChars
+prompt?: ImageUnderstandingPrompt
+timeoutSeconds?: ImageUnderstandingTimeoutSec
+language?: string
+providerOptions?: {
+[k: string]: {
+[k: string]: string | number | boolean | undefined
+} | undefined
+}
+baseUrl?: string
+headers?: {
+[k: string]: string | undefined
+}
+request?: {
+headers?: {
+[k: string]: string | {
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+} | undefined
+}
+auth?: ({
+mode: "provider-default"
+} | {
+mode: "authorization-bearer"
+token: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+} | {
+mode: "header"
+headerName: string
+value: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+prefix?: string
+})
+proxy?: ({
+mode: "env-proxy"
+tls?: {
+ca?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+cert?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+key?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+passphrase?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+serverName?: string
+insecureSkipVerify?: boolean
+}
+} | {
+mode: "explicit-proxy"
+url: string
+tls?: {
+ca?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+cert?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+key?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+passphrase?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+serverName?: string
+insecureSkipVerify?: boolean
+}
+})
+tls?: {
+ca?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+cert?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+key?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+passphrase?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+serverName?: string
+insecureSkipVerify?: boolean
+}
+}
+attachments?: ImageUnderstandingAttachmentPolicy
+}
+audio?: {
+enabled?: EnableAudioUnderstanding
+preferredModel?: PreferredAudioUnderstandingModel
+scope?: AudioUnderstandingScope
+maxBytes?: AudioUnderstandingMaxBytes
+maxChars?: AudioUnderstandingMaxChars
+prompt?: AudioUnderstandingPrompt
+timeoutSeconds?: AudioUnderstandingTimeoutSec
+language?: AudioUnderstandingLanguage
+providerOptions?: {
+[k: string]: {
+[k: string]: string | number | boolean | undefined
+} | undefined
+}
+baseUrl?: string
+headers?: {
+[k: string]: string | undefined
+}
+request?: {
+headers?: {
+[k: string]: string | {
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+} | undefined
+}
+auth?: ({
+mode: "provider-default"
+} | {
+mode: "authorization-bearer"
+token: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+} | {
+mode: "header"
+headerName: string
+value: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+prefix?: string
+})
+proxy?: ({
+mode: "env-proxy"
+tls?: {
+ca?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+cert?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+key?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+passphrase?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+serverName?: string
+insecureSkipVerify?: boolean
+}
+} | {
+mode: "explicit-proxy"
+url: string
+tls?: {
+ca?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+cert?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+key?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+passphrase?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+serverName?: string
+insecureSkipVerify?: boolean
+}
+})
+tls?: {
+ca?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+cert?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+key?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+passphrase?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+serverName?: string
+insecureSkipVerify?: boolean
+}
+}
+attachments?: AudioUnderstandingAttachmentPolicy
+echoTranscript?: EchoTranscriptToChat
+echoFormat?: TranscriptEchoFormat
+}
+video?: {
+enabled?: EnableVideoUnderstanding
+preferredModel?: PreferredVideoUnderstandingModel
+scope?: VideoUnderstandingScope
+maxBytes?: VideoUnderstandingMaxBytes
+maxChars?: VideoUnderstandingMaxChars
+prompt?: VideoUnderstandingPrompt
+timeoutSeconds?: VideoUnderstandingTimeoutSec
+language?: string
+providerOptions?: {
+[k: string]: {
+[k: string]: string | number | boolean | undefined
+} | undefined
+}
+baseUrl?: string
+headers?: {
+[k: string]: string | undefined
+}
+request?: {
+headers?: {
+[k: string]: string | {
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+} | undefined
+}
+auth?: ({
+mode: "provider-default"
+} | {
+mode: "authorization-bearer"
+token: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+} | {
+mode: "header"
+headerName: string
+value: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+prefix?: string
+})
+proxy?: ({
+mode: "env-proxy"
+tls?: {
+ca?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+cert?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+key?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+passphrase?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+serverName?: string
+insecureSkipVerify?: boolean
+}
+} | {
+mode: "explicit-proxy"
+url: string
+tls?: {
+ca?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+cert?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+key?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+passphrase?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+serverName?: string
+insecureSkipVerify?: boolean
+}
+})
+tls?: {
+ca?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+cert?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+key?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+passphrase?: (string | ({
+source: "env"
+provider: string
+id: string
+} | {
+source: "file"
+provider: string
+id: string
+} | {
+source: "exec"
+provider: string
+id: string
+} | {
+source: "store"
+provider: string
+id: string
+}))
+serverName?: string
+insecureSkipVerify?: boolean
+}
+}
+attachments?: VideoUnderstandingAttachmentPolicy
+}
+}
+links?: {
+enabled?: EnableLinkUnderstanding
+scope?: LinkUnderstandingScope
+maxLinks?: LinkUnderstandingMaxLinks
+timeoutSeconds?: LinkUnderstandingTimeoutSec
+models?: LinkUnderstandingModels
+}
+sessions?: {
+visibility?: SessionToolsVisibility
+}
+loopDetection?: {
+enabled?: ToolLoopDetection
+}
+toolSearch?: ToolSearch
+codeMode?: CodeMode2
+swarm?: Swarm
+message?: {
+crossContext?: {
+allowWithinProvider?: AllowCrossContextSameProvider
+allowAcrossProviders?: AllowCrossContextAcrossProviders
+marker?: {
+enabled?: CrossContextMarker
+prefix?: CrossContextMarkerPrefix
+suffix?: CrossContextMarkerSuffix
+}
+}
+actions?: {
+allow?: MessageActionAllowlist
+}
+broadcast?: {
+enabled?: EnableMessageBroadcast
+}
+}
+agentToAgent?: AgentToAgentToolAccess
+elevated?: ElevatedToolAccess
+exec?: ExecTool
+fs?: {
+workspaceOnly?: WorkspaceOnlyFSTools
+}
+subagents?: SubagentToolPolicy
+sandbox?: SandboxToolPolicy
+sessions_spawn?: {
+attachments?: {
+enabled?: boolean
+maxTotalBytes?: number
+maxFiles?: number
+maxFileBytes?: number
+retainOnSessionKeep?: boolean
+}
+}
+updatePlan?: EnableStructuredPlanTool
+}
+/**
+ * Per-provider tool allow/deny overrides keyed by channel/provider ID to tailor capabilities by surface. Use this when one provider needs stricter controls than global tool policy.
+ */
+export interface ToolPolicyByProvider {
+[k: string]: {
+allow?: string[]
+alsoAllow?: string[]
+deny?: string[]
+profile?: ("minimal" | "coding" | "messaging" | "full")
+} | undefined
+}
+/**
+ * Web-tool policy grouping for search/fetch providers, limits, and fallback behavior tuning. Keep enabled settings aligned with API key availability and outbound networking policy.
+ */
+export interface WebTools {
+search?: {
+enabled?: EnableWebSearchTool
+provider?: WebSearchProvider
+maxResults?: WebSearchMaxResults
+timeoutSeconds?: WebSearchTimeoutSec
+cacheTtlMinutes?: WebSearchCacheTTLMin
+openaiCodex?: {
+enabled?: EnableNativeCodexWebSearch
+mode?: CodexWebSearchMode
+allowedDomains?: CodexAllowedDomains
+contextSize?: CodexSearchContextSize
+userLocation?: {
+country?: CodexUserCountry
+region?: CodexUserRegion
+city?: CodexUserCity
+timezone?: CodexUserTimezone
+}
+}
+[k: string]: unknown | undefined
+}
+fetch?: {
+enabled?: EnableWebFetchTool
+provider?: WebFetchProvider
+maxChars?: WebFetchMaxChars
+maxCharsCap?: WebFetchHardMaxChars
+maxResponseBytes?: WebFetchMaxDownloadSizeBytes
+timeoutSeconds?: WebFetchTimeoutSec
+cacheTtlMinutes?: WebFetchCacheTTLMin
+maxRedirects?: WebFetchMaxRedirects
+userAgent?: WebFetchUserAgent
+headers?: WebFetchRequestHeaders
+readability?: WebFetchReadabilityExtraction
+useTrustedEnvProxy?: WebFetchTrustedEnvProxy
+ssrfPolicy?: WebFetchSSRFPolicy
+}
+}
+/**
+ * Extra request headers sent with direct web_fetch requests, for example gateway routing or authentication headers. Every configured value is treated as sensitive and redacted from exposed config and debug captures. Values are plain strings, support ${VAR} substitution and the global $${VAR} literal escape, and are sent to model-chosen URLs. Entries are validated when the request is built rather than at config load, so a bad name or unsendable value is dropped and logged instead of disabling the surface; Accept, Accept-Language, User-Agent, and framing headers such as Transfer-Encoding are dropped too. Use tools.web.fetch.userAgent to change the user agent. Cross-origin redirects retain only the guarded-fetch safe header allowlist, and changing the headers actually sent partitions the fetch cache.
+ */
+export interface WebFetchRequestHeaders {
+[k: string]: string | undefined
+}
+/**
+ * Scoped SSRF policy overrides for web_fetch. Keep this narrow and opt in only for known local-network proxy environments.
+ */
+export interface WebFetchSSRFPolicy {
+dangerouslyAllowPrivateNetwork?: WebFetchDangerouslyAllowPrivateNetwork
+allowRfc2544BenchmarkRange?: WebFetchAllowRFC2544BenchmarkRange
+allowIpv6UniqueLocalRange?: WebFetchAllowIPv6UniqueLocalRange
+allowedHostnames?: WebFetchAllowedHostnames
+blockedHostnames?: WebFetchBlockedHostnames
+}
+/**
+ * Managed local GitHub CLI profile and optional Git author for agent tools. Omit this object to preserve the Gateway runtime user's native account and author; repository remote credentials are never overridden.
+ */
+export interface GitHubCLIIdentityAndGitAuthor {
+profileId: GitHubProfileVersion
+kind?: GitHubCredentialKind
+gitAuthor?: {
+name?: GitAuthorName
+email?: GitAuthorEmail
+}
+}
+/**
+ * Restrict image understanding by channel, chat type, or source key. Keep this narrow in busy or untrusted channels to control processing.
+ */
+export interface ImageUnderstandingScope {
+default?: ("allow" | "deny")
+rules?: {
+action: ("allow" | "deny")
+match?: {
+channel?: string
+chatType?: ("direct" | "group" | "channel")
+keyPrefix?: string
+rawKeyPrefix?: string
+}
+}[]
+}
+/**
+ * Choose which matching image attachments are processed. Use first-only handling unless multi-image analysis is intentional.
+ */
+export interface ImageUnderstandingAttachmentPolicy {
+mode?: ("first" | "all")
+maxAttachments?: number
+prefer?: ("first" | "last" | "path" | "url")
+}
+/**
+ * Restrict audio understanding by channel, chat type, or source key. Keep this narrow where automatic transcription is sensitive or expensive.
+ */
+export interface AudioUnderstandingScope {
+default?: ("allow" | "deny")
+rules?: {
+action: ("allow" | "deny")
+match?: {
+channel?: string
+chatType?: ("direct" | "group" | "channel")
+keyPrefix?: string
+rawKeyPrefix?: string
+}
+}[]
+}
+/**
+ * Choose which matching audio attachments are processed. Use first-only handling unless multi-attachment transcription is intentional.
+ */
+export interface AudioUnderstandingAttachmentPolicy {
+mode?: ("first" | "all")
+maxAttachments?: number
+prefer?: ("first" | "last" | "path" | "url")
+}
+/**
+ * Restrict video understanding by channel, chat type, or source key. Keep this narrow in busy or untrusted channels to control processing.
+ */
+export interface VideoUnderstandingScope {
+default?: ("allow" | "deny")
+rules?: {
+action: ("allow" | "deny")
+match?: {
+channel?: string
+chatType?: ("direct" | "group" | "channel")
+keyPrefix?: string
+rawKeyPrefix?: string
+}
+}[]
+}
+/**
+ * Choose which matching video attachments are processed. Use first-only handling unless multi-video analysis is intentional.
+ */
+export interface VideoUnderstandingAttachmentPolicy {
+mode?: ("first" | "all")
+maxAttachments?: number
+prefer?: ("first" | "last" | "path" | "url")
+}
+/**
+ * Controls when link understanding runs relative to conversation context and message type. Keep scope conservative to avoid unnecessary fetches on messages where links are not actionable.
+ */
+export interface LinkUnderstandingScope {
+default?: ("allow" | "deny")
+rules?: {
+action: ("allow" | "deny")
+match?: {
+channel?: string
+chatType?: ("direct" | "group" | "channel")
+keyPrefix?: string
+rawKeyPrefix?: string
+}
+}[]
+}
+/**
+ * Policy for cross-agent session tool calls: sends, list, history, search, and status reads (default: enabled). Use allow to restrict agent pairs; enabled=false blocks ordinary cross-agent access. Requester-owned native subagent and ACP child sessions stay reachable under tree or all visibility. For strict separation, set tools.sessions.visibility to agent or self (tree still admits requester-owned native/ACP children), or use separate gateways.
+ */
+export interface AgentToAgentToolAccess {
+enabled?: EnableAgentToAgentTool
+allow?: AgentToAgentTargetAllowlist
+}
+/**
+ * Elevated tool access controls for privileged command surfaces that should only be reachable from trusted senders. Keep disabled unless operator workflows explicitly require elevated actions.
+ */
+export interface ElevatedToolAccess {
+enabled?: EnableElevatedToolAccess
+allowFrom?: ElevatedToolAllowRules
+}
+/**
+ * Sender allow rules for elevated tools, usually keyed by channel/provider identity formats. Use narrow, explicit identities so elevated commands cannot be triggered by unintended users.
+ */
+export interface ElevatedToolAllowRules {
+[k: string]: (string | number)[] | undefined
+}
+/**
+ * Exec-tool policy grouping for shell execution host, security mode, approval behavior, and runtime bindings. Keep conservative defaults in production and tighten elevated execution paths.
+ */
+export interface ExecTool {
+host?: ExecTarget
+mode?: ExecMode
+security?: ExecSecurity
+ask?: ExecAsk
+node?: ExecNodeBinding
+pathPrepend?: ExecPATHPrepend
+safeBins?: ExecSafeBins
+strictInlineEval?: RequireInlineEvalApproval
+commandHighlighting?: ExecCommandHighlighting
+grantExpiryDays?: StandingGrantExpiryDays
+safeBinTrustedDirs?: ExecSafeBinTrustedDirs
+safeBinProfiles?: ExecSafeBinProfiles
+reviewer?: ExecReviewer
+backgroundMs?: number
+approvalRunningNoticeMs?: ExecApprovalRunningNoticeMs
+timeoutSeconds?: ExecTimeoutSeconds
+cleanupMs?: number
+notifyOnExit?: ExecNotifyOnExit
+notifyOnExitEmptySuccess?: ExecNotifyOnEmptySuccess
+applyPatch?: {
+enabled?: EnableApplyPatch
+workspaceOnly?: ApplyPatchWorkspaceOnly
+allowModels?: ApplyPatchModelAllowlist
+}
+}
+/**
+ * Optional per-binary safe-bin profiles (positional limits + allowed/denied flags).
+ */
+export interface ExecSafeBinProfiles {
+[k: string]: {
+minPositional?: number
+maxPositional?: number
+allowedValueFlags?: string[]
+deniedFlags?: string[]
+} | undefined
+}
+/**
+ * Model-backed exec reviewer used by auto mode before human approval fallback. Configure a narrow model override here when you want exec review isolated from the main agent model.
+ */
+export interface ExecReviewer {
+model?: ExecReviewerModel
+thinking?: ExecReviewerThinking
+fastMode?: ExecReviewerFastMode
+timeoutMs?: ExecReviewerTimeoutMs
+}
+/**
+ * Tool policy wrapper for spawned subagents to restrict or expand tool availability compared to parent defaults. Use this to keep delegated agent capabilities scoped to task intent.
+ */
+export interface SubagentToolPolicy {
+tools?: SubagentToolAllowDenyPolicy
+}
+/**
+ * Allow/deny tool policy applied to spawned subagent runtimes. Keep this narrower than parent scope. Parent-owned tools such as progress_card are always denied, including through allow/alsoAllow.
+ */
+export interface SubagentToolAllowDenyPolicy {
+allow?: string[]
+alsoAllow?: string[]
+deny?: string[]
+}
+/**
+ * Tool policy wrapper for sandboxed agent executions so sandbox runs can have distinct capability boundaries. Use this to enforce stronger safety in sandbox contexts.
+ */
+export interface SandboxToolPolicy {
+tools?: SandboxToolAllowDenyPolicy
+}
+/**
+ * Allow/deny tool policy applied when agents run in sandboxed execution environments. Keep policies minimal so sandbox tasks cannot escalate into unnecessary external actions.
+ */
+export interface SandboxToolAllowDenyPolicy {
+allow?: string[]
+alsoAllow?: string[]
+deny?: string[]
 }
 /**
  * Plugin system controls for enabling extensions, constraining load scope, configuring entries, and tracking installs. Keep plugin policy explicit and least-privilege in production environments.

@@ -27,6 +27,35 @@ export function gatewaySecrets(config: Config): string[] {
   return [...new Set(names)].sort();
 }
 
+/**
+ * OpenClaw counts a model of this many billion parameters or fewer as small: more easily steered by
+ * what it reads, so it must not hold web tools (docs/gateway/security/audit-checks.md,
+ * models.small_params; docs/cli/security.md).
+ */
+export const SMALL_MODEL_MAX_PARAMS_B = 300;
+
+/** provider/model references of the declared models that are small, sorted. */
+export function smallModels(config: Config): string[] {
+  return config.providers
+    .flatMap((p) => p.models.filter((m) => m.parametersB !== undefined && m.parametersB <= SMALL_MODEL_MAX_PARAMS_B).map((m) => `${p.id}/${m.id}`))
+    .sort();
+}
+
+/**
+ * The tool policy of an agent web users can reach (OpenClaw's hardened baseline,
+ * docs/gateway/security/hardened-baseline.md): the messaging profile (sessions, subagents, status),
+ * web tools on top (taken away again for small models), and never host exec, files, control-plane
+ * tools (gateway, cron, plugins), nodes, the browser or messages into other sessions.
+ */
+export function publicAgentTools() {
+  return {
+    profile: 'messaging' as const,
+    alsoAllow: ['group:web'],
+    deny: ['group:runtime', 'group:fs', 'group:automation', 'group:nodes', 'group:ui', 'sessions_send'],
+    elevated: { enabled: false },
+  };
+}
+
 /** openclaw.json in the format of the pinned OpenClaw, typed against its published schema. */
 export function renderOpenclawConfig(config: Config, env: Environment): OpenClawConfig {
   const { deployment, chain } = config;
@@ -51,15 +80,19 @@ export function renderOpenclawConfig(config: Config, env: Environment): OpenClaw
         // An agent with its own primary still falls back along the deployment's chain.
         ...(a.model ? { model: { primary: a.model, fallbacks: chain.filter((ref) => ref !== a.model) } } : {}),
         ...(a.subagents ? { subagents: { allowAgents: [...a.subagents.allowAgents] } } : {}),
+        ...(a.access === 'public' ? { tools: publicAgentTools() } : {}),
       },
     ]),
   );
+  const { controlUi, auth } = env.gateway;
+  const small = smallModels(config);
   return {
     gateway: {
       mode: 'local',
       port: deployment.gateway.port,
       bind: env.gateway.bind,
-      auth: { mode: 'token', token: envRef(deployment.gateway.auth.token.secret) },
+      ...(controlUi ? { controlUi: { enabled: controlUi.enabled, ...(controlUi.allowedOrigins ? { allowedOrigins: [...controlUi.allowedOrigins] } : {}) } } : {}),
+      auth: { mode: 'token', token: envRef(deployment.gateway.auth.token.secret), ...(auth?.rateLimit ? { rateLimit: { ...auth.rateLimit } } : {}) },
       reload: { mode: deployment.gateway.reload.mode },
     },
     secrets: {
@@ -73,6 +106,17 @@ export function renderOpenclawConfig(config: Config, env: Environment): OpenClaw
         systemAgent: { agentId: deployment.agents.systemAgent },
       },
       entries,
+    },
+    tools: {
+      // One web user never reaches another's conversations: a session sees itself and the
+      // subagents it spawned ("agent" would include every web user's sessions of the same agent),
+      // and no agent reads or messages another agent's sessions
+      // (docs/gateway/config-tools/sessions-and-subagents.md, docs/gateway/security/trust-model.md).
+      sessions: { visibility: 'tree' },
+      agentToAgent: { enabled: false },
+      // Elevated exec is the escape from a sandbox to the host; nothing here needs it.
+      elevated: { enabled: false },
+      ...(small.length ? { byProvider: Object.fromEntries(small.map((ref) => [ref, { deny: ['group:web', 'browser'] }])) } : {}),
     },
     plugins: { enabled: deployment.plugins.enabled },
   };

@@ -129,7 +129,8 @@ export function render(config: Config, envName: string, ctx: RenderContext): Des
 
   files.sort((a, b) => a.path.localeCompare(b.path));
   const { runtime, ...bare } = host;
-  return { environment: env.name, services: manager, files, units, host: runtime ? host : bare };
+  const accepted = env.security?.accept.map((a) => ({ check: a.check, reason: a.reason })) ?? [];
+  return { environment: env.name, services: manager, files, units, host: runtime ? host : bare, ...(accepted.length ? { acceptedFindings: accepted } : {}) };
 }
 
 function hostLayout(env: Environment, paths: EnvironmentPaths, ctx: RenderContext): HostLayout {

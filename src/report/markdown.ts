@@ -2,6 +2,7 @@ import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
 import type { ApplyOutcome } from '../apply/apply.js';
 import { countPlan, hasChanges, summaryLine, type FileAction, type Plan, type PlanCounts, type ServiceAction } from '../plan/model.js';
 import type { RenderedFileChange } from '../plan/render-diff.js';
+import type { AcceptedFinding } from '../render/desired.js';
 import type { SemanticChange } from '../plan/summary.js';
 import { driftItems, driftTable } from './drift.js';
 import { markers } from './markers.js';
@@ -27,6 +28,8 @@ export interface PullRequestReport {
   /** The environment's rendered files, base → head. */
   files: RenderedFileChange[];
   plan: PlanState;
+  /** The audit warnings the environment accepts in the pull request (security.accept), with their reasons. */
+  accepted?: AcceptedFinding[];
   /** The pull request's config problems, formatted: when present, nothing else is shown. */
   problems?: string[];
 }
@@ -125,6 +128,9 @@ export function renderPullRequestSummary(report: PullRequestReport): string {
   } else {
     lines.push(`**Plan against ${esc(report.environment)} failed:** ${prose(p.error)}`, '');
     lines.push('- Exit state: `failed`');
+  }
+  for (const a of report.accepted ?? []) {
+    lines.push(`- Accepted audit warning ${code(a.check)} (${code(`config/environments/${report.environment}.yaml`)} security.accept): ${prose(a.reason)}`);
   }
   const changed = report.files.filter((f) => f.action !== 'no-op');
   const n = (a: FileAction) => report.files.filter((f) => f.action === a).length;

@@ -15,6 +15,7 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
   if (!hasChanges(plan)) {
     edge(plan, out);
     uncompared(plan, out);
+    accepted(plan, out);
     lock(plan, out);
     out.push('', summaryLine(plan));
     return `${out.join('\n')}\n`;
@@ -65,6 +66,7 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
   }
   edge(plan, out);
   uncompared(plan, out);
+  accepted(plan, out);
   lock(plan, out);
   out.push('', summaryLine(plan));
   return `${out.join('\n')}\n`;
@@ -103,6 +105,17 @@ export function lockNote(plan: Plan): string | null {
 function lock(plan: Plan, out: string[]): void {
   const note = lockNote(plan);
   if (note) out.push('', note);
+}
+
+/** The audit warnings the environment accepts: in every plan, so none is accepted silently. */
+export function acceptedHeading(plan: Plan): string {
+  return `Accepted audit warnings (config/environments/${plan.environment}.yaml security.accept; clawops audit checks they still fire):`;
+}
+
+function accepted(plan: Plan, out: string[]): void {
+  if (!plan.acceptedFindings?.length) return;
+  out.push('', acceptedHeading(plan));
+  for (const a of plan.acceptedFindings) out.push(`  ! ${a.check}  — ${a.reason}`);
 }
 
 function uncompared(plan: Plan, out: string[]): void {

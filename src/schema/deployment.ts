@@ -13,6 +13,12 @@ export const AgentSchema = z.strictObject({
       allowAgents: z.array(AgentId).min(1).describe('Agents this agent may spawn as subagents.'),
     })
     .optional(),
+  access: z
+    .enum(['public', 'operator'])
+    .default('public')
+    .describe(
+      'public: web users may reach it (through the bridge, or as a subagent of an agent they reach): no host exec, files, elevated or control-plane tools, and no web tools on small models. operator: OpenClaw\'s own tool defaults, for an agent no web user can reach.',
+    ),
 });
 export type Agent = z.infer<typeof AgentSchema>;
 

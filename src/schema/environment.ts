@@ -78,6 +78,29 @@ export const EnvironmentSchema = z
     gateway: z.strictObject({
       bind: z.enum(['loopback', 'lan']).describe('OpenClaw\'s bind mode; it accepts a mode, not an address.'),
       publicUrl: HttpUrl.optional().describe('How the edge function reaches the gateway.'),
+      controlUi: z
+        .strictObject({
+          enabled: z.boolean().default(true).describe('Whether the gateway serves its Control UI (gateway.controlUi.enabled).'),
+          allowedOrigins: z
+            .array(HttpUrl)
+            .min(1)
+            .optional()
+            .describe('The browser origins allowed to open the Control UI (gateway.controlUi.allowedOrigins); needed on a gateway not bound to loopback.'),
+        })
+        .optional()
+        .describe('OpenClaw\'s browser Control UI. A gateway not bound to loopback needs allowedOrigins, or enabled: false.'),
+      auth: z
+        .strictObject({
+          rateLimit: z
+            .strictObject({
+              maxAttempts: z.int().min(1).describe('Failed authentications allowed per client address within the window.'),
+              windowMs: z.int().min(1000).describe('The window failures are counted in, in milliseconds.'),
+              lockoutMs: z.int().min(1000).describe('How long a client address is refused once over the limit, in milliseconds.'),
+              exemptLoopback: z.boolean().default(true).describe('Whether loopback clients (the CLI and smoke checks on the host) are never locked out.'),
+            })
+            .describe('Throttling of failed gateway authentications (gateway.auth.rateLimit); needed on a gateway not bound to loopback.'),
+        })
+        .optional(),
     }),
     providers: z
       .record(
@@ -89,6 +112,22 @@ export const EnvironmentSchema = z
       )
       .optional(),
     secrets: SecretSource.describe('Where this environment\'s secret values come from at apply time.'),
+    security: z
+      .strictObject({
+        accept: z
+          .array(
+            z.strictObject({
+              check: z
+                .string()
+                .regex(/^[a-z][A-Za-z0-9_.-]*$/, { error: 'expected an OpenClaw audit checkId, such as models.weak_tier' })
+                .describe('The checkId of a warning `openclaw security audit` reports.'),
+              reason: z.string().trim().min(1, { error: 'expected a reason: why this warning is accepted here' }).describe('Why the warning is accepted in this environment; shown in every plan.'),
+            }),
+          )
+          .describe('Warnings of `openclaw security audit` this environment accepts, each with its reason. A critical finding cannot be accepted.'),
+      })
+      .optional()
+      .describe('What `clawops audit` lets pass in this environment.'),
   })
   .describe('One environment: where and how the deployment runs (config/environments/<name>.yaml).');
 export type Environment = z.infer<typeof EnvironmentSchema>;

@@ -42,6 +42,11 @@ export const ModelSchema = z.strictObject({
   name: z.string().min(1).describe('Display name.'),
   contextWindow: z.int().positive().describe('Context window in tokens.'),
   maxTokens: z.int().positive().describe('Maximum output tokens.'),
+  parametersB: z
+    .number()
+    .positive()
+    .optional()
+    .describe('Billions of parameters (all experts of a mixture), where published. At 300 or fewer the model is small: no agent gets web tools while it answers.'),
   sampling: SamplingSchema.optional(),
 });
 export type Model = z.infer<typeof ModelSchema>;

@@ -17,6 +17,11 @@ export const SupabaseSchema = z
         .describe('The function\'s source folder, such as supabase/functions/openclaw-bridge. Its settings (verify_jwt, entrypoint) are in supabase/config.toml, where the Supabase CLI reads them.'),
     }),
     environment: z.string().min(1).describe('The environment whose gateway the function fronts (its gateway.publicUrl).'),
+    agent: z
+      .string()
+      .regex(/^[a-z0-9_][a-z0-9_-]{0,63}$/, { error: 'expected a lower-case agent id' })
+      .default('main')
+      .describe('The agent web users talk to (config/openclaw.json agents.entries); set as the function\'s OPENCLAW_BRIDGE_AGENT_ID.'),
     cors: z.strictObject({
       origins: z.array(HttpUrl).describe('Browser origins allowed to call the function; others get no CORS headers.'),
     }),

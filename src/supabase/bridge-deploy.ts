@@ -96,7 +96,8 @@ export function sourceDigest(files: readonly FunctionFile[]): string {
 
 /**
  * The bridge's environment as function secrets: where the gateway is (the fronted environment's
- * gateway.publicUrl), the token and device key (from the secret source), CORS origins and timeout.
+ * gateway.publicUrl), the token and device key (from the secret source), CORS origins, timeout and
+ * the agent web users talk to.
  * SUPABASE_URL and SUPABASE_ANON_KEY are Supabase's own and are not set here.
  */
 export function bridgeSecrets(config: Config, lookup: (name: string) => string | undefined): { values: Record<string, string>; problems: string[] } {
@@ -118,6 +119,7 @@ export function bridgeSecrets(config: Config, lookup: (name: string) => string |
     [ENV.deviceKey]: secret(sb.secrets.deviceKey),
     [ENV.corsOrigins]: sb.cors.origins.join(','),
     [ENV.timeoutSeconds]: String(sb.timeouts.requestSeconds),
+    [ENV.agentId]: sb.agent,
   };
   return { values, problems };
 }

@@ -45,7 +45,7 @@ before(async () => {
     join(root, 'config/environments/edge.yaml'),
     local
       .replace('name: local', 'name: edge')
-      .replace('bind: loopback', 'bind: lan\n  publicUrl: http://127.0.0.1:28789')
+      .replace('bind: loopback', 'bind: lan\n  publicUrl: http://127.0.0.1:28789\n  controlUi: { enabled: false }\n  auth: { rateLimit: { maxAttempts: 10, windowMs: 60000, lockoutMs: 300000 } }')
       .replace(/secrets:\n {2}source: dotenv\n {2}path: \.env\n(.*\n)*/, 'secrets:\n  source: env\n'),
   );
   const sb = join(root, 'config/supabase.yaml');
@@ -64,7 +64,7 @@ describe('the edge function, through clawops', () => {
   test('plan shows a first deploy, with reasons and names only', async () => {
     const r = await run(['plan', '--env', 'edge']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^ {2}~ deploy openclaw-bridge \(Supabase project qsyncscriptbridgeprd\) {2}— the function is not deployed; secret OPENCLAW_BRIDGE_CORS_ORIGINS is new;/m);
+    assert.match(r.stdout, /^ {2}~ deploy openclaw-bridge \(Supabase project qsyncscriptbridgeprd\) {2}— the function is not deployed; secret OPENCLAW_BRIDGE_AGENT_ID is new; secret OPENCLAW_BRIDGE_CORS_ORIGINS is new;/m);
     assert.match(r.stdout, /redeploys: openclaw-bridge$/m);
     assert.equal(api.deploys.length, 0, 'plan deploys nothing');
   });
@@ -95,6 +95,7 @@ describe('the edge function, through clawops', () => {
     assert.equal(settings.code, 0, settings.stderr);
     assert.equal(api.deploys.length, 1);
     assert.equal(api.secrets.get('OPENCLAW_BRIDGE_CORS_ORIGINS'), 'https://syncscript.app,https://quicksync.app');
+    assert.equal(api.secrets.get('OPENCLAW_BRIDGE_AGENT_ID'), 'main');
 
     const entry = join(root, 'supabase/functions/openclaw-bridge/index.ts');
     await writeFile(entry, `${await readFile(entry, 'utf8')}\n// a change\n`);

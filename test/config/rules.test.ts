@@ -63,7 +63,7 @@ describe('agents', () => {
   test("an agent's model must resolve", () => {
     const out = problems(edit(files, DEPLOYMENT, (t) => t.replace('"model": "cerebras/llama-3.3-70b"', '"model": "cerebras/llama-4"')));
     assert.deepEqual(out, [
-      'config/openclaw.json:26:18: agents.entries.sentinel.model: "cerebras/llama-4": provider cerebras declares no model "llama-4" (it declares: llama-3.3-70b)',
+      'config/openclaw.json:28:18: agents.entries.sentinel.model: "cerebras/llama-4": provider cerebras declares no model "llama-4" (it declares: llama-3.3-70b)',
     ]);
   });
 
@@ -82,10 +82,10 @@ describe('agents', () => {
 
   test("the smoke's canary agent is declared, has a model of its own, and that model is not in the chain", () => {
     const withCanary = (agent: string) => edit(files, DEPLOYMENT, (t) => t.replace('"plugins": { "enabled": false }', `"plugins": { "enabled": false },\n  "smoke": { "canaryAgent": "${agent}" }`));
-    assert.deepEqual(problems(withCanary('ghost')), ['config/openclaw.json:31:29: smoke.canaryAgent: unknown agent "ghost" (expected one of: main, scribe, sentinel)']);
-    assert.deepEqual(problems(withCanary('scribe')), ['config/openclaw.json:31:29: smoke.canaryAgent: agent scribe has no model of its own: a canary agent\'s model is one that always fails']);
+    assert.deepEqual(problems(withCanary('ghost')), ['config/openclaw.json:34:29: smoke.canaryAgent: unknown agent "ghost" (expected one of: main, scribe, sentinel)']);
+    assert.deepEqual(problems(withCanary('scribe')), ['config/openclaw.json:34:29: smoke.canaryAgent: agent scribe has no model of its own: a canary agent\'s model is one that always fails']);
     assert.deepEqual(problems(withCanary('sentinel')), [
-      'config/openclaw.json:31:29: smoke.canaryAgent: agent sentinel\'s model cerebras/llama-3.3-70b is in the fallback chain: a canary agent\'s model is one that always fails',
+      'config/openclaw.json:34:29: smoke.canaryAgent: agent sentinel\'s model cerebras/llama-3.3-70b is in the fallback chain: a canary agent\'s model is one that always fails',
     ]);
   });
 });
@@ -112,7 +112,7 @@ describe('proxies and ports', () => {
       edit(files, 'config/environments/local.yaml', (t) => `${t}providers:\n  gemini:\n    baseUrl: https://generativelanguage.googleapis.com/v1beta\n`),
     );
     assert.deepEqual(out, [
-      'config/environments/local.yaml:29:5: providers.gemini.baseUrl: gemini is served through its proxy at http://127.0.0.1:18790/v1; OpenClaw never calls it directly (set upstream to change where the proxy sends requests)',
+      'config/environments/local.yaml:40:5: providers.gemini.baseUrl: gemini is served through its proxy at http://127.0.0.1:18790/v1; OpenClaw never calls it directly (set upstream to change where the proxy sends requests)',
     ]);
   });
 
@@ -130,7 +130,7 @@ describe('proxies and ports', () => {
 
   test('a sampling range must not be upside down', () => {
     const out = problems(edit(files, 'config/providers/kimi.yaml', (t) => t.replace('top_p: 0.95', 'top_p: { min: 1, max: 0.5 }')));
-    assert.deepEqual(out, ['config/providers/kimi.yaml:20:21: models[0].sampling.top_p.min: expected at most max (0.5); found 1']);
+    assert.deepEqual(out, ['config/providers/kimi.yaml:21:21: models[0].sampling.top_p.min: expected at most max (0.5); found 1']);
   });
 
   test('sampling takes rules for known parameters, in one of three forms', () => {
@@ -138,8 +138,8 @@ describe('proxies and ports', () => {
       edit(files, 'config/providers/kimi.yaml', (t) => t.replace('      n: 1\n', '      seed: 1\n').replace('presence_penalty: 0', 'presence_penalty: { fixed: 0 }')),
     );
     assert.deepEqual(out, [
-      'config/providers/kimi.yaml:21:7: models[0].sampling.seed: unknown key "seed" (expected one of: temperature, top_p, n, presence_penalty, frequency_penalty)',
-      'config/providers/kimi.yaml:22:25: models[0].sampling.presence_penalty: expected a number, {thinking, nonThinking} or {min, max}; found an object',
+      'config/providers/kimi.yaml:22:7: models[0].sampling.seed: unknown key "seed" (expected one of: temperature, top_p, n, presence_penalty, frequency_penalty)',
+      'config/providers/kimi.yaml:23:25: models[0].sampling.presence_penalty: expected a number, {thinking, nonThinking} or {min, max}; found an object',
     ]);
   });
 
@@ -164,7 +164,7 @@ describe('secrets', () => {
     assert.deepEqual(out, [
       'config/environments/local.yaml:26:14: secrets.generate[0]: secret OPENCLAW_GATEWAY_TOKEN (a secret to generate) is not declared in config/secrets.yaml',
       'config/openclaw.json:7:28: gateway.auth.token.secret: secret OPENCLAW_GATEWAY_TOKEN (the gateway token) is not declared in config/secrets.yaml',
-      "config/supabase.yaml:18:17: secrets.gatewayToken: secret OPENCLAW_GATEWAY_TOKEN (the bridge's gateway token) is not declared in config/secrets.yaml",
+      "config/supabase.yaml:21:17: secrets.gatewayToken: secret OPENCLAW_GATEWAY_TOKEN (the bridge's gateway token) is not declared in config/secrets.yaml",
     ]);
   });
 
@@ -249,5 +249,58 @@ describe('schema problems', () => {
       out.map((l) => l.split(':')[0]),
       ['config/fallback-chain.yaml', 'config/providers/kimi.yaml', 'config/providers/openrouter.yaml'],
     );
+  });
+});
+
+describe('a gateway reachable from the network, and the audit warnings an environment accepts', () => {
+  const EC2 = 'config/environments/ec2.yaml';
+  const LOCAL = 'config/environments/local.yaml';
+
+  test('a non-loopback gateway with its Control UI on and no allowed origins', () => {
+    const out = problems(edit(files, EC2, (t) => t.replace('  controlUi:\n    enabled: false\n', '')));
+    assert.deepEqual(out, [
+      'config/environments/ec2.yaml:23:9: gateway.bind: a gateway bound to lan serves its Control UI to the network: set gateway.controlUi.allowedOrigins (the browser origins allowed to open it) or gateway.controlUi.enabled: false',
+    ]);
+  });
+
+  test('explicit allowed origins are enough for the Control UI', () => {
+    const result = loadConfig(edit(files, EC2, (t) => t.replace('    enabled: false\n', '    allowedOrigins:\n      - https://control.example.com\n')));
+    assert.deepEqual(result.problems.map(formatProblem), []);
+  });
+
+  test('a non-loopback gateway without an auth rate limit', () => {
+    const out = problems(edit(files, EC2, (t) => t.replace(/  auth:\n(    .*\n|      .*\n)+/, '')));
+    assert.deepEqual(out, [
+      'config/environments/ec2.yaml:23:9: gateway.bind: a gateway bound to lan needs gateway.auth.rateLimit: failed token guesses from the network are otherwise not throttled',
+    ]);
+  });
+
+  test('a loopback gateway needs neither', () => {
+    const result = loadConfig(files);
+    assert.equal(result.ok && result.config.environments.find((e) => e.name === 'local')!.gateway.controlUi, undefined);
+  });
+
+  test('an acceptance without a reason, and one with an empty reason', () => {
+    const missing = problems(edit(files, LOCAL, (t) => t.replace(/    - check: models.weak_tier\n      reason: >-\n(        .*\n)+/, '    - check: models.weak_tier\n')));
+    assert.deepEqual(missing, ['config/environments/local.yaml:34:7: security.accept[1].reason: missing required key (expected string)']);
+    const empty = problems(edit(files, LOCAL, (t) => t.replace(/    - check: models.weak_tier\n      reason: >-\n(        .*\n)+/, '    - check: models.weak_tier\n      reason: "  "\n')));
+    assert.deepEqual(empty, ['config/environments/local.yaml:35:15: security.accept[1].reason: expected a reason: why this warning is accepted here; found "  "']);
+  });
+
+  test('the same check accepted twice', () => {
+    const out = problems(edit(files, LOCAL, (t) => t.replace('    - check: models.weak_tier', '    - check: gateway.trusted_proxies_missing')));
+    assert.deepEqual(out, ['config/environments/local.yaml:34:14: security.accept[1].check: gateway.trusted_proxies_missing is already accepted (security.accept[0]); accept each check once']);
+  });
+
+  test('an agent web users reach through the bridge, or as its subagent, cannot keep operator access', () => {
+    const direct = problems(edit(files, DEPLOYMENT, (t) => t.replace('"subagents": { "allowAgents": ["scribe", "sentinel"] },\n        "access": "public"', '"subagents": { "allowAgents": ["scribe", "sentinel"] },\n        "access": "operator"')));
+    assert.deepEqual(direct, ['config/openclaw.json:18:19: agents.entries.main.access: agent main cannot have operator access: web users talk to it through the bridge (config/supabase.yaml agent); use "public"']);
+    const sub = problems(edit(files, DEPLOYMENT, (t) => t.replace('long-form text",\n        "access": "public"', 'long-form text",\n        "access": "operator"')));
+    assert.deepEqual(sub, ['config/openclaw.json:23:19: agents.entries.scribe.access: agent scribe cannot have operator access: web users reach it as a subagent of main; use "public"']);
+  });
+
+  test('the bridge names an agent that does not exist', () => {
+    const out = problems(edit(files, 'config/supabase.yaml', (t) => t.replace('agent: main', 'agent: concierge')));
+    assert.deepEqual(out, ['config/supabase.yaml:11:8: agent: unknown agent "concierge" (expected one of: main, scribe, sentinel; config/openclaw.json)']);
   });
 });

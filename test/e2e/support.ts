@@ -262,6 +262,10 @@ gateway:
   # As on ec2: reachable from outside the host, here on its own network namespace's address.
   bind: lan
   publicUrl: http://${h.host}:${GATEWAY_PORT}
+  controlUi:
+    enabled: false
+  auth:
+    rateLimit: { maxAttempts: 10, windowMs: 60000, lockoutMs: 300000 }
 providers:
   gemini:
     upstream: ${stub}/gemini/v1beta

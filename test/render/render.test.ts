@@ -19,6 +19,9 @@ describe('golden renders (update with npm run golden, then review the diff)', ()
   }
 });
 
+// The rendered openclaw.json, read back as OpenClaw reads it.
+const openclaw = (env: string, c = config): any => JSON.parse(render(c, env, FIXED_CONTEXT).files.find((f) => f.name === 'openclaw.json')!.content);
+
 describe('render', () => {
   test('is deterministic: the same input gives byte-identical output', () => {
     const a = render(config, 'ec2', FIXED_CONTEXT);
@@ -63,6 +66,51 @@ describe('render', () => {
     const bind = (env: string) => JSON.parse(render(config, env, FIXED_CONTEXT).files.find((f) => f.name === 'openclaw.json')!.content).gateway.bind;
     assert.equal(bind('local'), 'loopback');
     assert.equal(bind('ec2'), 'lan');
+  });
+
+  test('a gateway reachable from the network: Control UI off (or its origins), failed logins throttled; loopback leaves both to OpenClaw', () => {
+    const ec2 = openclaw('ec2').gateway;
+    assert.deepEqual(ec2.controlUi, { enabled: false });
+    assert.deepEqual(ec2.auth.rateLimit, { maxAttempts: 10, windowMs: 60000, lockoutMs: 300000, exemptLoopback: true });
+    const local = openclaw('local').gateway;
+    assert.equal(local.controlUi, undefined);
+    assert.equal(local.auth.rateLimit, undefined);
+    const withOrigins = structuredClone(config);
+    withOrigins.environments.find((e) => e.name === 'ec2')!.gateway.controlUi = { enabled: true, allowedOrigins: ['https://control.example.com'] };
+    assert.deepEqual(openclaw('ec2', withOrigins).gateway.controlUi, { enabled: true, allowedOrigins: ['https://control.example.com'] });
+  });
+
+  test('public agents lose host exec, files, control-plane and elevated tools; operator agents keep OpenClaw\'s defaults', () => {
+    const entries = openclaw('ec2').agents.entries;
+    for (const id of ['main', 'scribe', 'sentinel']) {
+      assert.deepEqual(entries[id].tools, {
+        profile: 'messaging',
+        alsoAllow: ['group:web'],
+        deny: ['group:runtime', 'group:fs', 'group:automation', 'group:nodes', 'group:ui', 'sessions_send'],
+        elevated: { enabled: false },
+      });
+    }
+    const operator = structuredClone(config);
+    operator.deployment.agents.entries.sentinel!.access = 'operator';
+    assert.equal(openclaw('ec2', operator).agents.entries.sentinel.tools, undefined);
+  });
+
+  test('small models (300B parameters or fewer) get no web tools, whichever agent they answer for; sessions stay with their user', () => {
+    const tools = openclaw('ec2').tools;
+    assert.deepEqual(Object.keys(tools.byProvider), [
+      'cerebras/llama-3.3-70b',
+      'groq/llama-3.3-70b-versatile',
+      'groq/meta-llama/llama-4-scout-17b-16e-instruct',
+      'mistral/mistral-small-latest',
+      'openrouter/meta-llama/llama-3.3-70b-instruct:free',
+      'openrouter/openai/gpt-oss-120b:free',
+    ]);
+    for (const rule of Object.values(tools.byProvider)) assert.deepEqual(rule, { deny: ['group:web', 'browser'] });
+    // The 405B model, and models of unpublished size, keep web tools.
+    assert.ok(!('openrouter/nousresearch/hermes-3-llama-3.1-405b:free' in tools.byProvider));
+    assert.deepEqual(tools.sessions, { visibility: 'tree' });
+    assert.deepEqual(tools.agentToAgent, { enabled: false });
+    assert.deepEqual(tools.elevated, { enabled: false });
   });
 
   test('openclaw.json holds references, never values; each process gets only the secrets it uses', () => {

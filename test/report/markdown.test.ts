@@ -9,6 +9,7 @@ import {
   renderDriftIssue,
   renderPullRequestComment,
   renderPullRequestJobSummary,
+  renderPullRequestSummary,
   type PullRequestReport,
 } from '../../src/report/markdown.js';
 import { CANARY, representativeReport } from '../support/pr-fixture.js';
@@ -101,7 +102,7 @@ describe('the pull-request comment (a representative plan)', () => {
     const files = section(comment, 'Rendered files');
     assert.deepEqual(
       [...files.matchAll(/^<details><summary>(.*)<\/summary>$/gm)].map((m) => m[1]),
-      ['~ <code>/home/ubuntu/.openclaw/openclaw.json</code>: content differs (+26 −5)', '~ <code>/home/ubuntu/openclaw-proxies/gemini/proxy.json</code>: content differs (+6 −0)'],
+      ['~ <code>/home/ubuntu/.openclaw/openclaw.json</code>: content differs (+25 −4)', '~ <code>/home/ubuntu/openclaw-proxies/gemini/proxy.json</code>: content differs (+6 −0)'],
     );
     assert.ok(
       files.includes(
@@ -336,4 +337,13 @@ test('a comment marked out of date that would grow past the limit keeps the earl
   assert.ok(stale.length <= COMMENT_LIMIT);
   assert.ok(stale.startsWith('<!-- clawops:plan:ec2 -->\n> [!WARNING]\n> **This plan is out of date.** The plan for `abcdef123456` failed before it could replace it: boom. '));
   assert.ok(stale.includes('**Plan: 0 to add, 3 to change, 0 to destroy; restarts: gemini-proxy, openclaw-gateway**') && !stale.includes('### '));
+});
+
+test('the comment lists the audit warnings the environment accepts, with their reasons, whether or not the host was planned', () => {
+  const accepted = [{ check: 'models.weak_tier', reason: 'step 8 of 11; no *host* tools' }];
+  for (const plan of [report.plan, { state: 'skipped' as const, reason: 'a fork has no secrets' }]) {
+    const summary = renderPullRequestSummary({ ...report, plan, accepted });
+    assert.match(summary, /^- Accepted audit warning `models\.weak_tier` \(`config\/environments\/ec2\.yaml` security\.accept\): step 8 of 11; no \\\*host\\\* tools$/m);
+  }
+  assert.doesNotMatch(renderPullRequestSummary(report), /Accepted audit warning/);
 });

@@ -84,3 +84,28 @@ describe('plan reports', () => {
     assert.equal(renderDriftText({ ...plans[0]!, edge: { ...edge, action: 'no-op', reasons: ['unchanged'], outside: [] } }).startsWith('No drift'), true);
   });
 });
+
+describe('accepted audit warnings', () => {
+  const accepted = [{ check: 'models.weak_tier', reason: 'step 8 of the 11-step chain, without host or web tools' }];
+
+  test('come from the environment into every plan, and into its JSON', async () => {
+    const { render } = await import('../../src/render/render.js');
+    const { FIXED_CONTEXT, repoConfig } = await import('../support/repo.js');
+    const desired = render(await repoConfig(), 'ec2', FIXED_CONTEXT);
+    assert.deepEqual(desired.acceptedFindings?.map((a) => a.check), ['models.weak_tier']);
+    const plan = diff({ desired: { ...cases[0]!.desired, acceptedFindings: accepted }, facts: cases[0]!.facts, summary: { chain: [], providers: {}, agents: {} }, target: 't', revision: 'r' });
+    assert.deepEqual(plan.acceptedFindings, accepted);
+    assert.deepEqual(JSON.parse(renderPlanJson(plan)).acceptedFindings, accepted);
+  });
+
+  test('the terminal lists them, with or without changes', () => {
+    for (const base of [plans[5]!, plans.find((p) => p.files.every((f) => f.action === 'no-op') && p.services.every((s) => s.action === 'no-op'))!]) {
+      const text = renderPlanText({ ...base, acceptedFindings: accepted });
+      assert.match(
+        text,
+        /\nAccepted audit warnings \(config\/environments\/[a-z0-9-]+\.yaml security\.accept; clawops audit checks they still fire\):\n {2}! models\.weak_tier {2}— step 8 of the 11-step chain, without host or web tools\n/,
+      );
+      assert.doesNotMatch(renderPlanText(base), /Accepted audit warnings/);
+    }
+  });
+});

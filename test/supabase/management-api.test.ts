@@ -169,6 +169,7 @@ describe('Supabase Management API adapter', () => {
     const wanted = bridgeSecrets(config, (n) => values[n]);
     assert.deepEqual(wanted.problems, []);
     assert.deepEqual(Object.keys(wanted.values).sort(), [
+      'OPENCLAW_BRIDGE_AGENT_ID',
       'OPENCLAW_BRIDGE_CORS_ORIGINS',
       'OPENCLAW_BRIDGE_DEVICE_KEY',
       'OPENCLAW_BRIDGE_TIMEOUT_SECONDS',
@@ -178,6 +179,8 @@ describe('Supabase Management API adapter', () => {
     // The fronted environment's gateway.publicUrl (data from config; never connected to here).
     assert.equal(wanted.values.OPENCLAW_GATEWAY_URL, config.environments.find((e) => e.name === config.supabase!.environment)!.gateway.publicUrl);
     assert.equal(wanted.values.OPENCLAW_BRIDGE_TIMEOUT_SECONDS, '140');
+    // The agent web users talk to, as config/supabase.yaml names it (the bridge's own default otherwise).
+    assert.equal(wanted.values.OPENCLAW_BRIDGE_AGENT_ID, 'main');
     assert.deepEqual(bridgeSecrets(config, () => undefined).problems, ['OPENCLAW_GATEWAY_TOKEN has no value', 'OPENCLAW_BRIDGE_DEVICE_KEY has no value']);
 
     const project = 'abcdefghijklmnopqrst';

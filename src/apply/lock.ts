@@ -109,8 +109,15 @@ async function recordCutShort(t: Transport, dir: string, info: { holder?: string
   ].join('\n');
   const ids = (await must(t, 'lock', ['bash', '-c', script])).split('\n').filter(Boolean);
   if (!ids.length) return [];
+  // The switch's own leftovers go too: a file it was writing, and the old copies it kept for an
+  // undo that will never run (what is live is what the cut left).
   const record = ids
-    .map((id) => `echo interrupted > ${q(`${dir}/releases/${id}/result`)} && printf '%s\\n' ${q(audit(id))} >> ${q(`${dir}/audit.log`)} && printf '%s\\n' 'outcome interrupted (the host restarted during the switch)' >> ${q(`${dir}/releases/${id}/progress`)}`)
+    .map((id) =>
+      [
+        `echo interrupted > ${q(`${dir}/releases/${id}/result`)} && printf '%s\\n' ${q(audit(id))} >> ${q(`${dir}/audit.log`)} && printf '%s\\n' 'outcome interrupted (the host restarted during the switch)' >> ${q(`${dir}/releases/${id}/progress`)}`,
+        `while IFS= read -r f; do [ -n "$f" ] && rm -f "$f.clawops-new" "$f.clawops-old"; done < ${q(`${dir}/releases/${id}/paths`)} 2>/dev/null; true`,
+      ].join('\n'),
+    )
     .join('\n');
   await must(t, 'lock', asRoot(['bash', '-c', record]));
   return ids;

@@ -60,6 +60,11 @@ describe('the host lock', () => {
     await writeFile(join(cut, 'progress'), 'switching to release 20261130T000000Z-abc1234\n');
     await writeFile(join(done, 'progress'), 'outcome applied\n');
     await writeFile(join(done, 'result'), 'applied\n');
+    // The cut switch had kept an old copy of a file it replaced, for an undo that never ran.
+    const live = join(host.clawopsDir, 'gateway.env');
+    await writeFile(join(cut, 'paths'), `${live}\n`);
+    await writeFile(live, 'new\n');
+    await writeFile(`${live}.clawops-old`, 'old\n');
     const notices: string[] = [];
     const next = await acquireLock(t, host, opts({ holder: 'bob@ci', notice: (n) => notices.push(n) }));
     assert.deepEqual(notices, [
@@ -67,6 +72,7 @@ describe('the host lock', () => {
     ]);
     assert.equal(execFileSync('cat', [join(cut, 'result')], { encoding: 'utf8' }), 'interrupted\n');
     assert.equal(execFileSync('cat', [join(done, 'result')], { encoding: 'utf8' }), 'applied\n', 'a finished release is left as it was');
+    assert.deepEqual((await readdir(host.clawopsDir)).filter((f) => f.startsWith('gateway.env')), ['gateway.env'], 'the old copy kept for the undo is gone; the live file stays');
     const audit = JSON.parse(execFileSync('cat', [join(host.clawopsDir, 'audit.log')], { encoding: 'utf8' })) as Record<string, string>;
     assert.deepEqual({ ...audit, time: 'T' }, { time: 'T', holder: 'alice@laptop', revision: 'abc1234', release: '20261130T000000Z-abc1234', outcome: 'interrupted' });
     await next.release();

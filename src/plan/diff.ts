@@ -37,11 +37,16 @@ export function finalContent(file: DesiredFile, secrets: SecretLookup | undefine
 
 const modeOf = (m: number) => m.toString(8);
 
-/** A new OpenClaw version over a live release keeps a copy of the state the new version may migrate. */
+/**
+ * A new OpenClaw version over a live release keeps a copy of the state the new version may
+ * migrate. The version that ran is the live release's (installed side by side, the new one may
+ * be on the host already); a release that does not record it is taken to have run what is installed.
+ */
 function stateCopy(runtime: RuntimeChange[], facts: HostFacts, desired: DesiredState): Pick<Plan, 'openclawState'> {
-  const oc = runtime.find((r) => r.component === 'openclaw');
-  if (!oc || oc.action !== 'install' || !oc.from || !facts.release || !desired.units.some((u) => u.kind === 'gateway')) return {};
-  return { openclawState: { action: 'copy', from: oc.from, to: oc.to } };
+  const to = desired.host.runtime?.openclaw?.version;
+  const from = facts.release?.runtime?.openclaw ?? runtime.find((r) => r.component === 'openclaw')?.from;
+  if (!to || !from || from === to || !facts.release || !desired.units.some((u) => u.kind === 'gateway')) return {};
+  return { openclawState: { action: 'copy', from, to } };
 }
 
 /**

@@ -40,7 +40,6 @@ describe('a change of the pinned OpenClaw, and a rollback across it', { timeout:
     await e.editRepo(ENV_FILE, (t) => t.replace(`openclaw: ${PREVIOUS}`, `openclaw: ${VERSIONS.openclaw}`));
     const plan = await e.cli(['plan', '--env', ENV, '--detailed-exitcode']);
     await expectExit(plan, 2, e);
-    assert.match(plan.stdout, new RegExp(`~ openclaw ${PREVIOUS.replace(/\./g, '\\.')} → ${VERSIONS.openclaw.replace(/\./g, '\\.')}`));
     assert.match(plan.stdout, new RegExp(`^OpenClaw's state: copied \\(the gateway stopped\\) before OpenClaw ${VERSIONS.openclaw.replace(/\./g, '\\.')} first runs, since it may migrate it; a rollback to ${PREVIOUS.replace(/\./g, '\\.')} restores this copy`, 'm'));
 
     const up = await e.cli(['apply', '--env', ENV]);

@@ -123,3 +123,13 @@ test("what systemd reads for a managed unit that clawops did not write is an ove
     ],
   );
 });
+
+test("a change of OpenClaw's version over a live release copies its state first, whether or not the new version must be installed; no live release, no copy", () => {
+  const c = cases[0]!;
+  const to = c.desired.host.runtime!.openclaw!.version;
+  const live = { ...c.facts.release!, runtime: { node: '24.21.0', openclaw: '2026.9.5' } };
+  const plan = diff({ desired: c.desired, facts: { ...c.facts, release: live }, summary, target: 't', revision: 'r' });
+  assert.deepEqual(plan.openclawState, { action: 'copy', from: '2026.9.5', to });
+  assert.equal(diff({ desired: c.desired, facts: { ...c.facts, release: { ...live, runtime: { node: '24.21.0', openclaw: to } } }, summary, target: 't', revision: 'r' }).openclawState, undefined);
+  assert.equal(diff({ desired: c.desired, facts: { ...c.facts, release: null }, summary, target: 't', revision: 'r' }).openclawState, undefined);
+});

@@ -19,16 +19,6 @@ validate_name "$name"
 state="$TESTHOST_STATE_ROOT/$name"
 [ -d "$state" ] || die "no host '$name' (no state at $state)"
 
-for _ in $(seq 1 50); do
-  pids="$(cgroup_pids "$name")"
-  [ -z "$pids" ] && break
-  for d in $(cgroup_dirs "$name"); do
-    if [ -w "$d/cgroup.kill" ]; then echo 1 >"$d/cgroup.kill" 2>/dev/null || true; fi
-  done
-  # shellcheck disable=SC2086
-  kill -KILL $pids 2>/dev/null || true
-  sleep 0.1
-done
-[ -z "$(cgroup_pids "$name")" ] || die "processes of '$name' survive SIGKILL: $(cgroup_pids "$name" | tr '\n' ' ')"
+kill_host "$name"
 rm -f "$state/nspawn.pid" "$state/host.json"
 log "'$name' lost its power; its disk is kept: up.sh --again $name boots it"

@@ -48,17 +48,7 @@ fi
 # Whatever is still in the host's cgroups is a leftover: a container whose nspawn was SIGKILLed
 # keeps running on its own (its init is re-parented), so kill the whole cgroup tree, by
 # cgroup.kill where the kernel has it and by PID otherwise, and wait until it is empty.
-for _ in $(seq 1 50); do
-  pids="$(cgroup_pids "$name")"
-  [ -z "$pids" ] && break
-  for d in $(cgroup_dirs "$name"); do
-    if [ -w "$d/cgroup.kill" ]; then echo 1 >"$d/cgroup.kill" 2>/dev/null || true; fi
-  done
-  # shellcheck disable=SC2086
-  kill -KILL $pids 2>/dev/null || true
-  sleep 0.1
-done
-[ -z "$(cgroup_pids "$name")" ] || die "processes of '$name' survive SIGKILL: $(cgroup_pids "$name" | tr '\n' ' ')"
+kill_host "$name"
 for d in $(cgroup_dirs "$name"); do
   [ -d "$d" ] || continue
   # Remove bottom-up: a cgroup directory can only go once it has no children.

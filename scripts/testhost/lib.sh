@@ -75,3 +75,20 @@ json_str() {
   s="${s//\"/\\\"}"
   printf '"%s"' "$s"
 }
+
+# SIGKILL to every process in host NAME's cgroups at once (by cgroup.kill where the kernel has it,
+# by PID otherwise), until they are empty; dies if anything survives.
+kill_host() {
+  local name=$1 pids d
+  for _ in $(seq 1 50); do
+    pids="$(cgroup_pids "$name")"
+    [ -z "$pids" ] && break
+    for d in $(cgroup_dirs "$name"); do
+      if [ -w "$d/cgroup.kill" ]; then echo 1 >"$d/cgroup.kill" 2>/dev/null || true; fi
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+    sleep 0.1
+  done
+  [ -z "$(cgroup_pids "$name")" ] || die "processes of '$name' survive SIGKILL: $(cgroup_pids "$name" | tr '\n' ' ')"
+}

@@ -232,6 +232,10 @@ function stateFunctions(input: ActivationInput): string[] {
     `    printf '%s\\0' "$e"`,
     '  done',
     '}',
+    // The copy's entries, one by one: the state folder itself keeps its own owner and mode.
+    'copy_back() {',
+    '  find "$1" -mindepth 1 -maxdepth 1 ! -name .clawops-state.json -print0 | xargs -0 -r cp -a --reflink=auto -t "$state"',
+    '}',
   ];
   if ('copy' in st) {
     const copy = `${rel}/openclaw-state`;
@@ -249,7 +253,7 @@ function stateFunctions(input: ActivationInput): string[] {
       'uncarry_state() {',
       '  [ "$carried" = 1 ] || return 0',
       `  progress "restoring OpenClaw's state as it was before OpenClaw ${st.copy.to} ran; what it wrote is kept in ${kept}"`,
-      `  mkdir -p ${q(kept)} && state_entries | xargs -0 -r mv -t ${q(kept)} && cp -a ${q(`${copy}/.`)} "$state"/ && rm -f "$state/.clawops-state.json"`,
+      `  mkdir -p ${q(kept)} && state_entries | xargs -0 -r mv -t ${q(kept)} && copy_back ${q(copy)}`,
       '}',
     );
   } else {
@@ -261,7 +265,7 @@ function stateFunctions(input: ActivationInput): string[] {
       `  [ -d ${q(from)} ] || { progress "no copy of OpenClaw's state in release ${st.restore.release}"; return 1; }`,
       `  mkdir -p ${q(kept)} && state_entries | xargs -0 -r mv -t ${q(kept)} || return 1`,
       '  carried=1',
-      `  cp -a ${q(`${from}/.`)} "$state"/ && rm -f "$state/.clawops-state.json" || { progress "write failed: restoring OpenClaw's state"; return 1; }`,
+      `  copy_back ${q(from)} || { progress "write failed: restoring OpenClaw's state"; return 1; }`,
       '}',
       'uncarry_state() {',
       '  [ "$carried" = 1 ] || return 0',

@@ -32,6 +32,8 @@ describe('a change of the pinned OpenClaw, and a rollback across it', { timeout:
   it('the upgrade copies OpenClaw\'s state before the new version runs; a rollback restores the copy and keeps what was written since aside', async () => {
     assert.equal((await e.sh(GATEWAY_VERSION)).trim(), `/openclaw/${PREVIOUS}/`);
     const before = await currentRelease(e);
+    const stateDirMode = (await e.sh(`stat -c '%U %a' ${STATE}`)).trim();
+    assert.match(stateDirMode, /^ubuntu /);
     // State as the older OpenClaw left it, and a file of OpenClaw's own that it wrote (its databases).
     await e.sh(`echo written-by-${PREVIOUS} > ${STATE}/e2e-before.txt`);
     const dbs = (await e.sh(`cd ${STATE} && sudo find . -path ./.clawops -prune -o -name '*.sqlite' -print | sort`)).trim();
@@ -62,6 +64,7 @@ describe('a change of the pinned OpenClaw, and a rollback across it', { timeout:
     const live = await currentRelease(e);
     const kept = `${CLAWOPS_DIR}/state-kept/${live.id}`;
     assert.equal((await e.sh(`cat ${STATE}/e2e-before.txt`)).trim(), `written-by-${PREVIOUS}`);
+    assert.equal((await e.sh(`stat -c '%U %a' ${STATE}`)).trim(), stateDirMode, 'the state folder keeps its owner and mode');
     assert.equal((await e.sh(`test -e ${STATE}/e2e-after.txt && echo there || echo gone`)).trim(), 'gone', 'the state is as the older version left it');
     assert.equal((await e.sh(`sudo cat ${kept}/e2e-after.txt`)).trim(), `written-by-${VERSIONS.openclaw}`, 'what the newer version wrote is kept aside, not deleted');
     await assertHostIs(e, live.id);

@@ -1,5 +1,5 @@
 import type { Provider } from '../schema/provider.js';
-import { isWorld, portRange } from '../schema/security-group.js';
+import { canonicalCidr, isWorld, portRange } from '../schema/security-group.js';
 import type { ConfigSources, Parsed } from './load.js';
 import { resolveModel, splitModelRef } from './model.js';
 import type { Problem } from './problem.js';
@@ -294,7 +294,10 @@ function checkSecurityGroups(s: ConfigSources): Problem[] {
         out.push(problemAt(source, at('port'), `expected a range from a lower to a higher port, at most 65535; found "${rule.port}"`));
         return;
       }
-      const key = `${rule.protocol} ${from}-${to} ${rule.cidr}`;
+      // EC2 keeps a block by its network address: another spelling would never match what it describes.
+      const canonical = canonicalCidr(rule.cidr);
+      if (canonical !== rule.cidr) out.push(problemAt(source, at('cidr'), `expected the block's network address, ${canonical}: EC2 stores ${rule.cidr} as that`));
+      const key = `${rule.protocol} ${from}-${to} ${canonical}`;
       const first = seen.get(key);
       if (first !== undefined) out.push(problemAt(source, at('cidr'), `the same rule as securityGroup.ingress[${first}]; EC2 refuses a duplicate rule`));
       else seen.set(key, i);

@@ -56,3 +56,16 @@ export function portRange(port: IngressRule['port']): { from: number; to: number
 
 /** 0.0.0.0/0 or ::/0: anyone on the internet. */
 export const isWorld = (cidr: string): boolean => cidr === '0.0.0.0/0' || cidr === '::/0';
+
+/**
+ * An IPv4 block by its network address, as EC2 stores it ("10.0.0.5/8" → "10.0.0.0/8"); other
+ * text unchanged. https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AuthorizeSecurityGroupIngress.html
+ */
+export function canonicalCidr(cidr: string): string {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr);
+  if (!m) return cidr;
+  const bits = Number(m[5]);
+  const address = m.slice(1, 5).reduce((a, o) => a * 256 + Number(o), 0);
+  const network = bits === 0 ? 0 : address - (address % 2 ** (32 - bits));
+  return `${[24, 16, 8, 0].map((s) => Math.floor(network / 2 ** s) % 256).join('.')}/${bits}`;
+}

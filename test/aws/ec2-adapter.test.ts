@@ -67,6 +67,13 @@ describe('the EC2 security group adapter', () => {
     assert.equal(ec2.groups.get(GROUP)!.length, 1, 'nothing was added');
   });
 
+  test('EC2 keeps a block by its network address, and another spelling of it is a duplicate', async () => {
+    await adapter.authorize(GROUP, [rule(8443, '100.68.0.18/18', 'a')]);
+    assert.deepEqual((await adapter.describeIngress(GROUP)).map((r) => r.source), ['203.0.113.7/32', '100.68.0.0/18']);
+    const e = await refused(adapter.authorize(GROUP, [rule(8443, '100.68.0.0/18', 'b')]));
+    assert.equal(e.code, 'InvalidPermission.Duplicate');
+  });
+
   test('the rules-per-group quota', async () => {
     ec2.rulesPerGroup = 2;
     const e = await refused(adapter.authorize(GROUP, [rule(443, '0.0.0.0/0', 'a'), rule(8443, '0.0.0.0/0', 'b')]));

@@ -348,6 +348,13 @@ describe('the security group', () => {
     assert.equal(loadConfig(withRule('80', '0.0.0.0/0', 'ACME HTTP-01 challenge for the certificate')).ok, true);
   });
 
+  test('a block written other than by its network address, which EC2 would store differently', () => {
+    assert.deepEqual(problems(withRule('8443', '198.51.100.77/24')), [
+      'config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: expected the block\'s network address, 198.51.100.0/24: EC2 stores 198.51.100.77/24 as that',
+    ]);
+    assert.equal(loadConfig(withRule('8443', '198.51.100.77/32')).ok, true);
+  });
+
   test('a description EC2 would refuse, a duplicate rule, a backwards range', () => {
     assert.deepEqual(problems(withRule('8443', '0.0.0.0/0', 'café <admin>')), [
       'config/environments/ec2.yaml:65:20: securityGroup.ingress[2].description: expected only letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* (what EC2 accepts in a rule description); found "café <admin>"',

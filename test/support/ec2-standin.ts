@@ -18,6 +18,9 @@
  *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_IpRange.html
  * - At most 60 inbound rules per group, counted apart for IPv4 and IPv6
  *   (RulesPerSecurityGroupLimitExceeded). https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html
+ * - An IPv4 block is kept by its network address (100.68.0.18/18 becomes 100.68.0.0/18), and
+ *   another spelling of a block already there is a duplicate.
+ *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AuthorizeSecurityGroupIngress.html
  * - Revoking a rule that is not there is no error: the answer lists it as unknownIpPermissionSet.
  *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RevokeSecurityGroupIngress.html
  */
@@ -59,6 +62,15 @@ const NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 const DESCRIPTION = /^[A-Za-z0-9 ._\-:/()#,@[\]+=&;{}!$*]{0,255}$/;
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
+/** 100.68.0.18/18 → 100.68.0.0/18, as EC2 stores an IPv4 block. */
+function canonical(cidr: string): string {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr);
+  if (!m) return cidr;
+  const bits = Number(m[5]);
+  const n = m.slice(1, 5).reduce((a, o) => a * 256 + Number(o), 0);
+  const net = bits === 0 ? 0 : n - (n % 2 ** (32 - bits));
+  return `${[24, 16, 8, 0].map((s) => Math.floor(net / 2 ** s) % 256).join('.')}/${bits}`;
+}
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 class Ec2Fault extends Error {
@@ -120,7 +132,7 @@ export async function startEc2Standin(opts: { region?: string } = {}): Promise<E
       const base = { protocol: p('IpProtocol')!.toLowerCase(), from: Number(p('FromPort') ?? -1), to: Number(p('ToPort') ?? -1) };
       for (const [list, field] of [['IpRanges', 'CidrIp'], ['Ipv6Ranges', 'CidrIpv6']] as const) {
         for (let j = 1; params.has(`IpPermissions.${i}.${list}.${j}.${field}`); j++) {
-          out.push({ ...base, source: p(`${list}.${j}.${field}`)!, description: p(`${list}.${j}.Description`) ?? '' });
+          out.push({ ...base, source: canonical(p(`${list}.${j}.${field}`)!), description: p(`${list}.${j}.Description`) ?? '' });
         }
       }
     }

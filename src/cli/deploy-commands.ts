@@ -161,6 +161,12 @@ export async function applyCommand(
   const shown = { plan: false };
   return transaction(d, output, opts.json, 'Apply', async (t, p, signal) => {
     const progress = p.step;
+    // The group is planned before the host, so the question shows its rules too; a host with
+    // nothing to change still asks when the group has.
+    const sgPlanned = d.securityGroup ? await planSecurityGroup(d.securityGroup) : undefined;
+    const withGroup = (plan: Plan): Plan => (sgPlanned ? { ...plan, securityGroup: sgPlanned.change } : plan);
+    const ask = opts.ask ? approval(d, output, (text) => (opts.json ? output.err(text) : output.out(text)), 'Do you want to apply these changes to', shown) : undefined;
+    let asked = false;
     const result = await apply({
       signal,
       transport: t,
@@ -176,7 +182,14 @@ export async function applyCommand(
       lockWaitMs: opts.lockWaitSeconds * 1000,
       progress,
       status: p.status,
-      ...(opts.ask ? { approve: approval(d, output, (text) => (opts.json ? output.err(text) : output.out(text)), 'Do you want to apply these changes to', shown) } : {}),
+      ...(ask
+        ? {
+            approve: (plan: Plan, sig?: AbortSignal) => {
+              asked = true;
+              return ask(withGroup(plan), sig);
+            },
+          }
+        : {}),
     });
     // The edge function follows the host: only once the gateway it fronts is applied.
     let edgeFailure: string | undefined;
@@ -200,9 +213,10 @@ export async function applyCommand(
       return DEPLOY_EXIT.error;
     }
     // The security group follows too: what it opens is served by the host just applied.
-    if (d.securityGroup && (result.outcome === 'applied' || result.outcome === 'no-changes')) {
-      const planned = await planSecurityGroup(d.securityGroup);
+    if (d.securityGroup && sgPlanned && (result.outcome === 'applied' || result.outcome === 'no-changes')) {
+      const planned = sgPlanned;
       result.plan.securityGroup = planned.change;
+      if (ask && !asked && planned.change.rules.some((r) => r.action !== 'no-op') && !(await ask(result.plan, signal))) throw new NotApprovedError();
       if (planned.change.action === 'unknown') output.err(`warning: the security group ${planned.change.id} was not compared: ${planned.change.reasons.join('; ')}`);
       if (planned.change.rules.some((r) => r.action !== 'no-op')) {
         try {

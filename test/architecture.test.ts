@@ -49,3 +49,11 @@ test('imports point one way and the core stays pure', async () => {
   }
   assert.deepEqual(violations, []);
 });
+
+test('the EC2 SDK is imported by its one adapter only', async () => {
+  const importers: string[] = [];
+  for (const path of await sources(join(REPO_ROOT, 'src'))) {
+    if (/from '@aws-sdk\/client-ec2'/.test(await readFile(path, 'utf8'))) importers.push(relative(REPO_ROOT, path));
+  }
+  assert.deepEqual(importers, ['src/aws/ec2-adapter.ts']);
+});

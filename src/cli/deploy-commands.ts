@@ -3,6 +3,7 @@ import { apply, type ApplyOutcome } from '../apply/apply.js';
 import { InterruptedError, LockedError, NotApprovedError } from '../apply/errors.js';
 import { rollback } from '../apply/rollback.js';
 import { applyEdge, planEdge } from '../apply/edge.js';
+import { applySecurityGroup, planSecurityGroup } from '../apply/security-group.js';
 import { gatherFacts } from '../apply/host.js';
 import { diff } from '../plan/diff.js';
 import { manifestOf } from '../render/manifest.js';
@@ -42,6 +43,7 @@ export async function makePlan(d: Deployment): Promise<Plan> {
     const facts = await gatherFacts(t, d.desired);
     const plan = diff({ desired: d.desired, facts, summary: d.summary, secrets: d.secrets, target: t.target, revision: d.revision });
     if (d.edge) plan.edge = (await planEdge(d.edge)).change;
+    if (d.securityGroup) plan.securityGroup = (await planSecurityGroup(d.securityGroup)).change;
     return plan;
   } finally {
     await t.close();
@@ -159,6 +161,12 @@ export async function applyCommand(
   const shown = { plan: false };
   return transaction(d, output, opts.json, 'Apply', async (t, p, signal) => {
     const progress = p.step;
+    // The group is planned before the host, so the question shows its rules too; a host with
+    // nothing to change still asks when the group has.
+    const sgPlanned = d.securityGroup ? await planSecurityGroup(d.securityGroup) : undefined;
+    const withGroup = (plan: Plan): Plan => (sgPlanned ? { ...plan, securityGroup: sgPlanned.change } : plan);
+    const ask = opts.ask ? approval(d, output, (text) => (opts.json ? output.err(text) : output.out(text)), 'Do you want to apply these changes to', shown) : undefined;
+    let asked = false;
     const result = await apply({
       signal,
       transport: t,
@@ -174,7 +182,14 @@ export async function applyCommand(
       lockWaitMs: opts.lockWaitSeconds * 1000,
       progress,
       status: p.status,
-      ...(opts.ask ? { approve: approval(d, output, (text) => (opts.json ? output.err(text) : output.out(text)), 'Do you want to apply these changes to', shown) } : {}),
+      ...(ask
+        ? {
+            approve: (plan: Plan, sig?: AbortSignal) => {
+              asked = true;
+              return ask(withGroup(plan), sig);
+            },
+          }
+        : {}),
     });
     // The edge function follows the host: only once the gateway it fronts is applied.
     let edgeFailure: string | undefined;
@@ -197,6 +212,22 @@ export async function applyCommand(
       output.err(`error: the host is applied, but the edge function was not deployed: ${edgeFailure}`);
       return DEPLOY_EXIT.error;
     }
+    // The security group follows too: what it opens is served by the host just applied.
+    if (d.securityGroup && sgPlanned && (result.outcome === 'applied' || result.outcome === 'no-changes')) {
+      const planned = sgPlanned;
+      result.plan.securityGroup = planned.change;
+      if (ask && !asked && planned.change.rules.some((r) => r.action !== 'no-op') && !(await ask(result.plan, signal))) throw new NotApprovedError();
+      if (planned.change.action === 'unknown') output.err(`warning: the security group ${planned.change.id} was not compared: ${planned.change.reasons.join('; ')}`);
+      if (planned.change.rules.some((r) => r.action !== 'no-op')) {
+        try {
+          const done = await applySecurityGroup(d.securityGroup, planned);
+          progress(`security group ${planned.change.id}: ${done.authorized} rule(s) allowed, ${done.revoked} revoked`);
+        } catch (e) {
+          output.err(`error: the host is applied, but the security group was not: ${e instanceof Error ? e.message : String(e)}`);
+          return DEPLOY_EXIT.error;
+        }
+      }
+    }
     // The deployment checklist after every apply of a systemd host this machine can reach.
     let smokeFailed = false;
     if (opts.smoke !== false && d.desired.services !== 'none' && (result.outcome === 'applied' || result.outcome === 'no-changes')) {
@@ -215,7 +246,9 @@ export async function applyCommand(
         applied: `Applied release ${result.release} to ${d.envName}.`,
         'no-changes': result.plan.edge && result.plan.edge.action !== 'no-op' && result.plan.edge.action !== 'unknown'
           ? `The host already matched ${d.revision} (nothing restarted); the edge function ${result.plan.edge.name} was updated.`
-          : `No changes: ${d.envName} already matches ${d.revision}. Nothing was restarted.`,
+          : result.plan.securityGroup?.rules.some((r) => r.action !== 'no-op')
+            ? `The host already matched ${d.revision} (nothing restarted); the security group ${result.plan.securityGroup.id} was updated.`
+            : `No changes: ${d.envName} already matches ${d.revision}. Nothing was restarted.`,
         'rolled-back': `Rolled back: ${result.cause ?? 'a health gate failed'}, and ${d.envName} is back on its previous release.`,
         failed: `Failed: the release did not come up${result.cause ? ` (${result.cause})` : ''} and the previous one could not be restored. See the log above.`,
       };

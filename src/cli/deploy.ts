@@ -10,6 +10,7 @@ import { LocalTransport } from '../transport/local.js';
 import type { Transport } from '../transport/transport.js';
 import { join } from 'node:path';
 import type { EdgeInput } from '../apply/edge.js';
+import type { SecurityGroupInput } from '../apply/security-group.js';
 import { ManagementApiSupabase } from '../supabase/management-api.js';
 import { readFunctionFiles } from '../supabase/function-source.js';
 import { movePorts } from '../config/ports.js';
@@ -55,6 +56,8 @@ export interface Deployment {
   connect(): Promise<Transport>;
   /** The edge function this environment's gateway is fronted by, or null. */
   edge: EdgeInput | null;
+  /** The environment's EC2 security group, or null when it declares none. */
+  securityGroup: SecurityGroupInput | null;
 }
 
 export async function prepare(
@@ -99,8 +102,17 @@ export async function prepare(
       secrets,
     };
   }
+  let securityGroup: SecurityGroupInput | null = null;
+  if (env.securityGroup) {
+    // Loaded only here: an environment without a group never loads the EC2 SDK. Credentials come
+    // from the SDK's chain; AWS_ENDPOINT_URL_EC2 points it elsewhere (a stand-in in tests).
+    const { Ec2SecurityGroups } = await import('../aws/ec2-adapter.js');
+    const endpoint = processEnv.AWS_ENDPOINT_URL_EC2 || processEnv.AWS_ENDPOINT_URL;
+    securityGroup = { group: env.securityGroup, port: new Ec2SecurityGroups({ region: env.securityGroup.region, ...(endpoint ? { endpoint } : {}) }) };
+  }
   return {
     edge,
+    securityGroup,
     config,
     envName,
     desired,

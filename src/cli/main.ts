@@ -7,6 +7,7 @@ import { SecretSourceError } from './secrets.js';
 import { reportProblems } from './problems.js';
 import type { GitHubIO } from './github-commands.js';
 import { GitHubError } from '../github/port.js';
+import { SecurityGroupError } from '../aws/security-group.js';
 import { HostError } from '../transport/transport.js';
 import { loadWorkspace, programPath, UsageError, type Install } from './workspace.js';
 
@@ -196,8 +197,8 @@ export async function main(
       output.err(`error: ${e.message}`);
       return EXIT.usage;
     }
-    // Errors a person can act on, from the renderer, a host, GitHub or a secret source: one line, exit 1.
-    if (e instanceof RenderError || e instanceof OpenclawError || e instanceof HostError || e instanceof GitHubError || e instanceof SecretSourceError || e instanceof EnvValueError) {
+    // Errors a person can act on, from the renderer, a host, GitHub, EC2 or a secret source: one line, exit 1.
+    if (e instanceof RenderError || e instanceof OpenclawError || e instanceof HostError || e instanceof GitHubError || e instanceof SecurityGroupError || e instanceof SecretSourceError || e instanceof EnvValueError) {
       output.err(`error: ${e.message}`);
       return EXIT.error;
     }

@@ -1,4 +1,5 @@
 import type { Provider } from '../schema/provider.js';
+import { canonicalCidr, isWorld, portRange } from '../schema/security-group.js';
 import type { ConfigSources, Parsed } from './load.js';
 import { resolveModel, splitModelRef } from './model.js';
 import type { Problem } from './problem.js';
@@ -96,6 +97,7 @@ export function checkRules(s: ConfigSources): Problem[] {
   out.push(...checkSecrets(s));
   out.push(...checkEnvironments(s, providers));
   out.push(...checkBridge(s));
+  out.push(...checkSecurityGroups(s));
   return out;
 }
 
@@ -269,6 +271,50 @@ function checkEnvironments(s: ConfigSources, providers: readonly Provider[]): Pr
         out.push(problemAt(source, ['providers', id, 'upstream'], `${id} has no proxy; set baseUrl to change where OpenClaw calls it`, 'key'));
       }
     }
+  }
+  return out;
+}
+
+/**
+ * What the deployment guide forbids of the instance's security group: SSH open to the world, any
+ * rule reaching a proxy (they listen on loopback only), and the gateway's port open to the world.
+ * 443 serves the TLS hop; 80 is there only for an ACME HTTP-01 challenge, and must say so.
+ */
+function checkSecurityGroups(s: ConfigSources): Problem[] {
+  const out: Problem[] = [];
+  const gatewayPort = s.deployment?.value.gateway.port;
+  const proxies = s.providers.flatMap(({ value: p }) => (p.proxy ? [{ id: p.id, port: p.proxy.port }] : [])).sort((a, b) => a.port - b.port);
+  for (const { source, value: e } of s.environments) {
+    const seen = new Map<string, number>();
+    e.securityGroup?.ingress.forEach((rule, i) => {
+      const at = (key: string) => ['securityGroup', 'ingress', i, key];
+      const { from, to } = portRange(rule.port);
+      const covers = (port: number) => from <= port && port <= to;
+      if (from > to || to > 65535) {
+        out.push(problemAt(source, at('port'), `expected a range from a lower to a higher port, at most 65535; found "${rule.port}"`));
+        return;
+      }
+      // EC2 keeps a block by its network address: another spelling would never match what it describes.
+      const canonical = canonicalCidr(rule.cidr);
+      if (canonical !== rule.cidr) out.push(problemAt(source, at('cidr'), `expected the block's network address, ${canonical}: EC2 stores ${rule.cidr} as that`));
+      const key = `${rule.protocol} ${from}-${to} ${canonical}`;
+      const first = seen.get(key);
+      if (first !== undefined) out.push(problemAt(source, at('cidr'), `the same rule as securityGroup.ingress[${first}]; EC2 refuses a duplicate rule`));
+      else seen.set(key, i);
+      if (rule.protocol !== 'tcp') return;
+      if (covers(22) && isWorld(rule.cidr)) {
+        out.push(problemAt(source, at('cidr'), `port 22 (SSH) cannot be open to ${rule.cidr}: allow the operator's own address (a /32), or close it and use Session Manager`));
+      }
+      for (const p of proxies) {
+        if (covers(p.port)) out.push(problemAt(source, at('port'), `port ${p.port} is the ${p.id} proxy's, which serves this machine only (loopback); no rule may open it`));
+      }
+      if (gatewayPort !== undefined && covers(gatewayPort) && isWorld(rule.cidr)) {
+        out.push(problemAt(source, at('cidr'), `port ${gatewayPort} is the gateway's (config/openclaw.json gateway.port) and cannot be open to ${rule.cidr}: allow only the addresses that reach it (the edge function's)`));
+      }
+      if (covers(80) && !/\bACME\b/i.test(rule.description)) {
+        out.push(problemAt(source, at('description'), 'port 80 is opened only for an ACME HTTP-01 challenge (the TLS certificate): say so in the description, such as "ACME HTTP-01 challenge"'));
+      }
+    });
   }
   return out;
 }

@@ -45,6 +45,38 @@ export interface EdgeChange {
   outside?: string[];
 }
 
+/** One inbound rule of the security group, as a person reads it: "tcp 443 from 0.0.0.0/0". */
+export interface SecurityGroupRule {
+  protocol: string;
+  /** "443", or "8000-8010". */
+  ports: string;
+  /** A CIDR block (or the group or prefix list a rule set by hand names). */
+  source: string;
+  /** As EC2 holds it ("clawops: …" for a rule clawops manages). */
+  description: string;
+}
+
+/** "tcp 443 from 0.0.0.0/0" */
+export const ruleText = (r: SecurityGroupRule): string => `${r.protocol} ${r.ports} from ${r.source}`;
+
+export interface SecurityGroupRuleChange extends SecurityGroupRule {
+  /** authorize: declared and missing; revoke: written by clawops and no longer declared. */
+  action: 'authorize' | 'revoke' | 'no-op';
+  reason: string;
+}
+
+/** The environment's EC2 security group, when it declares one. */
+export interface SecurityGroupChange {
+  id: string;
+  region: string;
+  /** unknown: not compared (no AWS credentials here); reasons say why. */
+  action: 'compared' | 'unknown';
+  reasons: string[];
+  rules: SecurityGroupRuleChange[];
+  /** Rules without the "clawops: " mark that the configuration does not declare: reported, never revoked. */
+  unmanaged: SecurityGroupRule[];
+}
+
 /** A plan: the model every output (terminal, PR comment, drift issue, JSON) is rendered from. */
 export interface Plan {
   environment: string;
@@ -65,6 +97,7 @@ export interface Plan {
    */
   secretsDigest?: string;
   edge?: EdgeChange;
+  securityGroup?: SecurityGroupChange;
   /**
    * OpenClaw's own state across a change of its version: copied before the new version first runs
    * (it may migrate it), or, on a rollback across such a change, restored from that copy with what
@@ -102,17 +135,20 @@ export interface PlanCounts {
 export function countPlan(plan: Plan): PlanCounts {
   const files = plan.files;
   return {
-    add: files.filter((f) => f.action === 'create').length + plan.runtime.filter((r) => r.action === 'install' && !r.from).length,
+    add: files.filter((f) => f.action === 'create').length + plan.runtime.filter((r) => r.action === 'install' && !r.from).length + sgRules(plan, 'authorize'),
     change: files.filter((f) => f.action === 'update').length + plan.runtime.filter((r) => r.action === 'install' && r.from).length,
-    destroy: files.filter((f) => f.action === 'delete').length + (plan.overrides?.length ?? 0),
+    destroy: files.filter((f) => f.action === 'delete').length + (plan.overrides?.length ?? 0) + sgRules(plan, 'revoke'),
     restarts: plan.services.filter((s) => s.action === 'restart' || s.action === 'start').map((s) => s.name.replace(/\.service$/, '')),
     redeploys: plan.edge && (plan.edge.action === 'deploy' || plan.edge.action === 'settings') ? [plan.edge.name] : [],
     reloads: plan.services.filter((s) => s.action === 'reload').map((s) => s.name.replace(/\.service$/, '').replace(/^openclaw-gateway$/, 'openclaw')),
   };
 }
 
+const sgRules = (plan: Plan, action: SecurityGroupRuleChange['action']) => plan.securityGroup?.rules.filter((r) => r.action === action).length ?? 0;
+
 export function hasChanges(plan: Plan): boolean {
   return (
+    plan.securityGroup?.rules.some((r) => r.action !== 'no-op') ||
     plan.files.some((f) => f.action !== 'no-op') ||
     plan.services.some((s) => s.action !== 'no-op' || s.enable) ||
     plan.runtime.some((r) => r.action !== 'no-op') ||
@@ -123,7 +159,7 @@ export function hasChanges(plan: Plan): boolean {
 
 /** "Plan: 1 to add, 2 to change, 0 to destroy; restarts: gemini-proxy; reloads: openclaw" */
 export function summaryLine(plan: Plan): string {
-  if (!hasChanges(plan)) return 'No changes. The host matches the configuration.';
+  if (!hasChanges(plan)) return plan.securityGroup ? 'No changes. The host and its security group match the configuration.' : 'No changes. The host matches the configuration.';
   const c = countPlan(plan);
   let line = `Plan: ${c.add} to add, ${c.change} to change, ${c.destroy} to destroy`;
   if (c.restarts.length) line += `; restarts: ${c.restarts.join(', ')}`;

@@ -1,9 +1,15 @@
-import type { Plan } from '../plan/model.js';
+import { ruleText, type Plan } from '../plan/model.js';
 
 export interface DriftItem {
   path: string;
   what: string;
-  cause: 'changed on the host by hand' | 'merged but not yet applied' | 'service not running' | 'runtime differs' | 'changed outside clawops';
+  cause:
+    | 'changed on the host by hand'
+    | 'merged but not yet applied'
+    | 'service not running'
+    | 'runtime differs'
+    | 'changed outside clawops'
+    | 'removed by hand, or not yet applied';
   sensitive: boolean;
 }
 
@@ -38,6 +44,19 @@ export function driftItems(plan: Plan): DriftItem[] {
     if (e.outside?.length) items.push({ path, what: e.outside.join(', '), cause: 'changed outside clawops', sensitive: false });
     const rest = e.reasons.filter((r) => !r.startsWith('changed outside clawops: '));
     if (rest.length) items.push({ path, what: rest.join('; '), cause: 'merged but not yet applied', sensitive: false });
+  }
+  // The security group: a declared rule missing, a rule of clawops's no longer declared, a rule
+  // someone else added (which apply leaves alone).
+  const g = plan.securityGroup;
+  if (g) {
+    const path = `security group ${g.id}`;
+    for (const r of g.rules) {
+      if (r.action === 'authorize') items.push({ path, what: `allow ${ruleText(r)} is missing`, cause: 'removed by hand, or not yet applied', sensitive: false });
+      if (r.action === 'revoke') items.push({ path, what: `${ruleText(r)} is no longer declared`, cause: 'merged but not yet applied', sensitive: false });
+    }
+    for (const r of g.unmanaged) {
+      items.push({ path, what: `${ruleText(r)}${r.description ? ` ("${r.description}")` : ''} was added outside clawops; apply leaves it`, cause: 'changed outside clawops', sensitive: false });
+    }
   }
   return items;
 }

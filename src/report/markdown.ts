@@ -1,12 +1,12 @@
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
 import type { ApplyOutcome } from '../apply/apply.js';
-import { countPlan, hasChanges, summaryLine, type FileAction, type Plan, type PlanCounts, type ServiceAction } from '../plan/model.js';
+import { countPlan, hasChanges, ruleText, summaryLine, type FileAction, type Plan, type PlanCounts, type ServiceAction } from '../plan/model.js';
 import type { RenderedFileChange } from '../plan/render-diff.js';
 import type { AcceptedFinding } from '../render/desired.js';
 import type { SemanticChange } from '../plan/summary.js';
 import { driftItems, driftTable } from './drift.js';
 import { markers } from './markers.js';
-import { lockNote, OVERRIDES_NOTE, stateNote } from './terminal.js';
+import { lockNote, OVERRIDES_NOTE, stateNote, UNMANAGED_NOTE } from './terminal.js';
 
 /** GitHub refuses a comment or issue body longer than this many characters. */
 export const COMMENT_LIMIT = 65_536;
@@ -111,7 +111,7 @@ export function renderPullRequestSummary(report: PullRequestReport): string {
     lines.push(`**${esc(summaryLine(p.plan))}**`, '');
     if (c.restarts.length) lines.push(`- Restarts: ${c.restarts.map(code).join(', ')}`);
     if (c.reloads.length) lines.push(`- Hot reloads (no restart): ${c.reloads.map(code).join(', ')}`);
-    lines.push(...edgeLines(p.plan));
+    lines.push(...edgeLines(p.plan), ...securityGroupLines(p.plan));
     if (hasChanges(p.plan)) lines.push(riskLine(c), `- Approval: merging starts the apply, which waits for a reviewer's approval in the GitHub environment ${env} before it changes anything.`);
     if (p.plan.uncompared.length) lines.push(`- Not compared: ${plural(p.plan.uncompared.length, 'sensitive file')} (their secret values are not available to this run)`);
     const locked = lockNote(p.plan);
@@ -168,6 +168,21 @@ function edgeLines(plan: Plan): string[] {
   if (!e || e.action === 'no-op') return [];
   const what = { deploy: 'Redeploys', settings: 'Updates the settings of', unknown: 'Did not compare', 'no-op': '' }[e.action];
   return [`- ${what} the edge function ${code(e.name)}: ${prose(e.reasons.join('; '))}`];
+}
+
+/** The security group's rules that change, and those set by hand that clawops leaves alone. */
+function securityGroupLines(plan: Plan): string[] {
+  const g = plan.securityGroup;
+  if (!g) return [];
+  const lines: string[] = [];
+  const at = `${code(g.id)} (${g.region})`;
+  if (g.action === 'unknown') lines.push(`- Did not compare the security group ${at}: ${prose(g.reasons.join('; '))}`);
+  for (const r of g.rules) {
+    if (r.action === 'authorize') lines.push(`- Security group ${at}: \`+\` allow ${code(ruleText(r))}: ${prose(r.reason)}`);
+    if (r.action === 'revoke') lines.push(`- Security group ${at}: \`-\` revoke ${code(ruleText(r))}: ${prose(r.reason)}`);
+  }
+  for (const r of g.unmanaged) lines.push(`- Security group ${at}: ${code(ruleText(r))} ${prose(UNMANAGED_NOTE)}${r.description ? ` (${prose(r.description)})` : ''}`);
+  return lines;
 }
 
 function semanticSection(report: PullRequestReport): string {
@@ -481,7 +496,7 @@ export function renderApplyOutcomeMarkdown(outcome: ApplyOutcome, plan: Plan | n
     head.push('', `**${esc(summaryLine(plan))}**`, '');
     if (c.restarts.length) head.push(`- Restarts: ${c.restarts.map(code).join(', ')}`);
     if (c.reloads.length) head.push(`- Hot reloads (no restart): ${c.reloads.map(code).join(', ')}`);
-    head.push(...edgeLines(plan));
+    head.push(...edgeLines(plan), ...securityGroupLines(plan));
   }
   head.push(`- Exit state: \`${outcome}\``);
   const blocks: Block[] = [{ text: head.join('\n') }];

@@ -1,4 +1,4 @@
-import { countPlan, hasChanges, summaryLine, type FileAction, type Plan, type ServiceAction } from '../plan/model.js';
+import { countPlan, hasChanges, ruleText, summaryLine, type FileAction, type Plan, type ServiceAction } from '../plan/model.js';
 
 const FILE_SYMBOL: Record<FileAction, string> = { create: '+', update: '~', delete: '-', 'no-op': ' ' };
 const SERVICE_SYMBOL: Record<ServiceAction, string> = { start: '+', restart: '~', reload: '↻', stop: '-', 'no-op': ' ' };
@@ -14,6 +14,7 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
   out.push(`clawops plan for ${plan.environment} (${plan.target}) at ${plan.revision}`);
   if (!hasChanges(plan)) {
     edge(plan, out);
+    securityGroup(plan, out);
     uncompared(plan, out);
     accepted(plan, out);
     lock(plan, out);
@@ -21,11 +22,16 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
     return `${out.join('\n')}\n`;
   }
   const counts = countPlan(plan);
+  // A security group's rules have their own words.
+  const allows = plan.securityGroup?.rules.filter((r) => r.action === 'authorize').length ?? 0;
+  const revokes = plan.securityGroup?.rules.filter((r) => r.action === 'revoke').length ?? 0;
   const legend = [
-    counts.add ? '+ create' : '',
+    counts.add > allows ? '+ create' : '',
     counts.change ? '~ update' : '',
-    counts.destroy ? '- destroy' : '',
+    counts.destroy > revokes ? '- destroy' : '',
     plan.services.some((s) => s.action === 'reload') ? '↻ hot reload' : '',
+    plan.securityGroup?.rules.some((r) => r.action === 'authorize') ? '+ allow' : '',
+    plan.securityGroup?.rules.some((r) => r.action === 'revoke') ? '- revoke' : '',
   ].filter(Boolean);
   out.push(`Symbols: ${legend.join(', ')}`);
 
@@ -65,12 +71,31 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
     }
   }
   edge(plan, out);
+  securityGroup(plan, out, opts.verbose);
   uncompared(plan, out);
   accepted(plan, out);
   lock(plan, out);
   out.push('', summaryLine(plan));
   return `${out.join('\n')}\n`;
 }
+
+/** The security group's rules that change, and the rules someone else set, which clawops leaves alone. */
+function securityGroup(plan: Plan, out: string[], verbose = false): void {
+  const g = plan.securityGroup;
+  if (!g) return;
+  const rules = g.rules.filter((r) => r.action !== 'no-op' || verbose);
+  if (!rules.length && !g.unmanaged.length && g.action !== 'unknown') return;
+  out.push('', `Security group ${g.id} (${g.region}):`);
+  if (g.action === 'unknown') out.push(`  ? not compared: ${g.reasons.join('; ')}`);
+  for (const r of rules) {
+    const word = { authorize: '+ allow', revoke: '- revoke', 'no-op': '  keep' }[r.action];
+    out.push(`  ${word} ${ruleText(r)}  — ${r.reason}${r.action === 'authorize' ? `: "${r.description}"` : ''}`);
+  }
+  for (const r of g.unmanaged) out.push(`  ! ${ruleText(r)}  — ${UNMANAGED_NOTE}${r.description ? ` ("${r.description}")` : ''}`);
+}
+
+/** What clawops does with a rule it did not write. */
+export const UNMANAGED_NOTE = 'not written by clawops: reported, never revoked';
 
 function edge(plan: Plan, out: string[]): void {
   const e = plan.edge;

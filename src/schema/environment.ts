@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { AbsolutePath, HttpUrl, Port, SchemaRef, SecretName } from './common.js';
+import { SecurityGroupSchema } from './security-group.js';
 
 const LocalTarget = z.strictObject({
   kind: z.literal('local'),
@@ -128,6 +129,7 @@ export const EnvironmentSchema = z
       })
       .optional()
       .describe('What `clawops audit` lets pass in this environment.'),
+    securityGroup: SecurityGroupSchema.optional(),
   })
   .describe('One environment: where and how the deployment runs (config/environments/<name>.yaml).');
 export type Environment = z.infer<typeof EnvironmentSchema>;

@@ -304,3 +304,68 @@ describe('a gateway reachable from the network, and the audit warnings an enviro
     assert.deepEqual(out, ['config/supabase.yaml:11:8: agent: unknown agent "concierge" (expected one of: main, scribe, sentinel; config/openclaw.json)']);
   });
 });
+
+describe('the security group', () => {
+  const EC2 = 'config/environments/ec2.yaml';
+  /** The ec2 environment with one more inbound rule, as securityGroup.ingress[2] (line 62). */
+  const withRule = (port: string, cidr: string, description = 'added for a test') =>
+    edit(files, EC2, (t) => `${t}    - protocol: tcp\n      port: ${port}\n      cidr: ${cidr}\n      description: ${description}\n`);
+
+  test('SSH open to the world, over IPv4 or IPv6, or inside a range', () => {
+    assert.deepEqual(problems(withRule('22', '0.0.0.0/0')), [
+      "config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: port 22 (SSH) cannot be open to 0.0.0.0/0: allow the operator's own address (a /32), or close it and use Session Manager",
+    ]);
+    assert.deepEqual(problems(withRule('"20-30"', '::/0')), [
+      "config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: port 22 (SSH) cannot be open to ::/0: allow the operator's own address (a /32), or close it and use Session Manager",
+    ]);
+  });
+
+  test("SSH from the operator's own address is allowed", () => {
+    assert.equal(loadConfig(withRule('22', '203.0.113.7/32', 'SSH from the operator')).ok, true);
+  });
+
+  test('no rule may reach a proxy, whatever its source', () => {
+    assert.deepEqual(problems(withRule('18790', '10.0.0.0/8')), [
+      "config/environments/ec2.yaml:63:13: securityGroup.ingress[2].port: port 18790 is the gemini proxy's, which serves this machine only (loopback); no rule may open it",
+    ]);
+    assert.deepEqual(problems(withRule('"18791-18792"', '203.0.113.7/32')), [
+      "config/environments/ec2.yaml:63:13: securityGroup.ingress[2].port: port 18791 is the mistral proxy's, which serves this machine only (loopback); no rule may open it",
+      "config/environments/ec2.yaml:63:13: securityGroup.ingress[2].port: port 18792 is the kimi proxy's, which serves this machine only (loopback); no rule may open it",
+    ]);
+  });
+
+  test("the gateway's port open to the world; from the edge function's addresses it is allowed", () => {
+    assert.deepEqual(problems(withRule('18789', '0.0.0.0/0')), [
+      "config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: port 18789 is the gateway's (config/openclaw.json gateway.port) and cannot be open to 0.0.0.0/0: allow only the addresses that reach it (the edge function's)",
+    ]);
+    assert.equal(loadConfig(withRule('18789', '198.51.100.0/24', 'the edge function')).ok, true);
+  });
+
+  test('port 80 only for an ACME HTTP-01 challenge, and saying so', () => {
+    assert.deepEqual(problems(withRule('80', '0.0.0.0/0', 'plain web')), [
+      'config/environments/ec2.yaml:65:20: securityGroup.ingress[2].description: port 80 is opened only for an ACME HTTP-01 challenge (the TLS certificate): say so in the description, such as "ACME HTTP-01 challenge"',
+    ]);
+    assert.equal(loadConfig(withRule('80', '0.0.0.0/0', 'ACME HTTP-01 challenge for the certificate')).ok, true);
+  });
+
+  test('a block written other than by its network address, which EC2 would store differently', () => {
+    assert.deepEqual(problems(withRule('8443', '198.51.100.77/24')), [
+      'config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: expected the block\'s network address, 198.51.100.0/24: EC2 stores 198.51.100.77/24 as that',
+    ]);
+    assert.equal(loadConfig(withRule('8443', '198.51.100.77/32')).ok, true);
+  });
+
+  test('a description EC2 would refuse, a duplicate rule, a backwards range', () => {
+    assert.deepEqual(problems(withRule('8443', '0.0.0.0/0', 'café <admin>')), [
+      'config/environments/ec2.yaml:65:20: securityGroup.ingress[2].description: expected only letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* (what EC2 accepts in a rule description); found "café <admin>"',
+      // A file the schema refuses is left out, so the bridge's environment is missing too.
+      'config/supabase.yaml:8:14: environment: unknown environment "ec2" (expected one of: local)',
+    ]);
+    assert.deepEqual(problems(withRule('443', '0.0.0.0/0')), [
+      'config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: the same rule as securityGroup.ingress[0]; EC2 refuses a duplicate rule',
+    ]);
+    assert.deepEqual(problems(withRule('"9000-8000"', '0.0.0.0/0')), [
+      'config/environments/ec2.yaml:63:13: securityGroup.ingress[2].port: expected a range from a lower to a higher port, at most 65535; found "9000-8000"',
+    ]);
+  });
+});

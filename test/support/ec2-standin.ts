@@ -1,0 +1,226 @@
+/**
+ * A stand-in for the EC2 Query API over real HTTP, for the security group calls clawops makes:
+ * DescribeSecurityGroups, AuthorizeSecurityGroupIngress, RevokeSecurityGroupIngress. It speaks the
+ * wire the SDK speaks (POST / form-encoded `Action=…&Version=2016-11-15`, XML answers in the EC2
+ * namespace) and refuses what EC2 refuses, each rule with its source:
+ *
+ * - Every request is signed with SigV4 (service ec2, the stand-in's region), checked as AWS checks
+ *   it: canonical request, string to sign, the HMAC chain of the secret key. An unknown key is
+ *   AuthFailure (401); a wrong signature SignatureDoesNotMatch (403).
+ *   https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html
+ *   https://docs.aws.amazon.com/IAM/latest/UserGuide/signature-v4-troubleshooting.html
+ * - Errors are `<Response><Errors><Error><Code>…` with a 4xx status.
+ *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
+ * - An unknown group is InvalidGroup.NotFound; a rule already there InvalidPermission.Duplicate;
+ *   a missing permission UnauthorizedOperation (403).
+ *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
+ * - A description is up to 255 characters of a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=&;{}!$*.
+ *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_IpRange.html
+ * - At most 60 inbound rules per group, counted apart for IPv4 and IPv6
+ *   (RulesPerSecurityGroupLimitExceeded). https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html
+ * - An IPv4 block is kept by its network address (100.68.0.18/18 becomes 100.68.0.0/18), and
+ *   another spelling of a block already there is a duplicate.
+ *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AuthorizeSecurityGroupIngress.html
+ * - Revoking a rule that is not there is no error: the answer lists it as unknownIpPermissionSet.
+ *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RevokeSecurityGroupIngress.html
+ */
+import { createHash, createHmac, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface StandinRule {
+  protocol: string;
+  from: number;
+  to: number;
+  /** CIDR (v4 or v6). */
+  source: string;
+  description: string;
+}
+
+export interface Ec2Request {
+  action: string;
+  params: URLSearchParams;
+}
+
+export interface Ec2Standin {
+  url: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Inbound rules by group id; a group not here does not exist. */
+  groups: Map<string, StandinRule[]>;
+  /** Signed, well-formed requests, in order. */
+  requests: Ec2Request[];
+  /** Actions the caller's identity may not call (UnauthorizedOperation). */
+  denied: Set<string>;
+  /** Inbound rules a group may hold per address family (60 by default). */
+  rulesPerGroup: number;
+  close(): Promise<void>;
+}
+
+const NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
+const DESCRIPTION = /^[A-Za-z0-9 ._\-:/()#,@[\]+=&;{}!$*]{0,255}$/;
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
+/** 100.68.0.18/18 → 100.68.0.0/18, as EC2 stores an IPv4 block. */
+function canonical(cidr: string): string {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr);
+  if (!m) return cidr;
+  const bits = Number(m[5]);
+  const n = m.slice(1, 5).reduce((a, o) => a * 256 + Number(o), 0);
+  const net = bits === 0 ? 0 : n - (n % 2 ** (32 - bits));
+  return `${[24, 16, 8, 0].map((s) => Math.floor(net / 2 ** s) % 256).join('.')}/${bits}`;
+}
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+class Ec2Fault extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function startEc2Standin(opts: { region?: string } = {}): Promise<Ec2Standin> {
+  const state: Omit<Ec2Standin, 'url' | 'close'> = {
+    region: opts.region ?? 'us-east-2',
+    accessKeyId: 'AKIASTANDIN0EXAMPLE0',
+    secretAccessKey: 'standin/secret/key/for/tests/only/0123456',
+    groups: new Map(),
+    requests: [],
+    denied: new Set(),
+    rulesPerGroup: 60,
+  };
+
+  function verifySignature(req: http.IncomingMessage, body: Buffer): void {
+    const auth = String(req.headers.authorization ?? '');
+    const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+    if (!m) throw new Ec2Fault(401, 'AuthFailure', 'AWS was not able to validate the provided access credentials');
+    const [, keyId, date, region, service, signedHeaders, signature] = m as unknown as string[];
+    if (keyId !== state.accessKeyId) throw new Ec2Fault(401, 'AuthFailure', 'AWS was not able to validate the provided access credentials');
+    const amzDate = String(req.headers['x-amz-date'] ?? '');
+    if (!amzDate.startsWith(date!)) throw new Ec2Fault(403, 'SignatureDoesNotMatch', 'Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP');
+    if (service !== 'ec2' || region !== state.region) {
+      throw new Ec2Fault(403, 'SignatureDoesNotMatch', `Credential should be scoped to a valid region and service (ec2 in ${state.region}), not ${service} in ${region}`);
+    }
+    const names = signedHeaders!.split(';');
+    if (!names.includes('host') || !names.includes('x-amz-date')) throw new Ec2Fault(403, 'SignatureDoesNotMatch', 'host and x-amz-date must be signed');
+    const canonicalHeaders = names.map((n) => `${n}:${String(req.headers[n] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+    const url = new URL(req.url ?? '/', 'http://x');
+    const query = [...url.searchParams].map(([k, v]) => [encodeURIComponent(k), encodeURIComponent(v)]).sort(([a], [b]) => (a! < b! ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join('&');
+    const canonicalRequest = [req.method, url.pathname, query, canonicalHeaders, signedHeaders, sha256(body)].join('\n');
+    const scope = `${date}/${region}/${service}/aws4_request`;
+    const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');
+    const key = hmac(hmac(hmac(hmac(`AWS4${state.secretAccessKey}`, date!), region!), service!), 'aws4_request');
+    if (createHmac('sha256', key).update(stringToSign).digest('hex') !== signature) {
+      throw new Ec2Fault(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.');
+    }
+  }
+
+  function group(id: string | null): StandinRule[] {
+    const rules = id ? state.groups.get(id) : undefined;
+    if (!rules) throw new Ec2Fault(400, 'InvalidGroup.NotFound', `The security group '${id ?? ''}' does not exist`);
+    return rules;
+  }
+
+  function permissions(params: URLSearchParams): StandinRule[] {
+    const out: StandinRule[] = [];
+    for (let i = 1; params.has(`IpPermissions.${i}.IpProtocol`); i++) {
+      const p = (k: string) => params.get(`IpPermissions.${i}.${k}`);
+      const base = { protocol: p('IpProtocol')!.toLowerCase(), from: Number(p('FromPort') ?? -1), to: Number(p('ToPort') ?? -1) };
+      for (const [list, field] of [['IpRanges', 'CidrIp'], ['Ipv6Ranges', 'CidrIpv6']] as const) {
+        for (let j = 1; params.has(`IpPermissions.${i}.${list}.${j}.${field}`); j++) {
+          out.push({ ...base, source: canonical(p(`${list}.${j}.${field}`)!), description: p(`${list}.${j}.Description`) ?? '' });
+        }
+      }
+    }
+    if (!out.length) throw new Ec2Fault(400, 'MissingParameter', 'The request must contain the parameter ipPermissions');
+    return out;
+  }
+
+  const same = (a: StandinRule, b: StandinRule) => a.protocol === b.protocol && a.from === b.from && a.to === b.to && a.source === b.source;
+  const peer = (r: StandinRule) => `peer: ${r.source}, ${r.protocol.toUpperCase()}, from port: ${r.from}, to port: ${r.to}, ALLOW`;
+  const ruleXml = (r: StandinRule) =>
+    `<item><ipProtocol>${r.protocol}</ipProtocol><fromPort>${r.from}</fromPort><toPort>${r.to}</toPort><groups/>` +
+    (r.source.includes(':')
+      ? `<ipRanges/><ipv6Ranges><item><cidrIpv6>${esc(r.source)}</cidrIpv6>${r.description ? `<description>${esc(r.description)}</description>` : ''}</item></ipv6Ranges>`
+      : `<ipRanges><item><cidrIp>${esc(r.source)}</cidrIp>${r.description ? `<description>${esc(r.description)}</description>` : ''}</item></ipRanges><ipv6Ranges/>`) +
+    '<prefixListIds/></item>';
+
+  function handle(action: string, params: URLSearchParams): string {
+    if (state.denied.has(action)) throw new Ec2Fault(403, 'UnauthorizedOperation', 'You are not authorized to perform this operation.');
+    switch (action) {
+      case 'DescribeSecurityGroups': {
+        const ids = [...params].filter(([k]) => /^GroupId\.\d+$/.test(k)).map(([, v]) => v);
+        const items = ids.map((id) => {
+          const rules = group(id);
+          return `<item><ownerId>123456789012</ownerId><groupId>${id}</groupId><groupName>openclaw</groupName><groupDescription>openclaw</groupDescription><vpcId>vpc-0a1b2c3d</vpcId><ipPermissions>${rules.map(ruleXml).join('')}</ipPermissions><ipPermissionsEgress/></item>`;
+        });
+        return `<securityGroupInfo>${items.join('')}</securityGroupInfo>`;
+      }
+      case 'AuthorizeSecurityGroupIngress': {
+        const rules = group(params.get('GroupId'));
+        const adding = permissions(params);
+        for (const r of adding) {
+          if (!DESCRIPTION.test(r.description)) {
+            throw new Ec2Fault(400, 'InvalidParameterValue', 'Invalid rule description. Valid descriptions are strings less than 256 characters from the following set:  a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*');
+          }
+          if (rules.some((x) => same(x, r)) || adding.filter((x) => same(x, r)).length > 1) {
+            throw new Ec2Fault(400, 'InvalidPermission.Duplicate', `the specified rule "${peer(r)}" already exists`);
+          }
+        }
+        for (const v6 of [false, true]) {
+          const count = [...rules, ...adding].filter((r) => r.source.includes(':') === v6).length;
+          if (count > state.rulesPerGroup) throw new Ec2Fault(400, 'RulesPerSecurityGroupLimitExceeded', 'The maximum number of rules per security group has been reached.');
+        }
+        rules.push(...adding);
+        return '<return>true</return>';
+      }
+      case 'RevokeSecurityGroupIngress': {
+        const rules = group(params.get('GroupId'));
+        const unknown: StandinRule[] = [];
+        for (const r of permissions(params)) {
+          const i = rules.findIndex((x) => same(x, r));
+          if (i < 0) unknown.push(r);
+          else rules.splice(i, 1);
+        }
+        return `<return>true</return>${unknown.length ? `<unknownIpPermissionSet>${unknown.map(ruleXml).join('')}</unknownIpPermissionSet>` : ''}`;
+      }
+      default:
+        throw new Ec2Fault(400, 'InvalidAction', `The action ${action} is not valid for this web service.`);
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const requestId = randomUUID();
+      try {
+        if (req.method !== 'POST' || !String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+          throw new Ec2Fault(400, 'InvalidAction', 'expected a form-encoded POST');
+        }
+        verifySignature(req, body);
+        const params = new URLSearchParams(body.toString('utf8'));
+        const action = params.get('Action') ?? '';
+        if (params.get('Version') !== '2016-11-15') throw new Ec2Fault(400, 'InvalidParameterValue', `unsupported Version ${params.get('Version')}`);
+        state.requests.push({ action, params });
+        const inner = handle(action, params);
+        res.writeHead(200, { 'content-type': 'text/xml;charset=UTF-8' });
+        res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${NS}"><requestId>${requestId}</requestId>${inner}</${action}Response>`);
+      } catch (e) {
+        const f = e instanceof Ec2Fault ? e : new Ec2Fault(500, 'InternalError', String(e));
+        res.writeHead(f.status, { 'content-type': 'text/xml;charset=UTF-8' });
+        res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${f.code}</Code><Message>${esc(f.message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return Object.assign(state, {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  });
+}

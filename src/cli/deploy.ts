@@ -114,7 +114,15 @@ export async function prepare(
       const privateKey = secrets(target.privateKeySecret);
       if (!privateKey) throw new UsageError(`the secret ${target.privateKeySecret} (SSH key for ${envName}) has no value in this environment`);
       const { SshTransport } = await import('../transport/ssh.js');
-      return SshTransport.connect({ host: target.host, port: target.port, user: target.user, privateKey, hostKey: target.hostKey });
+      const proxyCommand = target.proxyCommand;
+      return SshTransport.connect({
+        host: target.host,
+        port: target.port,
+        user: target.user,
+        privateKey,
+        hostKey: target.hostKey,
+        ...(proxyCommand === undefined ? {} : { proxyCommand }),
+      });
     },
   };
 }

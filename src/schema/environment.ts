@@ -1,6 +1,8 @@
 import * as z from 'zod';
 import { AbsolutePath, HttpUrl, Port, SchemaRef, SecretName } from './common.js';
 
+const AwsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'expected an AWS region such as us-east-2' });
+
 const LocalTarget = z.strictObject({
   kind: z.literal('local'),
 });
@@ -17,6 +19,15 @@ const SshTarget = z.strictObject({
     })
     .describe('The pinned host key; any other key is refused.'),
   privateKeySecret: SecretName.describe('Secret holding the SSH private key.'),
+  proxyCommand: z
+    .string()
+    .trim()
+    .min(1)
+    .regex(/^(?:[^%]|%[hpr%])*$/, { error: 'expected a command; %h, %p, %r and %% are the only tokens it may use' })
+    .optional()
+    .describe(
+      'OpenSSH\'s ProxyCommand: a command whose standard input and output carry the SSH stream, in place of a TCP connection to host:port. %h, %p and %r become the host, port and user; %% a percent sign. It runs on the operator\'s machine through /bin/sh, and ends with the run.',
+    ),
 });
 
 const SecretSource = z.discriminatedUnion('source', [
@@ -36,7 +47,7 @@ const SecretSource = z.discriminatedUnion('source', [
   z.strictObject({
     source: z.literal('ssm'),
     prefix: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, { error: 'expected a Parameter Store path such as /clawops/ec2' }),
-    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'expected an AWS region such as us-east-2' }),
+    region: AwsRegion,
   }).describe('AWS Systems Manager Parameter Store: each secret is the SecureString parameter <prefix>/<NAME>.'),
 ]);
 

@@ -304,3 +304,22 @@ describe('a gateway reachable from the network, and the audit warnings an enviro
     assert.deepEqual(out, ['config/supabase.yaml:11:8: agent: unknown agent "concierge" (expected one of: main, scribe, sentinel; config/openclaw.json)']);
   });
 });
+
+describe('the SSH target: proxyCommand', () => {
+  const EC2 = 'config/environments/ec2.yaml';
+  const withProxy = (command: string) =>
+    edit(files, EC2, (t) => t.replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', `  privateKeySecret: EC2_SSH_PRIVATE_KEY\n  proxyCommand: ${command}\n`));
+
+  test('a command with %h %p %r and %% is accepted', () => {
+    const result = loadConfig(withProxy('"nc -q0 %h %p # as %r, 100%%"'));
+    assert.deepEqual(result.problems.map(formatProblem), []);
+  });
+
+  test('a token OpenSSH would not expand here is refused at its line', () => {
+    assert.deepEqual(problems(withProxy('nc %h %d')), [
+      'config/environments/ec2.yaml:12:17: target.proxyCommand: expected a command; %h, %p, %r and %% are the only tokens it may use; found "nc %h %d"',
+      // The whole file is refused, so what names it cannot resolve.
+      'config/supabase.yaml:8:14: environment: unknown environment "ec2" (expected one of: local)',
+    ]);
+  });
+});

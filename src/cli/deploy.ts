@@ -7,7 +7,8 @@ import type { DesiredState } from '../render/desired.js';
 import { summarize } from '../plan/summary.js';
 import type { SecretLookup } from '../plan/diff.js';
 import { LocalTransport } from '../transport/local.js';
-import type { Transport } from '../transport/transport.js';
+import { TransportError, type Transport } from '../transport/transport.js';
+import { ssmProxyCommand, ssmSessionPrerequisites } from '../transport/ssm-session.js';
 import { join } from 'node:path';
 import type { EdgeInput } from '../apply/edge.js';
 import { ManagementApiSupabase } from '../supabase/management-api.js';
@@ -114,7 +115,12 @@ export async function prepare(
       const privateKey = secrets(target.privateKeySecret);
       if (!privateKey) throw new UsageError(`the secret ${target.privateKeySecret} (SSH key for ${envName}) has no value in this environment`);
       const { SshTransport } = await import('../transport/ssh.js');
-      const proxyCommand = target.proxyCommand;
+      let proxyCommand = target.proxyCommand;
+      if (target.via?.ssm) {
+        const missing = ssmSessionPrerequisites(processEnv.PATH);
+        if (missing) throw new TransportError(`${target.user}@${target.host}:${target.port}`, 'connect', missing);
+        proxyCommand = ssmProxyCommand(target.via.ssm, target.port);
+      }
       return SshTransport.connect({
         host: target.host,
         port: target.port,

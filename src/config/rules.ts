@@ -241,6 +241,9 @@ function checkEnvironments(s: ConfigSources, providers: readonly Provider[]): Pr
         );
       }
     }
+    if (e.target.kind === 'ssh' && e.target.via && e.target.proxyCommand !== undefined) {
+      out.push(problemAt(source, ['target', 'via'], 'via and proxyCommand both say how to reach the host: keep one'));
+    }
     const accepted = new Map<string, number>();
     e.security?.accept.forEach((a, i) => {
       const first = accepted.get(a.check);

@@ -28,6 +28,17 @@ const SshTarget = z.strictObject({
     .describe(
       'OpenSSH\'s ProxyCommand: a command whose standard input and output carry the SSH stream, in place of a TCP connection to host:port. %h, %p and %r become the host, port and user; %% a percent sign. It runs on the operator\'s machine through /bin/sh, and ends with the run.',
     ),
+  via: z
+    .strictObject({
+      ssm: z
+        .strictObject({
+          instanceId: z.string().regex(/^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, { error: 'expected an EC2 instance id such as i-0123456789abcdef0' }),
+          region: AwsRegion,
+        })
+        .describe('An SSM session (AWS-StartSSHSession) to the instance: no open port 22 needed. Needs the AWS CLI and the Session Manager plugin on the operator\'s machine.'),
+    })
+    .optional()
+    .describe('How the SSH stream reaches the host, in place of a TCP connection to host:port.'),
 });
 
 const SecretSource = z.discriminatedUnion('source', [

@@ -323,3 +323,24 @@ describe('the SSH target: proxyCommand', () => {
     ]);
   });
 });
+
+describe('the SSH target: via SSM', () => {
+  const EC2 = 'config/environments/ec2.yaml';
+  const withTarget = (lines: string) =>
+    edit(files, EC2, (t) => t.replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', `  privateKeySecret: EC2_SSH_PRIVATE_KEY\n${lines}`));
+
+  test('an instance and region are accepted', () => {
+    assert.deepEqual(loadConfig(withTarget('  via:\n    ssm: { instanceId: i-0123456789abcdef0, region: us-east-2 }\n')).problems.map(formatProblem), []);
+  });
+
+  test('an instance id that is not one is refused at its line', () => {
+    const out = problems(withTarget('  via:\n    ssm: { instanceId: 3.148.233.23, region: us-east-2 }\n'));
+    assert.match(out[0]!, /^config\/environments\/ec2\.yaml:13:24: target\.via\.ssm\.instanceId: expected an EC2 instance id such as i-0123456789abcdef0/);
+  });
+
+  test('via and proxyCommand together are refused: only one can carry the stream', () => {
+    assert.deepEqual(problems(withTarget('  proxyCommand: nc %h %p\n  via:\n    ssm: { instanceId: i-0123456789abcdef0, region: us-east-2 }\n')), [
+      'config/environments/ec2.yaml:14:5: target.via: via and proxyCommand both say how to reach the host: keep one',
+    ]);
+  });
+});

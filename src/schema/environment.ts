@@ -18,7 +18,21 @@ const SshTarget = z.strictObject({
       error: 'expected a public host key, such as "ssh-ed25519 AAAA…"',
     })
     .describe('The pinned host key; any other key is refused.'),
-  privateKeySecret: SecretName.describe('Secret holding the SSH private key.'),
+  privateKeySecret: SecretName.optional().describe('Secret holding the SSH private key. Either this or instanceConnect.'),
+  instanceConnect: z
+    .strictObject({
+      instanceId: z.string().regex(/^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, { error: 'expected an EC2 instance id such as i-0123456789abcdef0' }),
+      region: AwsRegion,
+      availabilityZone: z
+        .string()
+        .regex(/^(\w+-){2,3}\d+\w+$/, { error: 'expected an availability zone such as us-east-2a' })
+        .optional()
+        .describe('The instance\'s availability zone; optional for the API.'),
+    })
+    .optional()
+    .describe(
+      'No stored key: each run makes a fresh ed25519 key pair and pushes its public half to the instance for `user` with EC2 Instance Connect (SendSSHPublicKey), valid there for 60 seconds. Either this or privateKeySecret.',
+    ),
   proxyCommand: z
     .string()
     .trim()

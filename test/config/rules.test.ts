@@ -344,3 +344,22 @@ describe('the SSH target: via SSM', () => {
     ]);
   });
 });
+
+describe('the SSH target: which key logs in', () => {
+  const EC2 = 'config/environments/ec2.yaml';
+  const IC = '  instanceConnect: { instanceId: i-0123456789abcdef0, region: us-east-2, availabilityZone: us-east-2a }\n';
+
+  test('instanceConnect in place of a stored key is accepted', () => {
+    const out = loadConfig(edit(files, EC2, (t) => t.replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', IC)));
+    assert.deepEqual(out.problems.map(formatProblem), []);
+  });
+
+  test('both, or neither, is refused at the target', () => {
+    assert.deepEqual(problems(edit(files, EC2, (t) => t.replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', `  privateKeySecret: EC2_SSH_PRIVATE_KEY\n${IC}`))), [
+      'config/environments/ec2.yaml:5:3: target: privateKeySecret and instanceConnect both say which key logs in: keep one',
+    ]);
+    assert.deepEqual(problems(edit(files, EC2, (t) => t.replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', ''))), [
+      'config/environments/ec2.yaml:5:3: target: an SSH target needs a key: privateKeySecret (a stored key) or instanceConnect (a fresh key each run)',
+    ]);
+  });
+});

@@ -20,6 +20,7 @@ import {
 } from '../support/instance-connect-standin.js';
 import { clawops, scratchRepo } from '../support/cli.js';
 import { startTestHost, type TestHost } from '../support/testhost.js';
+import { waitUntil } from '../support/wait.js';
 
 const REGION = 'us-east-2';
 const INSTANCE = 'i-0123456789abcdef0';
@@ -139,6 +140,59 @@ describe('logging in with a pushed key', () => {
       assert.deepEqual(await ssh.run(['id', '-un']), { code: 0, stdout: `${host.user}\n`, stderr: '' });
     } finally {
       await ssh.close();
+    }
+  });
+});
+
+describe('sshd asks for pushed keys, as on an instance with ec2-instance-connect', () => {
+  test('a pushed key logs in until it expires, and is refused after', async () => {
+    host ??= await startTestHost('eic-login');
+    // The runner's side of the host's link: where the host's sshd can reach the stand-in.
+    const runnerSide = host.host.replace(/\.\d+$/, '.1');
+    // 8 s here in place of AWS's 60 s (API_SendSSHPublicKey.html: "The key remains for 60 seconds"):
+    // short, yet long enough for a login on a loaded runner.
+    const lifetime = 8_000;
+    const imds = await startInstanceConnectStandIn({ region: REGION, instances: [INSTANCE], keyLifetimeMs: lifetime, listen: runnerSide, imdsFor: INSTANCE });
+    try {
+      // The package's AuthorizedKeysCommand asks the instance metadata for the user's active keys;
+      // here the stand-in plays the metadata service.
+      const script = `#!/bin/sh\nexec curl -fsS -m 5 "${imds.url}/latest/meta-data/managed-ssh-keys/active-keys/$1/"\n`;
+      const setup = await host.run(
+        [
+          'sudo tee /usr/local/bin/clawops-eic-keys >/dev/null',
+          'sudo chmod 755 /usr/local/bin/clawops-eic-keys',
+          `printf '%s\\n' 'AuthorizedKeysCommand /usr/local/bin/clawops-eic-keys %u' 'AuthorizedKeysCommandUser nobody' | sudo tee /etc/ssh/sshd_config.d/60-eic.conf >/dev/null`,
+          'sudo sshd -t',
+          'sudo systemctl reload ssh',
+        ].join(' && '),
+        { input: script },
+      );
+      assert.equal(setup.code, 0, setup.stderr);
+      // sshd re-executes itself on reload and listens again a moment later.
+      await waitUntil('sshd to listen again after its reload', async () => (await host!.run('true')).code === 0, { intervalMs: 200, ceilingMs: 30_000 });
+      const hostKey = host.knownHostsLine.split(' ').slice(1).join(' ');
+      const privateKey = await pushFreshKey(new SdkInstanceConnect({ region: REGION, endpoint: imds.url }), { instanceId: INSTANCE, osUser: host.user });
+      const pushedAt = Date.now();
+      const options = { host: host.host, port: host.port, user: host.user, privateKey, hostKey };
+      const ssh = await SshTransport.connect(options);
+      try {
+        assert.equal((await ssh.run(['id', '-un'])).stdout, `${host.user}\n`);
+      } finally {
+        await ssh.close();
+      }
+      assert.ok(Date.now() - pushedAt < lifetime, 'the first login came within the key\'s lifetime');
+      await new Promise((resolve) => setTimeout(resolve, lifetime - (Date.now() - pushedAt) + 500));
+      const refused = await SshTransport.connect(options).then(
+        async (t) => {
+          await t.close();
+          return assert.fail('a login with an expired key succeeded');
+        },
+        (e: unknown) => e as { step?: string; message?: string },
+      );
+      assert.equal(refused.step, 'authenticate', refused.message);
+    } finally {
+      await host.run('sudo rm -f /etc/ssh/sshd_config.d/60-eic.conf && sudo systemctl reload ssh');
+      await imds.close();
     }
   });
 });

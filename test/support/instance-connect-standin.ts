@@ -13,6 +13,10 @@
 // - Signature Version 4 (canonical request, string to sign, signing key):
 //   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
 // - "The key remains for 60 seconds": the same API reference page.
+// - What the instance asks, from its AuthorizedKeysCommand (the ec2-instance-connect package's
+//   eic_run_authorized_keys): the instance metadata path
+//   /latest/meta-data/managed-ssh-keys/active-keys/<user>/, one key a line. Served here too, for
+//   the instance `imdsFor`, so that a test host's sshd can ask it.
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
@@ -42,7 +46,16 @@ export interface InstanceConnectStandIn {
   close(): Promise<void>;
 }
 
-export async function startInstanceConnectStandIn(options: { region: string; keyLifetimeMs?: number; instances: string[]; onPush?: (key: PushedKey) => Promise<void> | void }): Promise<InstanceConnectStandIn> {
+export async function startInstanceConnectStandIn(options: {
+  region: string;
+  keyLifetimeMs?: number;
+  instances: string[];
+  onPush?: (key: PushedKey) => Promise<void> | void;
+  /** The address to listen on (127.0.0.1 by default; a test host's link address for its sshd). */
+  listen?: string;
+  /** The instance whose metadata (active keys) the stand-in serves. */
+  imdsFor?: string;
+}): Promise<InstanceConnectStandIn> {
   const lifetime = options.keyLifetimeMs ?? 60_000;
   const pushed: PushedKey[] = [];
   const instances = new Set(options.instances);
@@ -56,6 +69,13 @@ export async function startInstanceConnectStandIn(options: { region: string; key
   });
 
   async function handle(req: IncomingMessage, body: Buffer, res: ServerResponse): Promise<void> {
+    const imds = /^\/latest\/meta-data\/managed-ssh-keys\/active-keys\/([^/]+)\/$/.exec(req.url ?? '');
+    if (req.method === 'GET' && imds && options.imdsFor) {
+      const keys = validKeys(options.imdsFor, decodeURIComponent(imds[1]!));
+      res.writeHead(keys.length ? 200 : 404, { 'content-type': 'text/plain' });
+      res.end(keys.map((k) => `${k}\n`).join(''));
+      return;
+    }
     if (req.method !== 'POST' || (req.url ?? '/') !== '/') return fail(res, 404, 'UnknownOperationException', 'unknown path');
     const auth = verifySignature(req, body, options.region);
     if (auth) return fail(res, auth.status, auth.code, auth.message);
@@ -85,13 +105,16 @@ export async function startInstanceConnectStandIn(options: { region: string; key
     res.end(JSON.stringify({ RequestId: requestId, Success: true }));
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const validKeys = (instanceId: string, osUser: string): string[] =>
+    pushed.filter((k) => k.instanceId === instanceId && k.osUser === osUser && k.expiresAt > Date.now()).map((k) => k.publicKey);
+  const address = options.listen ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(0, address, resolve));
   const { port } = server.address() as { port: number };
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${address}:${port}`,
     pushed,
     instances,
-    validKeys: (instanceId, osUser) => pushed.filter((k) => k.instanceId === instanceId && k.osUser === osUser && k.expiresAt > Date.now()).map((k) => k.publicKey),
+    validKeys,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -38,8 +38,8 @@ export async function buildCli(outdir: string): Promise<void> {
     minify: true,
     legalComments: 'none',
     // Loaded only when needed, from node_modules: the Actions toolkit inside GitHub Actions, the AWS
-    // SDK for Parameter Store secrets; ssh2 carries a native addon.
-    external: ['@actions/core', '@aws-sdk/client-ssm', 'node-ssh', 'ssh2'],
+    // SDK for Parameter Store secrets and EC2 Instance Connect; ssh2 carries a native addon.
+    external: ['@actions/core', '@aws-sdk/client-ssm', '@aws-sdk/client-ec2-instance-connect', 'node-ssh', 'ssh2'],
     plugins: [yamlEsm],
     // Some dependencies are CommonJS and require node built-ins.
     banner: { js: "import { createRequire as __clawopsRequire } from 'node:module'; const require = __clawopsRequire(import.meta.url);" },

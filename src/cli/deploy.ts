@@ -7,7 +7,9 @@ import type { DesiredState } from '../render/desired.js';
 import { summarize } from '../plan/summary.js';
 import type { SecretLookup } from '../plan/diff.js';
 import { LocalTransport } from '../transport/local.js';
-import type { Transport } from '../transport/transport.js';
+import { TransportError, type Transport } from '../transport/transport.js';
+import { ssmProxyCommand, ssmSessionPrerequisites } from '../transport/ssm-session.js';
+import { InstanceConnectError, pushFreshKey } from '../aws/instance-connect.js';
 import { join } from 'node:path';
 import type { EdgeInput } from '../apply/edge.js';
 import type { SecurityGroupInput } from '../apply/security-group.js';
@@ -123,10 +125,42 @@ export async function prepare(
     holder,
     async connect() {
       if (target.kind === 'local') return new LocalTransport();
-      const privateKey = secrets(target.privateKeySecret);
-      if (!privateKey) throw new UsageError(`the secret ${target.privateKeySecret} (SSH key for ${envName}) has no value in this environment`);
+      const where = `${target.user}@${target.host}:${target.port}`;
       const { SshTransport } = await import('../transport/ssh.js');
-      return SshTransport.connect({ host: target.host, port: target.port, user: target.user, privateKey, hostKey: target.hostKey });
+      let proxyCommand = target.proxyCommand;
+      if (target.via?.ssm) {
+        const missing = ssmSessionPrerequisites(processEnv.PATH);
+        if (missing) throw new TransportError(where, 'connect', missing);
+        proxyCommand = ssmProxyCommand(target.via.ssm, target.port);
+      }
+      let privateKey: string | undefined;
+      if (target.instanceConnect) {
+        const ic = target.instanceConnect;
+        const { SdkInstanceConnect } = await import('../aws/instance-connect-sdk.js');
+        try {
+          // Pushed right before connecting: the key is valid on the instance for 60 seconds.
+          privateKey = await pushFreshKey(new SdkInstanceConnect({ region: ic.region }), {
+            instanceId: ic.instanceId,
+            osUser: target.user,
+            ...(ic.availabilityZone ? { availabilityZone: ic.availabilityZone } : {}),
+          });
+        } catch (err) {
+          if (err instanceof InstanceConnectError) throw new TransportError(where, 'push key', err.message, err);
+          throw err;
+        }
+      } else if (target.privateKeySecret) {
+        privateKey = secrets(target.privateKeySecret);
+        if (!privateKey) throw new UsageError(`the secret ${target.privateKeySecret} (SSH key for ${envName}) has no value in this environment`);
+      }
+      if (!privateKey) throw new UsageError(`${envName}: the SSH target has no key (privateKeySecret or instanceConnect)`);
+      return SshTransport.connect({
+        host: target.host,
+        port: target.port,
+        user: target.user,
+        privateKey,
+        hostKey: target.hostKey,
+        ...(proxyCommand === undefined ? {} : { proxyCommand }),
+      });
     },
   };
 }

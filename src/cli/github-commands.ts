@@ -216,7 +216,7 @@ async function planState(config: Config, opts: PrReportOptions, event: PullReque
   if (event?.fork) return { state: 'skipped', reason: FORK_REASON };
   if (!opts.plan) return { state: 'skipped', reason: 'not requested (--no-plan)' };
   const target = config.environments.find((e) => e.name === opts.env)!.target;
-  if (target.kind === 'ssh' && !io.env[target.privateKeySecret]) {
+  if (target.kind === 'ssh' && target.privateKeySecret && !io.env[target.privateKeySecret]) {
     return { state: 'skipped', reason: `the secret ${target.privateKeySecret} is not available to this run` };
   }
   try {

@@ -191,7 +191,7 @@ function checkSecrets(s: ConfigSources): Problem[] {
     need(s.deployment.source, ['gateway', 'auth', 'token', 'secret'], s.deployment.value.gateway.auth.token.secret, 'the gateway token');
   }
   for (const { source, value: e } of s.environments) {
-    if (e.target.kind === 'ssh') need(source, ['target', 'privateKeySecret'], e.target.privateKeySecret, `the ${e.name} SSH key`);
+    if (e.target.kind === 'ssh' && e.target.privateKeySecret) need(source, ['target', 'privateKeySecret'], e.target.privateKeySecret, `the ${e.name} SSH key`);
     if (e.secrets.source === 'dotenv') e.secrets.generate?.forEach((n, i) => need(source, ['secrets', 'generate', i], n, 'a secret to generate'));
   }
   if (s.supabase) {
@@ -242,6 +242,20 @@ function checkEnvironments(s: ConfigSources, providers: readonly Provider[]): Pr
           ),
         );
       }
+    }
+    if (e.target.kind === 'ssh' && (e.target.privateKeySecret === undefined) === (e.target.instanceConnect === undefined)) {
+      out.push(
+        problemAt(
+          source,
+          ['target'],
+          e.target.instanceConnect
+            ? 'privateKeySecret and instanceConnect both say which key logs in: keep one'
+            : 'an SSH target needs a key: privateKeySecret (a stored key) or instanceConnect (a fresh key each run)',
+        ),
+      );
+    }
+    if (e.target.kind === 'ssh' && e.target.via && e.target.proxyCommand !== undefined) {
+      out.push(problemAt(source, ['target', 'via'], 'via and proxyCommand both say how to reach the host: keep one'));
     }
     const accepted = new Map<string, number>();
     e.security?.accept.forEach((a, i) => {

@@ -2,6 +2,8 @@ import * as z from 'zod';
 import { AbsolutePath, HttpUrl, Port, SchemaRef, SecretName } from './common.js';
 import { SecurityGroupSchema } from './security-group.js';
 
+const AwsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'expected an AWS region such as us-east-2' });
+
 const LocalTarget = z.strictObject({
   kind: z.literal('local'),
 });
@@ -17,7 +19,41 @@ const SshTarget = z.strictObject({
       error: 'expected a public host key, such as "ssh-ed25519 AAAA…"',
     })
     .describe('The pinned host key; any other key is refused.'),
-  privateKeySecret: SecretName.describe('Secret holding the SSH private key.'),
+  privateKeySecret: SecretName.optional().describe('Secret holding the SSH private key. Either this or instanceConnect.'),
+  instanceConnect: z
+    .strictObject({
+      instanceId: z.string().regex(/^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, { error: 'expected an EC2 instance id such as i-0123456789abcdef0' }),
+      region: AwsRegion,
+      availabilityZone: z
+        .string()
+        .regex(/^(\w+-){2,3}\d+\w+$/, { error: 'expected an availability zone such as us-east-2a' })
+        .optional()
+        .describe('The instance\'s availability zone; optional for the API.'),
+    })
+    .optional()
+    .describe(
+      'No stored key: each run makes a fresh ed25519 key pair and pushes its public half to the instance for `user` with EC2 Instance Connect (SendSSHPublicKey), valid there for 60 seconds. Either this or privateKeySecret.',
+    ),
+  proxyCommand: z
+    .string()
+    .trim()
+    .min(1)
+    .regex(/^(?:[^%]|%[hpr%])*$/, { error: 'expected a command; %h, %p, %r and %% are the only tokens it may use' })
+    .optional()
+    .describe(
+      'OpenSSH\'s ProxyCommand: a command whose standard input and output carry the SSH stream, in place of a TCP connection to host:port. %h, %p and %r become the host, port and user; %% a percent sign. It runs on the operator\'s machine through /bin/sh, and ends with the run.',
+    ),
+  via: z
+    .strictObject({
+      ssm: z
+        .strictObject({
+          instanceId: z.string().regex(/^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, { error: 'expected an EC2 instance id such as i-0123456789abcdef0' }),
+          region: AwsRegion,
+        })
+        .describe('An SSM session (AWS-StartSSHSession) to the instance: no open port 22 needed. Needs the AWS CLI and the Session Manager plugin on the operator\'s machine.'),
+    })
+    .optional()
+    .describe('How the SSH stream reaches the host, in place of a TCP connection to host:port.'),
 });
 
 const SecretSource = z.discriminatedUnion('source', [
@@ -37,7 +73,7 @@ const SecretSource = z.discriminatedUnion('source', [
   z.strictObject({
     source: z.literal('ssm'),
     prefix: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, { error: 'expected a Parameter Store path such as /clawops/ec2' }),
-    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'expected an AWS region such as us-east-2' }),
+    region: AwsRegion,
   }).describe('AWS Systems Manager Parameter Store: each secret is the SecureString parameter <prefix>/<NAME>.'),
 ]);
 

@@ -4,8 +4,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { NodeSSH } from 'node-ssh';
+import { expandProxyCommand, startProxyCommand, type ProxyProcess } from './proxy-command.js';
 import {
   exitCodeOfSignal,
   shellQuote,
@@ -28,6 +29,9 @@ export interface SshConnectOptions {
   /** The host's public key as pinned in config: `ssh-ed25519 AAAA…` (a trailing comment is
    * ignored). The only key accepted; there is no way to turn the check off. */
   hostKey: string;
+  /** OpenSSH's ProxyCommand: a command whose stdin/stdout carry the SSH stream, in place of a TCP
+   * connection (%h, %p, %r and %% expanded as ssh does). Killed when the transport closes. */
+  proxyCommand?: string;
   /** Bound on TCP connect, SSH handshake and authentication together. Default 20 000 ms. */
   readyTimeoutMs?: number;
   /** TCP_NODELAY, on by default. `false` exists only so bench/ssh.ts can measure what Nagle's
@@ -54,17 +58,19 @@ export class SshTransport implements Transport {
   readonly target: string;
   readonly #ssh: NodeSSH;
   readonly #client: Ssh2Client;
-  readonly #sock: net.Socket;
+  readonly #sock: Duplex;
+  readonly #proxy: ProxyProcess | undefined;
   #sftp: Promise<SftpSession> | undefined;
   #closed = false;
   #lost = false;
   #lastError: Error | undefined;
 
-  private constructor(target: string, ssh: NodeSSH, client: Ssh2Client, sock: net.Socket) {
+  private constructor(target: string, ssh: NodeSSH, client: Ssh2Client, sock: Duplex, proxy: ProxyProcess | undefined) {
     this.target = target;
     this.#ssh = ssh;
     this.#client = client;
     this.#sock = sock;
+    this.#proxy = proxy;
     // Every run in flight listens for 'close'; many may run at once over the one connection.
     client.setMaxListeners(0);
     // After 'ready' node-ssh no longer listens for errors; without this one an error (keepalive
@@ -73,8 +79,8 @@ export class SshTransport implements Transport {
     client.on('close', () => (this.#lost = true));
   }
 
-  /** Opens the connection: TCP (TCP_NODELAY on), then the SSH handshake, where the host must
-   * present exactly the pinned key, then public-key authentication as `user`. */
+  /** Opens the connection: TCP (TCP_NODELAY on) or the proxy command, then the SSH handshake,
+   * where the host must present exactly the pinned key, then public-key authentication as `user`. */
   static async connect(options: SshConnectOptions): Promise<SshTransport> {
     const target = `${options.user}@${options.host}:${options.port}`;
     const pinned = parsePublicKey(options.hostKey);
@@ -82,7 +88,20 @@ export class SshTransport implements Transport {
       throw new TransportError(target, 'host key', 'the pinned host key is not a public key of the form "<type> <base64>"');
     }
     const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
-    const sock = await openSocket(target, options.host, options.port, readyTimeoutMs, options.noDelay ?? true);
+    let proxy: ProxyProcess | undefined;
+    let sock: Duplex;
+    if (options.proxyCommand === undefined) {
+      sock = await openSocket(target, options.host, options.port, readyTimeoutMs, options.noDelay ?? true);
+    } else {
+      let command: string;
+      try {
+        command = expandProxyCommand(options.proxyCommand, options);
+      } catch (err) {
+        throw new TransportError(target, 'connect', messageOf(err), err);
+      }
+      proxy = startProxyCommand(command);
+      sock = proxy.sock;
+    }
 
     let offered: Buffer | undefined;
     let refused = false;
@@ -109,14 +128,24 @@ export class SshTransport implements Transport {
     } catch (err) {
       ssh.dispose();
       sock.destroy();
-      throw connectError(err, target, pinned, refused ? offered : undefined, readyTimeoutMs);
+      const error = connectError(err, target, pinned, refused ? offered : undefined, readyTimeoutMs);
+      if (proxy) {
+        // A stream that ended is the proxy's doing: its exit status and stderr say why. The stream
+        // ends a moment before the exit status arrives.
+        if (error.step === 'connect') await Promise.race([proxy.exited, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+        const failure = proxy.failure();
+        proxy.stop();
+        if (error.step === 'connect' && failure) throw new TransportError(target, 'connect', failure, err);
+      }
+      throw error;
     }
     const client = ssh.connection as Ssh2Client | null;
     if (!client) {
       sock.destroy();
+      proxy?.stop();
       throw new TransportError(target, 'connect', 'the connection closed right after authentication');
     }
-    return new SshTransport(target, ssh, client, sock);
+    return new SshTransport(target, ssh, client, sock, proxy);
   }
 
   run(command: Command, options: RunOptions = {}): Promise<RunResult> {
@@ -232,20 +261,24 @@ export class SshTransport implements Transport {
     const sftp = await this.#sftp?.catch(() => undefined);
     this.#sftp = undefined;
     sftp?.end();
-    if (this.#lost) return;
-    const gone = new Promise<void>((resolve) => this.#client.once('close', () => resolve()));
-    this.#ssh.dispose(); // a polite SSH disconnect
-    const timer = setTimeout(() => this.#sock.destroy(), 2_000);
-    await gone;
-    clearTimeout(timer);
+    if (!this.#lost) {
+      const gone = new Promise<void>((resolve) => this.#client.once('close', () => resolve()));
+      this.#ssh.dispose(); // a polite SSH disconnect
+      const timer = setTimeout(() => this.#sock.destroy(), 2_000);
+      await gone;
+      clearTimeout(timer);
+    }
+    this.#proxy?.stop();
   }
 
   /**
-   * For tests and fault handling: drops the TCP connection at once, as a network failure would.
+   * For tests and fault handling: drops the TCP connection (or ends the proxy command) at once, as
+   * a network failure would.
    * Commands in flight then fail with TransportError (step "run"), and the transport is unusable.
    */
   destroySocket(): void {
     this.#sock.destroy();
+    this.#proxy?.stop();
   }
 
   /**

@@ -369,3 +369,62 @@ describe('the security group', () => {
     ]);
   });
 });
+
+describe('the SSH target: proxyCommand', () => {
+  const EC2 = 'config/environments/ec2.yaml';
+  const withProxy = (command: string) =>
+    edit(files, EC2, (t) => t.replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', `  privateKeySecret: EC2_SSH_PRIVATE_KEY\n  proxyCommand: ${command}\n`));
+
+  test('a command with %h %p %r and %% is accepted', () => {
+    const result = loadConfig(withProxy('"nc -q0 %h %p # as %r, 100%%"'));
+    assert.deepEqual(result.problems.map(formatProblem), []);
+  });
+
+  test('a token OpenSSH would not expand here is refused at its line', () => {
+    assert.deepEqual(problems(withProxy('nc %h %d')), [
+      'config/environments/ec2.yaml:12:17: target.proxyCommand: expected a command; %h, %p, %r and %% are the only tokens it may use; found "nc %h %d"',
+      // The whole file is refused, so what names it cannot resolve.
+      'config/supabase.yaml:8:14: environment: unknown environment "ec2" (expected one of: local)',
+    ]);
+  });
+});
+
+describe('the SSH target: via SSM', () => {
+  const EC2 = 'config/environments/ec2.yaml';
+  const withTarget = (lines: string) =>
+    edit(files, EC2, (t) => t.replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', `  privateKeySecret: EC2_SSH_PRIVATE_KEY\n${lines}`));
+
+  test('an instance and region are accepted', () => {
+    assert.deepEqual(loadConfig(withTarget('  via:\n    ssm: { instanceId: i-0123456789abcdef0, region: us-east-2 }\n')).problems.map(formatProblem), []);
+  });
+
+  test('an instance id that is not one is refused at its line', () => {
+    const out = problems(withTarget('  via:\n    ssm: { instanceId: 3.148.233.23, region: us-east-2 }\n'));
+    assert.match(out[0]!, /^config\/environments\/ec2\.yaml:13:24: target\.via\.ssm\.instanceId: expected an EC2 instance id such as i-0123456789abcdef0/);
+  });
+
+  test('via and proxyCommand together are refused: only one can carry the stream', () => {
+    assert.deepEqual(problems(withTarget('  proxyCommand: nc %h %p\n  via:\n    ssm: { instanceId: i-0123456789abcdef0, region: us-east-2 }\n')), [
+      'config/environments/ec2.yaml:14:5: target.via: via and proxyCommand both say how to reach the host: keep one',
+    ]);
+  });
+});
+
+describe('the SSH target: which key logs in', () => {
+  const EC2 = 'config/environments/ec2.yaml';
+  const IC = '  instanceConnect: { instanceId: i-0123456789abcdef0, region: us-east-2, availabilityZone: us-east-2a }\n';
+
+  test('instanceConnect in place of a stored key is accepted', () => {
+    const out = loadConfig(edit(files, EC2, (t) => t.replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', IC)));
+    assert.deepEqual(out.problems.map(formatProblem), []);
+  });
+
+  test('both, or neither, is refused at the target', () => {
+    assert.deepEqual(problems(edit(files, EC2, (t) => t.replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', `  privateKeySecret: EC2_SSH_PRIVATE_KEY\n${IC}`))), [
+      'config/environments/ec2.yaml:5:3: target: privateKeySecret and instanceConnect both say which key logs in: keep one',
+    ]);
+    assert.deepEqual(problems(edit(files, EC2, (t) => t.replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', ''))), [
+      'config/environments/ec2.yaml:5:3: target: an SSH target needs a key: privateKeySecret (a stored key) or instanceConnect (a fresh key each run)',
+    ]);
+  });
+});

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { REPO_ROOT } from '../support/repo.js';
 import { withSmokeCanary } from '../support/smoke-canary.js';
+import { relayProxyCommand } from '../support/relay.js';
 import { startTestHost, type TestHost } from '../support/testhost.js';
 import { waitUntil } from '../support/wait.js';
 import { ensureRuntimeCache, ensureRuntimeImage } from './runtime-cache.js';
@@ -92,6 +93,8 @@ export interface StartE2EOptions {
 const canary = (name: string) => `canary-${name.toLowerCase().replace(/_/g, '-')}-${randomBytes(9).toString('hex')}`;
 
 export async function startE2E(name: string, options: StartE2EOptions = {}): Promise<E2E> {
+  const via = process.env.CLAWOPS_E2E_VIA ?? 'tcp';
+  if (via !== 'tcp' && via !== 'proxy') throw new Error(`CLAWOPS_E2E_VIA=${via}: expected tcp (the default) or proxy`);
   const cache = await ensureRuntimeCache(VERSIONS);
   const pinned = { ...VERSIONS, openclaw: options.openclaw ?? VERSIONS.openclaw };
   if (pinned.openclaw !== VERSIONS.openclaw) await ensureRuntimeCache(pinned);
@@ -127,7 +130,10 @@ export async function startE2E(name: string, options: StartE2EOptions = {}): Pro
       join(repo, 'config/secrets.yaml'),
       `${await readFile(join(repo, 'config/secrets.yaml'), 'utf8')}  TESTHOST_SSH_KEY:\n    description: Private key clawops uses to reach the end-to-end test host\n`,
     );
-    await writeFile(join(repo, 'config/environments/testhost.yaml'), testhostEnvironment(h, options.canary !== false, pinned.openclaw));
+    // CLAWOPS_E2E_VIA=proxy: every run reaches the host through a proxy command (a stdio relay, as
+    // `nc %h %p` is) instead of its own TCP connection; the scenarios must pass unchanged.
+    const relayNote = via === 'proxy' ? join(work, 'relay-note.json') : undefined;
+    await writeFile(join(repo, 'config/environments/testhost.yaml'), testhostEnvironment(h, options.canary !== false, pinned.openclaw, relayNote));
     // The key's base64 body lines are what would leak, not its armour lines.
     const keyLines = secrets.TESTHOST_SSH_KEY.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'));
     const secretValues = [...Object.entries(secrets).filter(([n]) => n !== 'TESTHOST_SSH_KEY').map(([, v]) => v), ...keyLines];
@@ -201,11 +207,14 @@ export async function startE2E(name: string, options: StartE2EOptions = {}): Pro
         return () => writeFile(path, before);
       },
       async stop() {
+        // Through the relay means through it: runs that bypassed it would leave no note.
+        const relayed = relayNote ? await readFile(relayNote, 'utf8').then(() => true, () => false) : true;
         try {
           await h.stop();
         } finally {
           await rm(work, { recursive: true, force: true });
         }
+        if (!relayed) throw new Error('CLAWOPS_E2E_VIA=proxy, yet no run went through the relay');
       },
     };
   } catch (err) {
@@ -231,7 +240,7 @@ async function snapshotCli(dir: string): Promise<string> {
   return join(dir, 'bin/clawops.js');
 }
 
-function testhostEnvironment(h: TestHost, canary: boolean, openclaw: string): string {
+function testhostEnvironment(h: TestHost, canary: boolean, openclaw: string, relayNote: string | undefined): string {
   // knownHostsLine is "host type base64": the pinned key is the last two words.
   const hostKey = h.knownHostsLine.split(' ').slice(1, 3).join(' ');
   const stub = `http://127.0.0.1:${STUB_PORT}`;
@@ -244,7 +253,7 @@ target:
   port: ${h.port}
   user: ubuntu
   hostKey: ${hostKey}
-  privateKeySecret: TESTHOST_SSH_KEY
+  privateKeySecret: TESTHOST_SSH_KEY${relayNote ? `\n  proxyCommand: ${JSON.stringify(relayProxyCommand(relayNote))}` : ''}
 services: systemd
 user: ubuntu
 paths:

@@ -12,6 +12,7 @@ import { hostKeyFingerprint, SshTransport, type SshConnectOptions } from '../../
 import { TransportError } from '../../src/transport/transport.js';
 import { startTestHost, type TestHost } from '../support/testhost.js';
 import { ATOMIC_READER } from '../support/atomic-reader.js';
+import { relayProxyCommand } from '../support/relay.js';
 import { waitUntil } from '../support/wait.js';
 
 let host: TestHost;
@@ -295,6 +296,67 @@ describe('SshTransport: connecting', () => {
     const err = await transportError(SshTransport.connect({ ...options, port: 1 }), 'connect');
     assert.equal(err.target, `${host.user}@${host.host}:1`);
     assert.match(err.message, /ECONNREFUSED/);
+  });
+});
+
+describe('SshTransport: through a proxy command', () => {
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  test('commands and files go over the relay, with %h %p %r expanded; the relay is gone after close', async () => {
+    const note = join(scratch, 'relay-note.json');
+    const viaRelay = await SshTransport.connect({ ...options, proxyCommand: relayProxyCommand(note) });
+    let pid: number;
+    try {
+      const seen = JSON.parse(await readFile(note, 'utf8')) as { host: string; port: string; user: string; pid: number };
+      pid = seen.pid;
+      assert.deepEqual({ ...seen, pid: undefined }, { host: host.host, port: String(host.port), user: host.user, pid: undefined });
+      assert.ok(alive(pid), 'the relay runs while the transport is open');
+      assert.deepEqual(await viaRelay.run(['bash', '-c', 'echo "$USER"; exit 4']), { code: 4, stdout: `${host.user}\n`, stderr: '' });
+      const data = randomBytes(300_000);
+      await viaRelay.put([{ path: '/tmp/clawops-via-relay.bin', content: data, mode: 0o600 }]);
+      assert.equal((await viaRelay.run(['sha256sum', '/tmp/clawops-via-relay.bin'])).stdout.split(' ')[0], sha256(data));
+    } finally {
+      await viaRelay.close();
+    }
+    await waitUntil('the relay to end', () => !alive(pid), { ceilingMs: 5_000 });
+  });
+
+  test('the host key is still pinned through a relay', async () => {
+    const otherKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHC784vck7aBgnDuDFFd8N2pw5VtmZaK5vJz1vlW4+eo';
+    const err = await transportError(
+      SshTransport.connect({ ...options, hostKey: otherKey, proxyCommand: relayProxyCommand(join(scratch, 'relay-hostkey.json')) }),
+      'host key',
+    );
+    assert.match(err.message, /host key mismatch/);
+  });
+
+  test('a proxy command that is not installed fails at "connect" with its exit status and stderr, on one line', async () => {
+    const err = await transportError(
+      SshTransport.connect({ ...options, proxyCommand: 'clawops-no-such-aws ssm start-session --target %h' }),
+      'connect',
+    );
+    assert.match(err.message, /: connect: proxy command exited 127: .*clawops-no-such-aws: not found$/);
+    assert.ok(!err.message.includes('\n'), err.message);
+  });
+
+  test('a relay that cannot reach the host reports what it said', async () => {
+    const err = await transportError(
+      SshTransport.connect({ ...options, port: 1, proxyCommand: relayProxyCommand(join(scratch, 'relay-closed.json')) }),
+      'connect',
+    );
+    assert.match(err.message, /proxy command exited 1: relay: connect ECONNREFUSED/);
+  });
+
+  test('a token ssh does not know is refused before anything runs', async () => {
+    const err = await transportError(SshTransport.connect({ ...options, proxyCommand: 'nc %h %n' }), 'connect');
+    assert.match(err.message, /unknown token %n/);
   });
 });
 

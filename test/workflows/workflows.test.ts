@@ -53,7 +53,7 @@ const config = await repoConfig();
 function hostSecrets(env: string): string[] {
   const e = config.environments.find((x) => x.name === env)!;
   const files = render(config, env, FIXED_CONTEXT).files.flatMap((f) => Object.values(f.secrets ?? {}));
-  return [...new Set([...files, ...(e.target.kind === 'ssh' ? [e.target.privateKeySecret] : [])])].sort();
+  return [...new Set([...files, ...(e.target.kind === 'ssh' && e.target.privateKeySecret ? [e.target.privateKeySecret] : [])])].sort();
 }
 /** The secrets deploying the edge function needs (config/supabase.yaml secrets), when it fronts `env`. */
 function edgeSecrets(env: string): string[] {

@@ -1,0 +1,184 @@
+// A local stand-in of the EC2 Instance Connect API (SendSSHPublicKey) that says no as AWS does:
+// every request must be signed with Signature Version 4 by the one test access key, and the body
+// must pass the documented validation. Pushed keys are kept with their expiry for a test (or an
+// AuthorizedKeysCommand) to read.
+//
+// Sources:
+// - The operation, its parameters' lengths and patterns, its response and errors:
+//   https://docs.aws.amazon.com/ec2-instance-connect/latest/APIReference/API_SendSSHPublicKey.html
+// - Errors common to all actions (IncompleteSignature, RequestExpired, UnrecognizedClientException
+//   for an unknown access key, …), and the JSON error body (__type, message):
+//   https://docs.aws.amazon.com/ec2-instance-connect/latest/APIReference/CommonErrors.html
+//   A wrong signature is InvalidSignatureException (403), as AWS's JSON-protocol services answer it.
+// - Signature Version 4 (canonical request, string to sign, signing key):
+//   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
+// - "The key remains for 60 seconds": the same API reference page.
+// - What the instance asks, from its AuthorizedKeysCommand (the ec2-instance-connect package's
+//   eic_run_authorized_keys): the instance metadata path
+//   /latest/meta-data/managed-ssh-keys/active-keys/<user>/, one key a line. Served here too, for
+//   the instance `imdsFor`, so that a test host's sshd can ask it.
+import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+
+export const TEST_ACCESS_KEY_ID = 'AKIDCLAWOPSTESTKEY01';
+export const TEST_SECRET_ACCESS_KEY = 'clawops-test-secret-access-key/0123456789';
+const SERVICE = 'ec2-instance-connect';
+const TARGET = 'AWSEC2InstanceConnectService.SendSSHPublicKey';
+// SigV4: a request is refused when its X-Amz-Date is more than 5 minutes from the server's clock.
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+export interface PushedKey {
+  instanceId: string;
+  osUser: string;
+  publicKey: string;
+  availabilityZone?: string;
+  expiresAt: number;
+}
+
+export interface InstanceConnectStandIn {
+  url: string;
+  /** Every key accepted so far, in order. */
+  pushed: PushedKey[];
+  /** The keys still valid now for an instance and user: what the instance would accept. */
+  validKeys(instanceId: string, osUser: string): string[];
+  /** Instance ids that exist; any other is EC2InstanceNotFoundException. */
+  instances: Set<string>;
+  close(): Promise<void>;
+}
+
+export async function startInstanceConnectStandIn(options: {
+  region: string;
+  keyLifetimeMs?: number;
+  instances: string[];
+  onPush?: (key: PushedKey) => Promise<void> | void;
+  /** The address to listen on (127.0.0.1 by default; a test host's link address for its sshd). */
+  listen?: string;
+  /** The instance whose metadata (active keys) the stand-in serves. */
+  imdsFor?: string;
+}): Promise<InstanceConnectStandIn> {
+  const lifetime = options.keyLifetimeMs ?? 60_000;
+  const pushed: PushedKey[] = [];
+  const instances = new Set(options.instances);
+
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      handle(req, Buffer.concat(chunks), res).catch((err: unknown) => fail(res, 500, 'ServiceException', String(err)));
+    });
+  });
+
+  async function handle(req: IncomingMessage, body: Buffer, res: ServerResponse): Promise<void> {
+    const imds = /^\/latest\/meta-data\/managed-ssh-keys\/active-keys\/([^/]+)\/$/.exec(req.url ?? '');
+    if (req.method === 'GET' && imds && options.imdsFor) {
+      const keys = validKeys(options.imdsFor, decodeURIComponent(imds[1]!));
+      res.writeHead(keys.length ? 200 : 404, { 'content-type': 'text/plain' });
+      res.end(keys.map((k) => `${k}\n`).join(''));
+      return;
+    }
+    if (req.method !== 'POST' || (req.url ?? '/') !== '/') return fail(res, 404, 'UnknownOperationException', 'unknown path');
+    const auth = verifySignature(req, body, options.region);
+    if (auth) return fail(res, auth.status, auth.code, auth.message);
+    if (req.headers['x-amz-target'] !== TARGET) return fail(res, 400, 'InvalidAction', `unknown target ${String(req.headers['x-amz-target'])}`);
+    if (!String(req.headers['content-type']).startsWith('application/x-amz-json-1.1')) return fail(res, 400, 'SerializationException', 'expected application/x-amz-json-1.1');
+    let input: Record<string, unknown>;
+    try {
+      input = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      return fail(res, 400, 'SerializationException', 'the body is not JSON');
+    }
+    const invalid = validate(input);
+    if (invalid) return fail(res, 400, 'InvalidArgsException', invalid);
+    const instanceId = input.InstanceId as string;
+    if (!instances.has(instanceId)) return fail(res, 400, 'EC2InstanceNotFoundException', `Instance not found: ${instanceId}`);
+    const key: PushedKey = {
+      instanceId,
+      osUser: input.InstanceOSUser as string,
+      publicKey: input.SSHPublicKey as string,
+      ...(typeof input.AvailabilityZone === 'string' ? { availabilityZone: input.AvailabilityZone } : {}),
+      expiresAt: Date.now() + lifetime,
+    };
+    pushed.push(key);
+    await options.onPush?.(key);
+    const requestId = randomUUID();
+    res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': requestId });
+    res.end(JSON.stringify({ RequestId: requestId, Success: true }));
+  }
+
+  const validKeys = (instanceId: string, osUser: string): string[] =>
+    pushed.filter((k) => k.instanceId === instanceId && k.osUser === osUser && k.expiresAt > Date.now()).map((k) => k.publicKey);
+  const address = options.listen ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(0, address, resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://${address}:${port}`,
+    pushed,
+    instances,
+    validKeys,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The documented constraints of SendSSHPublicKey's parameters; the first one broken, or undefined. */
+function validate(input: Record<string, unknown>): string | undefined {
+  const rules: { name: string; required: boolean; min: number; max: number; pattern?: RegExp }[] = [
+    { name: 'InstanceId', required: true, min: 10, max: 32, pattern: /^i-[a-f0-9]+$/ },
+    { name: 'InstanceOSUser', required: true, min: 1, max: 32, pattern: /^[A-Za-z_][A-Za-z0-9@._-]{0,30}[A-Za-z0-9$_-]?$/ },
+    { name: 'SSHPublicKey', required: true, min: 80, max: 4096 },
+    { name: 'AvailabilityZone', required: false, min: 6, max: 32, pattern: /^(\w+-){2,3}\d+\w+$/ },
+  ];
+  for (const r of rules) {
+    const v = input[r.name];
+    if (v === undefined) {
+      if (r.required) return `${r.name} is required`;
+      continue;
+    }
+    if (typeof v !== 'string') return `${r.name} must be a string`;
+    if (v.length < r.min || v.length > r.max) return `${r.name} must be between ${r.min} and ${r.max} characters long`;
+    if (r.pattern && !r.pattern.test(v)) return `${r.name} must match ${r.pattern.source}`;
+  }
+  // The key must be a public key the instance's sshd can use: "<type> <base64>[ comment]".
+  if (!/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+=*( .*)?$/.test(input.SSHPublicKey as string)) {
+    return 'SSHPublicKey is not a supported public key (ssh-rsa, ssh-ed25519 or ecdsa-sha2-nistp*)';
+  }
+  return undefined;
+}
+
+function fail(res: ServerResponse, status: number, code: string, message: string): void {
+  // JSON 1.1 errors: the type in __type (and X-Amzn-ErrorType), the text in message.
+  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': code, 'x-amzn-requestid': randomUUID() });
+  res.end(JSON.stringify({ __type: code, message }));
+}
+
+const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
+const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
+
+/** Checks the Authorization header as AWS does; the refusal, or undefined when the signature holds. */
+function verifySignature(req: IncomingMessage, body: Buffer, region: string): { status: number; code: string; message: string } | undefined {
+  const header = req.headers.authorization;
+  const m = header && /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(header);
+  if (!m) return { status: 400, code: 'IncompleteSignature', message: 'Authorization header is missing or not AWS4-HMAC-SHA256' };
+  const [, accessKey, date, scopeRegion, service, signedHeaderList, signature] = m as unknown as string[];
+  if (accessKey !== TEST_ACCESS_KEY_ID) return { status: 403, code: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.' };
+  const amzDate = String(req.headers['x-amz-date'] ?? '');
+  if (!/^\d{8}T\d{6}Z$/.test(amzDate) || amzDate.slice(0, 8) !== date) return { status: 400, code: 'IncompleteSignature', message: 'X-Amz-Date is missing or disagrees with the credential scope' };
+  const when = Date.parse(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
+  if (Math.abs(Date.now() - when) > CLOCK_SKEW_MS) return { status: 400, code: 'RequestExpired', message: 'Request has expired.' };
+  if (scopeRegion !== region || service !== SERVICE) return { status: 403, code: 'InvalidSignatureException', message: `Credential should be scoped to a valid region and service (${region}/${SERVICE})` };
+  const signed = signedHeaderList!.split(';');
+  if (!signed.includes('host') || !signed.includes('x-amz-date')) return { status: 400, code: 'IncompleteSignature', message: 'host and x-amz-date must be signed' };
+  const payloadHash = sha256(body);
+  const claimed = req.headers['x-amz-content-sha256'];
+  if (claimed !== undefined && claimed !== payloadHash) return { status: 400, code: 'XAmzContentSHA256Mismatch', message: 'The provided x-amz-content-sha256 header does not match what was computed.' };
+  const canonicalHeaders = signed.map((h) => `${h}:${String(req.headers[h] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+  const canonicalRequest = [req.method, '/', '', canonicalHeaders, signedHeaderList, payloadHash].join('\n');
+  const scope = `${date}/${scopeRegion}/${service}/aws4_request`;
+  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');
+  const kDate = hmac(`AWS4${TEST_SECRET_ACCESS_KEY}`, date!);
+  const kSigning = hmac(hmac(hmac(kDate, scopeRegion!), service!), 'aws4_request');
+  const expected = createHmac('sha256', kSigning).update(stringToSign, 'utf8').digest();
+  if (!timingSafeEqual(expected, Buffer.from(signature!, 'hex'))) {
+    return { status: 403, code: 'InvalidSignatureException', message: 'The request signature we calculated does not match the signature you provided.' };
+  }
+  return undefined;
+}

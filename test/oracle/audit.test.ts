@@ -63,7 +63,7 @@ describe('the audit is not a rubber stamp', () => {
     const cerebras = join(root, 'config/providers/cerebras.yaml');
     await writeFile(cerebras, (await readFile(cerebras, 'utf8')).replace('    parametersB: 70\n', ''));
     const ec2 = join(root, 'config/environments/ec2.yaml');
-    await writeFile(ec2, `${await readFile(ec2, 'utf8')}    - check: gateway.auth_no_rate_limit\n      reason: kept from before the rate limit\n`);
+    await writeFile(ec2, (await readFile(ec2, 'utf8')).replace('  accept:\n', '  accept:\n    - check: gateway.auth_no_rate_limit\n      reason: kept from before the rate limit\n'));
     assert.equal((await clawops(['validate', '--root', root])).code, 0, 'validate lets both through');
 
     const run = await clawops(['audit', '--env', 'ec2', '--root', root, '--openclaw', OPENCLAW_ENTRY], { env: processEnv });

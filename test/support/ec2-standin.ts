@@ -24,9 +24,10 @@
  * - Revoking a rule that is not there is no error: the answer lists it as unknownIpPermissionSet.
  *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RevokeSecurityGroupIngress.html
  */
-import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { checkSigV4 } from './sigv4.js';
 
 export interface StandinRule {
   protocol: string;
@@ -60,8 +61,6 @@ export interface Ec2Standin {
 
 const NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 const DESCRIPTION = /^[A-Za-z0-9 ._\-:/()#,@[\]+=&;{}!$*]{0,255}$/;
-const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
-const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
 /** 100.68.0.18/18 → 100.68.0.0/18, as EC2 stores an IPv4 block. */
 function canonical(cidr: string): string {
   const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr);
@@ -95,28 +94,12 @@ export async function startEc2Standin(opts: { region?: string } = {}): Promise<E
   };
 
   function verifySignature(req: http.IncomingMessage, body: Buffer): void {
-    const auth = String(req.headers.authorization ?? '');
-    const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
-    if (!m) throw new Ec2Fault(401, 'AuthFailure', 'AWS was not able to validate the provided access credentials');
-    const [, keyId, date, region, service, signedHeaders, signature] = m as unknown as string[];
-    if (keyId !== state.accessKeyId) throw new Ec2Fault(401, 'AuthFailure', 'AWS was not able to validate the provided access credentials');
-    const amzDate = String(req.headers['x-amz-date'] ?? '');
-    if (!amzDate.startsWith(date!)) throw new Ec2Fault(403, 'SignatureDoesNotMatch', 'Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP');
-    if (service !== 'ec2' || region !== state.region) {
-      throw new Ec2Fault(403, 'SignatureDoesNotMatch', `Credential should be scoped to a valid region and service (ec2 in ${state.region}), not ${service} in ${region}`);
-    }
-    const names = signedHeaders!.split(';');
-    if (!names.includes('host') || !names.includes('x-amz-date')) throw new Ec2Fault(403, 'SignatureDoesNotMatch', 'host and x-amz-date must be signed');
-    const canonicalHeaders = names.map((n) => `${n}:${String(req.headers[n] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
-    const url = new URL(req.url ?? '/', 'http://x');
-    const query = [...url.searchParams].map(([k, v]) => [encodeURIComponent(k), encodeURIComponent(v)]).sort(([a], [b]) => (a! < b! ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join('&');
-    const canonicalRequest = [req.method, url.pathname, query, canonicalHeaders, signedHeaders, sha256(body)].join('\n');
-    const scope = `${date}/${region}/${service}/aws4_request`;
-    const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');
-    const key = hmac(hmac(hmac(hmac(`AWS4${state.secretAccessKey}`, date!), region!), service!), 'aws4_request');
-    if (createHmac('sha256', key).update(stringToSign).digest('hex') !== signature) {
-      throw new Ec2Fault(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.');
-    }
+    const refused = checkSigV4(req, body, { accessKeyId: state.accessKeyId, secretAccessKey: state.secretAccessKey, region: state.region, service: 'ec2' });
+    if (!refused) return;
+    // The Query API answers a key it does not know, or no signature at all, with AuthFailure (401);
+    // a signature that does not hold with SignatureDoesNotMatch (403).
+    if (refused.reason === 'malformed' || refused.reason === 'unknown-key') throw new Ec2Fault(401, 'AuthFailure', 'AWS was not able to validate the provided access credentials');
+    throw new Ec2Fault(403, 'SignatureDoesNotMatch', refused.message);
   }
 
   function group(id: string | null): StandinRule[] {

@@ -17,8 +17,9 @@
 //   eic_run_authorized_keys): the instance metadata path
 //   /latest/meta-data/managed-ssh-keys/active-keys/<user>/, one key a line. Served here too, for
 //   the instance `imdsFor`, so that a test host's sshd can ask it.
-import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { checkSigV4, type SigV4Refusal } from './sigv4.js';
 
 export const TEST_ACCESS_KEY_ID = 'AKIDCLAWOPSTESTKEY01';
 export const TEST_SECRET_ACCESS_KEY = 'clawops-test-secret-access-key/0123456789';
@@ -150,35 +151,20 @@ function fail(res: ServerResponse, status: number, code: string, message: string
   res.end(JSON.stringify({ __type: code, message }));
 }
 
-const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
-const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
-
-/** Checks the Authorization header as AWS does; the refusal, or undefined when the signature holds. */
+/** The signature check's refusal as this JSON 1.1 service answers it (CommonErrors, above). */
 function verifySignature(req: IncomingMessage, body: Buffer, region: string): { status: number; code: string; message: string } | undefined {
-  const header = req.headers.authorization;
-  const m = header && /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(header);
-  if (!m) return { status: 400, code: 'IncompleteSignature', message: 'Authorization header is missing or not AWS4-HMAC-SHA256' };
-  const [, accessKey, date, scopeRegion, service, signedHeaderList, signature] = m as unknown as string[];
-  if (accessKey !== TEST_ACCESS_KEY_ID) return { status: 403, code: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.' };
-  const amzDate = String(req.headers['x-amz-date'] ?? '');
-  if (!/^\d{8}T\d{6}Z$/.test(amzDate) || amzDate.slice(0, 8) !== date) return { status: 400, code: 'IncompleteSignature', message: 'X-Amz-Date is missing or disagrees with the credential scope' };
-  const when = Date.parse(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
-  if (Math.abs(Date.now() - when) > CLOCK_SKEW_MS) return { status: 400, code: 'RequestExpired', message: 'Request has expired.' };
-  if (scopeRegion !== region || service !== SERVICE) return { status: 403, code: 'InvalidSignatureException', message: `Credential should be scoped to a valid region and service (${region}/${SERVICE})` };
-  const signed = signedHeaderList!.split(';');
-  if (!signed.includes('host') || !signed.includes('x-amz-date')) return { status: 400, code: 'IncompleteSignature', message: 'host and x-amz-date must be signed' };
-  const payloadHash = sha256(body);
-  const claimed = req.headers['x-amz-content-sha256'];
-  if (claimed !== undefined && claimed !== payloadHash) return { status: 400, code: 'XAmzContentSHA256Mismatch', message: 'The provided x-amz-content-sha256 header does not match what was computed.' };
-  const canonicalHeaders = signed.map((h) => `${h}:${String(req.headers[h] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
-  const canonicalRequest = [req.method, '/', '', canonicalHeaders, signedHeaderList, payloadHash].join('\n');
-  const scope = `${date}/${scopeRegion}/${service}/aws4_request`;
-  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');
-  const kDate = hmac(`AWS4${TEST_SECRET_ACCESS_KEY}`, date!);
-  const kSigning = hmac(hmac(hmac(kDate, scopeRegion!), service!), 'aws4_request');
-  const expected = createHmac('sha256', kSigning).update(stringToSign, 'utf8').digest();
-  if (!timingSafeEqual(expected, Buffer.from(signature!, 'hex'))) {
-    return { status: 403, code: 'InvalidSignatureException', message: 'The request signature we calculated does not match the signature you provided.' };
-  }
-  return undefined;
+  const refused = checkSigV4(req, body, { accessKeyId: TEST_ACCESS_KEY_ID, secretAccessKey: TEST_SECRET_ACCESS_KEY, region, service: SERVICE, maxSkewMs: CLOCK_SKEW_MS });
+  if (!refused) return undefined;
+  const as: Record<SigV4Refusal['reason'], [number, string]> = {
+    malformed: [400, 'IncompleteSignature'],
+    'unknown-key': [403, 'UnrecognizedClientException'],
+    date: [400, 'IncompleteSignature'],
+    expired: [400, 'RequestExpired'],
+    scope: [403, 'InvalidSignatureException'],
+    'unsigned-headers': [400, 'IncompleteSignature'],
+    'payload-hash': [400, 'XAmzContentSHA256Mismatch'],
+    signature: [403, 'InvalidSignatureException'],
+  };
+  const [status, code] = as[refused.reason];
+  return { status, code, message: refused.message };
 }

@@ -3,6 +3,7 @@
 // run makes and pushes (the stand-in installs it on the host, as the instance's agent does).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,10 @@ import {
 import { clawops, scratchRepo } from '../support/cli.js';
 import { startTestHost, type TestHost } from '../support/testhost.js';
 import { waitUntil } from '../support/wait.js';
+
+// A name of this run's own: startTestHost first stops a host of the same name, which would be
+// another run's (two runs of the suite at once) rather than a leftover.
+const HOST_NAME = `eic-login-${randomBytes(3).toString('hex')}`;
 
 const REGION = 'us-east-2';
 const INSTANCE = 'i-0123456789abcdef0';
@@ -127,7 +132,7 @@ describe('SendSSHPublicKey through the SDK adapter', () => {
 
 describe('logging in with a pushed key', () => {
   test('a run makes a key, pushes it, and logs in to the host with it; no key is stored', async () => {
-    host = await startTestHost('eic-login');
+    host = await startTestHost(HOST_NAME);
     const privateKey = await pushFreshKey(new SdkInstanceConnect({ region: REGION }), { instanceId: INSTANCE, osUser: host.user });
     const ssh = await SshTransport.connect({
       host: host.host,
@@ -146,7 +151,7 @@ describe('logging in with a pushed key', () => {
 
 describe('sshd asks for pushed keys, as on an instance with ec2-instance-connect', () => {
   test('a pushed key logs in until it expires, and is refused after', async () => {
-    host ??= await startTestHost('eic-login');
+    host ??= await startTestHost(HOST_NAME);
     // The runner's side of the host's link: where the host's sshd can reach the stand-in.
     const runnerSide = host.host.replace(/\.\d+$/, '.1');
     // 8 s here in place of AWS's 60 s (API_SendSSHPublicKey.html: "The key remains for 60 seconds"):

@@ -15,6 +15,10 @@ import { ATOMIC_READER } from '../support/atomic-reader.js';
 import { relayProxyCommand } from '../support/relay.js';
 import { waitUntil } from '../support/wait.js';
 
+// A name of this run's own: startTestHost first stops a host of the same name, which would be
+// another run's (two runs of the suite at once) rather than a leftover.
+const HOST_NAME = `transport-ssh-${randomBytes(3).toString('hex')}`;
+
 let host: TestHost;
 let ssh: SshTransport;
 let options: SshConnectOptions;
@@ -50,7 +54,7 @@ async function journalSince(): Promise<() => Promise<string[]>> {
 const accepted = (lines: string[]): string[] => lines.filter((l) => l.startsWith('Accepted publickey for '));
 
 before(async () => {
-  host = await startTestHost('transport-ssh');
+  host = await startTestHost(HOST_NAME);
   scratch = await mkdtemp(join(tmpdir(), 'clawops-ssh-test-'));
   options = {
     host: host.host,

@@ -204,7 +204,8 @@ describe('sshd asks for pushed keys, as on an instance with ec2-instance-connect
 
 describe('clawops plan on ec2 with instanceConnect and via SSM', () => {
   // The session is checked for before a key is pushed; stand-in programs that fail keep the run
-  // from ever reaching the ec2 environment's address.
+  // from reaching any host, and the scratch copy's host is a documentation address (RFC 5737), not
+  // the ec2 environment's own.
   async function run(programs: string[], instanceId: string) {
     const repo = await scratchRepo();
     const bin = join(scratch, `bin-${programs.length}`);
@@ -216,7 +217,7 @@ describe('clawops plan on ec2 with instanceConnect and via SSM', () => {
     try {
       const file = join(repo, 'config/environments/ec2.yaml');
       const text = await readFile(file, 'utf8');
-      const changed = text.replace(
+      const changed = text.replace(/^  host: .*$/m, '  host: 192.0.2.10').replace(
         '  privateKeySecret: EC2_SSH_PRIVATE_KEY\n',
         `  instanceConnect: { instanceId: ${instanceId}, region: ${REGION} }\n  via:\n    ssm: { instanceId: ${instanceId}, region: ${REGION} }\n`,
       );
@@ -235,7 +236,7 @@ describe('clawops plan on ec2 with instanceConnect and via SSM', () => {
     const before = standIn.pushed.length;
     const res = await run(['aws'], INSTANCE);
     assert.notEqual(res.code, 0);
-    assert.match(res.stderr, /ubuntu@3\.148\.233\.23:22: connect: reaching the host through SSM needs session-manager-plugin/);
+    assert.match(res.stderr, /ubuntu@192\.0\.2\.10:22: connect: reaching the host through SSM needs session-manager-plugin/);
     assert.equal(standIn.pushed.length, before);
   });
 
@@ -245,7 +246,7 @@ describe('clawops plan on ec2 with instanceConnect and via SSM', () => {
     const line = res.stderr.split('\n').find((l) => l.includes('push key'));
     assert.equal(
       line?.replace(/^.*?(ubuntu@)/, '$1'),
-      'ubuntu@3.148.233.23:22: push key: EC2 Instance Connect (i-0fffffffffffffff0): EC2InstanceNotFoundException: Instance not found: i-0fffffffffffffff0',
+      'ubuntu@192.0.2.10:22: push key: EC2 Instance Connect (i-0fffffffffffffff0): EC2InstanceNotFoundException: Instance not found: i-0fffffffffffffff0',
       res.stderr,
     );
     assert.doesNotMatch(res.stderr, /not really/);

@@ -399,7 +399,7 @@ describe('the SSH target: via SSM', () => {
   });
 
   test('an instance id that is not one is refused at its line', () => {
-    const out = problems(withTarget('  via:\n    ssm: { instanceId: 3.148.233.23, region: us-east-2 }\n'));
+    const out = problems(withTarget('  via:\n    ssm: { instanceId: 198.51.100.7, region: us-east-2 }\n'));
     assert.match(out[0]!, /^config\/environments\/ec2\.yaml:13:24: target\.via\.ssm\.instanceId: expected an EC2 instance id such as i-0123456789abcdef0/);
   });
 

@@ -31,9 +31,11 @@ export function ephemeralEd25519Key(comment = 'clawops'): EphemeralKey {
     sshString(publicBlob),
     sshString(section),
   ]);
+  // The OpenSSH key file's armour lines, around the key made above (PROTOCOL.key in OpenSSH).
+  const armor = (edge: 'BEGIN' | 'END') => `-----${edge} OPENSSH PRIVATE KEY-----`;
   const lines = body.toString('base64').match(/.{1,70}/g)!;
   return {
-    privateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`,
+    privateKey: `${armor('BEGIN')}\n${lines.join('\n')}\n${armor('END')}\n`,
     publicKey: `${type} ${publicBlob.toString('base64')} ${comment}`,
   };
 }

@@ -13,13 +13,6 @@ export interface ActivationInput {
   previous: string | null;
   /** Files of the previous release that the new one does not have (to remove, or restore on rollback). */
   removed: { path: string; name: string; mode: number; owner?: string }[];
-  /**
-   * OpenClaw's own state across a change of its version: `copy` keeps it in this release before the
-   * new version first runs (it may migrate it); `restore` puts back a copy an earlier switch kept,
-   * on a rollback across that change, keeping what is there now aside. Done with the gateway
-   * stopped, just before its restart: SQLite files and their WAL are then one generation.
-   */
-  openclawState?: { copy: { from: string; to: string } } | { restore: { release: string; from: string; to: string } };
   /** Files systemd read for a managed unit that clawops did not write, to remove (kept for undo). */
   pruned?: readonly string[];
   /** Health URL of each unit of the previous release, from its record: where a rollback is gated. */
@@ -152,7 +145,7 @@ export function activationScript(input: ActivationInput): string {
     for (const u of units) {
       const svc = plan.services.find((s) => s.name === u.name);
       if (svc?.enable) L.push(`  ${sc} enable ${q(u.name)} >/dev/null 2>&1 || return 1`);
-      if (u.kind === 'gateway' && input.openclawState) L.push(`  ${sc} stop ${q(u.name)}`, '  carry_state || return 1');
+      if (u.kind === 'gateway' && input.plan.openclawState) L.push(`  ${sc} stop ${q(u.name)}`, '  carry_state || return 1');
       if (svc && (svc.action === 'restart' || svc.action === 'start' || svc.action === 'reload')) {
         if (svc.action !== 'reload') L.push(`  progress "restart ${u.name}"`, `  ${sc} reset-failed ${q(u.name)} >/dev/null 2>&1; ${sc} restart ${q(u.name)} || return 1`);
         L.push(`  gate ${q(u.name)} ${u.port} ${q(u.health)} || return 1`);
@@ -170,7 +163,7 @@ export function activationScript(input: ActivationInput): string {
       // that only hot-reloaded picks the restored file up by itself: restarting it would be an outage.
       const health = input.previousHealth?.[u.name] ?? u.health;
       const reloadOnly = plan.services.find((s) => s.name === u.name)?.action === 'reload';
-      if (u.kind === 'gateway' && input.openclawState) L.push(`  ${sc} stop ${q(u.name)}`, '  uncarry_state');
+      if (u.kind === 'gateway' && input.plan.openclawState) L.push(`  ${sc} stop ${q(u.name)}`, '  uncarry_state');
       if (!reloadOnly) L.push(`  ${sc} reset-failed ${q(u.name)} >/dev/null 2>&1; ${sc} restart ${q(u.name)}`);
       L.push(`  gate ${q(u.name)} ${u.port} ${q(health)} || return 1`);
     }
@@ -208,14 +201,15 @@ export function activationScript(input: ActivationInput): string {
 }
 
 /**
- * Shell functions for OpenClaw's state across a version change (ActivationInput.openclawState).
+ * Shell functions for OpenClaw's state across a version change (Plan.openclawState): copied with the gateway stopped,
+ * just before its restart onto the new version, so SQLite files and their WAL are one generation.
  * Its state is every entry of the state folder but clawops's own (its records, the files it
  * writes there): sessions, devices, databases, workspaces, credentials. A copy is made with
  * `cp -a` beside the release and renamed into place whole; a restore moves what is there now aside
  * (never deleting it) and copies the kept state back, leaving the copy for a later rollback.
  */
 function stateFunctions(input: ActivationInput): string[] {
-  const st = input.openclawState;
+  const st = input.plan.openclawState;
   if (!st) return [];
   const dir = input.desired.host.clawopsDir;
   const state = dir.replace(/\/[^/]+$/, '');
@@ -237,32 +231,32 @@ function stateFunctions(input: ActivationInput): string[] {
     '  find "$1" -mindepth 1 -maxdepth 1 ! -name .clawops-state.json -print0 | xargs -0 -r cp -a --reflink=auto -t "$state"',
     '}',
   ];
-  if ('copy' in st) {
+  if (st.action === 'copy') {
     const copy = `${rel}/openclaw-state`;
     L.push(
       'carried=0',
       'carry_state() {',
-      `  progress "copying OpenClaw's state before OpenClaw ${st.copy.to} first runs (it may migrate it; a rollback to ${st.copy.from} restores this copy)"`,
+      `  progress "copying OpenClaw's state before OpenClaw ${st.to} first runs (it may migrate it; a rollback to ${st.from} restores this copy)"`,
       `  rm -rf ${q(`${copy}.partial`)} && mkdir -p ${q(`${copy}.partial`)} || return 1`,
       `  state_entries | xargs -0 -r cp -a --reflink=auto -t ${q(`${copy}.partial`)} || { rm -rf ${q(`${copy}.partial`)}; progress "write failed: the copy of OpenClaw's state"; return 1; }`,
-      `  printf '%s\\n' ${q(JSON.stringify({ from: st.copy.from, to: st.copy.to }))} > ${q(`${copy}.partial/.clawops-state.json`)} && sync -f ${q(`${copy}.partial`)} && mv -T ${q(`${copy}.partial`)} ${q(copy)} || return 1`,
+      `  printf '%s\\n' ${q(JSON.stringify({ from: st.from, to: st.to }))} > ${q(`${copy}.partial/.clawops-state.json`)} && sync -f ${q(`${copy}.partial`)} && mv -T ${q(`${copy}.partial`)} ${q(copy)} || return 1`,
       '  carried=1',
       '}',
       // The new version ran, perhaps migrated: on a failed gate the copy goes back, and what it
       // wrote is kept aside.
       'uncarry_state() {',
       '  [ "$carried" = 1 ] || return 0',
-      `  progress "restoring OpenClaw's state as it was before OpenClaw ${st.copy.to} ran; what it wrote is kept in ${kept}"`,
+      `  progress "restoring OpenClaw's state as it was before OpenClaw ${st.to} ran; what it wrote is kept in ${kept}"`,
       `  mkdir -p ${q(kept)} && state_entries | xargs -0 -r mv -t ${q(kept)} && copy_back ${q(copy)}`,
       '}',
     );
   } else {
-    const from = `${releasePaths(input.desired.host, st.restore.release).release}/openclaw-state`;
+    const from = `${releasePaths(input.desired.host, st.release).release}/openclaw-state`;
     L.push(
       'carried=0',
       'carry_state() {',
-      `  progress "restoring OpenClaw's state from before OpenClaw ${st.restore.to} (release ${st.restore.release}); what is there now is kept in ${kept}"`,
-      `  [ -d ${q(from)} ] || { progress "no copy of OpenClaw's state in release ${st.restore.release}"; return 1; }`,
+      `  progress "restoring OpenClaw's state from before OpenClaw ${st.to} (release ${st.release}); what is there now is kept in ${kept}"`,
+      `  [ -d ${q(from)} ] || { progress "no copy of OpenClaw's state in release ${st.release}"; return 1; }`,
       `  mkdir -p ${q(kept)} && state_entries | xargs -0 -r mv -t ${q(kept)} || return 1`,
       '  carried=1',
       `  copy_back ${q(from)} || { progress "write failed: restoring OpenClaw's state"; return 1; }`,

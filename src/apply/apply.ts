@@ -174,14 +174,6 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
       previous,
       removed,
       pruned: (input.prune && plan.overrides?.map((o) => o.path)) || [],
-      ...(plan.openclawState
-        ? {
-            openclawState:
-              plan.openclawState.action === 'copy'
-                ? { copy: { from: plan.openclawState.from, to: plan.openclawState.to } }
-                : { restore: { release: plan.openclawState.release, from: plan.openclawState.from, to: plan.openclawState.to } },
-          }
-        : {}),
       ...(facts.release?.health ? { previousHealth: facts.release.health } : {}),
       gateSeconds,
       audit: { holder: input.holder, revision: input.revision, planDigest: plan.factsDigest },

@@ -80,8 +80,10 @@ fi
 #  libstdc++6                  Node 24's official binary links it dynamically (tests copy it in)
 #  netcat-openbsd              quick port probes without Node
 #  less xz-utils rsync         unpacking and copying deployment artefacts
+#  caddy                       the TLS terminator in front of the gateway, from Debian's archive as
+#                              on the production host (its own caddy.service stays as Debian ships it)
 pkgs=systemd,systemd-sysv,dbus,libnss-myhostname,openssh-server,openssh-sftp-server,sudo,curl,ca-certificates
-pkgs+=,iproute2,procps,psmisc,libstdc++6,netcat-openbsd,less,xz-utils,rsync
+pkgs+=,iproute2,procps,psmisc,libstdc++6,netcat-openbsd,less,xz-utils,rsync,caddy
 
 tmp="$cache_dir/rootfs.tmp"
 # A build killed half way may have left mmdebstrap's /proc, /sys or /dev mounts in the tree:

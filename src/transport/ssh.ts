@@ -152,7 +152,7 @@ export class SshTransport implements Transport {
     const what = describeCommand(command);
     if (this.#closed) return Promise.reject(new TransportError(this.target, 'run', `${what}: transport is closed`));
     if (this.#lost || !this.#ssh.isConnected()) {
-      return Promise.reject(new TransportError(this.target, 'run', `${what}: connection lost`, this.#lastError));
+      return Promise.reject(new TransportError(this.target, 'run', `${what}: connection lost${this.#proxySaid()}`, this.#lastError));
     }
     const { stdin, timeoutMs } = options;
     const client = this.#client;
@@ -171,7 +171,8 @@ export class SshTransport implements Transport {
       };
       const fail = (message: string, cause?: unknown): void =>
         finish(() => reject(new TransportError(this.target, 'run', `${what}: ${message}`, cause)));
-      const onLost = (): void => fail('connection lost while the command was running', this.#lastError);
+      const onLost = (): void =>
+        void this.#whyLost().then((why) => fail(`connection lost while the command was running${why}`, this.#lastError));
       client.once('close', onLost);
 
       const timer =
@@ -203,7 +204,9 @@ export class SshTransport implements Transport {
           (res) => {
             if (res.code === null && res.signal === null) {
               // The channel closed without an exit status: the connection went away under it.
-              fail('the command ended without an exit status (connection lost)', this.#lastError);
+              void this.#whyLost().then((why) =>
+                fail(`the command ended without an exit status (connection lost)${why}`, this.#lastError),
+              );
               return;
             }
             finish(() =>
@@ -221,7 +224,7 @@ export class SshTransport implements Transport {
 
   async put(files: readonly PutFile[], options: PutOptions = {}): Promise<void> {
     if (this.#closed) throw new TransportError(this.target, 'put', 'transport is closed');
-    if (this.#lost) throw new TransportError(this.target, 'put', 'connection lost', this.#lastError);
+    if (this.#lost) throw new TransportError(this.target, 'put', `connection lost${this.#proxySaid()}`, this.#lastError);
     if (files.length === 0) return;
     for (const file of files) {
       if (!path.posix.isAbsolute(file.path)) {
@@ -251,7 +254,7 @@ export class SshTransport implements Transport {
     })();
     await this.#untilLost(
       work,
-      () => new TransportError(this.target, 'put', `${current ?? 'SFTP session'}: connection lost`, this.#lastError),
+      (why) => new TransportError(this.target, 'put', `${current ?? 'SFTP session'}: connection lost${why}`, this.#lastError),
     );
   }
 
@@ -281,13 +284,29 @@ export class SshTransport implements Transport {
     this.#proxy?.stop();
   }
 
+  /** "; proxy command exited 255: …its stderr…" once a proxy command that carried the connection
+   * has exited, else nothing: when the tunnel dies, what it said is the reason. */
+  #proxySaid(): string {
+    const failure = this.#proxy?.failure();
+    return failure ? `; ${failure}` : '';
+  }
+
+  /** #proxySaid() once the proxy command has had a moment to exit: its stdout ends a moment
+   * before its exit status arrives. */
+  async #whyLost(): Promise<string> {
+    const proxy = this.#proxy;
+    if (!proxy) return '';
+    await Promise.race([proxy.exited, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+    return this.#proxySaid();
+  }
+
   /**
-   * `work`'s outcome, or `lostError()` as soon as the connection is lost: ssh2 leaves SFTP requests
-   * in flight unanswered when the connection drops, and they would wait forever.
+   * `work`'s outcome, or `lostError(why)` as soon as the connection is lost: ssh2 leaves SFTP
+   * requests in flight unanswered when the connection drops, and they would wait forever.
    */
-  #untilLost<T>(work: Promise<T>, lostError: () => TransportError): Promise<T> {
+  #untilLost<T>(work: Promise<T>, lostError: (why: string) => TransportError): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const onLost = (): void => reject(lostError());
+      const onLost = (): void => void this.#whyLost().then((why) => reject(lostError(why)));
       this.#client.once('close', onLost);
       // Handled in either case: once the loss has been reported, work's own failure is moot.
       work.then(

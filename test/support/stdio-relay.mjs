@@ -13,5 +13,10 @@ s.on('error', (e) => {
   process.exit(1);
 });
 s.on('close', () => process.exit(0));
+// As a tunnel's plugin does when its session is ended from outside: say so, then exit.
+process.on('SIGTERM', () => {
+  process.stderr.write('relay: session terminated\n');
+  process.exit(143);
+});
 process.stdin.pipe(s);
 s.pipe(process.stdout);

@@ -332,6 +332,24 @@ describe('SshTransport: through a proxy command', () => {
     await waitUntil('the relay to end', () => !alive(pid), { ceilingMs: 5_000 });
   });
 
+  test('a relay that dies in the middle of a command: the error says what it said', async () => {
+    const note = join(scratch, 'relay-dies.json');
+    const viaRelay = await SshTransport.connect({ ...options, proxyCommand: relayProxyCommand(note) });
+    try {
+      const { pid } = JSON.parse(await readFile(note, 'utf8')) as { pid: number };
+      const running = viaRelay.run(['sleep', '60.4711']);
+      // The command has started once sleep shows on the host.
+      await waitUntil('sleep to run on the host', async () => (await viaRelay.run(['pgrep', '-fx', 'sleep 60.4711'])).code === 0, { ceilingMs: 10_000 });
+      process.kill(pid, 'SIGTERM');
+      const err = await transportError(running, 'run');
+      assert.match(err.message, /'sleep 60.4711': connection lost.*; proxy command exited 143: relay: session terminated$/);
+      const after = await transportError(viaRelay.run(['true']), 'run');
+      assert.match(after.message, /connection lost; proxy command exited 143: relay: session terminated$/);
+    } finally {
+      await viaRelay.close();
+    }
+  });
+
   test('the host key is still pinned through a relay', async () => {
     const otherKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHC784vck7aBgnDuDFFd8N2pw5VtmZaK5vJz1vlW4+eo';
     const err = await transportError(

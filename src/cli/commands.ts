@@ -134,6 +134,14 @@ export const COMMANDS: readonly CommandSpec[] = [
     exits: [0, [1, 'invalid config, a failure, or not approved at the question: nothing changed'], 3, 4, 64, 130],
   },
   {
+    name: 'doctor',
+    usage: ['doctor --env NAME'],
+    summary: 'Check once what reaching a host needs (AWS CLI and plugin, credentials, SSM, Instance Connect, SSH, sudo, the facts login), each missing part with its fix',
+    options: { env: ENV },
+    args: [],
+    exits: [0, [1, 'something is missing (each line says what to do)'], 64],
+  },
+  {
     name: 'smoke',
     usage: ['smoke --env NAME', 'smoke --env NAME --chain [--json] [--report-issue]'],
     summary: 'The deployment checklist against the live environment; or each fallback chain step, probed from the host',

@@ -219,6 +219,11 @@ async function planState(config: Config, opts: PrReportOptions, event: PullReque
   if (target.kind === 'ssh' && target.privateKeySecret && !io.env[target.privateKeySecret]) {
     return { state: 'skipped', reason: `the secret ${target.privateKeySecret} is not available to this run` };
   }
+  // Instance Connect and SSM sessions need AWS credentials: in Actions, the OIDC role's, which
+  // configure-aws-credentials puts in the environment. Without them there is no way in.
+  if (target.kind === 'ssh' && (target.instanceConnect || target.via?.ssm) && !hasAwsCredentials(io.env)) {
+    return { state: 'skipped', reason: 'no AWS credentials are available to this run (the pull-request role, assumed by OIDC)' };
+  }
   try {
     const d = await prepare(config, opts.env, io.env, io.install, opts.root);
     return { state: 'planned', plan: await makePlan(d) };
@@ -392,4 +397,9 @@ export async function chainIssueCommand(d: Deployment, io: GitHubIO): Promise<nu
   }
   await setStepOutputs(processEnv, outputs);
   return DEPLOY_EXIT.ok;
+}
+
+/** Whether the AWS SDK's chain can find credentials in the environment alone (keys, a profile, a web identity, a container's). */
+function hasAwsCredentials(env: NodeJS.ProcessEnv): boolean {
+  return ['AWS_ACCESS_KEY_ID', 'AWS_PROFILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'].some((k) => !!env[k]);
 }

@@ -155,6 +155,16 @@ export async function main(
           env,
         );
       }
+      case 'doctor': {
+        if (!values.env) throw new UsageError('doctor needs --env NAME');
+        const result = await loadWorkspace(values.root);
+        if (!result.ok) {
+          await reportProblems(result.problems, output, env);
+          return EXIT.error;
+        }
+        const { doctorCommand } = await import('./doctor-command.js');
+        return await doctorCommand(result.config, values.env, output, env);
+      }
       case 'pr-report': {
         if (!values.env) throw new UsageError('pr-report needs --env NAME');
         const baseRoot = str('base-root');

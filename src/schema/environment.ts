@@ -13,6 +13,11 @@ const SshTarget = z.strictObject({
   host: z.string().min(1).describe('Host name or address. Data only: tests never connect to it.'),
   port: z.int().min(1).max(65535).default(22),
   user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: 'expected a Unix user name' }),
+  factsUser: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*$/, { error: 'expected a Unix user name' })
+    .optional()
+    .describe('The read-only user pull-request plans and drift log in as (clawops-facts): its login runs only the fixed facts program. Without it, they log in as `user`.'),
   hostKey: z
     .string()
     .regex(/^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/=]+$/, {

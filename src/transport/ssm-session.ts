@@ -52,6 +52,15 @@ export function ssmSessionPrerequisites(searchPath: string | undefined): string 
     .join(' and ')}`;
 }
 
+/** Where `name` is on `searchPath` (PATH's value), as the shell would find it; undefined when it is not. */
+export function findOnPath(name: string, searchPath: string | undefined): string | undefined {
+  return (searchPath ?? '')
+    .split(delimiter)
+    .filter(Boolean)
+    .map((d) => join(d, name))
+    .find(isExecutable);
+}
+
 function isExecutable(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);

@@ -170,7 +170,7 @@ describe('secrets', () => {
 
   test('user services are for the local machine, with a runtime to run', () => {
     const out = problems(edit(files, 'config/environments/ec2.yaml', (t) => t.replace('services: systemd', 'services: user')));
-    assert.deepEqual(out, ["config/environments/ec2.yaml:12:11: services: user services are the operator's own, on this machine: only a local target has them"]);
+    assert.deepEqual(out, ["config/environments/ec2.yaml:21:11: services: user services are the operator's own, on this machine: only a local target has them"]);
   });
 
   test('the bridge fronts an environment whose gateway it can reach', () => {
@@ -259,7 +259,7 @@ describe('a gateway reachable from the network, and the audit warnings an enviro
   test('a non-loopback gateway with its Control UI on and no allowed origins', () => {
     const out = problems(edit(files, EC2, (t) => t.replace('  controlUi:\n    enabled: false\n', '')));
     assert.deepEqual(out, [
-      'config/environments/ec2.yaml:23:9: gateway.bind: a gateway bound to lan serves its Control UI to the network: set gateway.controlUi.allowedOrigins (the browser origins allowed to open it) or gateway.controlUi.enabled: false',
+      'config/environments/ec2.yaml:32:9: gateway.bind: a gateway bound to lan serves its Control UI to the network: set gateway.controlUi.allowedOrigins (the browser origins allowed to open it) or gateway.controlUi.enabled: false',
     ]);
   });
 
@@ -271,7 +271,7 @@ describe('a gateway reachable from the network, and the audit warnings an enviro
   test('a non-loopback gateway without an auth rate limit', () => {
     const out = problems(edit(files, EC2, (t) => t.replace(/  auth:\n(    .*\n|      .*\n)+/, '')));
     assert.deepEqual(out, [
-      'config/environments/ec2.yaml:23:9: gateway.bind: a gateway bound to lan needs gateway.auth.rateLimit: failed token guesses from the network are otherwise not throttled',
+      'config/environments/ec2.yaml:32:9: gateway.bind: a gateway bound to lan needs gateway.auth.rateLimit: failed token guesses from the network are otherwise not throttled',
     ]);
   });
 
@@ -313,10 +313,10 @@ describe('the security group', () => {
 
   test('SSH open to the world, over IPv4 or IPv6, or inside a range', () => {
     assert.deepEqual(problems(withRule('22', '0.0.0.0/0')), [
-      "config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: port 22 (SSH) cannot be open to 0.0.0.0/0: allow the operator's own address (a /32), or close it and use Session Manager",
+      "config/environments/ec2.yaml:73:13: securityGroup.ingress[2].cidr: port 22 (SSH) cannot be open to 0.0.0.0/0: allow the operator's own address (a /32), or close it and use Session Manager",
     ]);
     assert.deepEqual(problems(withRule('"20-30"', '::/0')), [
-      "config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: port 22 (SSH) cannot be open to ::/0: allow the operator's own address (a /32), or close it and use Session Manager",
+      "config/environments/ec2.yaml:73:13: securityGroup.ingress[2].cidr: port 22 (SSH) cannot be open to ::/0: allow the operator's own address (a /32), or close it and use Session Manager",
     ]);
   });
 
@@ -326,54 +326,57 @@ describe('the security group', () => {
 
   test('no rule may reach a proxy, whatever its source', () => {
     assert.deepEqual(problems(withRule('18790', '10.0.0.0/8')), [
-      "config/environments/ec2.yaml:63:13: securityGroup.ingress[2].port: port 18790 is the gemini proxy's, which serves this machine only (loopback); no rule may open it",
+      "config/environments/ec2.yaml:72:13: securityGroup.ingress[2].port: port 18790 is the gemini proxy's, which serves this machine only (loopback); no rule may open it",
     ]);
     assert.deepEqual(problems(withRule('"18791-18792"', '203.0.113.7/32')), [
-      "config/environments/ec2.yaml:63:13: securityGroup.ingress[2].port: port 18791 is the mistral proxy's, which serves this machine only (loopback); no rule may open it",
-      "config/environments/ec2.yaml:63:13: securityGroup.ingress[2].port: port 18792 is the kimi proxy's, which serves this machine only (loopback); no rule may open it",
+      "config/environments/ec2.yaml:72:13: securityGroup.ingress[2].port: port 18791 is the mistral proxy's, which serves this machine only (loopback); no rule may open it",
+      "config/environments/ec2.yaml:72:13: securityGroup.ingress[2].port: port 18792 is the kimi proxy's, which serves this machine only (loopback); no rule may open it",
     ]);
   });
 
   test("the gateway's port open to the world; from the edge function's addresses it is allowed", () => {
     assert.deepEqual(problems(withRule('18789', '0.0.0.0/0')), [
-      "config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: port 18789 is the gateway's (config/openclaw.json gateway.port) and cannot be open to 0.0.0.0/0: allow only the addresses that reach it (the edge function's)",
+      "config/environments/ec2.yaml:73:13: securityGroup.ingress[2].cidr: port 18789 is the gateway's (config/openclaw.json gateway.port) and cannot be open to 0.0.0.0/0: allow only the addresses that reach it (the edge function's)",
     ]);
     assert.equal(loadConfig(withRule('18789', '198.51.100.0/24', 'the edge function')).ok, true);
   });
 
   test('port 80 only for an ACME HTTP-01 challenge, and saying so', () => {
     assert.deepEqual(problems(withRule('80', '0.0.0.0/0', 'plain web')), [
-      'config/environments/ec2.yaml:65:20: securityGroup.ingress[2].description: port 80 is opened only for an ACME HTTP-01 challenge (the TLS certificate): say so in the description, such as "ACME HTTP-01 challenge"',
+      'config/environments/ec2.yaml:74:20: securityGroup.ingress[2].description: port 80 is opened only for an ACME HTTP-01 challenge (the TLS certificate): say so in the description, such as "ACME HTTP-01 challenge"',
     ]);
     assert.equal(loadConfig(withRule('80', '0.0.0.0/0', 'ACME HTTP-01 challenge for the certificate')).ok, true);
   });
 
   test('a block written other than by its network address, which EC2 would store differently', () => {
     assert.deepEqual(problems(withRule('8443', '198.51.100.77/24')), [
-      'config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: expected the block\'s network address, 198.51.100.0/24: EC2 stores 198.51.100.77/24 as that',
+      'config/environments/ec2.yaml:73:13: securityGroup.ingress[2].cidr: expected the block\'s network address, 198.51.100.0/24: EC2 stores 198.51.100.77/24 as that',
     ]);
     assert.equal(loadConfig(withRule('8443', '198.51.100.77/32')).ok, true);
   });
 
   test('a description EC2 would refuse, a duplicate rule, a backwards range', () => {
     assert.deepEqual(problems(withRule('8443', '0.0.0.0/0', 'café <admin>')), [
-      'config/environments/ec2.yaml:65:20: securityGroup.ingress[2].description: expected only letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* (what EC2 accepts in a rule description); found "café <admin>"',
+      'config/environments/ec2.yaml:74:20: securityGroup.ingress[2].description: expected only letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* (what EC2 accepts in a rule description); found "café <admin>"',
       // A file the schema refuses is left out, so the bridge's environment is missing too.
       'config/supabase.yaml:8:14: environment: unknown environment "ec2" (expected one of: local)',
     ]);
     assert.deepEqual(problems(withRule('443', '0.0.0.0/0')), [
-      'config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: the same rule as securityGroup.ingress[0]; EC2 refuses a duplicate rule',
+      'config/environments/ec2.yaml:73:13: securityGroup.ingress[2].cidr: the same rule as securityGroup.ingress[0]; EC2 refuses a duplicate rule',
     ]);
     assert.deepEqual(problems(withRule('"9000-8000"', '0.0.0.0/0')), [
-      'config/environments/ec2.yaml:63:13: securityGroup.ingress[2].port: expected a range from a lower to a higher port, at most 65535; found "9000-8000"',
+      'config/environments/ec2.yaml:72:13: securityGroup.ingress[2].port: expected a range from a lower to a higher port, at most 65535; found "9000-8000"',
     ]);
   });
 });
 
+// The ec2 environment reaches its instance through SSM, with keys pushed by Instance Connect.
+const EC2 = 'config/environments/ec2.yaml';
+const VIA = '  via:\n    ssm: { instanceId: i-0123456789abcdef0, region: us-east-2 }\n';
+const IC = '  instanceConnect: { instanceId: i-0123456789abcdef0, region: us-east-2 }\n';
+
 describe('the SSH target: proxyCommand', () => {
-  const EC2 = 'config/environments/ec2.yaml';
-  const withProxy = (command: string) =>
-    edit(files, EC2, (t) => t.replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', `  privateKeySecret: EC2_SSH_PRIVATE_KEY\n  proxyCommand: ${command}\n`));
+  const withProxy = (command: string) => edit(files, EC2, (t) => t.replace(VIA, `  proxyCommand: ${command}\n`));
 
   test('a command with %h %p %r and %% is accepted', () => {
     const result = loadConfig(withProxy('"nc -q0 %h %p # as %r, 100%%"'));
@@ -382,7 +385,7 @@ describe('the SSH target: proxyCommand', () => {
 
   test('a token OpenSSH would not expand here is refused at its line', () => {
     assert.deepEqual(problems(withProxy('nc %h %d')), [
-      'config/environments/ec2.yaml:12:17: target.proxyCommand: expected a command; %h, %p, %r and %% are the only tokens it may use; found "nc %h %d"',
+      'config/environments/ec2.yaml:19:17: target.proxyCommand: expected a command; %h, %p, %r and %% are the only tokens it may use; found "nc %h %d"',
       // The whole file is refused, so what names it cannot resolve.
       'config/supabase.yaml:8:14: environment: unknown environment "ec2" (expected one of: local)',
     ]);
@@ -390,40 +393,39 @@ describe('the SSH target: proxyCommand', () => {
 });
 
 describe('the SSH target: via SSM', () => {
-  const EC2 = 'config/environments/ec2.yaml';
-  const withTarget = (lines: string) =>
-    edit(files, EC2, (t) => t.replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', `  privateKeySecret: EC2_SSH_PRIVATE_KEY\n${lines}`));
+  const withTarget = (lines: string) => edit(files, EC2, (t) => t.replace(VIA, lines));
 
   test('an instance and region are accepted', () => {
-    assert.deepEqual(loadConfig(withTarget('  via:\n    ssm: { instanceId: i-0123456789abcdef0, region: us-east-2 }\n')).problems.map(formatProblem), []);
+    assert.deepEqual(loadConfig(files).problems.map(formatProblem), []);
+    assert.match(files.find((f) => f.file === EC2)!.text, new RegExp(VIA.replace(/[{}]/g, '\\$&')));
   });
 
   test('an instance id that is not one is refused at its line', () => {
     const out = problems(withTarget('  via:\n    ssm: { instanceId: 198.51.100.7, region: us-east-2 }\n'));
-    assert.match(out[0]!, /^config\/environments\/ec2\.yaml:13:24: target\.via\.ssm\.instanceId: expected an EC2 instance id such as i-0123456789abcdef0/);
+    assert.match(out[0]!, /^config\/environments\/ec2\.yaml:20:24: target\.via\.ssm\.instanceId: expected an EC2 instance id such as i-0123456789abcdef0/);
   });
 
   test('via and proxyCommand together are refused: only one can carry the stream', () => {
-    assert.deepEqual(problems(withTarget('  proxyCommand: nc %h %p\n  via:\n    ssm: { instanceId: i-0123456789abcdef0, region: us-east-2 }\n')), [
-      'config/environments/ec2.yaml:14:5: target.via: via and proxyCommand both say how to reach the host: keep one',
+    assert.deepEqual(problems(withTarget(`  proxyCommand: nc %h %p\n${VIA}`)), [
+      'config/environments/ec2.yaml:21:5: target.via: via and proxyCommand both say how to reach the host: keep one',
     ]);
   });
 });
 
 describe('the SSH target: which key logs in', () => {
-  const EC2 = 'config/environments/ec2.yaml';
-  const IC = '  instanceConnect: { instanceId: i-0123456789abcdef0, region: us-east-2, availabilityZone: us-east-2a }\n';
+  const withSecret = (changed: FileText[]) =>
+    edit(changed, 'config/secrets.yaml', (t) => t.replace('secrets:\n', 'secrets:\n  EC2_SSH_PRIVATE_KEY:\n    description: a stored key\n'));
 
-  test('instanceConnect in place of a stored key is accepted', () => {
-    const out = loadConfig(edit(files, EC2, (t) => t.replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', IC)));
+  test('a stored key in place of instanceConnect is accepted', () => {
+    const out = loadConfig(withSecret(edit(files, EC2, (t) => t.replace(IC, '  privateKeySecret: EC2_SSH_PRIVATE_KEY\n'))));
     assert.deepEqual(out.problems.map(formatProblem), []);
   });
 
   test('both, or neither, is refused at the target', () => {
-    assert.deepEqual(problems(edit(files, EC2, (t) => t.replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', `  privateKeySecret: EC2_SSH_PRIVATE_KEY\n${IC}`))), [
+    assert.deepEqual(problems(withSecret(edit(files, EC2, (t) => t.replace(IC, `${IC}  privateKeySecret: EC2_SSH_PRIVATE_KEY\n`)))), [
       'config/environments/ec2.yaml:5:3: target: privateKeySecret and instanceConnect both say which key logs in: keep one',
     ]);
-    assert.deepEqual(problems(edit(files, EC2, (t) => t.replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', ''))), [
+    assert.deepEqual(problems(edit(files, EC2, (t) => t.replace(IC, ''))), [
       'config/environments/ec2.yaml:5:3: target: an SSH target needs a key: privateKeySecret (a stored key) or instanceConnect (a fresh key each run)',
     ]);
   });

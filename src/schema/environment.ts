@@ -113,6 +113,13 @@ export const EnvironmentSchema = z
       .strictObject({
         node: z.string().regex(/^\d+\.\d+\.\d+$/, { error: 'expected an exact Node version such as 24.21.0' }),
         openclaw: z.string().regex(/^\d{4}\.\d+\.\d+$/, { error: 'expected an exact OpenClaw version such as 2026.9.6' }),
+        fetch: z
+          .enum(['upload', 'registry'])
+          .optional()
+          .describe(
+            'upload (the default): the machine running clawops fetches the runtime and uploads it. registry: the host has a route to the npm registry and fetches the pinned Node tarball itself, checked against the sha512 integrity the registry publishes for that version; OpenClaw, an installed tree, is still uploaded.',
+          ),
+        registry: HttpUrl.optional().describe('The npm registry the host fetches from (runtime.fetch: registry); https://registry.npmjs.org unless set.'),
       })
       .optional()
       .describe('Versions the host must run; apply installs or changes them.'),

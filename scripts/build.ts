@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { build, type Plugin } from 'esbuild';
 import { buildProxies } from './build-proxies.js';
+import { buildHostPrograms } from './build-host.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -52,5 +53,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   await buildCli(`${root}dist`);
   const programs = await buildProxies(`${root}dist/proxies`);
   for (const p of programs) console.log(`built ${p.path}`);
+  for (const p of await buildHostPrograms(`${root}dist/host`)) console.log(`built ${p.path}`);
   console.log(`built ${root}dist/clawops.mjs`);
 }

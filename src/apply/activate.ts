@@ -21,6 +21,11 @@ export interface ActivationInput {
   gateSeconds: number;
   /** Audit line fields. */
   audit: { holder: string; revision: string; planDigest: string };
+  /**
+   * Shell lines defining read_secrets: the host reads its own secrets into the staged env files
+   * (host-ssm). Run first: a failed read switches nothing.
+   */
+  readSecrets?: string[];
 }
 
 /** Proxies first, then the gateway: the order units start and restart in. */
@@ -96,6 +101,7 @@ export function activationScript(input: ActivationInput): string {
     '  for dest in "${changed[@]}"; do rm -f "$dest.clawops-old"; done',
     '}',
     ...stateFunctions(input),
+    ...(input.readSecrets ?? ['read_secrets() { return 0; }']),
     'gate() {',
     '  local unit=$1 port=$2 url=$3 deadline=$((SECONDS + ' + String(input.gateSeconds) + '))',
     '  while [ $SECONDS -lt $deadline ]; do',
@@ -175,7 +181,7 @@ export function activationScript(input: ActivationInput): string {
   L.push(
     'finish() { echo "$1" > ' + q(`${p.result}.new`) + ' && mv -fT ' + q(`${p.result}.new`) + ' ' + q(p.result) + '; progress "outcome $1"; }',
     'started=0',
-    'if switch_new && services; then',
+    'if read_secrets && switch_new && services; then',
     `  ${auditLine('applied')}`,
     '  forget_old',
     '  finish applied',

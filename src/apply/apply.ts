@@ -10,8 +10,10 @@ import { ApplyError, InterruptedError, NotApprovedError } from './errors.js';
 import { asRoot, gatherFacts, must } from './host.js';
 import { releaseId, releasePaths } from './layout.js';
 import { acquireLock } from './lock.js';
-import { ensureRuntime, type RuntimeSource } from './runtime.js';
+import { architectureRefusal, ensureRuntime, type RuntimeSource } from './runtime.js';
 import { checkSpace } from './space.js';
+import { hostSecretRecord, hostSecretsPaths, hostSecretsSpec, readSecretsShell, type HostSecrets } from './host-secrets.js';
+import type { HostSecretVersions } from '../plan/secret-compare.js';
 
 export type ApplyOutcome = 'applied' | 'no-changes' | 'rolled-back' | 'failed';
 
@@ -23,6 +25,11 @@ export interface ApplyInput {
   revision: string;
   holder: string;
   runtime: RuntimeSource;
+  /**
+   * Secrets the host reads itself (host-ssm): env files are staged as templates and filled on the
+   * host at activation; they are compared by parameter version (`versions`), never by value.
+   */
+  hostSecrets?: HostSecrets & HostSecretVersions;
   /** From a saved plan: apply refuses when the host moved since. */
   expectedFactsDigest?: string;
   /** From a saved plan: apply refuses when a secret value changed since (Plan.secretsDigest). */
@@ -72,7 +79,7 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
   const status = input.status ?? (() => {});
 
   // Every secret value must be at hand before the host is touched.
-  const missing = [...new Set(desired.files.flatMap((f) => Object.values(f.secrets ?? {})).filter((n) => input.secrets(n) === undefined))].sort();
+  const missing = input.hostSecrets ? [] : [...new Set(desired.files.flatMap((f) => Object.values(f.secrets ?? {})).filter((n) => input.secrets(n) === undefined))].sort();
   if (missing.length) throw new ApplyError(t.target, 'secrets', `no value for ${missing.join(', ')} in this environment's secret source`);
 
   // Before the switch an interruption ends the run at once; what was running goes on until the
@@ -126,7 +133,15 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
         `${u} cannot run sudo without a password, which clawops needs to install the units, the runtime and files owned by others; nothing was changed. As root on the host: echo '${u} ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/90-clawops && chmod 440 /etc/sudoers.d/90-clawops`,
       );
     }
-    const plan = diff({ desired, facts, summary: input.summary, secrets: input.secrets, target: t.target, revision: input.revision });
+    const plan = diff({
+      desired,
+      facts,
+      summary: input.summary,
+      secrets: input.secrets,
+      ...(input.hostSecrets ? { hostSecrets: { prefix: input.hostSecrets.prefix, versions: input.hostSecrets.versions } } : {}),
+      target: t.target,
+      revision: input.revision,
+    });
     // The lock the facts saw is this apply's own.
     delete plan.lock;
     if (input.restoreState) plan.openclawState = { action: 'restore', ...input.restoreState };
@@ -137,6 +152,7 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
       throw new ApplyError(t.target, 'plan', 'a secret value changed since this plan was made, so its env file would differ from what the plan showed; make a new plan');
     }
     if (plan.uncompared.length) {
+      if (input.hostSecrets) throw new ApplyError(t.target, 'secrets', `the versions of the parameters under ${input.hostSecrets.prefix} could not be read here, so ${plan.uncompared.join(', ')} cannot be compared; nothing was changed`);
       throw new ApplyError(t.target, 'secrets', `no value for the secrets of ${plan.uncompared.join(', ')}`);
     }
     if (plan.overrides?.length && !input.prune) {
@@ -147,6 +163,8 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
         `systemd reads files for ${units} that clawops did not write: ${plan.overrides.map((o) => o.path).join(', ')}; nothing was changed. An override may be deliberate: put what it does into the configuration, or apply with --prune to remove it`,
       );
     }
+    const wrongArch = architectureRefusal(plan.runtime, facts.machine);
+    if (wrongArch) throw new ApplyError(t.target, 'runtime', wrongArch);
     if (!hasChanges(plan)) return { outcome: 'no-changes', plan, log: [] };
     next('approve');
     if (input.approve && !(await unlessInterrupted(input.approve(plan, input.signal)))) throw new NotApprovedError();
@@ -177,6 +195,9 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
       ...(facts.release?.health ? { previousHealth: facts.release.health } : {}),
       gateSeconds,
       audit: { holder: input.holder, revision: input.revision, planDigest: plan.factsDigest },
+      ...(input.hostSecrets && desired.files.some((f) => f.secrets && plan.files.some((c) => c.path === f.path && c.action !== 'no-op'))
+        ? { readSecrets: readSecretsShell(desired.host.runtime?.node.bin ?? 'node', p.release, input.hostSecrets) }
+        : {}),
     });
     await t.put([{ path: p.script, content: script, mode: 0o700 }]);
     // setsid: the switch runs in its own session, so a dropped connection cannot stop it halfway.
@@ -205,7 +226,7 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     const lines = log.split('\n').filter(Boolean);
     for (const line of lines.slice(follow.shown())) progress(`  ${line}`);
     if (outcome === 'applied') await prune(t, desired, id, previous, input.keepReleases ?? 5);
-    const cause = lines.find((l) => /^(gate failed|write failed)/.test(l));
+    const cause = lines.find((l) => /^(gate failed|write failed|secrets failed)/.test(l));
     return { outcome, plan, release: id, log: lines, ...(cause && outcome !== 'applied' ? { cause } : {}) };
   } finally {
     clearInterval(heartbeat);
@@ -280,12 +301,27 @@ async function stage(t: Transport, desired: DesiredState, facts: HostFacts, plan
   const key = facts.digestKey ?? (await must(t, 'digest key', ['cat', p.digestKey])).trim();
   const dirs = [...new Set(desired.files.map((f) => `${p.files}/${f.name}`.replace(/\/[^/]+$/, '')))];
   const files: ReleaseRecord['files'] = {};
+  const hs = input.hostSecrets;
+  const changed = new Set(plan.files.filter((c) => c.action !== 'no-op').map((c) => c.path));
   const uploads = desired.files.map((f) => {
+    const base = { sensitive: f.sensitive, name: f.name, mode: f.mode, ...(f.owner ? { owner: f.owner } : {}) };
+    if (hs && f.secrets) {
+      // Staged as its template: the host fills it in at activation, and completes its record.
+      files[f.path] = { ...base, ...hostSecretRecord(f, facts.release?.files[f.path], changed.has(f.path)) };
+      return { path: `${p.files}/${f.name}`, content: f.content, mode: 0o600 };
+    }
     const content = finalContent(f, input.secrets);
     if (content === undefined) throw new ApplyError(t.target, 'secrets', `no value for the secrets of ${f.path}`);
-    files[f.path] = { digest: recordDigest(sha256(content), f.sensitive, key), sensitive: f.sensitive, name: f.name, mode: f.mode, ...(f.owner ? { owner: f.owner } : {}) };
+    files[f.path] = { digest: recordDigest(sha256(content), f.sensitive, key), ...base };
     return { path: `${p.files}/${f.name}`, content, mode: f.sensitive ? 0o600 : 0o644 };
   });
+  if (hs) {
+    const at = hostSecretsPaths(p.release);
+    uploads.push(
+      { path: at.program, content: hs.program, mode: 0o644 },
+      { path: at.spec, content: `${JSON.stringify(hostSecretsSpec(desired, plan, id, hs), null, 2)}\n`, mode: 0o644 },
+    );
+  }
   const record: ReleaseRecord = {
     id,
     revision: input.revision,

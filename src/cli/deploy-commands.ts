@@ -41,7 +41,15 @@ export async function makePlan(d: Deployment): Promise<Plan> {
   const t = await d.connect();
   try {
     const facts = await gatherFacts(t, d.desired);
-    const plan = diff({ desired: d.desired, facts, summary: d.summary, secrets: d.secrets, target: t.target, revision: d.revision });
+    const plan = diff({
+      desired: d.desired,
+      facts,
+      summary: d.summary,
+      secrets: d.secrets,
+      ...(d.hostSecrets ? { hostSecrets: { prefix: d.hostSecrets.prefix, versions: d.hostSecrets.versions } } : {}),
+      target: t.target,
+      revision: d.revision,
+    });
     if (d.edge) plan.edge = (await planEdge(d.edge)).change;
     if (d.securityGroup) plan.securityGroup = (await planSecurityGroup(d.securityGroup)).change;
     return plan;
@@ -176,6 +184,7 @@ export async function applyCommand(
       revision: d.revision,
       holder: d.holder,
       runtime: registryRuntimeSource(processEnv),
+      ...(d.hostSecrets ? { hostSecrets: d.hostSecrets } : {}),
       ...(opts.saved ? { expectedFactsDigest: opts.saved.factsDigest, ...(opts.saved.secretsDigest ? { expectedSecretsDigest: opts.saved.secretsDigest } : {}) } : {}),
       breakLock: opts.breakLock,
       prune: opts.prune ?? false,

@@ -18,6 +18,9 @@ import { readFunctionFiles } from '../supabase/function-source.js';
 import { movePorts } from '../config/ports.js';
 import { loadSecrets } from './secrets.js';
 import { renderContext, UsageError, type Install } from './workspace.js';
+import { readFile } from 'node:fs/promises';
+import type { HostSecrets } from '../apply/host-secrets.js';
+import type { HostSecretVersions } from '../plan/secret-compare.js';
 
 /** Choices for an environment on this machine (flags, or CLAWOPS_LOCAL_PORT and CLAWOPS_OPENCLAW). */
 export interface LocalOptions {
@@ -60,6 +63,8 @@ export interface Deployment {
   edge: EdgeInput | null;
   /** The environment's EC2 security group, or null when it declares none. */
   securityGroup: SecurityGroupInput | null;
+  /** Secrets the host reads itself (host-ssm), with their parameters' current versions. */
+  hostSecrets?: HostSecrets & HostSecretVersions;
 }
 
 export async function prepare(
@@ -84,8 +89,9 @@ export async function prepare(
   const userServices = env.services === 'user' && !local.foreground && (await hasUserServiceManager());
   const machine = { userServices, ...(local.foreground ? { foreground: true } : {}), ...(local.openclaw ? { openclaw: local.openclaw } : {}) };
   const desired = render(config, envName, await renderContext(processEnv, install, machine));
-  const needed = [...new Set(desired.files.flatMap((f) => Object.values(f.secrets ?? {})))].sort();
+  const needed = env.secrets.source === 'host-ssm' ? [] : [...new Set(desired.files.flatMap((f) => Object.values(f.secrets ?? {})))].sort();
   const { lookup: secrets, warnings } = await loadSecrets(env, Object.keys(config.secrets), processEnv, root, needed, `${desired.host.clawopsDir}/generated.env`);
+  const hostSecrets = env.secrets.source === 'host-ssm' ? await hostSecretsOf(env.secrets, desired, install, warnings) : undefined;
   const revision = processEnv.CLAWOPS_REVISION || processEnv.GITHUB_SHA || (await gitRevision(root));
   const holder =
     processEnv.GITHUB_ACTIONS === 'true'
@@ -115,6 +121,7 @@ export async function prepare(
   return {
     edge,
     securityGroup,
+    ...(hostSecrets ? { hostSecrets } : {}),
     config,
     envName,
     desired,
@@ -180,4 +187,39 @@ function safeUser(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/**
+ * For secrets the host reads itself: the program it runs, and the current version of each
+ * parameter (DescribeParameters, no value). Without versions (no AWS credentials here, or no
+ * ssm:DescribeParameters) the plan says the env files were not compared, and why.
+ */
+async function hostSecretsOf(
+  source: { region: string; prefix: string; endpoints?: { ssm: string; metadata: string } | undefined },
+  desired: DesiredState,
+  install: Install,
+  warnings: string[],
+): Promise<HostSecrets & HostSecretVersions> {
+  const programPath = join(install.programsDir, '..', 'host', 'ssm-env.mjs');
+  let program: string;
+  try {
+    program = await readFile(programPath, 'utf8');
+  } catch {
+    throw new UsageError(`the host's secrets program is not built (${programPath}): run \`npm run build\``);
+  }
+  const names = [...new Set(desired.files.flatMap((f) => Object.values(f.secrets ?? {})))].sort();
+  let versions: Record<string, number> | null = null;
+  try {
+    const { parameterVersions } = await import('../secrets/ssm.js');
+    versions = await parameterVersions({ region: source.region, prefix: source.prefix, names });
+  } catch (e) {
+    warnings.push(`the versions of the parameters under ${source.prefix} could not be read: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return {
+    region: source.region,
+    prefix: source.prefix,
+    program,
+    environment: source.endpoints ? { AWS_ENDPOINT_URL_SSM: source.endpoints.ssm, AWS_EC2_METADATA_SERVICE_ENDPOINT: source.endpoints.metadata } : {},
+    versions,
+  };
 }

@@ -124,7 +124,8 @@ export async function main(
           ...(command === 'up' || (command === 'start' && !(await hasUserServiceManager())) ? { foreground: true } : {}),
         });
         // Commands that write the files say which secrets they wrote empty; the others stay quiet.
-        if (command === 'apply' || command === 'up' || command === 'start') for (const w of d.warnings) output.err(`warning: ${w}`);
+        // Parameter versions that could not be read leave env files uncompared: plan says why.
+        if (command === 'apply' || command === 'up' || command === 'start' || (command === 'plan' && d.hostSecrets?.versions === null)) for (const w of d.warnings) output.err(`warning: ${w}`);
         if (command === 'smoke' && flag('chain')) {
           if (flag('report-issue')) return await (await import('./github-commands.js')).chainIssueCommand(d, await githubIO());
           return await (await import('./smoke-command.js')).chainCommand(d, output, { json: values.json });

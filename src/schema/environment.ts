@@ -80,6 +80,20 @@ const SecretSource = z.discriminatedUnion('source', [
     prefix: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, { error: 'expected a Parameter Store path such as /clawops/ec2' }),
     region: AwsRegion,
   }).describe('AWS Systems Manager Parameter Store: each secret is the SecureString parameter <prefix>/<NAME>.'),
+  z.strictObject({
+    source: z.literal('host-ssm'),
+    prefix: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, { error: 'expected a Parameter Store path such as /clawops/ec2' }),
+    region: AwsRegion,
+    endpoints: z
+      .strictObject({
+        ssm: HttpUrl.describe('Parameter Store (AWS_ENDPOINT_URL_SSM).'),
+        metadata: HttpUrl.describe('The instance metadata service (AWS_EC2_METADATA_SERVICE_ENDPOINT).'),
+      })
+      .optional()
+      .describe('Test environments only (test: true): where the host reaches stand-ins of AWS in place of AWS.'),
+  }).describe(
+    'AWS Systems Manager Parameter Store, read by the host itself with its instance role at activation: each secret is the SecureString parameter <prefix>/<NAME>, and no value passes through the machine running clawops. Plans compare parameter versions (DescribeParameters), never values.',
+  ),
 ]);
 
 export const EnvironmentSchema = z
@@ -87,6 +101,7 @@ export const EnvironmentSchema = z
     $schema: SchemaRef.optional(),
     name: z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'expected a lower-case environment name' }),
     description: z.string().min(1),
+    test: z.boolean().optional().describe('A throwaway test machine: allows settings meant for tests only.'),
     target: z.discriminatedUnion('kind', [LocalTarget, SshTarget]),
     services: z
       .enum(['systemd', 'user', 'none'])
@@ -103,6 +118,13 @@ export const EnvironmentSchema = z
       .strictObject({
         node: z.string().regex(/^\d+\.\d+\.\d+$/, { error: 'expected an exact Node version such as 24.21.0' }),
         openclaw: z.string().regex(/^\d{4}\.\d+\.\d+$/, { error: 'expected an exact OpenClaw version such as 2026.9.6' }),
+        fetch: z
+          .enum(['upload', 'registry'])
+          .optional()
+          .describe(
+            'upload (the default): the machine running clawops fetches the runtime and uploads it. registry: the host has a route to the npm registry and fetches the pinned Node tarball itself, checked against the sha512 integrity the registry publishes for that version; OpenClaw, an installed tree, is still uploaded.',
+          ),
+        registry: HttpUrl.optional().describe('The npm registry the host fetches from (runtime.fetch: registry); https://registry.npmjs.org unless set.'),
       })
       .optional()
       .describe('Versions the host must run; apply installs or changes them.'),

@@ -30,7 +30,7 @@ async function ssmRepo(): Promise<string> {
 
 let ssm: SsmStandin;
 before(async () => {
-  ssm = await startSsmStandin();
+  ssm = await startSsmStandin({ keys: [{ accessKeyId: AWS.AWS_ACCESS_KEY_ID, secretAccessKey: AWS.AWS_SECRET_ACCESS_KEY }] });
   Object.assign(process.env, AWS, { AWS_ENDPOINT_URL_SSM: ssm.url });
 });
 after(() => ssm?.close());

@@ -111,8 +111,9 @@ function toPermission(r: IngressPermission): IpPermission {
 export class Ec2Instances implements InstanceDirectory {
   private readonly client: EC2Client;
 
+  /** pageSize (MaxResults, 5 to 1000) is for tests; 100 by default. */
   constructor(
-    private readonly opts: { region: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } },
+    private readonly opts: { region: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string }; pageSize?: number },
   ) {
     this.client = new EC2Client({ region: opts.region, maxAttempts: 3, ...(opts.endpoint ? { endpoint: opts.endpoint } : {}), ...(opts.credentials ? { credentials: opts.credentials } : {}) });
   }
@@ -123,7 +124,7 @@ export class Ec2Instances implements InstanceDirectory {
     let NextToken: string | undefined;
     try {
       do {
-        const res = await this.client.send(new DescribeInstancesCommand({ Filters, MaxResults: 100, ...(NextToken ? { NextToken } : {}) }));
+        const res = await this.client.send(new DescribeInstancesCommand({ Filters, MaxResults: this.opts.pageSize ?? 100, ...(NextToken ? { NextToken } : {}) }));
         for (const r of res.Reservations ?? []) {
           for (const i of r.Instances ?? []) {
             if (!i.InstanceId) continue;

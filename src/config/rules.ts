@@ -313,7 +313,7 @@ function checkFleet(source: ConfigSources['environments'][number]['source'], e: 
       const first = seen.get(h.name);
       if (first !== undefined) out.push(problemAt(source, ['target', 'hosts', i, 'name'], `the host name ${h.name} is already target.hosts[${first}]'s; each host needs its own`));
       else seen.set(h.name, i);
-      if (needsId.length && !h.instanceId) out.push(problemAt(source, ['target', 'hosts', i], `${needsId.join(' and ')} need this host's instanceId`));
+      if (needsId.length && !h.instanceId) out.push(problemAt(source, ['target', 'hosts', i], `${needsId.join(' and ')} ${needsId.length > 1 ? 'need' : 'needs'} this host's instanceId`));
     });
   }
   if (t.hosts || t.instances) {

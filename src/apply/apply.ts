@@ -64,6 +64,8 @@ export interface ApplyResult {
   log: string[];
   /** Why a switch was rolled back or failed: the host's first failing step (a gate, a write). */
   cause?: string;
+  /** The release that was live when the apply began (null on a host without one). */
+  previous?: string | null;
 }
 
 /**
@@ -165,7 +167,7 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     }
     const wrongArch = architectureRefusal(plan.runtime, facts.machine);
     if (wrongArch) throw new ApplyError(t.target, 'runtime', wrongArch);
-    if (!hasChanges(plan)) return { outcome: 'no-changes', plan, log: [] };
+    if (!hasChanges(plan)) return { outcome: 'no-changes', plan, log: [], previous: live };
     next('approve');
     if (input.approve && !(await unlessInterrupted(input.approve(plan, input.signal)))) throw new NotApprovedError();
 
@@ -227,7 +229,7 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     for (const line of lines.slice(follow.shown())) progress(`  ${line}`);
     if (outcome === 'applied') await prune(t, desired, id, previous, input.keepReleases ?? 5);
     const cause = lines.find((l) => /^(gate failed|write failed|secrets failed)/.test(l));
-    return { outcome, plan, release: id, log: lines, ...(cause && outcome !== 'applied' ? { cause } : {}) };
+    return { outcome, plan, release: id, log: lines, previous, ...(cause && outcome !== 'applied' ? { cause } : {}) };
   } finally {
     clearInterval(heartbeat);
     if (!detached) await lock.release().catch(() => {});

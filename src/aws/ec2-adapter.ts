@@ -1,15 +1,18 @@
 /**
- * The security group port over the EC2 API, and the only importer of @aws-sdk/client-ec2.
+ * The security group port and the instance directory over the EC2 API, and the only importer of
+ * @aws-sdk/client-ec2.
  * Credentials come from the SDK's own chain (AWS_* variables, AWS_PROFILE, the instance role,
  * GitHub's OIDC role); AWS_ENDPOINT_URL_EC2 points it elsewhere (a stand-in in tests).
  */
 import {
   AuthorizeSecurityGroupIngressCommand,
+  DescribeInstancesCommand,
   DescribeSecurityGroupsCommand,
   EC2Client,
   RevokeSecurityGroupIngressCommand,
   type IpPermission,
 } from '@aws-sdk/client-ec2';
+import { InstanceDirectoryError, type FoundInstance, type InstanceDirectory } from './instances.js';
 import { SecurityGroupError, type IngressPermission, type SecurityGroupPort } from './security-group.js';
 
 /** What a person can do about EC2's errors, by code. */
@@ -98,4 +101,57 @@ function toPermission(r: IngressPermission): IpPermission {
         ? { Ipv6Ranges: [{ CidrIpv6: r.source, ...described }] }
         : { IpRanges: [{ CidrIp: r.source, ...described }] };
   return { IpProtocol: r.protocol, FromPort: r.from, ToPort: r.to, ...source };
+}
+
+/**
+ * A fleet's hosts by tag, with DescribeInstances: one `tag:Key` filter per tag (instances carrying
+ * all of them) and `instance-state-name` running, following NextToken to the last page.
+ * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html
+ */
+export class Ec2Instances implements InstanceDirectory {
+  private readonly client: EC2Client;
+
+  /** pageSize (MaxResults, 5 to 1000) is for tests; 100 by default. */
+  constructor(
+    private readonly opts: { region: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string }; pageSize?: number },
+  ) {
+    this.client = new EC2Client({ region: opts.region, maxAttempts: 3, ...(opts.endpoint ? { endpoint: opts.endpoint } : {}), ...(opts.credentials ? { credentials: opts.credentials } : {}) });
+  }
+
+  async runningWithTags(tags: Readonly<Record<string, string>>): Promise<FoundInstance[]> {
+    const Filters = [...Object.entries(tags).map(([k, v]) => ({ Name: `tag:${k}`, Values: [v] })), { Name: 'instance-state-name', Values: ['running'] }];
+    const found: FoundInstance[] = [];
+    let NextToken: string | undefined;
+    try {
+      do {
+        const res = await this.client.send(new DescribeInstancesCommand({ Filters, MaxResults: this.opts.pageSize ?? 100, ...(NextToken ? { NextToken } : {}) }));
+        for (const r of res.Reservations ?? []) {
+          for (const i of r.Instances ?? []) {
+            if (!i.InstanceId) continue;
+            const name = i.Tags?.find((t) => t.Key === 'Name')?.Value;
+            found.push({
+              instanceId: i.InstanceId,
+              ...(name ? { name } : {}),
+              ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
+              ...(i.PublicIpAddress ? { publicIp: i.PublicIpAddress } : {}),
+              ...(i.Placement?.AvailabilityZone ? { availabilityZone: i.Placement.AvailabilityZone } : {}),
+            });
+          }
+        }
+        NextToken = res.NextToken || undefined;
+      } while (NextToken);
+    } catch (e) {
+      const err = e as { name?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+      if (err.name === 'CredentialsProviderError') throw new InstanceDirectoryError(this.opts.region, 'NoCredentials', 0, 'no AWS credentials here (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)');
+      const status = err.$metadata?.httpStatusCode ?? 0;
+      const code = status ? (err.Code ?? err.name ?? 'Error') : 'Network';
+      const hint = code === 'UnauthorizedOperation' ? ' (the AWS identity in use lacks ec2:DescribeInstances)' : '';
+      throw new InstanceDirectoryError(this.opts.region, code, status, `${(err.message ?? String(e)).replace(/\s+/g, ' ').trim()}${hint}`);
+    }
+    return found.sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
 }

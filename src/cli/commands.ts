@@ -45,6 +45,8 @@ const LOCAL = {
   port: { value: 'PORT', help: "The local gateway's port (CLAWOPS_LOCAL_PORT); the proxies follow it, PORT+1 to PORT+3" },
   openclaw: { value: 'PATH', help: 'Your own openclaw instead of the pinned one (CLAWOPS_OPENCLAW)' },
 } satisfies Record<string, OptionSpec>;
+/** Of a fleet, one host. */
+const HOST: OptionSpec = { value: 'NAME', help: "Of a fleet, only this host (its name in target.hosts, or its instance id)" };
 const APPROVE: OptionSpec = { help: 'Change the host without asking (needed where there is no terminal to ask on)' };
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -87,6 +89,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {
       ...LOCAL,
       env: ENV,
+      host: HOST,
       json: { help: 'The plan as JSON' },
       out: { value: 'FILE', help: 'Save the plan, for `clawops apply FILE`' },
       'detailed-exitcode': { help: 'Exit 2 when there are changes' },
@@ -102,6 +105,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {
       ...LOCAL,
       env: ENV,
+      host: HOST,
       'auto-approve': APPROVE,
       ...LOCK,
       prune: { help: 'Remove what systemd reads for a managed unit that clawops did not write (drop-ins, overriding unit files)' },
@@ -118,6 +122,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {
       ...LOCAL,
       env: ENV,
+      host: HOST,
       format: { value: 'FORMAT', help: 'text (default), markdown or json' },
       json: { help: 'The same as --format json' },
       'report-issue': { help: "In GitHub Actions: the drift as the environment's one drift issue" },
@@ -129,7 +134,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'rollback',
     usage: ['rollback --env NAME [--to RELEASE] [--auto-approve] [--break-lock] [--lock-wait SECONDS]'],
     summary: 'Back to a kept release, with the same health gates',
-    options: { ...LOCAL, env: ENV, to: { value: 'RELEASE', help: 'The kept release to go back to (default: the one before)' }, 'auto-approve': APPROVE, ...LOCK },
+    options: { ...LOCAL, env: ENV, host: HOST, to: { value: 'RELEASE', help: 'The kept release to go back to (default: the one before)' }, 'auto-approve': APPROVE, ...LOCK },
     args: [],
     exits: [0, [1, 'invalid config, a failure, or not approved at the question: nothing changed'], 3, 4, 64, 130],
   },
@@ -148,6 +153,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {
       ...LOCAL,
       env: ENV,
+      host: HOST,
       chain: { help: 'Probe each step of the fallback chain from the host, through the path OpenClaw uses' },
       json: { help: 'With --chain: the chain report as JSON' },
       'report-issue': { help: "With --chain, in GitHub Actions: the chain report as the environment's chain issue" },

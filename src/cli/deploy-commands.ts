@@ -7,8 +7,8 @@ import { applySecurityGroup, planSecurityGroup } from '../apply/security-group.j
 import { gatherFacts } from '../apply/host.js';
 import { diff } from '../plan/diff.js';
 import { manifestOf } from '../render/manifest.js';
-import { keyedDigest } from '../plan/digest.js';
-import { hasChanges, type Plan } from '../plan/model.js';
+import { keyedDigest, sha256 } from '../plan/digest.js';
+import { hasChanges, ruleText, type Plan, type SecurityGroupChange } from '../plan/model.js';
 import { renderDriftMarkdown, renderDriftText, driftItems } from '../report/drift.js';
 import { renderPlanJson } from '../report/json.js';
 import { renderPlanText } from '../report/terminal.js';
@@ -32,7 +32,23 @@ interface SavedPlan {
   factsDigest: string;
   /** Keyed digest of the sensitive files as the plan would write them: a rotated secret is a change. */
   secretsDigest?: string;
+  /**
+   * The security group as the plan compared it: its rule changes, and a digest of the comparison
+   * (declared against described), so the apply refuses once the group or its rules moved.
+   */
+  securityGroup?: { id: string; digest: string; changes: string[] };
   summary: string;
+}
+
+/** What a saved plan records of the group: a group changed by hand since, or its rules in the config, differ. */
+function groupRecord(change: SecurityGroupChange): NonNullable<SavedPlan['securityGroup']> {
+  const rules = [...change.rules].map((r) => `${r.action} ${ruleText(r)} "${r.description}"`).sort();
+  const unmanaged = change.unmanaged.map((r) => `${ruleText(r)} "${r.description}"`).sort();
+  return {
+    id: change.id,
+    digest: sha256(JSON.stringify({ id: change.id, action: change.action, rules, unmanaged })),
+    changes: change.rules.filter((r) => r.action !== 'no-op').map((r) => `${r.action} ${ruleText(r)}`),
+  };
 }
 
 const desiredDigest = (d: Deployment) => keyedDigest(manifestOf(d.desired), 'clawops-desired');
@@ -73,6 +89,7 @@ export async function planCommand(
       desiredDigest: desiredDigest(d),
       factsDigest: plan.factsDigest,
       ...(plan.secretsDigest ? { secretsDigest: plan.secretsDigest } : {}),
+      ...(plan.securityGroup ? { securityGroup: groupRecord(plan.securityGroup) } : {}),
       summary: renderPlanText(plan),
     };
     await writeFile(opts.out, `${JSON.stringify(saved, null, 2)}\n`, { mode: 0o600 });
@@ -172,6 +189,11 @@ export async function applyCommand(
     // The group is planned before the host, so the question shows its rules too; a host with
     // nothing to change still asks when the group has.
     const sgPlanned = d.securityGroup ? await planSecurityGroup(d.securityGroup) : undefined;
+    // A saved plan is applied exactly: a group that moved since (by hand, or in the config) is a new plan.
+    if (opts.saved && sgPlanned && (!opts.saved.securityGroup || opts.saved.securityGroup.digest !== groupRecord(sgPlanned.change).digest)) {
+      output.err(`error: the security group ${sgPlanned.change.id} changed since this plan was made${opts.saved.securityGroup ? '' : ' (the plan did not compare it)'}; make a new plan`);
+      return DEPLOY_EXIT.error;
+    }
     const withGroup = (plan: Plan): Plan => (sgPlanned ? { ...plan, securityGroup: sgPlanned.change } : plan);
     const ask = opts.ask ? approval(d, output, (text) => (opts.json ? output.err(text) : output.out(text)), 'Do you want to apply these changes to', shown) : undefined;
     let asked = false;

@@ -21,6 +21,26 @@ import { renderContext, UsageError, type Install } from './workspace.js';
 import { readFile } from 'node:fs/promises';
 import type { HostSecrets } from '../apply/host-secrets.js';
 import type { HostSecretVersions } from '../plan/secret-compare.js';
+import { isFleet, members, type Member, type SshTarget } from './fleet.js';
+import type { FoundInstance, InstanceDirectory } from '../aws/instances.js';
+
+/** The EC2 instance directory, its SDK loaded only when a fleet is found by tag. */
+class LazyDirectory implements InstanceDirectory {
+  constructor(
+    private readonly region: string,
+    private readonly endpoint: string | undefined,
+  ) {}
+
+  async runningWithTags(tags: Readonly<Record<string, string>>): Promise<FoundInstance[]> {
+    const { Ec2Instances } = await import('../aws/ec2-adapter.js');
+    const ec2 = new Ec2Instances({ region: this.region, ...(this.endpoint ? { endpoint: this.endpoint } : {}) });
+    try {
+      return await ec2.runningWithTags(tags);
+    } finally {
+      ec2.close();
+    }
+  }
+}
 
 /** Choices for an environment on this machine (flags, or CLAWOPS_LOCAL_PORT and CLAWOPS_OPENCLAW). */
 export interface LocalOptions {
@@ -32,6 +52,19 @@ export interface LocalOptions {
   foreground?: boolean;
   /** port or openclaw came as flags: for a host that is an error, where the variables are ignored. */
   flagged?: boolean;
+  /** --host NAME: of a fleet, only this host. */
+  host?: string;
+}
+
+/** One host of the environment, and how to reach it. */
+export interface HostLink {
+  /** Its name in the fleet (the environment's name for a single host). */
+  name: string;
+  /** user@host:port, or "local". */
+  where: string;
+  /** The instance's Name tag, for a fleet found by tag. */
+  label?: string;
+  connect(): Promise<Transport>;
 }
 
 /**
@@ -58,7 +91,12 @@ export interface Deployment {
   warnings: string[];
   revision: string;
   holder: string;
+  /** The one host; for a fleet (without --host) a usage error naming its hosts. */
   connect(): Promise<Transport>;
+  /** Every host the run covers: one, or the fleet's (only the one --host names). */
+  hosts: HostLink[];
+  /** How apply rolls out, for a fleet; null for one host. */
+  rollout: { batch: number | string; maxFailPercentage: number } | null;
   /** The edge function this environment's gateway is fronted by, or null. */
   edge: EdgeInput | null;
   /** The environment's EC2 security group, or null when it declares none. */
@@ -77,8 +115,10 @@ export async function prepare(
 ): Promise<Deployment> {
   const env = config.environments.find((e) => e.name === envName);
   if (!env) throw new UsageError(`unknown environment "${envName}" (expected one of: ${config.environments.map((e) => e.name).join(', ')})`);
+  const only = local.host;
+  if (only !== undefined && !isFleet(env.target)) throw new UsageError(`--host is for a fleet; ${envName} has one host`);
   if (env.target.kind !== 'local') {
-    if (local.flagged) throw new UsageError(`--port and --openclaw are for an environment on this machine; ${envName} runs on ${env.target.kind === 'ssh' ? env.target.host : 'a host'}`);
+    if (local.flagged) throw new UsageError(`--port and --openclaw are for an environment on this machine; ${envName} runs on ${env.target.kind === 'ssh' ? (env.target.host ?? 'its hosts') : 'a host'}`);
     local = {};
   }
   if (local.port !== undefined) {
@@ -118,6 +158,19 @@ export async function prepare(
     const endpoint = processEnv.AWS_ENDPOINT_URL_EC2 || processEnv.AWS_ENDPOINT_URL;
     securityGroup = { group: env.securityGroup, port: new Ec2SecurityGroups({ region: env.securityGroup.region, ...(endpoint ? { endpoint } : {}) }) };
   }
+  let hosts: HostLink[];
+  if (target.kind === 'local') hosts = [{ name: envName, where: 'local', connect: async () => new LocalTransport() }];
+  else {
+    const endpoint = processEnv.AWS_ENDPOINT_URL_EC2 || processEnv.AWS_ENDPOINT_URL;
+    const all = await members(envName, target, () => {
+      // Loaded only for a fleet found by tag.
+      return new LazyDirectory(target.instances!.region, endpoint);
+    });
+    const chosen = only === undefined ? all : all.filter((m) => m.name === only);
+    if (!chosen.length) throw new UsageError(`--host ${only}: ${envName} has no such host (expected one of: ${all.map((m) => m.name).join(', ')})`);
+    hosts = chosen.map((m) => ({ name: m.name, where: `${target.user}@${m.host}:${m.port}`, ...(m.label ? { label: m.label } : {}), connect: sshConnect(envName, target, m, secrets, processEnv) }));
+  }
+  const fleet = isFleet(target) && only === undefined;
   return {
     edge,
     securityGroup,
@@ -130,45 +183,57 @@ export async function prepare(
     warnings,
     revision,
     holder,
-    async connect() {
-      if (target.kind === 'local') return new LocalTransport();
-      const where = `${target.user}@${target.host}:${target.port}`;
-      const { SshTransport } = await import('../transport/ssh.js');
-      let proxyCommand = target.proxyCommand;
-      if (target.via?.ssm) {
-        const missing = ssmSessionPrerequisites(processEnv.PATH);
-        if (missing) throw new TransportError(where, 'connect', missing);
-        proxyCommand = ssmProxyCommand(target.via.ssm, target.port);
+    hosts,
+    rollout: fleet ? { batch: env.rollout?.batch ?? 1, maxFailPercentage: env.rollout?.maxFailPercentage ?? 0 } : null,
+    connect() {
+      if (fleet) {
+        throw new UsageError(`${envName} is a fleet of ${hosts.length} hosts (${hosts.map((h) => h.name).join(', ')}): pass --host NAME to run this on one of them`);
       }
-      let privateKey: string | undefined;
-      if (target.instanceConnect) {
-        const ic = target.instanceConnect;
-        const { SdkInstanceConnect } = await import('../aws/instance-connect-sdk.js');
-        try {
-          // Pushed right before connecting: the key is valid on the instance for 60 seconds.
-          privateKey = await pushFreshKey(new SdkInstanceConnect({ region: ic.region }), {
-            instanceId: ic.instanceId,
-            osUser: target.user,
-            ...(ic.availabilityZone ? { availabilityZone: ic.availabilityZone } : {}),
-          });
-        } catch (err) {
-          if (err instanceof InstanceConnectError) throw new TransportError(where, 'push key', err.message, err);
-          throw err;
-        }
-      } else if (target.privateKeySecret) {
-        privateKey = secrets(target.privateKeySecret);
-        if (!privateKey) throw new UsageError(`the secret ${target.privateKeySecret} (SSH key for ${envName}) has no value in this environment`);
-      }
-      if (!privateKey) throw new UsageError(`${envName}: the SSH target has no key (privateKeySecret or instanceConnect)`);
-      return SshTransport.connect({
-        host: target.host,
-        port: target.port,
-        user: target.user,
-        privateKey,
-        hostKey: target.hostKey,
-        ...(proxyCommand === undefined ? {} : { proxyCommand }),
-      });
+      return hosts[0]!.connect();
     },
+  };
+}
+
+/** How to reach one host of an SSH target, with the target's user, key and way in. */
+function sshConnect(envName: string, target: SshTarget, m: Member, secrets: SecretLookup, processEnv: NodeJS.ProcessEnv): () => Promise<Transport> {
+  return async () => {
+    const where = `${target.user}@${m.host}:${m.port}`;
+    const { SshTransport } = await import('../transport/ssh.js');
+    let proxyCommand = target.proxyCommand;
+    if (target.via?.ssm) {
+      const missing = ssmSessionPrerequisites(processEnv.PATH);
+      if (missing) throw new TransportError(where, 'connect', missing);
+      proxyCommand = ssmProxyCommand({ region: target.via.ssm.region, instanceId: target.via.ssm.instanceId ?? m.instanceId! }, m.port);
+    }
+    let privateKey: string | undefined;
+    if (target.instanceConnect) {
+      const ic = target.instanceConnect;
+      const { SdkInstanceConnect } = await import('../aws/instance-connect-sdk.js');
+      const availabilityZone = ic.availabilityZone ?? m.availabilityZone;
+      try {
+        // Pushed right before connecting: the key is valid on the instance for 60 seconds.
+        privateKey = await pushFreshKey(new SdkInstanceConnect({ region: ic.region }), {
+          instanceId: ic.instanceId ?? m.instanceId!,
+          osUser: target.user,
+          ...(availabilityZone ? { availabilityZone } : {}),
+        });
+      } catch (err) {
+        if (err instanceof InstanceConnectError) throw new TransportError(where, 'push key', err.message, err);
+        throw err;
+      }
+    } else if (target.privateKeySecret) {
+      privateKey = secrets(target.privateKeySecret);
+      if (!privateKey) throw new UsageError(`the secret ${target.privateKeySecret} (SSH key for ${envName}) has no value in this environment`);
+    }
+    if (!privateKey) throw new UsageError(`${envName}: the SSH target has no key (privateKeySecret or instanceConnect)`);
+    return SshTransport.connect({
+      host: m.host,
+      port: m.port,
+      user: target.user,
+      privateKey,
+      hostKey: m.hostKey,
+      ...(proxyCommand === undefined ? {} : { proxyCommand }),
+    });
   };
 }
 

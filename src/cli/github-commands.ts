@@ -1,6 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ApplyOutcome } from '../apply/apply.js';
+import type { HostOutcome, RolloutResult } from '../apply/rollout.js';
+import { outcomeLine, renderRolloutMarkdown } from '../report/rollout.js';
 import type { Config } from '../config/model.js';
 import { formatProblem } from '../config/problem.js';
 import { GitHubError, type GitHubPort } from '../github/port.js';
@@ -292,6 +294,7 @@ export async function applyReportCommand(opts: ApplyReportOptions, io: GitHubIO)
   if (opts.result) {
     try {
       const json = JSON.parse(await readFile(opts.result, 'utf8'));
+      if (json && typeof json.outcome === 'string' && Array.isArray(json.hosts) && json.rollout) return await fleetApplyReport(opts, io, json as FleetApplyJson);
       if (json && typeof json.outcome === 'string' && json.plan) result = json;
     } catch {
       result = null;
@@ -322,6 +325,36 @@ export async function applyReportCommand(opts: ApplyReportOptions, io: GitHubIO)
     output.out(posted ? `Apply comment on pull request #${posted.pullRequest}: ${posted.action}.` : `Commit ${sha.slice(0, 12)} came from no pull request: the outcome is in the job summary only.`);
   }
   return outcome === 'applied' || outcome === 'no-changes' ? DEPLOY_EXIT.ok : outcome === 'rolled-back' ? DEPLOY_EXIT.rolledBack : DEPLOY_EXIT.error;
+}
+
+/** What `clawops apply --json` prints for a fleet: the rollout, each host's outcome. */
+interface FleetApplyJson {
+  outcome: ApplyOutcome;
+  revision: string;
+  rollout: RolloutResult['policy'];
+  batches: string[][];
+  stopped?: RolloutResult['stopped'];
+  hosts: HostOutcome[];
+}
+
+/** A fleet's rollout on the merged pull request and in the job summary: each host's outcome. */
+async function fleetApplyReport(opts: ApplyReportOptions, io: GitHubIO, json: FleetApplyJson): Promise<number> {
+  const { env: processEnv, output } = io;
+  const sha = opts.sha ?? processEnv.GITHUB_SHA;
+  const revision = (sha ?? json.revision ?? 'unknown').slice(0, 12);
+  const url = runUrl(processEnv);
+  const rollout: RolloutResult = { policy: json.rollout, batches: json.batches, hosts: json.hosts, ...(json.stopped ? { stopped: json.stopped } : {}) };
+  const markdown = `${markers.apply(opts.env)}\n${renderRolloutMarkdown(opts.env, revision, rollout)}${url ? `\n<sub>clawops · [workflow run](${url})</sub>\n` : ''}`;
+  for (const h of json.hosts) output.out(`${h.host}: ${outcomeLine(h)}`);
+  output.out(`Apply to ${opts.env}: ${json.outcome}.`);
+  await writeJobSummary(processEnv, markdown);
+  await setStepOutputs(processEnv, { outcome: json.outcome });
+  if (sha) {
+    const github = await io.github();
+    const posted = await github.commentOnPullRequestForCommit({ sha, marker: markers.apply(opts.env), body: markdown });
+    output.out(posted ? `Apply comment on pull request #${posted.pullRequest}: ${posted.action}.` : `Commit ${sha.slice(0, 12)} came from no pull request: the outcome is in the job summary only.`);
+  }
+  return json.outcome === 'applied' || json.outcome === 'no-changes' ? DEPLOY_EXIT.ok : json.outcome === 'rolled-back' ? DEPLOY_EXIT.rolledBack : DEPLOY_EXIT.error;
 }
 
 /** The plan model out of `apply --json` (which adds format, changes and counts beside it). */

@@ -18,7 +18,7 @@ function where(d: Deployment): string {
 function needsLocalUnits(d: Deployment, command: string): void {
   const env = d.config.environments.find((e) => e.name === d.envName)!;
   if (env.target.kind !== 'local' || !d.desired.units.length) {
-    throw new UsageError(`${command} runs an environment on this machine; ${d.envName} is not one (its services are ${env.services}${env.target.kind === 'ssh' ? ` on ${env.target.host}` : ''})`);
+    throw new UsageError(`${command} runs an environment on this machine; ${d.envName} is not one (its services are ${env.services}${env.target.kind === 'ssh' ? ` on ${env.target.host ?? 'its hosts'}` : ''})`);
   }
 }
 

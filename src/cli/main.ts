@@ -110,7 +110,7 @@ export async function main(
         const target = result.config.environments.find((e) => e.name === envName)?.target;
         const ask = (command === 'apply' || command === 'rollback') && target?.kind === 'ssh' && !saved && !flag('auto-approve');
         if (ask && !output.ask) {
-          throw new UsageError(`${command} changes ${envName} (${target.user}@${target.host}) and there is no terminal to ask on: pass --auto-approve to ${command} without asking`);
+          throw new UsageError(`${command} changes ${envName} (${target.host ? `${target.user}@${target.host}` : 'its hosts'}) and there is no terminal to ask on: pass --auto-approve to ${command} without asking`);
         }
         const portText = str('port') ?? env.CLAWOPS_LOCAL_PORT;
         const port = portText === undefined || portText === '' ? undefined : Number(portText);
@@ -119,6 +119,7 @@ export async function main(
         const d = await prepare(result.config, envName, env, install, values.root, {
           ...(port !== undefined ? { port } : {}),
           ...(str('port') !== undefined || str('openclaw') !== undefined ? { flagged: true } : {}),
+          ...(str('host') !== undefined ? { host: str('host')! } : {}),
           ...(openclaw ? { openclaw: await programPath(openclaw, env) } : {}),
           // up runs the units itself, in the foreground.
           ...(command === 'up' || (command === 'start' && !(await hasUserServiceManager())) ? { foreground: true } : {}),
@@ -131,6 +132,20 @@ export async function main(
           return await (await import('./smoke-command.js')).chainCommand(d, output, { json: values.json });
         }
         if (command === 'smoke') return await (await import('./smoke-command.js')).smokeCommand(d, output, env);
+        if (d.rollout && (command === 'plan' || command === 'drift' || command === 'apply')) {
+          const fleet = await import('./fleet-commands.js');
+          if (command === 'plan') return await fleet.fleetPlanCommand(d, { json: values.json, ...(values.out ? { out: values.out } : {}), detailedExitcode: flag('detailed-exitcode'), verbose: flag('verbose') }, output);
+          if (command === 'drift') {
+            const format = values.json ? 'json' : (str('format') ?? 'text');
+            if (format !== 'text' && format !== 'markdown' && format !== 'json') throw new UsageError('--format is text, markdown or json');
+            if (flag('report-issue')) throw new UsageError(`--report-issue reports one host: ${envName} is a fleet, pass --host NAME`);
+            return await fleet.fleetDriftCommand(d, { format }, output);
+          }
+          if (saved) throw new UsageError(`a saved plan is for one host; ${envName} is a fleet`);
+          const lockWait = Number(str('lock-wait') ?? 120);
+          if (!Number.isFinite(lockWait) || lockWait < 0) throw new UsageError('--lock-wait takes seconds');
+          return await fleet.fleetApplyCommand(d, { breakLock: flag('break-lock'), prune: flag('prune'), lockWaitSeconds: lockWait, json: values.json, ask }, output, env);
+        }
         if (command === 'plan') {
           return await planCommand(d, { json: values.json, out: values.out, detailedExitcode: flag('detailed-exitcode'), verbose: flag('verbose') }, output);
         }

@@ -1,4 +1,5 @@
 import type { Provider } from '../schema/provider.js';
+import type { Environment } from '../schema/environment.js';
 import { canonicalCidr, isWorld, portRange } from '../schema/security-group.js';
 import type { ConfigSources, Parsed } from './load.js';
 import { resolveModel, splitModelRef } from './model.js';
@@ -258,6 +259,8 @@ function checkEnvironments(s: ConfigSources, providers: readonly Provider[]): Pr
         ),
       );
     }
+    if (e.target.kind === 'ssh') out.push(...checkFleet(source, e));
+    else if (e.rollout) out.push(problemAt(source, ['rollout'], 'rollout is for a fleet (target.hosts or target.instances); this environment has one host'));
     if (e.target.kind === 'ssh' && e.target.via && e.target.proxyCommand !== undefined) {
       out.push(problemAt(source, ['target', 'via'], 'via and proxyCommand both say how to reach the host: keep one'));
     }
@@ -290,6 +293,43 @@ function checkEnvironments(s: ConfigSources, providers: readonly Provider[]): Pr
       }
     }
   }
+  return out;
+}
+
+/** An SSH target names its hosts one way, and each host can be reached and pinned. */
+function checkFleet(source: ConfigSources['environments'][number]['source'], e: Environment): Problem[] {
+  const out: Problem[] = [];
+  if (e.target.kind !== 'ssh') return out;
+  const t = e.target;
+  const ways = (['host', 'hosts', 'instances'] as const).filter((k) => t[k] !== undefined);
+  if (ways.length !== 1) {
+    out.push(problemAt(source, ['target'], ways.length ? `${ways.join(' and ')} both say which hosts: keep one` : 'an SSH target needs host (one host), hosts (a list) or instances (EC2 instances by tag)'));
+  }
+  if (t.host !== undefined && !t.hostKey) out.push(problemAt(source, ['target'], 'an SSH target needs hostKey: the host key it pins ("ssh-keyscan -t ed25519 HOST")'));
+  const needsId = [t.instanceConnect && 'instanceConnect', t.via?.ssm && 'via.ssm'].filter((x): x is string => !!x);
+  if (t.host !== undefined) {
+    if (t.instanceConnect && !t.instanceConnect.instanceId) out.push(problemAt(source, ['target', 'instanceConnect'], 'instanceConnect needs instanceId: the instance the key is pushed to'));
+    if (t.via?.ssm && !t.via.ssm.instanceId) out.push(problemAt(source, ['target', 'via', 'ssm'], 'via.ssm needs instanceId: the instance the session opens on'));
+  }
+  if (t.hosts) {
+    const seen = new Map<string, number>();
+    t.hosts.forEach((h, i) => {
+      const first = seen.get(h.name);
+      if (first !== undefined) out.push(problemAt(source, ['target', 'hosts', i, 'name'], `the host name ${h.name} is already target.hosts[${first}]'s; each host needs its own`));
+      else seen.set(h.name, i);
+      if (needsId.length && !h.instanceId) out.push(problemAt(source, ['target', 'hosts', i], `${needsId.join(' and ')} ${needsId.length > 1 ? 'need' : 'needs'} this host's instanceId`));
+    });
+  }
+  if (t.hosts || t.instances) {
+    for (const k of ['instanceConnect', 'ssm'] as const) {
+      const id = k === 'ssm' ? t.via?.ssm?.instanceId : t.instanceConnect?.instanceId;
+      if (id) out.push(problemAt(source, k === 'ssm' ? ['target', 'via', 'ssm', 'instanceId'] : ['target', 'instanceConnect', 'instanceId'], 'in a fleet each host names its own instance: remove this one'));
+    }
+  }
+  if (t.instances && !t.instances.hostKeys && !t.hostKey) {
+    out.push(problemAt(source, ['target', 'instances'], 'instances found by tag need pinned host keys: instances.hostKeys (by instance id) or the target\'s hostKey'));
+  }
+  if (e.rollout && !t.hosts && !t.instances) out.push(problemAt(source, ['rollout'], 'rollout is for a fleet (target.hosts or target.instances); this environment has one host'));
   return out;
 }
 

@@ -4,13 +4,61 @@ import { SecurityGroupSchema } from './security-group.js';
 
 const AwsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'expected an AWS region such as us-east-2' });
 
+const InstanceId = z.string().regex(/^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, { error: 'expected an EC2 instance id such as i-0123456789abcdef0' });
+const HostKey = z
+  .string()
+  .regex(/^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/=]+$/, {
+    error: 'expected a public host key, such as "ssh-ed25519 AAAA…"',
+  });
+/** A host's name in a fleet: in reports, locks' messages and `--host`. */
+export const FleetHostName = z.string().regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, { error: 'expected a host name of lower-case letters, digits, dots and dashes' });
+
+const FleetHost = z.strictObject({
+  name: FleetHostName,
+  host: z.string().min(1).describe('Host name or address.'),
+  port: z.int().min(1).max(65535).optional().describe('Default: the target\'s port.'),
+  hostKey: HostKey.describe('This host\'s pinned host key; any other key is refused.'),
+  instanceId: InstanceId.optional().describe('The EC2 instance, for instanceConnect or via.ssm (in place of theirs).'),
+});
+
+const FleetInstances = z.strictObject({
+  tag: z
+    .record(z.string().min(1).max(128), z.string().max(256))
+    .refine((t) => Object.keys(t).length >= 1, { error: 'expected at least one tag, such as {Role: openclaw}' })
+    .describe('Every running instance carrying all these tags (Key: Value) is a host of the fleet.'),
+  region: AwsRegion,
+  address: z.enum(['private', 'public']).default('private').describe('Which of the instance\'s addresses clawops connects to.'),
+  hostKeys: z
+    .record(InstanceId, HostKey)
+    .optional()
+    .describe('Each instance\'s pinned host key, by instance id; an instance without one uses the target\'s hostKey, and without that is refused.'),
+});
+
+export const RolloutSchema = z
+  .strictObject({
+    batch: z
+      .union([z.int().min(1), z.string().regex(/^(100|[1-9]?\d)%$/, { error: 'expected a number of hosts (1) or a percentage of the fleet ("34%")' })])
+      .default(1)
+      .describe('How many hosts are applied at once: a number, or a percentage of the fleet rounded down, at least 1 (Ansible\'s serial).'),
+    maxFailPercentage: z
+      .number()
+      .min(0)
+      .max(100)
+      .default(0)
+      .describe('The rollout stops after a batch in which more than this percentage of hosts failed (Ansible\'s max_fail_percentage); 0 stops at the first failure.'),
+  })
+  .describe('How apply rolls a release out across a fleet: in batches, each host a transaction of its own with its health gates.');
+export type Rollout = z.infer<typeof RolloutSchema>;
+
 const LocalTarget = z.strictObject({
   kind: z.literal('local'),
 });
 
 const SshTarget = z.strictObject({
   kind: z.literal('ssh'),
-  host: z.string().min(1).describe('Host name or address. Data only: tests never connect to it.'),
+  host: z.string().min(1).optional().describe('Host name or address. Data only: tests never connect to it. Either this, hosts or instances.'),
+  hosts: z.array(FleetHost).min(1).optional().describe('A fleet: several hosts sharing the rest of these settings. Either this, host or instances.'),
+  instances: FleetInstances.optional().describe('A fleet found at each run: every running EC2 instance with the tags (DescribeInstances). Either this, host or hosts.'),
   port: z.int().min(1).max(65535).default(22),
   user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: 'expected a Unix user name' }),
   factsUser: z
@@ -18,16 +66,11 @@ const SshTarget = z.strictObject({
     .regex(/^[a-z_][a-z0-9_-]*$/, { error: 'expected a Unix user name' })
     .optional()
     .describe('The read-only user pull-request plans and drift log in as (clawops-facts): its login runs only the fixed facts program. Without it, they log in as `user`.'),
-  hostKey: z
-    .string()
-    .regex(/^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/=]+$/, {
-      error: 'expected a public host key, such as "ssh-ed25519 AAAA…"',
-    })
-    .describe('The pinned host key; any other key is refused.'),
+  hostKey: HostKey.optional().describe('The pinned host key; any other key is refused. Needed with host.'),
   privateKeySecret: SecretName.optional().describe('Secret holding the SSH private key. Either this or instanceConnect.'),
   instanceConnect: z
     .strictObject({
-      instanceId: z.string().regex(/^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, { error: 'expected an EC2 instance id such as i-0123456789abcdef0' }),
+      instanceId: InstanceId.optional().describe('The instance; in a fleet, each host\'s own instanceId.'),
       region: AwsRegion,
       availabilityZone: z
         .string()
@@ -52,7 +95,7 @@ const SshTarget = z.strictObject({
     .strictObject({
       ssm: z
         .strictObject({
-          instanceId: z.string().regex(/^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, { error: 'expected an EC2 instance id such as i-0123456789abcdef0' }),
+          instanceId: InstanceId.optional().describe('The instance; in a fleet, each host\'s own instanceId.'),
           region: AwsRegion,
         })
         .describe('An SSM session (AWS-StartSSHSession) to the instance: no open port 22 needed. Needs the AWS CLI and the Session Manager plugin on the operator\'s machine.'),
@@ -193,6 +236,7 @@ export const EnvironmentSchema = z
       .optional()
       .describe('What `clawops audit` lets pass in this environment.'),
     securityGroup: SecurityGroupSchema.optional(),
+    rollout: RolloutSchema.optional().describe('For a fleet (target.hosts or target.instances): how apply rolls out. Default: one host at a time, stopping at the first failure.'),
   })
   .describe('One environment: where and how the deployment runs (config/environments/<name>.yaml).');
 export type Environment = z.infer<typeof EnvironmentSchema>;

@@ -102,6 +102,31 @@ describe('the security group, through clawops', () => {
     assert.deepEqual(rules().map((x) => `${x.from} ${x.description}`), ['22 SSH from the office', '443 clawops: TLS hop to the gateway', '5432 debugging']);
   });
 
+  test('a saved plan records the group\'s changes, and its apply refuses once the group moved', async () => {
+    await console_.revoke(GROUP, [{ protocol: 'tcp', from: 443, to: 443, source: '0.0.0.0/0', description: '' }]);
+    const dir = await mkdtemp(join(tmpdir(), 'clawops-sg-saved-'));
+    const saved = join(dir, 'plan.json');
+    const plan = await run(['plan', '--env', 'sg', '--out', saved]);
+    assert.equal(plan.code, 0, plan.stderr);
+    const record = JSON.parse(await readFile(saved, 'utf8')) as { securityGroup: { id: string; changes: string[] } };
+    assert.deepEqual(record.securityGroup.changes, ['authorize tcp 443 from 0.0.0.0/0']);
+    assert.equal(record.securityGroup.id, GROUP);
+
+    // Someone opens a port at the console after the plan: the saved plan no longer says what apply would do.
+    await console_.authorize(GROUP, [{ protocol: 'tcp', from: 6379, to: 6379, source: '198.51.100.0/24', description: 'cache' }]);
+    const refused = await run(['apply', saved, '--no-smoke']);
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.ok(refused.stderr.split('\n').includes(`error: the security group ${GROUP} changed since this plan was made; make a new plan`), refused.stderr);
+    assert.ok(!rules().some((x) => x.from === 443), 'nothing was applied');
+
+    await console_.revoke(GROUP, [{ protocol: 'tcp', from: 6379, to: 6379, source: '198.51.100.0/24', description: '' }]);
+    const replan = await run(['plan', '--env', 'sg', '--out', saved]);
+    assert.equal(replan.code, 0, replan.stderr);
+    const applied = await run(['apply', saved, '--no-smoke']);
+    assert.equal(applied.code, 0, `${applied.stdout}\n${applied.stderr}`);
+    assert.ok(rules().some((x) => x.from === 443 && x.description === 'clawops: TLS hop to the gateway'));
+  });
+
   test('without AWS credentials the group is not compared, and plan says so', async () => {
     const r = await run(['plan', '--env', 'sg'], false);
     assert.equal(r.code, 0, r.stderr);

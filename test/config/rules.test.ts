@@ -355,6 +355,20 @@ describe('the security group', () => {
     assert.equal(loadConfig(withRule('8443', '198.51.100.77/32')).ok, true);
   });
 
+  test('IPv6: a block by its network address in its one spelling, and malformed blocks refused', () => {
+    assert.deepEqual(problems(withRule('8443', '2001:DB8:0:0::1/32')), [
+      "config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: expected the block's network address, 2001:db8::/32: EC2 stores 2001:DB8:0:0::1/32 as that",
+    ]);
+    // SSH to the world over IPv6 spelled another way is still the world.
+    const world = problems(withRule('22', '0::/0')).join('\n');
+    assert.match(world, /cidr: expected the block's network address, ::\/0/);
+    assert.match(world, /cidr: port 22 \(SSH\) cannot be open to 0::\/0/);
+    for (const bad of ['2001:db8:::1/64', '1:2:3:4:5:6:7:8:9/64', 'gggg::/16', '2001:db8::/129', '1::2::3/64']) {
+      assert.match(problems(withRule('8443', bad)).join('\n'), /securityGroup\.ingress\[2\]\.cidr: expected an IPv4 or IPv6 CIDR block/, bad);
+    }
+    assert.equal(loadConfig(withRule('8443', '2001:db8:abcd::/48')).ok, true);
+  });
+
   test('a description EC2 would refuse, a duplicate rule, a backwards range', () => {
     assert.deepEqual(problems(withRule('8443', '0.0.0.0/0', 'café <admin>')), [
       'config/environments/ec2.yaml:74:20: securityGroup.ingress[2].description: expected only letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* (what EC2 accepts in a rule description); found "café <admin>"',

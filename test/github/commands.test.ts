@@ -267,6 +267,27 @@ describe('apply-report', () => {
     assert.match(await readFile(files.summary, 'utf8'), /✅ no changes/);
   });
 
+  test('a fleet: the comment names each host\'s outcome, and a stopped rollout turns the job red', async () => {
+    const github = new RecordingGitHub();
+    github.commitPulls.set('4444444', 5);
+    const path = join(await mkdtemp(join(tmpdir(), 'clawops-apply-')), 'apply.json');
+    const hosts = [
+      { host: 'gw-1', status: 'applied', release: 'r2', on: 'release r2', target: 'ubuntu@192.0.2.1:22', log: [] },
+      { host: 'gw-2', status: 'rolled-back', release: 'r2b', step: 'activate', cause: 'gate failed mistral-proxy.service', on: 'its previous release r1', target: 'ubuntu@192.0.2.2:22', log: [] },
+      { host: 'gw-3', status: 'not-started', on: 'what it ran before (never started)', target: 'ubuntu@192.0.2.3:22', log: [] },
+    ];
+    await writeFile(path, JSON.stringify({ outcome: 'rolled-back', environment: 'ec2', revision: 'abc', rollout: { batch: 1, maxFailPercentage: 0 }, batches: [['gw-1'], ['gw-2'], ['gw-3']], stopped: { batch: 1, failed: 1, size: 1, reason: 'failures' }, hosts }));
+    const output = capture();
+    assert.equal(await applyReportCommand({ env: 'ec2', result: path, sha: '4444444' }, io({}, github, output)), 3);
+    const body = (github.calls[0]!.input as { body: string }).body;
+    assert.match(body, /^## clawops apply · `ec2`: ❌ rollout stopped$/m);
+    assert.match(body, /^\| `gw-1` \| ✅ applied `r2` \| release `r2` \|$/m);
+    assert.match(body, /^\| `gw-2` \| ❌ rolled back at `activate`: gate failed mistral-proxy\.service \| its previous release r1 \|$/m);
+    assert.match(body, /^\| `gw-3` \| ⏸ not started \| what it ran before \(never started\) \|$/m);
+    assert.match(body, /^Rollout stopped: 1 of 1 host in batch 2 failed \(more than 0%\); 1 host not started, left on what they ran\.$/m);
+    assert.match(output.text(), /^gw-3: not started: on what it ran before \(never started\)$/m);
+  });
+
   test('no result (apply stopped: locked): failed, in words, exit 1', async () => {
     const github = new RecordingGitHub();
     github.commitPulls.set('3333333', 4);

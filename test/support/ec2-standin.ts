@@ -23,6 +23,15 @@
  *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AuthorizeSecurityGroupIngress.html
  * - Revoking a rule that is not there is no error: the answer lists it as unknownIpPermissionSet.
  *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RevokeSecurityGroupIngress.html
+ * - DescribeInstances: `Filter.N.Name` / `Filter.N.Value.M`; an instance matches when every filter
+ *   matches one of its values (`tag:Key` the tag's value, `instance-state-name` pending | running |
+ *   shutting-down | terminated | stopping | stopped; `*` and `?` wildcards); any other filter name is
+ *   InvalidParameterValue. MaxResults is 5 to 1000 and cannot be combined with InstanceId.N
+ *   (InvalidParameterCombination); a page ends with nextToken while instances remain, and a token
+ *   this service did not hand out is InvalidPaginationToken. Answers are reservationSet > item >
+ *   instancesSet > item with instanceState, privateIpAddress, ipAddress, placement and tagSet.
+ *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html
+ *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Instance.html
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -36,6 +45,15 @@ export interface StandinRule {
   /** CIDR (v4 or v6). */
   source: string;
   description: string;
+}
+
+export interface StandinInstance {
+  instanceId: string;
+  state: 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
+  tags: Record<string, string>;
+  privateIp?: string;
+  publicIp?: string;
+  availabilityZone?: string;
 }
 
 export interface Ec2Request {
@@ -56,6 +74,10 @@ export interface Ec2Standin {
   denied: Set<string>;
   /** Inbound rules a group may hold per address family (60 by default). */
   rulesPerGroup: number;
+  /** The account's instances, for DescribeInstances. */
+  instances: StandinInstance[];
+  /** Instances per page when the request names no MaxResults (EC2's own default is up to 1000). */
+  defaultPageSize: number;
   close(): Promise<void>;
 }
 
@@ -91,7 +113,48 @@ export async function startEc2Standin(opts: { region?: string } = {}): Promise<E
     requests: [],
     denied: new Set(),
     rulesPerGroup: 60,
+    instances: [],
+    defaultPageSize: 1000,
   };
+  const STATE_CODE: Record<StandinInstance['state'], number> = { pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80 };
+  const glob = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const tokens = new Map<string, number>();
+
+  function describeInstances(params: URLSearchParams): string {
+    const filters: { name: string; values: RegExp[] }[] = [];
+    for (let i = 1; params.has(`Filter.${i}.Name`); i++) {
+      const name = params.get(`Filter.${i}.Name`)!;
+      if (!name.startsWith('tag:') && name !== 'instance-state-name') throw new Ec2Fault(400, 'InvalidParameterValue', `The filter '${name}' is invalid`);
+      const values: RegExp[] = [];
+      for (let j = 1; params.has(`Filter.${i}.Value.${j}`); j++) values.push(glob(params.get(`Filter.${i}.Value.${j}`)!));
+      filters.push({ name, values });
+    }
+    const ids = [...params].filter(([k]) => /^InstanceId\.\d+$/.test(k)).map(([, v]) => v);
+    const max = params.get('MaxResults');
+    if (max !== null && ids.length) throw new Ec2Fault(400, 'InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults');
+    if (max !== null && !(Number(max) >= 5 && Number(max) <= 1000)) throw new Ec2Fault(400, 'InvalidParameterValue', `Value (${max}) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`);
+    const token = params.get('NextToken');
+    const start = token === null ? 0 : tokens.get(token);
+    if (start === undefined) throw new Ec2Fault(400, 'InvalidPaginationToken', 'The specified pagination token is not valid or is expired.');
+    const value = (inst: StandinInstance, name: string) => (name === 'instance-state-name' ? inst.state : inst.tags[name.slice(4)]);
+    const matching = state.instances.filter(
+      (inst) => (!ids.length || ids.includes(inst.instanceId)) && filters.every((f) => { const v = value(inst, f.name); return v !== undefined && f.values.some((re) => re.test(v)); }),
+    );
+    const size = max === null ? state.defaultPageSize : Number(max);
+    const page = matching.slice(start, start + size);
+    let next = '';
+    if (start + size < matching.length) {
+      next = randomUUID();
+      tokens.set(next, start + size);
+    }
+    const item = (inst: StandinInstance, n: number) =>
+      `<item><reservationId>r-${(start + n).toString(16).padStart(17, '0')}</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet><item>` +
+      `<instanceId>${inst.instanceId}</instanceId><imageId>ami-0123456789abcdef0</imageId><instanceState><code>${STATE_CODE[inst.state]}</code><name>${inst.state}</name></instanceState>` +
+      `<instanceType>t3.small</instanceType>${inst.availabilityZone ? `<placement><availabilityZone>${inst.availabilityZone}</availabilityZone><tenancy>default</tenancy></placement>` : ''}` +
+      `${inst.privateIp ? `<privateIpAddress>${inst.privateIp}</privateIpAddress>` : ''}${inst.publicIp ? `<ipAddress>${inst.publicIp}</ipAddress>` : ''}` +
+      `<tagSet>${Object.entries(inst.tags).map(([k, v]) => `<item><key>${esc(k)}</key><value>${esc(v)}</value></item>`).join('')}</tagSet></item></instancesSet></item>`;
+    return `<reservationSet>${page.map(item).join('')}</reservationSet>${next ? `<nextToken>${next}</nextToken>` : ''}`;
+  }
 
   function verifySignature(req: http.IncomingMessage, body: Buffer): void {
     const refused = checkSigV4(req, body, { accessKeyId: state.accessKeyId, secretAccessKey: state.secretAccessKey, region: state.region, service: 'ec2' });
@@ -161,6 +224,8 @@ export async function startEc2Standin(opts: { region?: string } = {}): Promise<E
         rules.push(...adding);
         return '<return>true</return>';
       }
+      case 'DescribeInstances':
+        return describeInstances(params);
       case 'RevokeSecurityGroupIngress': {
         const rules = group(params.get('GroupId'));
         const unknown: StandinRule[] = [];

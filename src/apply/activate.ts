@@ -4,6 +4,7 @@ import type { Plan } from '../plan/model.js';
 import { releasePaths } from './layout.js';
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+const gateWords = (u: DesiredService) => (u.healthCurl?.length ? ` ${u.healthCurl.map(q).join(' ')}` : '');
 
 export interface ActivationInput {
   desired: DesiredState;
@@ -28,9 +29,10 @@ export interface ActivationInput {
   readSecrets?: string[];
 }
 
-/** Proxies first, then the gateway: the order units start and restart in. */
+/** Proxies first, then the gateway, then the TLS hop in front of it: the order units start and restart in. */
+const RANK: Record<DesiredService['kind'], number> = { proxy: 0, gateway: 1, tls: 2 };
 function ordered(units: DesiredService[]): DesiredService[] {
-  return [...units].sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind === 'proxy' ? -1 : 1));
+  return [...units].sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : RANK[a.kind] - RANK[b.kind]));
 }
 
 /**
@@ -102,12 +104,14 @@ export function activationScript(input: ActivationInput): string {
     '}',
     ...stateFunctions(input),
     ...(input.readSecrets ?? ['read_secrets() { return 0; }']),
+    // gate UNIT PORT URL [CURL WORDS...]
     'gate() {',
     '  local unit=$1 port=$2 url=$3 deadline=$((SECONDS + ' + String(input.gateSeconds) + '))',
+    '  shift 3',
     '  while [ $SECONDS -lt $deadline ]; do',
     managed
-      ? `    if ${sc} is-active --quiet "$unit" && curl -fsS -m 2 "$url" 2>/dev/null | grep -Eq ${q(HEALTHY_BODY)}; then progress "gate ok $unit"; return 0; fi`
-      : `    if curl -fsS -m 2 "$url" 2>/dev/null | grep -Eq ${q(HEALTHY_BODY)}; then return 0; fi`,
+      ? `    if ${sc} is-active --quiet "$unit" && curl -fsS -m 2 "$@" "$url" 2>/dev/null | grep -Eq ${q(HEALTHY_BODY)}; then progress "gate ok $unit"; return 0; fi`
+      : `    if curl -fsS -m 2 "$@" "$url" 2>/dev/null | grep -Eq ${q(HEALTHY_BODY)}; then return 0; fi`,
     // systemd gave up on it (exit 78, or its start limit): waiting out the deadline cannot help.
     ...(managed ? [`    if ${sc} is-failed --quiet "$unit"; then progress "gate failed $unit: systemd gave up on it ($(${sc} show -p Result --value "$unit"))"; return 1; fi`] : []),
     '    sleep 0.5',
@@ -147,14 +151,20 @@ export function activationScript(input: ActivationInput): string {
   L.push('services() {', '  started=1');
   if (managed) {
     if (plan.daemonReload || previous === null) L.push(`  ${sc} daemon-reload || return 1`);
-    for (const s of plan.services.filter((x) => x.action === 'stop')) L.push(`  ${sc} disable --now ${q(s.name)} >/dev/null 2>&1; rm -f ${q(`${unitsDir}/${s.name}`)}`);
+    const disabled = new Set((desired.host.disable ?? []).map((d) => d.unit));
+    for (const s of plan.services.filter((x) => x.action === 'stop')) {
+      // A unit of the system's (Debian's caddy.service) is turned off, its file left to its package;
+      // Debian's maintainer scripts start a package's unit again only while it is enabled.
+      if (disabled.has(s.name)) L.push(`  progress "stop ${s.name}"`, `  ${sc} disable --now ${q(s.name)} >/dev/null 2>&1 || return 1`);
+      else L.push(`  ${sc} disable --now ${q(s.name)} >/dev/null 2>&1; rm -f ${q(`${unitsDir}/${s.name}`)}`);
+    }
     for (const u of units) {
       const svc = plan.services.find((s) => s.name === u.name);
       if (svc?.enable) L.push(`  ${sc} enable ${q(u.name)} >/dev/null 2>&1 || return 1`);
       if (u.kind === 'gateway' && input.plan.openclawState) L.push(`  ${sc} stop ${q(u.name)}`, '  carry_state || return 1');
       if (svc && (svc.action === 'restart' || svc.action === 'start' || svc.action === 'reload')) {
         if (svc.action !== 'reload') L.push(`  progress "restart ${u.name}"`, `  ${sc} reset-failed ${q(u.name)} >/dev/null 2>&1; ${sc} restart ${q(u.name)} || return 1`);
-        L.push(`  gate ${q(u.name)} ${u.port} ${q(u.health)} || return 1`);
+        L.push(`  gate ${q(u.name)} ${u.port} ${q(u.health)}${gateWords(u)} || return 1`);
       }
     }
   }
@@ -171,7 +181,7 @@ export function activationScript(input: ActivationInput): string {
       const reloadOnly = plan.services.find((s) => s.name === u.name)?.action === 'reload';
       if (u.kind === 'gateway' && input.plan.openclawState) L.push(`  ${sc} stop ${q(u.name)}`, '  uncarry_state');
       if (!reloadOnly) L.push(`  ${sc} reset-failed ${q(u.name)} >/dev/null 2>&1; ${sc} restart ${q(u.name)}`);
-      L.push(`  gate ${q(u.name)} ${u.port} ${q(health)} || return 1`);
+      L.push(`  gate ${q(u.name)} ${u.port} ${q(health)}${gateWords(u)} || return 1`);
     }
   }
   L.push('  return 0', '}');

@@ -10,7 +10,8 @@ import { ApplyError, InterruptedError, NotApprovedError } from './errors.js';
 import { asRoot, gatherFacts, must } from './host.js';
 import { releaseId, releasePaths } from './layout.js';
 import { acquireLock } from './lock.js';
-import { architectureRefusal, ensureRuntime, type RuntimeSource } from './runtime.js';
+import { architectureRefusal, caddyValidateCommand, ensureRuntime, type RuntimeSource } from './runtime.js';
+import { CADDY } from '../render/caddy.js';
 import { checkSpace } from './space.js';
 import { hostSecretRecord, hostSecretsPaths, hostSecretsSpec, readSecretsShell, type HostSecrets } from './host-secrets.js';
 import type { HostSecretVersions } from '../plan/secret-compare.js';
@@ -174,6 +175,16 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     next('runtime');
     await unlessInterrupted(ensureRuntime(t, desired, plan.runtime, input.runtime, progress, status));
     await lock.beat();
+    const caddyfile = desired.files.find((f) => f.role === 'tls-config');
+    if (caddyfile) {
+      // Caddy's own verdict on the file before anything is switched: a file it refuses stops here.
+      progress('validate caddy config');
+      const r = await unlessInterrupted(t.run(caddyValidateCommand(CADDY.user, CADDY.home, CADDY.bin), { stdin: caddyfile.content, timeoutMs: 120_000 }));
+      if (r.code !== 0) {
+        const said = `${r.stderr}\n${r.stdout}`.split('\n').map((l) => l.trim()).filter((l) => l && !/"level":"(info|warn)"/.test(l)).slice(-2).join(' | ');
+        throw new ApplyError(t.target, 'validate caddy config', `caddy validate refused ${caddyfile.path} (exit ${r.code}): ${said || 'no output'}; nothing was changed`);
+      }
+    }
 
     const id = releaseId(now(), input.revision, facts.releases);
     const previous = facts.release?.id ?? null;

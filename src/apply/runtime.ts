@@ -117,8 +117,13 @@ export async function ensureRuntime(
   progress: (line: string) => void,
   status: (text: string) => void = () => {},
 ): Promise<void> {
+  if (changes.some((c) => c.component === 'caddy' && c.action === 'install')) {
+    progress("installing caddy from Debian's archive");
+    // The package enables and starts Debian's own caddy.service; the activation turns it off.
+    await must(t, 'install caddy', asRoot(desired, caddyInstallCommand()), undefined, 900_000);
+  }
   const rt = desired.host.runtime;
-  if (!rt || changes.every((c) => c.action === 'no-op')) return;
+  if (!rt || changes.every((c) => c.action === 'no-op' || c.component === 'caddy')) return;
   // Archives go beside the lock, not to /tmp (often RAM): what a killed run left there is removed
   // by the next one to take the lock. The name is this run's own all the same.
   const p = releasePaths(desired.host, 'x');
@@ -163,4 +168,19 @@ export async function ensureRuntime(
     });
     await must(t, 'install openclaw', unpack(rt.openclaw.dir, archive, 'node_modules/openclaw/openclaw.mjs', completeOpenclawLifecycle(rt.node.bin)), undefined, 900_000);
   }
+}
+
+/** apt, as root, without questions: the package lists first (a fresh host may have none), then caddy. */
+export function caddyInstallCommand(): string[] {
+  return ['env', 'DEBIAN_FRONTEND=noninteractive', 'bash', '-c', 'apt-get update -q && apt-get install -y -q --no-install-recommends caddy'];
+}
+
+/**
+ * Caddy's own check of the Caddyfile a release brings, run on the host before anything is switched:
+ * the file comes on standard input, and it runs as Caddy's account, with its storage, as the unit does.
+ */
+export function caddyValidateCommand(user: string, home: string, bin: string): string[] {
+  // Into a file of that account's own first: it cannot reopen a pipe owned by the SSH user (/dev/stdin).
+  const script = `f=$(mktemp) || exit 1; cat > "$f"; "$0" validate --adapter caddyfile --config "$f"; rc=$?; rm -f "$f"; exit $rc`;
+  return ['sudo', '-n', '-u', user, 'env', `HOME=${home}`, `XDG_DATA_HOME=${home}/.local/share`, `XDG_CONFIG_HOME=${home}/.config`, 'bash', '-c', script, bin];
 }

@@ -8,6 +8,7 @@ import { gatherFacts } from '../apply/host.js';
 import { diff } from '../plan/diff.js';
 import { manifestOf } from '../render/manifest.js';
 import { keyedDigest, sha256 } from '../plan/digest.js';
+import { publicGatewayUrl } from '../config/gateway-url.js';
 import { hasChanges, ruleText, type Plan, type SecurityGroupChange } from '../plan/model.js';
 import { renderDriftMarkdown, renderDriftText, driftItems } from '../report/drift.js';
 import { renderPlanJson } from '../report/json.js';
@@ -72,6 +73,18 @@ export async function makePlan(d: Deployment): Promise<Plan> {
   } finally {
     await t.close();
   }
+}
+
+/**
+ * Drift's look at the TLS hop from outside: the certificate the public URL serves, judged against
+ * gateway.tls.expiryWarningDays. Loaded only here: plan and apply never open this connection.
+ */
+export async function withCertificate(d: Deployment, plan: Plan): Promise<Plan> {
+  const env = d.config.environments.find((e) => e.name === d.envName);
+  const url = env ? publicGatewayUrl(env) : undefined;
+  if (!env?.gateway.tls || !url || !/^(https|wss):/.test(url)) return plan;
+  const { checkCertificate } = await import('../smoke/certificate.js');
+  return { ...plan, certificate: { url, ...(await checkCertificate(url, env.gateway.tls.expiryWarningDays)) } };
 }
 
 export async function planCommand(
@@ -267,7 +280,10 @@ export async function applyCommand(
       const { runSmokeChecks } = await import('./smoke-command.js');
       const smoke = await runSmokeChecks(d, t, opts.json ? { out: () => {}, err: () => {} } : output, processEnv);
       if ('skipped' in smoke) progress(`smoke checks skipped: ${smoke.skipped}`);
-      else smokeFailed = !smoke.ok;
+      else if ('refused' in smoke) {
+        output.err(`error: refusing to run the smoke checks: ${smoke.refused}`);
+        smokeFailed = true;
+      } else smokeFailed = !smoke.ok;
     }
     if (opts.json) {
       output.out(`${JSON.stringify({ outcome: result.outcome, release: result.release ?? null, log: result.log, plan: JSON.parse(renderPlanJson(result.plan)) }, null, 2)}\n`);
@@ -331,7 +347,7 @@ export async function rollbackCommand(
 }
 
 export async function driftCommand(d: Deployment, opts: { format: 'text' | 'markdown' | 'json' }, output: Output): Promise<number> {
-  const plan = await makePlan(d);
+  const plan = await withCertificate(d, await makePlan(d));
   const items = driftItems(plan);
   if (opts.format === 'json') output.out(`${JSON.stringify({ environment: plan.environment, target: plan.target, revision: plan.revision, drift: items }, null, 2)}\n`);
   else if (opts.format === 'markdown') output.out(renderDriftMarkdown(plan));

@@ -27,7 +27,7 @@ import {
 } from '../report/markdown.js';
 import { renderPlanText } from '../report/terminal.js';
 import { setStepOutputs, warn, writeJobSummary } from './actions.js';
-import { DEPLOY_EXIT, makePlan } from './deploy-commands.js';
+import { DEPLOY_EXIT, makePlan, withCertificate } from './deploy-commands.js';
 import { HostError } from '../transport/transport.js';
 import { prepare, type Deployment } from './deploy.js';
 import type { Output } from './output.js';
@@ -369,7 +369,7 @@ function planOf(json: Plan): Plan {
 export async function driftIssueCommand(d: Deployment, io: GitHubIO): Promise<number> {
   const { env: processEnv, output } = io;
   const github = await io.github();
-  const plan = await makePlan(d);
+  const plan = await withCertificate(d, await makePlan(d));
   const items = driftItems(plan);
   output.out(renderDriftText(plan));
   await writeJobSummary(processEnv, renderDriftMarkdown(plan));

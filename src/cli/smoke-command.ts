@@ -1,5 +1,7 @@
 import { createPrivateKey, hkdfSync } from 'node:crypto';
 import { dirname } from 'node:path';
+import { plaintextRefusal } from '../../supabase/functions/openclaw-bridge/gateway-url.js';
+import { publicGatewayUrl } from '../config/gateway-url.js';
 import { GatewayClient, GatewayClientError } from '../smoke/gateway-client.js';
 import { formatCheck, runSmoke, SMOKE_SCOPES, type SmokeResult } from '../smoke/smoke.js';
 import { chainProbePlan, chainReport, nextHealth, parseHealth, type ChainHealth, type ChainReport, type ProbeAnswer } from '../smoke/chain.js';
@@ -10,9 +12,13 @@ import type { Deployment } from './deploy.js';
 import type { Output } from './output.js';
 
 /** Where the smoke reaches the environment from here, or why it cannot. */
-export function smokeReach(d: Deployment): { gatewayUrl: string } | { skip: string } {
+export function smokeReach(d: Deployment): { gatewayUrl: string } | { skip: string } | { refuse: string } {
   const env = d.config.environments.find((e) => e.name === d.envName)!;
-  if (env.gateway.publicUrl) return { gatewayUrl: env.gateway.publicUrl };
+  const url = publicGatewayUrl(env);
+  if (url) {
+    const refused = plaintextRefusal(url, env.test === true);
+    return refused ? { refuse: `${d.envName}'s gateway.publicUrl: ${refused}` } : { gatewayUrl: url };
+  }
   if (env.target.kind === 'local') return { gatewayUrl: `http://127.0.0.1:${d.config.deployment.gateway.port}` };
   return { skip: `${d.envName} has no gateway.publicUrl that this machine can reach` };
 }
@@ -83,9 +89,10 @@ function proxyFetch(t: Transport): typeof fetch {
  * token and device identity, each proxy's health, the bridge's health and a chat through it, and
  * the fallback. Each check prints its result and time as it finishes.
  */
-export async function runSmokeChecks(d: Deployment, t: Transport, output: Output, processEnv: NodeJS.ProcessEnv): Promise<SmokeResult | { skipped: string }> {
+export async function runSmokeChecks(d: Deployment, t: Transport, output: Output, processEnv: NodeJS.ProcessEnv): Promise<SmokeResult | { skipped: string } | { refused: string }> {
   const reach = smokeReach(d);
   if ('skip' in reach) return { skipped: reach.skip };
+  if ('refuse' in reach) return { refused: reach.refuse };
   const sb = d.config.supabase?.environment === d.envName ? d.config.supabase : undefined;
   const token = d.secrets(d.config.deployment.gateway.auth.token.secret) ?? '';
   const deviceKeyPem = smokeDeviceKey(token);
@@ -101,6 +108,7 @@ export async function runSmokeChecks(d: Deployment, t: Transport, output: Output
   return runSmoke(
     {
       gatewayUrl: reach.gatewayUrl,
+      ...(env.gateway.tls && /^(https|wss):/.test(reach.gatewayUrl) ? { certificateWarnDays: env.gateway.tls.expiryWarningDays } : {}),
       token,
       deviceKeyPem,
       proxies,
@@ -126,6 +134,10 @@ export async function smokeCommand(d: Deployment, output: Output, processEnv: No
     const result = await runSmokeChecks(d, t, output, processEnv);
     if ('skipped' in result) {
       output.err(`error: cannot run the smoke checks: ${result.skipped}`);
+      return 1;
+    }
+    if ('refused' in result) {
+      output.err(`error: refusing to run the smoke checks: ${result.refused}`);
       return 1;
     }
     const failed = result.checks.filter((c) => !c.ok && !c.skipped).length;

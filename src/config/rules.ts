@@ -1,7 +1,9 @@
-import type { Provider } from '../schema/provider.js';
 import type { Environment } from '../schema/environment.js';
+import type { Provider } from '../schema/provider.js';
 import { canonicalCidr, isWorld, portRange } from '../schema/security-group.js';
 import type { ConfigSources, Parsed } from './load.js';
+import { isLoopbackHost, isPlaintextUrl } from '../../supabase/functions/openclaw-bridge/gateway-url.js';
+import { publicGatewayUrl, tlsUrl } from './gateway-url.js';
 import { resolveModel, splitModelRef } from './model.js';
 import type { Problem } from './problem.js';
 import { problemAt } from './source.js';
@@ -139,9 +141,9 @@ function checkBridge(s: ConfigSources): Problem[] {
   if (!env) {
     const names = s.environments.map((e) => e.value.name).join(', ');
     out.push(problemAt(source, ['environment'], `unknown environment "${b.environment}" (expected one of: ${names})`));
-  } else if (!env.value.gateway.publicUrl) {
+  } else if (!publicGatewayUrl(env.value)) {
     out.push(problemAt(source, ['environment'], `${b.environment} has no gateway.publicUrl for the bridge to reach (${env.source.file})`));
-  } else if (env.value.gateway.bind === 'loopback') {
+  } else if (env.value.gateway.bind === 'loopback' && !env.value.gateway.tls) {
     out.push(problemAt(source, ['environment'], `${b.environment}'s gateway binds to loopback; the bridge cannot reach it (${env.source.file} gateway.bind)`));
   }
   return out;
@@ -225,16 +227,19 @@ function checkEnvironments(s: ConfigSources, providers: readonly Provider[]): Pr
       if (!e.runtime) out.push(problemAt(source, [], 'an environment with user services needs runtime: {node, openclaw} versions to run'));
       if (!e.paths.runtime) out.push(problemAt(source, ['paths'], 'an environment with user services needs paths.runtime: where Node and OpenClaw are installed'));
     }
-    if (e.gateway.bind !== 'loopback') {
+    out.push(...checkGatewayTransport(source, e));
+    if (e.gateway.bind !== 'loopback' || e.gateway.tls) {
       // OpenClaw's audit counts both as findings on a gateway reachable from the network
-      // (gateway.control_ui.allowed_origins_required, gateway.auth_no_rate_limit).
+      // (gateway.control_ui.allowed_origins_required, gateway.auth_no_rate_limit); through the TLS
+      // hop a loopback gateway is as reachable.
+      const exposed = e.gateway.bind !== 'loopback' ? `a gateway bound to ${e.gateway.bind}` : 'a gateway behind the TLS hop';
       const ui = e.gateway.controlUi;
       if ((ui?.enabled ?? true) && !ui?.allowedOrigins) {
         out.push(
           problemAt(
             source,
             ['gateway', 'bind'],
-            `a gateway bound to ${e.gateway.bind} serves its Control UI to the network: set gateway.controlUi.allowedOrigins (the browser origins allowed to open it) or gateway.controlUi.enabled: false`,
+            `${exposed} serves its Control UI to the network: set gateway.controlUi.allowedOrigins (the browser origins allowed to open it) or gateway.controlUi.enabled: false`,
           ),
         );
       }
@@ -243,7 +248,7 @@ function checkEnvironments(s: ConfigSources, providers: readonly Provider[]): Pr
           problemAt(
             source,
             ['gateway', 'bind'],
-            `a gateway bound to ${e.gateway.bind} needs gateway.auth.rateLimit: failed token guesses from the network are otherwise not throttled`,
+            `${exposed} needs gateway.auth.rateLimit: failed token guesses from the network are otherwise not throttled`,
           ),
         );
       }
@@ -331,6 +336,50 @@ function checkFleet(source: ConfigSources['environments'][number]['source'], e: 
   }
   if (e.rollout && !t.hosts && !t.instances) out.push(problemAt(source, ['rollout'], 'rollout is for a fleet (target.hosts or target.instances); this environment has one host'));
   return out;
+}
+
+/**
+ * The gateway token and the device signature cross the hop between clients and the gateway: off
+ * this machine it is TLS (Caddy, gateway.tls) unless the environment is a test one.
+ */
+function checkGatewayTransport(source: Parsed<unknown>['source'], e: Environment): Problem[] {
+  const out: Problem[] = [];
+  const { tls, publicUrl, bind } = e.gateway;
+  const url = publicGatewayUrl(e);
+  const host = url ? urlHost(url) : undefined;
+  const offLoopback = host !== undefined && !isLoopbackHost(host);
+  if (publicUrl && isPlaintextUrl(publicUrl) && offLoopback && !e.test) {
+    out.push(problemAt(source, ['gateway', 'publicUrl'], `${publicUrl} is plaintext: the gateway token and the device signature would cross the network unencrypted; declare gateway.tls and use ${tls ? tlsUrl(tls) : 'https://<domain>'} (or mark a test environment test: true)`));
+  } else if (bind !== 'loopback' && !tls && offLoopback && !e.test) {
+    out.push(problemAt(source, ['gateway', 'bind'], `a gateway bound to ${bind} without gateway.tls listens in plaintext on the network: bind it to loopback and declare gateway.tls (Caddy serves ${url} and passes requests to it)`));
+  }
+  if (!tls) return out;
+  if (bind !== 'loopback') {
+    out.push(problemAt(source, ['gateway', 'bind'], `with gateway.tls, Caddy reaches the gateway on loopback: bind: loopback (bound to ${bind}, its plaintext port would be open beside the TLS one)`));
+  }
+  if (e.services !== 'systemd') {
+    out.push(problemAt(source, ['gateway', 'tls'], 'the TLS hop is a Caddy system unit: it needs services: systemd', 'key'));
+  }
+  if (publicUrl && publicUrl !== tlsUrl(tls)) {
+    out.push(problemAt(source, ['gateway', 'publicUrl'], `expected ${tlsUrl(tls)}, the TLS hop's address (gateway.tls.domain), or no publicUrl at all; found ${publicUrl}`));
+  }
+  const ip = /^\d{1,3}(\.\d{1,3}){3}$/.test(tls.domain);
+  if (tls.issuer === 'internal') {
+    if (!e.test) out.push(problemAt(source, ['gateway', 'tls', 'issuer'], 'issuer internal is Caddy\'s local CA, which no client trusts by itself: only a test environment (test: true) may use it; use acme'));
+    if (tls.acme) out.push(problemAt(source, ['gateway', 'tls', 'acme'], 'acme settings with issuer internal: keep one', 'key'));
+  } else {
+    if (ip) out.push(problemAt(source, ['gateway', 'tls', 'domain'], `an ACME certificate is issued for a domain name, not an address (${tls.domain}): point a name's A/AAAA record at the server and use it`));
+    if (tls.lifetime) out.push(problemAt(source, ['gateway', 'tls', 'lifetime'], 'lifetime is set by the ACME CA; it applies to issuer internal only', 'key'));
+  }
+  return out;
+}
+
+function urlHost(url: string): string | undefined {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -139,6 +139,11 @@ export function diff({ desired, facts, summary, secrets, hostSecrets, target, re
       runtime.push({ component, from, to, action: from === to ? 'no-op' : 'install' });
     }
   }
+  for (const name of desired.host.packages ?? []) {
+    if (name !== 'caddy') continue;
+    const from = facts.packages?.[name] ?? null;
+    runtime.push({ component: name, from, to: from ?? "Debian's archive (apt)", action: from ? 'no-op' : 'install' });
+  }
 
   const changed = new Set(files.filter((f) => f.action !== 'no-op').map((f) => f.path));
   const services: ServiceChange[] = [];
@@ -161,6 +166,13 @@ export function diff({ desired, facts, summary, secrets, hostSecrets, target, re
         services.push({ name: unit.name, action: 'reload', reason: `${names(reloadBy)} changed: picked up by hot reload, no restart`, enable });
       } else {
         services.push({ name: unit.name, action: 'no-op', reason: 'active, inputs unchanged', enable });
+      }
+    }
+    // Units of the system that must not run: stopped and disabled, each for its reason.
+    for (const { unit, reason } of desired.host.disable ?? []) {
+      const fact = facts.units[unit];
+      if (fact && (fact.active === 'active' || fact.active === 'activating' || fact.enabled === 'enabled')) {
+        services.push({ name: unit, action: 'stop', reason: `${fact.active}, ${fact.enabled}: ${reason}`, enable: false });
       }
     }
     const desiredUnits = new Set(desired.units.map((u) => u.name));

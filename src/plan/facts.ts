@@ -63,6 +63,8 @@ export interface HostFacts {
   files: Record<string, FileFact | null>;
   units: Record<string, UnitFact>;
   runtime: { node: string | null; openclaw: string | null };
+  /** Debian packages the desired state needs (DesiredState.host.packages): installed version, or null. */
+  packages?: Record<string, string | null>;
   release: ReleaseRecord | null;
   releases: string[];
   lock: LockFact | null;
@@ -163,8 +165,12 @@ export function factsProbe(state: DesiredState): { command: readonly string[]; s
       '    Id) id=$v ;; ActiveState) act=$v ;; UnitFileState) uf=$v ;; FragmentPath) fp=$v ;; DropInPaths) dp=$v ;;',
       '    "") [ -n "$id" ] && printf "U\\t%s\\t%s\\t%s\\t%s\\t%s\\n" "$id" "$act" "$uf" "$fp" "$dp"; id=""; act=""; uf=""; fp=""; dp="" ;;',
       '  esac',
-      `done < <(${systemctl(state).join(' ')} show -p Id -p ActiveState -p UnitFileState -p FragmentPath -p DropInPaths -- ${state.units.map((u) => q(u.name)).join(' ')} 2>/dev/null; echo)`,
+      `done < <(${systemctl(state).join(' ')} show -p Id -p ActiveState -p UnitFileState -p FragmentPath -p DropInPaths -- ${[...state.units.map((u) => u.name), ...(state.host.disable ?? []).map((d) => d.unit)].map(q).join(' ')} 2>/dev/null; echo)`,
     );
+  }
+  for (const name of state.host.packages ?? []) {
+    // Installed means dpkg says "install ok installed"; the version is the package's.
+    lines.push(`v=$(dpkg-query -W -f='\${db:Status-Status}\t\${Version}' ${q(name)} 2>/dev/null); if [ "\${v%%$'\t'*}" = installed ]; then printf "P\t%s\t%s\n" ${q(name)} "\${v#*$'\t'}"; else printf "P\t%s\t-\n" ${q(name)}; fi`);
   }
   const rt = state.host.runtime;
   if (rt) {
@@ -207,6 +213,9 @@ export function parseFacts(output: string): HostFacts {
           ...(f[3] ? { fragment: f[3] } : {}),
           ...(f[4]?.trim() ? { dropIns: f[4].trim().split(/\s+/) } : {}),
         };
+        break;
+      case 'P':
+        (facts.packages ??= {})[f[0]!] = f[1] === '-' || !f[1] ? null : f[1];
         break;
       case 'N':
         facts.runtime.node = f[0]?.replace(/^v/, '') || null;

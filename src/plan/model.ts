@@ -24,7 +24,8 @@ export interface ServiceChange {
 }
 
 export interface RuntimeChange {
-  component: 'node' | 'openclaw';
+  /** caddy: Debian's package, installed with apt (`to` names the archive, not a version). */
+  component: 'node' | 'openclaw' | 'caddy';
   from: string | null;
   to: string;
   action: 'install' | 'no-op';
@@ -112,6 +113,8 @@ export interface Plan {
   overrides?: Override[];
   /** Warnings of OpenClaw's security audit the environment accepts, each with its reason (security.accept). */
   acceptedFindings?: AcceptedFinding[];
+  /** The TLS hop's served certificate, as drift reads it from outside (gateway.tls). */
+  certificate?: { url: string; ok: boolean; detail: string };
   /** Another apply's lock on the host when the plan was made: who, since when, and whether it runs. */
   lock?: { holder: string; since: string; alive: boolean; rebooted?: boolean };
 }

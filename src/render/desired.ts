@@ -37,6 +37,10 @@ export interface HostLayout {
   user?: string;
   /** How long each service may take to pass its health gate after a (re)start. */
   gateSeconds?: number;
+  /** Debian packages apply installs with apt when the host lacks them (caddy, for the TLS hop). */
+  packages?: string[];
+  /** Units of the system that must not run, each with why (Debian's own caddy.service). */
+  disable?: { unit: string; reason: string }[];
   runtime?: {
     /** registry: the host fetches Node's tarball from this npm registry itself (runtime.fetch: registry). */
     node: { version: string; dir: string; bin: string; registry?: string };
@@ -45,7 +49,7 @@ export interface HostLayout {
   };
 }
 
-export type FileRole = 'openclaw-config' | 'env' | 'proxy-config' | 'proxy-program' | 'unit';
+export type FileRole = 'openclaw-config' | 'env' | 'proxy-config' | 'proxy-program' | 'unit' | 'tls-config';
 
 export interface DesiredFile {
   /** Absolute path on the target. */
@@ -78,12 +82,15 @@ export const HEALTHY_BODY = '"(ok|ready)": ?true|"status": ?"ok"';
 export interface DesiredService {
   /** systemd unit name, such as gemini-proxy.service. */
   name: string;
-  kind: 'gateway' | 'proxy';
+  /** tls: Caddy, the TLS hop in front of the gateway. */
+  kind: 'gateway' | 'proxy' | 'tls';
   proxy?: ProxyKind;
   /** Port it listens on (loopback for proxies). */
   port: number;
   /** Where a health gate checks it, on the host. */
   health: string;
+  /** Extra curl words for the health gate (the TLS hop's: reach it on this host whatever DNS says). */
+  healthCurl?: string[];
   /** Units this one starts after; proxies come before the gateway. */
   after: string[];
   /** Files whose change restarts it. */
@@ -100,8 +107,8 @@ export interface ProcessSpec {
   exec: string[];
   cwd: string;
   environment: Record<string, string>;
-  /** The env file holding its secrets (systemd EnvironmentFile=). */
-  environmentFile: string;
+  /** The env file holding its secrets (systemd EnvironmentFile=); a program with none has none. */
+  environmentFile?: string;
 }
 
 /** What render() needs besides config, gathered by the caller: render itself reads nothing. */

@@ -94,6 +94,10 @@ export function renderOpenclawConfig(config: Config, env: Environment): OpenClaw
       ...(controlUi ? { controlUi: { enabled: controlUi.enabled, ...(controlUi.allowedOrigins ? { allowedOrigins: [...controlUi.allowedOrigins] } : {}) } } : {}),
       auth: { mode: 'token', token: envRef(deployment.gateway.auth.token.secret), ...(auth?.rateLimit ? { rateLimit: { ...auth.rateLimit } } : {}) },
       reload: { mode: deployment.gateway.reload.mode },
+      // Behind the TLS hop every client arrives from Caddy on 127.0.0.1: trusting it as the proxy,
+      // OpenClaw takes each client's address from X-Forwarded-For, so rate limits and the loopback
+      // exemption apply to the real client (docs/gateway/security/rate-limiting.md).
+      ...(env.gateway.tls ? { trustedProxies: ['127.0.0.1'] } : {}),
     },
     secrets: {
       providers: { [SECRET_PROVIDER]: { source: 'env', allowlist: gatewaySecrets(config) } },

@@ -6,6 +6,7 @@ import { DEFAULT_GATE_SECONDS, type DesiredFile, type DesiredService, type Desir
 import { envTemplate } from './envfile.js';
 import { gatewaySecrets, renderOpenclawConfig } from './openclaw.js';
 import { environmentPaths, type EnvironmentPaths } from './paths.js';
+import { CADDY, CADDYFILE, DEBIAN_CADDY_UNIT, renderCaddyfile, TLS_UNIT, tlsGateCurlArgs } from './caddy.js';
 import { renderUnit, type UnitSpec } from './systemd.js';
 
 export const GATEWAY_UNIT = 'openclaw-gateway.service';
@@ -63,7 +64,7 @@ export function render(config: Config, envName: string, ctx: RenderContext): Des
   const manager = env.services === 'user' ? (ctx.userServices ? 'user' : 'none') : env.services;
   const layout = hostLayout(env, paths, ctx);
   // Installed only where something here runs it: a service manager, or `clawops up`.
-  const host = manager === 'none' && !ctx.foreground ? { ...layout, runtime: undefined } : layout;
+  const host: HostLayout = manager === 'none' && !ctx.foreground ? { ...layout, runtime: undefined } : layout;
   const unitFile = (name: string, spec: UnitSpec) => {
     const path = `${paths.units}/${name}`;
     if (manager === 'none') return [];
@@ -125,6 +126,40 @@ export function render(config: Config, envName: string, ctx: RenderContext): Des
       reloadOn: reloadMode === 'hybrid' ? [paths.config] : [],
       run,
     });
+  }
+
+  // The TLS hop: Caddy from Debian's archive, in a unit of clawops's own, after the gateway.
+  const tls = env.gateway.tls;
+  if (tls && manager === 'systemd') {
+    file({ path: CADDYFILE, name: 'caddy/Caddyfile', role: 'tls-config', mode: 0o644, owner: 'root', content: renderCaddyfile(tls, config.deployment.gateway.port), sensitive: false });
+    const run: ProcessSpec = {
+      exec: [CADDY.bin, 'run', '--config', CADDYFILE, '--adapter', 'caddyfile'],
+      cwd: CADDY.home,
+      // Where Caddy keeps its certificates and ACME account: the caddy account's home, as Debian's unit has it.
+      environment: { HOME: CADDY.home, XDG_DATA_HOME: `${CADDY.home}/.local/share`, XDG_CONFIG_HOME: `${CADDY.home}/.config` },
+    };
+    const after = units.some((u) => u.name === GATEWAY_UNIT) ? [GATEWAY_UNIT] : [];
+    const unitPaths = unitFile(TLS_UNIT, {
+      description: `Caddy: the TLS hop to the OpenClaw gateway, https://${tls.domain} (managed by clawops)`,
+      after,
+      user: CADDY.user,
+      type: 'notify',
+      capabilities: ['CAP_NET_BIND_SERVICE'],
+      run,
+    });
+    units.push({
+      name: TLS_UNIT,
+      kind: 'tls',
+      port: tls.port,
+      health: `https://${tls.domain}:${tls.port}/readyz`,
+      healthCurl: tlsGateCurlArgs(tls),
+      after,
+      restartOn: [...unitPaths, CADDYFILE],
+      reloadOn: [],
+      run,
+    });
+    host.packages = [CADDY.package];
+    host.disable = [{ unit: DEBIAN_CADDY_UNIT, reason: `Debian's own Caddy: it serves :80 with the package's example site; ${TLS_UNIT} serves the TLS hop` }];
   }
 
   files.sort((a, b) => a.path.localeCompare(b.path));

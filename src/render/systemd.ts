@@ -9,6 +9,10 @@ export interface UnitSpec {
   /** The account a system unit runs as; a user unit (the operator's own manager) has none. */
   user?: string;
   run: ProcessSpec;
+  /** notify: the program tells systemd when it is ready (Caddy does); simple otherwise. */
+  type?: 'simple' | 'notify';
+  /** Capabilities the process keeps (AmbientCapabilities=), such as CAP_NET_BIND_SERVICE for port 443. */
+  capabilities?: string[];
 }
 
 /** A word for ExecStart=: systemd splits on spaces and honours double quotes. */
@@ -30,16 +34,17 @@ export function renderUnit(spec: UnitSpec): string {
     'StartLimitBurst=5',
     '',
     '[Service]',
-    'Type=simple',
+    `Type=${spec.type ?? 'simple'}`,
     ...(system ? [`User=${spec.user}`, `Group=${spec.user}`] : []),
     `WorkingDirectory=${spec.run.cwd}`,
     ...Object.entries(spec.run.environment).map(([k, v]) => `Environment=${execWord(`${k}=${v}`)}`),
-    `EnvironmentFile=${spec.run.environmentFile}`,
+    ...(spec.run.environmentFile ? [`EnvironmentFile=${spec.run.environmentFile}`] : []),
     `ExecStart=${spec.run.exec.map(execWord).join(' ')}`,
     'Restart=always',
     'RestartSec=2',
     // An invalid config exits 78: restarting would only loop on the same error.
     `RestartPreventExitStatus=${EX_CONFIG}`,
+    ...(spec.capabilities?.length ? [`AmbientCapabilities=${spec.capabilities.join(' ')}`, `CapabilityBoundingSet=${spec.capabilities.join(' ')}`] : []),
     'NoNewPrivileges=yes',
     ...(system ? ['PrivateTmp=yes'] : []),
     '',

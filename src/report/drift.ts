@@ -9,7 +9,8 @@ export interface DriftItem {
     | 'service not running'
     | 'runtime differs'
     | 'changed outside clawops'
-    | 'removed by hand, or not yet applied';
+    | 'removed by hand, or not yet applied'
+    | 'certificate not renewed';
   sensitive: boolean;
 }
 
@@ -57,6 +58,9 @@ export function driftItems(plan: Plan): DriftItem[] {
     for (const r of g.unmanaged) {
       items.push({ path, what: `${ruleText(r)}${r.description ? ` ("${r.description}")` : ''} was added outside clawops; apply leaves it`, cause: 'changed outside clawops', sensitive: false });
     }
+  }
+  if (plan.certificate && !plan.certificate.ok) {
+    items.push({ path: `certificate of ${plan.certificate.url}`, what: plan.certificate.detail, cause: 'certificate not renewed', sensitive: false });
   }
   return items;
 }

@@ -139,12 +139,51 @@ const SecretSource = z.discriminatedUnion('source', [
   ),
 ]);
 
+/** A DNS name (gateway.example.com) or, for a test environment's internal CA, an IP address. */
+const TlsDomain = z
+  .string()
+  .regex(/^(?:(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]|\d{1,3}(?:\.\d{1,3}){3})$/, {
+    error: 'expected a lower-case domain name such as gateway.example.com',
+  });
+
+/** A duration as Caddy writes it: 30m, 12h, 7d. */
+const CaddyDuration = z.string().regex(/^\d+(?:s|m|h|d)$/, { error: 'expected a duration such as 30m, 12h or 7d' });
+
+const GatewayTls = z
+  .strictObject({
+    domain: TlsDomain.describe('The name clients reach the gateway at; its DNS A/AAAA record points at the server. gateway.publicUrl is https://<domain>.'),
+    port: z.int().min(1).max(65535).default(443).describe('Where Caddy serves the TLS hop (443 unless said).'),
+    issuer: z
+      .enum(['acme', 'internal'])
+      .default('acme')
+      .describe('acme: a public certificate (Let\'s Encrypt or ZeroSSL), by the TLS-ALPN-01 challenge on the TLS port itself; internal: Caddy\'s own local CA, for a test environment (test: true).'),
+    acme: z
+      .strictObject({
+        email: z.email().optional().describe('The ACME account\'s contact, told of expiring certificates.'),
+        challenge: z
+          .literal('tls-alpn-01')
+          .default('tls-alpn-01')
+          .describe('TLS-ALPN-01: proven on the TLS port, so only it must be open. HTTP-01 would need port 80 open too.'),
+      })
+      .optional(),
+    lifetime: CaddyDuration.optional().describe('internal only: how long each certificate is valid (Caddy\'s internal issuer; at most its intermediate\'s 7 days).'),
+    expiryWarningDays: z
+      .number()
+      .positive()
+      .default(14)
+      .describe('smoke and drift report a served certificate that expires within this many days (default 14).'),
+  })
+  .describe('The TLS hop: Caddy on the host terminates TLS for the domain and passes requests (WebSocket upgrades too) to the gateway on loopback.');
+
 export const EnvironmentSchema = z
   .strictObject({
     $schema: SchemaRef.optional(),
     name: z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'expected a lower-case environment name' }),
     description: z.string().min(1),
-    test: z.boolean().optional().describe('A throwaway test machine: allows settings meant for tests only.'),
+    test: z
+      .boolean()
+      .optional()
+      .describe('A throwaway test environment: plaintext gateway URLs off loopback and Caddy\'s internal CA are allowed here, and nowhere else.'),
     target: z.discriminatedUnion('kind', [LocalTarget, SshTarget]),
     services: z
       .enum(['systemd', 'user', 'none'])
@@ -184,7 +223,8 @@ export const EnvironmentSchema = z
       .describe('The health gates of an apply (systemd environments).'),
     gateway: z.strictObject({
       bind: z.enum(['loopback', 'lan']).describe('OpenClaw\'s bind mode; it accepts a mode, not an address.'),
-      publicUrl: HttpUrl.optional().describe('How the edge function reaches the gateway.'),
+      publicUrl: HttpUrl.optional().describe('How the edge function reaches the gateway. With gateway.tls it is https://<domain> (written or left out).'),
+      tls: GatewayTls.optional(),
       controlUi: z
         .strictObject({
           enabled: z.boolean().default(true).describe('Whether the gateway serves its Control UI (gateway.controlUi.enabled).'),

@@ -21,6 +21,7 @@
  * Network access is injectable (`fetch`), so the proxies of a remote host can be probed through
  * the host's own transport.
  */
+import { checkCertificate } from './certificate.js';
 import { GatewayClient, GatewayClientError, type ChatResult } from './gateway-client.js';
 import { fallbackStepOf, type FallbackStep } from '../../supabase/functions/openclaw-bridge/protocol.js';
 
@@ -43,6 +44,8 @@ export interface SmokeTarget {
   chain?: string[];
   /** Why the fallback cannot be checked here (no provider of the chain has its key), if it cannot. */
   fallbackSkip?: string;
+  /** With the TLS hop: fail when the gateway URL's served certificate expires within this many days. */
+  certificateWarnDays?: number;
   /** Per check. Default 120 s (a first chat prepares the agent's workspace). */
   timeoutMs?: number;
 }
@@ -232,6 +235,14 @@ export async function runSmoke(target: SmokeTarget, deps: SmokeDeps = {}): Promi
   let opened: Promise<GatewayClient> | undefined;
   const gateway = () =>
     (opened ??= GatewayClient.open({ url: target.gatewayUrl, token: target.token, deviceKeyPem: target.deviceKeyPem, connectTimeoutMs: Math.min(timeoutMs, 15_000), scopes: [...SMOKE_SCOPES] }));
+
+  if (target.certificateWarnDays !== undefined) {
+    await check('TLS certificate', async () => {
+      const verdict = await checkCertificate(target.gatewayUrl, target.certificateWarnDays!);
+      if (!verdict.ok) throw new CheckFailed(verdict.detail);
+      return verdict.detail;
+    });
+  }
 
   await check('gateway health (WebSocket)', async () => {
     const g = await gateway();

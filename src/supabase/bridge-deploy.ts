@@ -18,6 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ENV } from '../../supabase/functions/openclaw-bridge/settings.js';
+import { publicGatewayUrl } from '../config/gateway-url.js';
 import type { Config } from '../config/model.js';
 import type { FunctionFile, FunctionInfo, SecretDigest } from './port.js';
 
@@ -105,7 +106,7 @@ export function bridgeSecrets(config: Config, lookup: (name: string) => string |
   if (!sb) return { values: {}, problems: ['config/supabase.yaml is missing: the deployment has no bridge'] };
   const problems: string[] = [];
   const env = config.environments.find((e) => e.name === sb.environment);
-  const url = env?.gateway.publicUrl;
+  const url = env ? publicGatewayUrl(env) : undefined;
   if (!env) problems.push(`config/supabase.yaml: environment ${sb.environment} does not exist`);
   else if (!url) problems.push(`config/environments/${env.name}.yaml: gateway.publicUrl is needed by the bridge`);
   const secret = (name: string) => {
@@ -120,6 +121,8 @@ export function bridgeSecrets(config: Config, lookup: (name: string) => string |
     [ENV.corsOrigins]: sb.cors.origins.join(','),
     [ENV.timeoutSeconds]: String(sb.timeouts.requestSeconds),
     [ENV.agentId]: sb.agent,
+    // A test environment's gateway may be plaintext off loopback; the bridge refuses it anywhere else.
+    ...(env?.test ? { [ENV.allowPlaintext]: '1' } : {}),
   };
   return { values, problems };
 }

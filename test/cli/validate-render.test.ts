@@ -97,7 +97,7 @@ describe('clawops render', () => {
     const b = await clawops(['render', '--env', 'ec2', '--json', '--root', root]);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(a.stdout, b.stdout);
-    assert.equal(JSON.parse(a.stdout).units.length, 4);
+    assert.equal(JSON.parse(a.stdout).units.length, 5, 'three proxies, the gateway and the TLS hop');
   });
 
   test('a broken config writes nothing', async () => {

@@ -170,7 +170,10 @@ describe('secrets', () => {
 
   test('user services are for the local machine, with a runtime to run', () => {
     const out = problems(edit(files, 'config/environments/ec2.yaml', (t) => t.replace('services: systemd', 'services: user')));
-    assert.deepEqual(out, ["config/environments/ec2.yaml:21:11: services: user services are the operator's own, on this machine: only a local target has them"]);
+    assert.deepEqual(out, [
+      "config/environments/ec2.yaml:12:11: services: user services are the operator's own, on this machine: only a local target has them",
+      'config/environments/ec2.yaml:25:3: gateway.tls: the TLS hop is a Caddy system unit: it needs services: systemd',
+    ]);
   });
 
   test('the bridge fronts an environment whose gateway it can reach', () => {
@@ -259,7 +262,7 @@ describe('a gateway reachable from the network, and the audit warnings an enviro
   test('a non-loopback gateway with its Control UI on and no allowed origins', () => {
     const out = problems(edit(files, EC2, (t) => t.replace('  controlUi:\n    enabled: false\n', '')));
     assert.deepEqual(out, [
-      'config/environments/ec2.yaml:32:9: gateway.bind: a gateway bound to lan serves its Control UI to the network: set gateway.controlUi.allowedOrigins (the browser origins allowed to open it) or gateway.controlUi.enabled: false',
+      'config/environments/ec2.yaml:24:9: gateway.bind: a gateway behind the TLS hop serves its Control UI to the network: set gateway.controlUi.allowedOrigins (the browser origins allowed to open it) or gateway.controlUi.enabled: false',
     ]);
   });
 
@@ -271,7 +274,7 @@ describe('a gateway reachable from the network, and the audit warnings an enviro
   test('a non-loopback gateway without an auth rate limit', () => {
     const out = problems(edit(files, EC2, (t) => t.replace(/  auth:\n(    .*\n|      .*\n)+/, '')));
     assert.deepEqual(out, [
-      'config/environments/ec2.yaml:32:9: gateway.bind: a gateway bound to lan needs gateway.auth.rateLimit: failed token guesses from the network are otherwise not throttled',
+      'config/environments/ec2.yaml:24:9: gateway.bind: a gateway behind the TLS hop needs gateway.auth.rateLimit: failed token guesses from the network are otherwise not throttled',
     ]);
   });
 
@@ -307,7 +310,7 @@ describe('a gateway reachable from the network, and the audit warnings an enviro
 
 describe('the security group', () => {
   const EC2 = 'config/environments/ec2.yaml';
-  /** The ec2 environment with one more inbound rule, as securityGroup.ingress[2] (line 62). */
+  /** The ec2 environment with one more inbound rule, as securityGroup.ingress[2] (line 71). */
   const withRule = (port: string, cidr: string, description = 'added for a test') =>
     edit(files, EC2, (t) => `${t}    - protocol: tcp\n      port: ${port}\n      cidr: ${cidr}\n      description: ${description}\n`);
 
@@ -442,5 +445,54 @@ describe('the SSH target: which key logs in', () => {
     assert.deepEqual(problems(edit(files, EC2, (t) => t.replace(IC, ''))), [
       'config/environments/ec2.yaml:5:3: target: an SSH target needs a key: privateKeySecret (a stored key) or instanceConnect (a fresh key each run)',
     ]);
+  });
+});
+
+describe('the TLS hop in front of the gateway', () => {
+  const EC2 = 'config/environments/ec2.yaml';
+  const tlsBlock = /  tls:\n(    .*\n|      .*\n)+/;
+  /** ec2 as it was before the TLS hop: the gateway on the network, reached in plaintext. */
+  const plaintext = (t: string) => t.replace('bind: loopback', 'bind: lan\n  publicUrl: http://203.0.113.10:18789').replace(tlsBlock, '');
+  const asTest = (t: string) => t.replace(/^(description: .*\n)/m, '$1test: true\n');
+
+  test('a plaintext publicUrl off loopback is refused, naming the file, line and key', () => {
+    assert.deepEqual(problems(edit(files, EC2, plaintext)), [
+      'config/environments/ec2.yaml:25:14: gateway.publicUrl: http://203.0.113.10:18789 is plaintext: the gateway token and the device signature would cross the network unencrypted; declare gateway.tls and use https://<domain> (or mark a test environment test: true)',
+    ]);
+  });
+
+  test('a test environment may use it', () => {
+    assert.deepEqual(loadConfig(edit(files, EC2, (t) => asTest(plaintext(t)))).problems.map(formatProblem), []);
+  });
+
+  test('a gateway on the network without TLS, even behind an https URL, is refused', () => {
+    const out = problems(edit(files, EC2, (t) => plaintext(t).replace('http://203.0.113.10:18789', 'https://gateway.example.net')));
+    assert.deepEqual(out, [
+      'config/environments/ec2.yaml:24:9: gateway.bind: a gateway bound to lan without gateway.tls listens in plaintext on the network: bind it to loopback and declare gateway.tls (Caddy serves https://gateway.example.net and passes requests to it)',
+    ]);
+  });
+
+  test('with TLS the gateway binds loopback, and a publicUrl written is the domain\'s', () => {
+    assert.deepEqual(problems(edit(files, EC2, (t) => t.replace('bind: loopback', 'bind: lan\n  publicUrl: https://other.example.com'))), [
+      'config/environments/ec2.yaml:24:9: gateway.bind: with gateway.tls, Caddy reaches the gateway on loopback: bind: loopback (bound to lan, its plaintext port would be open beside the TLS one)',
+      'config/environments/ec2.yaml:25:14: gateway.publicUrl: expected https://openclaw.example.com, the TLS hop\'s address (gateway.tls.domain), or no publicUrl at all; found https://other.example.com',
+    ]);
+    assert.deepEqual(loadConfig(edit(files, EC2, (t) => t.replace('bind: loopback', 'bind: loopback\n  publicUrl: https://openclaw.example.com'))).problems.map(formatProblem), []);
+  });
+
+  test('Caddy\'s internal CA only in a test environment, and ACME only for a name', () => {
+    const internal = (t: string) => t.replace('issuer: acme', 'issuer: internal').replace(/    acme:\n(      .*\n)+/, '');
+    assert.deepEqual(problems(edit(files, EC2, internal)), [
+      "config/environments/ec2.yaml:29:13: gateway.tls.issuer: issuer internal is Caddy's local CA, which no client trusts by itself: only a test environment (test: true) may use it; use acme",
+    ]);
+    assert.deepEqual(loadConfig(edit(files, EC2, (t) => asTest(internal(t)))).problems.map(formatProblem), []);
+    assert.deepEqual(problems(edit(files, EC2, (t) => t.replace('domain: openclaw.example.com', 'domain: 203.0.113.10'))), [
+      'config/environments/ec2.yaml:28:13: gateway.tls.domain: an ACME certificate is issued for a domain name, not an address (203.0.113.10): point a name\'s A/AAAA record at the server and use it',
+    ]);
+  });
+
+  test('the bridge reaches a loopback gateway through the TLS hop', () => {
+    const result = loadConfig(files);
+    assert.deepEqual(result.problems.map(formatProblem), []);
   });
 });

@@ -57,11 +57,11 @@ export interface E2E {
   /** Every CLI run so far. */
   runs: CliRun[];
   /** `clock`: the CLI's clock moved by this much (libfaketime's offset form, `-10m`); the host's stays. */
-  cli(args: string[], opts?: { revision?: string; clock?: string }): Promise<CliRun>;
+  cli(args: string[], opts?: { revision?: string; clock?: string; env?: Record<string, string> }): Promise<CliRun>;
   /** The command line and environment cli() runs, for a caller that times the process itself. */
   cliCommand(args: string[], revision: string): { command: string; args: string[]; env: Record<string, string> };
   /** Starts a CLI run without waiting: for concurrent runs and for killing one half way. */
-  spawnCli(args: string[], opts?: { revision?: string; clock?: string }): SpawnedCli;
+  spawnCli(args: string[], opts?: { revision?: string; clock?: string; env?: Record<string, string> }): SpawnedCli;
   /** Runs a shell command on the host as ubuntu; throws on a non-zero exit. */
   sh(command: string, input?: string): Promise<string>;
   /** Rewrites a file of the scratch repository (path relative to it); throws if nothing changed.
@@ -88,6 +88,8 @@ export interface StartE2EOptions {
   /** The OpenClaw the environment pins at first (default VERSIONS.openclaw). Another version is
    * preinstalled beside the pinned one, so that moving the pin installs nothing. */
   openclaw?: string;
+  /** The TLS hop in front of a loopback gateway, with Caddy's internal CA (default: none, the gateway on the host's address in plaintext). */
+  tls?: boolean;
 }
 
 const canary = (name: string) => `canary-${name.toLowerCase().replace(/_/g, '-')}-${randomBytes(9).toString('hex')}`;
@@ -133,7 +135,7 @@ export async function startE2E(name: string, options: StartE2EOptions = {}): Pro
     // CLAWOPS_E2E_VIA=proxy: every run reaches the host through a proxy command (a stdio relay, as
     // `nc %h %p` is) instead of its own TCP connection; the scenarios must pass unchanged.
     const relayNote = via === 'proxy' ? join(work, 'relay-note.json') : undefined;
-    await writeFile(join(repo, 'config/environments/testhost.yaml'), testhostEnvironment(h, options.canary !== false, pinned.openclaw, relayNote));
+    await writeFile(join(repo, 'config/environments/testhost.yaml'), testhostEnvironment(h, options.canary !== false, pinned.openclaw, relayNote, options.tls === true));
     // The key's base64 body lines are what would leak, not its armour lines.
     const keyLines = secrets.TESTHOST_SSH_KEY.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'));
     const secretValues = [...Object.entries(secrets).filter(([n]) => n !== 'TESTHOST_SSH_KEY').map(([, v]) => v), ...keyLines];
@@ -156,7 +158,7 @@ export async function startE2E(name: string, options: StartE2EOptions = {}): Pro
       const c = cliCommand(args, opts.revision ?? `e2e${++n}`);
       // Debian's faketime: the test hosts share this machine's kernel clock, so only the CLI's moves.
       const [command, argv] = opts.clock ? ['faketime', ['-f', opts.clock, c.command, ...c.args]] : [c.command, c.args];
-      const child = spawn(command, argv, { env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(command, argv, { env: { ...c.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       let ended = false;
@@ -240,13 +242,15 @@ async function snapshotCli(dir: string): Promise<string> {
   return join(dir, 'bin/clawops.js');
 }
 
-function testhostEnvironment(h: TestHost, canary: boolean, openclaw: string, relayNote: string | undefined): string {
+function testhostEnvironment(h: TestHost, canary: boolean, openclaw: string, relayNote: string | undefined, tls: boolean): string {
   // knownHostsLine is "host type base64": the pinned key is the last two words.
   const hostKey = h.knownHostsLine.split(' ').slice(1, 3).join(' ');
   const stub = `http://127.0.0.1:${STUB_PORT}`;
   return `# yaml-language-server: $schema=../../schema/environment.schema.json
 name: ${ENV}
 description: A throwaway Debian host for the end-to-end tests, like ec2 but every provider is a local stand-in.
+# A test environment: its gateway may be reached in plaintext on its own network namespace's address.
+test: true
 target:
   kind: ssh
   host: ${h.host}
@@ -268,10 +272,20 @@ gates:
   # the gateway far slower than a server of its own would: a ceiling, not an expectation.
   timeoutSeconds: 900
 gateway:
-  # As on ec2: reachable from outside the host, here on its own network namespace's address.
+${tls
+    ? `  # As on ec2: on loopback, behind Caddy; here for the host's own address, with Caddy's internal CA.
+  bind: loopback
+  tls:
+    domain: ${h.host}
+    issuer: internal
+    lifetime: 7d
+    # The internal CA's intermediate lives 7 days, and so does no certificate it signs longer.
+    expiryWarningDays: 1
+`
+    : `  # Reachable from outside the host, here on its own network namespace's address, in plaintext.
   bind: lan
   publicUrl: http://${h.host}:${GATEWAY_PORT}
-  controlUi:
+`}  controlUi:
     enabled: false
   auth:
     rateLimit: { maxAttempts: 10, windowMs: 60000, lockoutMs: 300000 }

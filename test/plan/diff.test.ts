@@ -133,3 +133,33 @@ test("a change of OpenClaw's version over a live release copies its state first,
   assert.equal(diff({ desired: c.desired, facts: { ...c.facts, release: { ...live, runtime: { node: '24.21.0', openclaw: to } } }, summary, target: 't', revision: 'r' }).openclawState, undefined);
   assert.equal(diff({ desired: c.desired, facts: { ...c.facts, release: null }, summary, target: 't', revision: 'r' }).openclawState, undefined);
 });
+
+describe('the TLS hop in a plan', async () => {
+  const { repoConfig, FIXED_CONTEXT } = await import('../support/repo.js');
+  const { hostRunning } = await import('../support/pr-fixture.js');
+  const { renderPlanText } = await import('../../src/report/terminal.js');
+  const config = await repoConfig();
+  const { render } = await import('../../src/render/render.js');
+  const desired = render(config, 'ec2', FIXED_CONTEXT);
+  const secrets = (n: string) => `value-of-${n.toLowerCase()}`;
+  const running = hostRunning(desired, secrets, summary);
+
+  test('a host without caddy plans its install from Debian\'s archive, and Debian\'s running caddy.service plans a stop', () => {
+    const facts: HostFacts = { ...running, packages: { caddy: null }, units: { ...running.units, 'caddy.service': { active: 'active', enabled: 'enabled' } } };
+    const plan = diff({ desired, facts, summary, secrets, target: 'ubuntu@test', revision: 'rev' });
+    assert.deepEqual(plan.runtime.find((r) => r.component === 'caddy'), { component: 'caddy', from: null, to: "Debian's archive (apt)", action: 'install' });
+    const stop = plan.services.find((s) => s.name === 'caddy.service');
+    assert.equal(stop?.action, 'stop');
+    assert.match(stop!.reason, /^active, enabled: Debian's own Caddy: it serves :80/);
+    const text = renderPlanText(plan);
+    assert.match(text, /\+ caddy \(none\) → Debian's archive \(apt\)/);
+    assert.match(text, /caddy\.service/);
+    assert.ok(driftItems(plan).some((i) => i.path === 'caddy' && i.cause === 'runtime differs'));
+  });
+
+  test('with caddy installed and Debian\'s unit off, nothing to do', () => {
+    const plan = diff({ desired, facts: running, summary, secrets, target: 'ubuntu@test', revision: 'rev' });
+    assert.equal(summaryLine(plan), 'No changes. The host matches the configuration.');
+    assert.equal(plan.services.some((s) => s.name === 'caddy.service'), false);
+  });
+});

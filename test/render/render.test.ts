@@ -65,7 +65,30 @@ describe('render', () => {
   test('gateway bind is a mode, per environment', () => {
     const bind = (env: string) => JSON.parse(render(config, env, FIXED_CONTEXT).files.find((f) => f.name === 'openclaw.json')!.content).gateway.bind;
     assert.equal(bind('local'), 'loopback');
-    assert.equal(bind('ec2'), 'lan');
+    // ec2's gateway is reached through the TLS hop: Caddy on the same host, the gateway on loopback.
+    assert.equal(bind('ec2'), 'loopback');
+  });
+
+  test('the TLS hop: a Caddyfile for the domain passing to the gateway, a Caddy unit gated after it, Debian\'s caddy.service off', () => {
+    const ec2 = render(config, 'ec2', FIXED_CONTEXT);
+    const caddyfile = ec2.files.find((f) => f.role === 'tls-config')!;
+    assert.equal(caddyfile.path, '/etc/caddy/clawops.Caddyfile');
+    assert.equal(caddyfile.owner, 'root');
+    assert.match(caddyfile.content, /^https:\/\/openclaw\.example\.com:443 \{$/m);
+    assert.match(caddyfile.content, /^\treverse_proxy 127\.0\.0\.1:18789$/m);
+    assert.match(caddyfile.content, /disable_http_challenge/, 'TLS-ALPN-01 only: port 80 stays closed');
+    const unit = ec2.units.find((u) => u.kind === 'tls')!;
+    assert.equal(unit.name, 'openclaw-tls.service');
+    assert.deepEqual(unit.after, ['openclaw-gateway.service']);
+    assert.equal(unit.health, 'https://openclaw.example.com:443/readyz');
+    assert.deepEqual(unit.healthCurl, ['--insecure', '--resolve', 'openclaw.example.com:443:127.0.0.1']);
+    assert.ok(unit.restartOn.includes(caddyfile.path));
+    assert.deepEqual(ec2.host.packages, ['caddy']);
+    assert.deepEqual(ec2.host.disable?.map((d) => d.unit), ['caddy.service']);
+    assert.deepEqual(JSON.parse(ec2.files.find((f) => f.name === 'openclaw.json')!.content).gateway.trustedProxies, ['127.0.0.1']);
+    const local = render(config, 'local', FIXED_CONTEXT);
+    assert.equal(local.units.some((u) => u.kind === 'tls'), false);
+    assert.equal(local.host.packages, undefined);
   });
 
   test('a gateway reachable from the network: Control UI off (or its origins), failed logins throttled; loopback leaves both to OpenClaw', () => {

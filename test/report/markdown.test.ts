@@ -39,7 +39,7 @@ describe('the pull-request comment (a representative plan)', () => {
         '- Risk: restarts the gateway (`openclaw-gateway`): **every connected client is dropped**; restarts `gemini-proxy`: gemini unreachable for a few seconds, the chain falling back past it.',
         "- Approval: merging starts the apply, which waits for a reviewer's approval in the GitHub environment `ec2` before it changes anything.",
         '- Exit state: `changes`: merging this pull request applies them to `ec2` (`ubuntu@ec2-host`).',
-        '- Rendered files against `main`: 2 changed, 0 added, 0 removed, 13 unchanged.',
+        '- Rendered files against `main`: 2 changed, 0 added, 0 removed, 15 unchanged.',
         '',
       ].join('\n'),
     );
@@ -235,7 +235,7 @@ describe('other states', () => {
         '',
         '- Validate and render ran; the rendered files below are compared with the base branch, not with the host.',
         '- Exit state: `skipped`',
-        '- Rendered files against `main`: 2 changed, 0 added, 0 removed, 13 unchanged.',
+        '- Rendered files against `main`: 2 changed, 0 added, 0 removed, 15 unchanged.',
         '',
       ].join('\n'),
     );

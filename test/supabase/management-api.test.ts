@@ -49,7 +49,7 @@ describe('Supabase Management API adapter', () => {
   after(() => api.close());
 
   test('deployFunction uploads the bridge as multipart: one metadata part, one file part per source file', async () => {
-    assert.deepEqual(files.map((f) => f.name), ['auth.ts', 'device.ts', 'events.ts', 'gateway.ts', 'handler.ts', 'http.ts', 'index.ts', 'limits.ts', 'protocol.ts', 'settings.ts', 'sse.ts', 'stream.ts']);
+    assert.deepEqual(files.map((f) => f.name), ['auth.ts', 'device.ts', 'events.ts', 'gateway-url.ts', 'gateway.ts', 'handler.ts', 'http.ts', 'index.ts', 'limits.ts', 'protocol.ts', 'settings.ts', 'sse.ts', 'stream.ts']);
     const r = await supabase.deployFunction({ projectRef: REF, slug: 'openclaw-bridge', files, entrypoint: 'index.ts', verifyJwt: false });
     seen.push(r);
     assert.equal(r.version, 1);
@@ -177,7 +177,9 @@ describe('Supabase Management API adapter', () => {
       'OPENCLAW_GATEWAY_URL',
     ]);
     // The fronted environment's gateway.publicUrl (data from config; never connected to here).
-    assert.equal(wanted.values.OPENCLAW_GATEWAY_URL, config.environments.find((e) => e.name === config.supabase!.environment)!.gateway.publicUrl);
+    // (ec2 writes no publicUrl: with the TLS hop it is https://<gateway.tls.domain>.)
+    assert.equal(wanted.values.OPENCLAW_GATEWAY_URL, 'https://openclaw.example.com');
+    assert.equal(wanted.values.OPENCLAW_BRIDGE_ALLOW_PLAINTEXT, undefined, 'only a test environment allows plaintext');
     assert.equal(wanted.values.OPENCLAW_BRIDGE_TIMEOUT_SECONDS, '140');
     // The agent web users talk to, as config/supabase.yaml names it (the bridge's own default otherwise).
     assert.equal(wanted.values.OPENCLAW_BRIDGE_AGENT_ID, 'main');

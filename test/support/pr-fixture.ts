@@ -46,8 +46,12 @@ export function hostRunning(state: DesiredState, secrets: SecretLookup, summary:
   }
   return {
     files,
-    units: Object.fromEntries(state.units.map((u) => [u.name, { active: 'active', enabled: 'enabled' }])),
+    units: Object.fromEntries([
+      ...state.units.map((u) => [u.name, { active: 'active', enabled: 'enabled' }]),
+      ...(state.host.disable ?? []).map((d) => [d.unit, { active: 'inactive', enabled: 'disabled' }]),
+    ]),
     runtime: { node: state.host.runtime?.node.version ?? null, openclaw: state.host.runtime?.openclaw?.version ?? null },
+    ...(state.host.packages ? { packages: Object.fromEntries(state.host.packages.map((p) => [p, '2.6.2-5'])) } : {}),
     release,
     releases: ['r1'],
     lock: null,

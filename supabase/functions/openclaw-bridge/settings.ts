@@ -11,8 +11,11 @@
  * | OPENCLAW_BRIDGE_TIMEOUT_SECONDS   | one request end to end, 1–145 (default 140: the runtime stops at 150) |
  * | OPENCLAW_BRIDGE_AGENT_ID          | the agent web users talk to (default main)                        |
  * | SUPABASE_URL, SUPABASE_ANON_KEY   | provided by Supabase to every function: where user tokens are checked |
+ * | OPENCLAW_BRIDGE_ALLOW_PLAINTEXT   | 1 on a test environment only: a ws:// or http:// gateway URL off loopback is accepted |
  * | OPENCLAW_BRIDGE_PORT              | only outside Supabase (tests, local runs): listen on 127.0.0.1:PORT (0 = any free port) |
  */
+
+import { plaintextRefusal } from './gateway-url.ts';
 
 export const ENV = {
   gatewayUrl: 'OPENCLAW_GATEWAY_URL',
@@ -23,6 +26,7 @@ export const ENV = {
   agentId: 'OPENCLAW_BRIDGE_AGENT_ID',
   supabaseUrl: 'SUPABASE_URL',
   supabaseAnonKey: 'SUPABASE_ANON_KEY',
+  allowPlaintext: 'OPENCLAW_BRIDGE_ALLOW_PLAINTEXT',
   port: 'OPENCLAW_BRIDGE_PORT',
 } as const;
 
@@ -75,6 +79,11 @@ export function readSettings(get: (name: string) => string | undefined): Setting
   let gatewayUrl = required(ENV.gatewayUrl).replace(/^http(s?):\/\//, 'ws$1://');
   if (gatewayUrl && !/^wss?:\/\/[^/\s]+/.test(gatewayUrl)) {
     problems.push(`${ENV.gatewayUrl}: expected a ws://, wss://, http:// or https:// URL`);
+    gatewayUrl = '';
+  }
+  const plaintext = gatewayUrl ? plaintextRefusal(gatewayUrl, get(ENV.allowPlaintext)?.trim() === '1') : null;
+  if (plaintext) {
+    problems.push(`${ENV.gatewayUrl}: ${plaintext}`);
     gatewayUrl = '';
   }
   const gatewayToken = required(ENV.gatewayToken);

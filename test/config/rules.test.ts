@@ -495,4 +495,21 @@ describe('the TLS hop in front of the gateway', () => {
     const result = loadConfig(files);
     assert.deepEqual(result.problems.map(formatProblem), []);
   });
+describe('secrets the host reads itself', () => {
+  const EC2 = 'config/environments/ec2.yaml';
+  const hostSsm = (extra: string) => (t: string) => t.replace('secrets:\n  source: env\n', `secrets:\n  source: host-ssm\n  region: us-east-2\n  prefix: /clawops/ec2\n${extra}`);
+
+  test('host-ssm is a secret source', () => {
+    const result = loadConfig(edit(files, EC2, hostSsm('')));
+    assert.deepEqual(result.problems.map(formatProblem), []);
+  });
+
+  test('endpoints pointing the host at stand-ins of AWS are for a test environment only', () => {
+    const endpoints = '  endpoints:\n    ssm: http://127.0.0.1:4566\n    metadata: http://127.0.0.1:1338\n';
+    const out = problems(edit(files, EC2, hostSsm(endpoints)));
+    assert.equal(out.length, 1);
+    assert.match(out[0]!, /^config\/environments\/ec2\.yaml:\d+:3: secrets\.endpoints: endpoints point the host at stand-ins of AWS, for test environments only \(test: true\); ec2 is not one$/);
+    const asTest = loadConfig(edit(files, EC2, (t) => hostSsm(endpoints)(t).replace(/^(description: .*)$/m, '$1\ntest: true')));
+    assert.deepEqual(asTest.problems.map(formatProblem), []);
+  });
 });

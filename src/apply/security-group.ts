@@ -33,15 +33,18 @@ export async function planSecurityGroup(input: SecurityGroupInput): Promise<Secu
  * are no longer declared: a replaced rule never leaves a moment with neither. Rules clawops did
  * not write are never revoked.
  */
-export async function applySecurityGroup(input: SecurityGroupInput, planned: SecurityGroupPlan): Promise<{ authorized: number; revoked: number }> {
+export async function applySecurityGroup(input: SecurityGroupInput, planned: SecurityGroupPlan): Promise<{ authorized: number; revoked: number; described: number }> {
   const { change } = planned;
-  if (change.action !== 'compared') return { authorized: 0, revoked: 0 };
+  if (change.action !== 'compared') return { authorized: 0, revoked: 0, described: 0 };
   const key = (p: { protocol: string; ports: string; source: string }) => `${p.protocol} ${p.ports} ${p.source}`;
   const authorize = new Set(change.rules.filter((r) => r.action === 'authorize').map(key));
   const revoke = new Set(change.rules.filter((r) => r.action === 'revoke').map(key));
   const adding = desiredPermissions(input.group).filter((p) => authorize.has(key(shownRule(p))));
   const removing = planned.described.filter((p) => isManaged(p) && revoke.has(key(shownRule(p))));
+  const describe = new Set(change.rules.filter((r) => r.action === 'describe').map(key));
+  const describing = desiredPermissions(input.group).filter((p) => describe.has(key(shownRule(p))));
   await input.port.authorize(input.group.id, adding);
+  await input.port.updateDescriptions(input.group.id, describing);
   await input.port.revoke(input.group.id, removing);
-  return { authorized: adding.length, revoked: removing.length };
+  return { authorized: adding.length, revoked: removing.length, described: describing.length };
 }

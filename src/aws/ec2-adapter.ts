@@ -10,6 +10,7 @@ import {
   DescribeSecurityGroupsCommand,
   EC2Client,
   RevokeSecurityGroupIngressCommand,
+  UpdateSecurityGroupRuleDescriptionsIngressCommand,
   type IpPermission,
 } from '@aws-sdk/client-ec2';
 import { InstanceDirectoryError, type FoundInstance, type InstanceDirectory } from './instances.js';
@@ -19,7 +20,7 @@ import { SecurityGroupError, type IngressPermission, type SecurityGroupPort } fr
 const HINTS: Record<string, string> = {
   'InvalidGroup.NotFound': 'check securityGroup.id and securityGroup.region in the environment',
   'InvalidGroupId.Malformed': 'check securityGroup.id in the environment',
-  UnauthorizedOperation: 'the AWS identity in use lacks the permission (ec2:DescribeSecurityGroups, ec2:AuthorizeSecurityGroupIngress, ec2:RevokeSecurityGroupIngress)',
+  UnauthorizedOperation: 'the AWS identity in use lacks the permission (ec2:DescribeSecurityGroups, ec2:AuthorizeSecurityGroupIngress, ec2:RevokeSecurityGroupIngress, ec2:UpdateSecurityGroupRuleDescriptionsIngress)',
   AuthFailure: 'the AWS access key is not valid',
   SignatureDoesNotMatch: 'the AWS secret access key does not match its key id',
   RulesPerSecurityGroupLimitExceeded: 'the group holds as many rules as its quota allows; remove rules or raise the quota',
@@ -48,6 +49,13 @@ export class Ec2SecurityGroups implements SecurityGroupPort {
   async authorize(groupId: string, rules: readonly IngressPermission[]): Promise<void> {
     if (!rules.length) return;
     await this.call('authorize', groupId, () => this.client.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: rules.map(toPermission) })));
+  }
+
+  async updateDescriptions(groupId: string, rules: readonly IngressPermission[]): Promise<void> {
+    if (!rules.length) return;
+    await this.call('update descriptions', groupId, () =>
+      this.client.send(new UpdateSecurityGroupRuleDescriptionsIngressCommand({ GroupId: groupId, IpPermissions: rules.map(toPermission) })),
+    );
   }
 
   async revoke(groupId: string, rules: readonly IngressPermission[]): Promise<void> {

@@ -21,6 +21,8 @@ export interface SecurityGroupPort {
   describeIngress(groupId: string): Promise<IngressPermission[]>;
   /** Adds the rules, each with its description. */
   authorize(groupId: string, rules: readonly IngressPermission[]): Promise<void>;
+  /** Gives rules that are there their new descriptions (matched by protocol, ports and source). */
+  updateDescriptions(groupId: string, rules: readonly IngressPermission[]): Promise<void>;
   /** Removes the rules (matched by protocol, ports and source, as EC2 matches them). */
   revoke(groupId: string, rules: readonly IngressPermission[]): Promise<void>;
 }
@@ -28,7 +30,7 @@ export interface SecurityGroupPort {
 /** A failed EC2 call, translated: what was asked, of which group, and EC2's code and reason. */
 export class SecurityGroupError extends Error {
   constructor(
-    readonly action: 'describe' | 'authorize' | 'revoke',
+    readonly action: 'describe' | 'authorize' | 'revoke' | 'update descriptions',
     readonly groupId: string,
     readonly region: string,
     /** EC2's error code (InvalidGroup.NotFound, UnauthorizedOperation…), or NoCredentials, or Network. */

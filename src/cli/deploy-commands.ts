@@ -265,7 +265,7 @@ export async function applyCommand(
       if (planned.change.rules.some((r) => r.action !== 'no-op')) {
         try {
           const done = await applySecurityGroup(d.securityGroup, planned);
-          progress(`security group ${planned.change.id}: ${done.authorized} rule(s) allowed, ${done.revoked} revoked`);
+          progress(`security group ${planned.change.id}: ${done.authorized} rule(s) allowed, ${done.revoked} revoked${done.described ? `, ${done.described} described anew` : ''}`);
         } catch (e) {
           output.err(`error: the host is applied, but the security group was not: ${e instanceof Error ? e.message : String(e)}`);
           return DEPLOY_EXIT.error;

@@ -190,7 +190,7 @@ export async function fleetApplyCommand(
       if (planned.change.rules.some((r) => r.action !== 'no-op')) {
         try {
           const done = await applySecurityGroup(d.securityGroup, planned);
-          if (!opts.json) output.err(`security group ${planned.change.id}: ${done.authorized} rule(s) allowed, ${done.revoked} revoked`);
+          if (!opts.json) output.err(`security group ${planned.change.id}: ${done.authorized} rule(s) allowed, ${done.revoked} revoked${done.described ? `, ${done.described} described anew` : ''}`);
         } catch (e) {
           sharedFailure = `the hosts are applied, but the security group was not: ${e instanceof Error ? e.message : String(e)}`;
         }

@@ -61,8 +61,13 @@ export interface SecurityGroupRule {
 export const ruleText = (r: SecurityGroupRule): string => `${r.protocol} ${r.ports} from ${r.source}`;
 
 export interface SecurityGroupRuleChange extends SecurityGroupRule {
-  /** authorize: declared and missing; revoke: written by clawops and no longer declared. */
-  action: 'authorize' | 'revoke' | 'no-op';
+  /**
+   * authorize: declared and missing; revoke: written by clawops and no longer declared; describe:
+   * written by clawops, its description changed in the configuration (updated in place).
+   */
+  action: 'authorize' | 'revoke' | 'describe' | 'no-op';
+  /** For describe: the description EC2 holds now. */
+  was?: string;
   reason: string;
 }
 
@@ -139,7 +144,7 @@ export function countPlan(plan: Plan): PlanCounts {
   const files = plan.files;
   return {
     add: files.filter((f) => f.action === 'create').length + plan.runtime.filter((r) => r.action === 'install' && !r.from).length + sgRules(plan, 'authorize'),
-    change: files.filter((f) => f.action === 'update').length + plan.runtime.filter((r) => r.action === 'install' && r.from).length,
+    change: files.filter((f) => f.action === 'update').length + plan.runtime.filter((r) => r.action === 'install' && r.from).length + sgRules(plan, 'describe'),
     destroy: files.filter((f) => f.action === 'delete').length + (plan.overrides?.length ?? 0) + sgRules(plan, 'revoke'),
     restarts: plan.services.filter((s) => s.action === 'restart' || s.action === 'start').map((s) => s.name.replace(/\.service$/, '')),
     redeploys: plan.edge && (plan.edge.action === 'deploy' || plan.edge.action === 'settings') ? [plan.edge.name] : [],

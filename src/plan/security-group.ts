@@ -18,7 +18,8 @@ export const isManaged = (p: IngressPermission): boolean => p.description.starts
 /**
  * Declared rules against the rules EC2 describes: a declared rule missing is authorized; a rule
  * clawops wrote that is no longer declared is revoked; a rule someone else wrote is reported and
- * left alone. Rules match as EC2 matches them: protocol, ports and source, not the description.
+ * left alone; a rule of clawops's whose description changed gets the new one in place. Rules match
+ * as EC2 matches them: protocol, ports and source, not the description.
  */
 export function diffSecurityGroup(sg: SecurityGroup, described: readonly IngressPermission[]): SecurityGroupChange {
   const present = new Map(described.map((p) => [key(p), p]));
@@ -29,6 +30,7 @@ export function diffSecurityGroup(sg: SecurityGroup, described: readonly Ingress
     const have = present.get(key(want));
     if (!have) rules.push({ ...shownRule(want), action: 'authorize', reason: 'not in the group' });
     else if (!isManaged(have)) rules.push({ ...shownRule(want), action: 'no-op', reason: `in the group, set by hand ("${have.description}"); left as it is` });
+    else if (have.description !== want.description) rules.push({ ...shownRule(want), action: 'describe', was: have.description, reason: 'in the group with another description' });
     else rules.push({ ...shownRule(want), action: 'no-op', reason: 'in the group' });
   }
   const unmanaged: SecurityGroupRule[] = [];

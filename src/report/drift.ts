@@ -54,6 +54,7 @@ export function driftItems(plan: Plan): DriftItem[] {
     for (const r of g.rules) {
       if (r.action === 'authorize') items.push({ path, what: `allow ${ruleText(r)} is missing`, cause: 'removed by hand, or not yet applied', sensitive: false });
       if (r.action === 'revoke') items.push({ path, what: `${ruleText(r)} is no longer declared`, cause: 'merged but not yet applied', sensitive: false });
+      if (r.action === 'describe') items.push({ path, what: `${ruleText(r)} is described "${r.was}", configured "${r.description}"`, cause: 'merged but not yet applied', sensitive: false });
     }
     for (const r of g.unmanaged) {
       items.push({ path, what: `${ruleText(r)}${r.description ? ` ("${r.description}")` : ''} was added outside clawops; apply leaves it`, cause: 'changed outside clawops', sensitive: false });

@@ -180,6 +180,7 @@ function securityGroupLines(plan: Plan): string[] {
   for (const r of g.rules) {
     if (r.action === 'authorize') lines.push(`- Security group ${at}: \`+\` allow ${code(ruleText(r))}: ${prose(r.reason)}`);
     if (r.action === 'revoke') lines.push(`- Security group ${at}: \`-\` revoke ${code(ruleText(r))}: ${prose(r.reason)}`);
+    if (r.action === 'describe') lines.push(`- Security group ${at}: \`~\` describe ${code(ruleText(r))} as ${prose(r.description)} (was ${prose(r.was ?? '')})`);
   }
   for (const r of g.unmanaged) lines.push(`- Security group ${at}: ${code(ruleText(r))} ${prose(UNMANAGED_NOTE)}${r.description ? ` (${prose(r.description)})` : ''}`);
   return lines;

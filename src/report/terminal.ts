@@ -25,13 +25,15 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
   // A security group's rules have their own words.
   const allows = plan.securityGroup?.rules.filter((r) => r.action === 'authorize').length ?? 0;
   const revokes = plan.securityGroup?.rules.filter((r) => r.action === 'revoke').length ?? 0;
+  const describes = plan.securityGroup?.rules.filter((r) => r.action === 'describe').length ?? 0;
   const legend = [
     counts.add > allows ? '+ create' : '',
-    counts.change ? '~ update' : '',
+    counts.change > describes ? '~ update' : '',
     counts.destroy > revokes ? '- destroy' : '',
     plan.services.some((s) => s.action === 'reload') ? '↻ hot reload' : '',
     plan.securityGroup?.rules.some((r) => r.action === 'authorize') ? '+ allow' : '',
     plan.securityGroup?.rules.some((r) => r.action === 'revoke') ? '- revoke' : '',
+    describes ? '~ describe' : '',
   ].filter(Boolean);
   out.push(`Symbols: ${legend.join(', ')}`);
 
@@ -88,8 +90,9 @@ function securityGroup(plan: Plan, out: string[], verbose = false): void {
   out.push('', `Security group ${g.id} (${g.region}):`);
   if (g.action === 'unknown') out.push(`  ? not compared: ${g.reasons.join('; ')}`);
   for (const r of rules) {
-    const word = { authorize: '+ allow', revoke: '- revoke', 'no-op': '  keep' }[r.action];
-    out.push(`  ${word} ${ruleText(r)}  — ${r.reason}${r.action === 'authorize' ? `: "${r.description}"` : ''}`);
+    const word = { authorize: '+ allow', revoke: '- revoke', describe: '~ describe', 'no-op': '  keep' }[r.action];
+    const note = r.action === 'authorize' ? `: "${r.description}"` : r.action === 'describe' ? `: "${r.was}" → "${r.description}"` : '';
+    out.push(`  ${word} ${ruleText(r)}  — ${r.reason}${note}`);
   }
   for (const r of g.unmanaged) out.push(`  ! ${ruleText(r)}  — ${UNMANAGED_NOTE}${r.description ? ` ("${r.description}")` : ''}`);
 }

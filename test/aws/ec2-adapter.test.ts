@@ -51,6 +51,16 @@ describe('the EC2 security group adapter', () => {
     assert.equal(ec2.requests[1]!.params.get('IpPermissions.1.IpRanges.1.Description'), 'clawops: TLS hop & more');
   });
 
+  test('a rule\'s description is updated in place; a rule that is not there is refused', async () => {
+    await adapter.updateDescriptions(GROUP, [rule(22, '203.0.113.7/32', 'clawops: SSH from the new office')]);
+    assert.deepEqual(await adapter.describeIngress(GROUP), [rule(22, '203.0.113.7/32', 'clawops: SSH from the new office')]);
+    assert.equal(ec2.requests[0]!.action, 'UpdateSecurityGroupRuleDescriptionsIngress');
+    const e = await refused(adapter.updateDescriptions(GROUP, [rule(2222, '203.0.113.7/32', 'clawops: nowhere')]));
+    assert.equal(e.code, 'InvalidPermission.NotFound');
+    const bad = await refused(adapter.updateDescriptions(GROUP, [rule(22, '203.0.113.7/32', 'clawops: <no>')]));
+    assert.equal(bad.code, 'InvalidParameterValue');
+  });
+
   test('an unknown group', async () => {
     const e = await refused(adapter.describeIngress('sg-0fffffffffffffff0'));
     assert.equal(e.code, 'InvalidGroup.NotFound');

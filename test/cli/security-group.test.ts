@@ -127,6 +127,25 @@ describe('the security group, through clawops', () => {
     assert.ok(rules().some((x) => x.from === 443 && x.description === 'clawops: TLS hop to the gateway'));
   });
 
+  test('a rule whose description changed in the configuration is described anew in place, never revoked', async () => {
+    const env = join(root, 'config/environments/sg.yaml');
+    const before = await readFile(env, 'utf8');
+    await writeFile(env, before.replace('description: TLS hop to the gateway', 'description: TLS hop to the gateway (Caddy)'));
+    try {
+      const plan = await run(['plan', '--env', 'sg', '--detailed-exitcode']);
+      assert.equal(plan.code, 2, plan.stdout);
+      assert.match(plan.stdout, /^ {2}~ describe tcp 443 from 0\.0\.0\.0\/0 {2}— in the group with another description: "clawops: TLS hop to the gateway" → "clawops: TLS hop to the gateway \(Caddy\)"$/m);
+      ec2.requests.length = 0;
+      const r = await run(['apply', '--env', 'sg', '--no-smoke']);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      assert.deepEqual(ec2.requests.map((q) => q.action).filter((a) => a !== 'DescribeSecurityGroups'), ['UpdateSecurityGroupRuleDescriptionsIngress']);
+      assert.ok(rules().some((x) => x.from === 443 && x.description === 'clawops: TLS hop to the gateway (Caddy)'));
+    } finally {
+      await writeFile(env, before);
+      await run(['apply', '--env', 'sg', '--no-smoke']);
+    }
+  });
+
   test('without AWS credentials the group is not compared, and plan says so', async () => {
     const r = await run(['plan', '--env', 'sg'], false);
     assert.equal(r.code, 0, r.stderr);

@@ -23,6 +23,10 @@
  *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AuthorizeSecurityGroupIngress.html
  * - Revoking a rule that is not there is no error: the answer lists it as unknownIpPermissionSet.
  *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RevokeSecurityGroupIngress.html
+ * - UpdateSecurityGroupRuleDescriptionsIngress replaces the description of rules that are there,
+ *   matched by protocol, ports and source; a rule that is not there is InvalidPermission.NotFound,
+ *   and the description follows the same characters rule as above.
+ *   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_UpdateSecurityGroupRuleDescriptionsIngress.html
  * - DescribeInstances: `Filter.N.Name` / `Filter.N.Value.M`; an instance matches when every filter
  *   matches one of its values (`tag:Key` the tag's value, `instance-state-name` pending | running |
  *   shutting-down | terminated | stopping | stopped; `*` and `?` wildcards); any other filter name is
@@ -222,6 +226,18 @@ export async function startEc2Standin(opts: { region?: string } = {}): Promise<E
           if (count > state.rulesPerGroup) throw new Ec2Fault(400, 'RulesPerSecurityGroupLimitExceeded', 'The maximum number of rules per security group has been reached.');
         }
         rules.push(...adding);
+        return '<return>true</return>';
+      }
+      case 'UpdateSecurityGroupRuleDescriptionsIngress': {
+        const rules = group(params.get('GroupId'));
+        const updating = permissions(params);
+        for (const r of updating) {
+          if (!DESCRIPTION.test(r.description)) {
+            throw new Ec2Fault(400, 'InvalidParameterValue', 'Invalid rule description. Valid descriptions are strings less than 256 characters from the following set:  a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*');
+          }
+          if (!rules.some((x) => same(x, r))) throw new Ec2Fault(400, 'InvalidPermission.NotFound', `The specified rule does not exist in this security group: ${peer(r)}`);
+        }
+        for (const r of updating) rules.find((x) => same(x, r))!.description = r.description;
         return '<return>true</return>';
       }
       case 'DescribeInstances':

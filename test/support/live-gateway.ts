@@ -210,15 +210,28 @@ export async function startLiveGateway(opts: LiveGatewayOptions = {}): Promise<L
       ...Object.fromEntries(Object.keys(desired.files.find((f) => f.name === 'gateway.env')!.secrets!).map((n) => [n, secrets[n]!])),
     };
     const cmd = openclawCommand(['gateway', 'run'], gatewayEnv);
-    const started = Date.now();
-    const gw = run('gateway', cmd.command, cmd.args, cmd.env, state);
-    children.push(gw);
     const httpUrl = `http://127.0.0.1:${ports.gateway}`;
-    await waitFor('OpenClaw gateway ready (/readyz)', 300_000, async () => {
-      const res = await fetch(`${httpUrl}/readyz`, { signal: AbortSignal.timeout(5_000) });
-      const body = await res.text();
-      return /"ready":\s*true/.test(body) ? true : undefined;
-    }, () => (gw.child.exitCode !== null || gw.child.signalCode !== null ? `exited ${gw.child.exitCode ?? gw.child.signalCode}:\n${tail(gw.output())}` : undefined));
+    let gw: Child;
+    let started: number;
+    // On a machine loaded by other work OpenClaw can give up on its own 5 s state-lease deadline at
+    // startup and exit; that is the machine, not the deployment, so such a start is tried again.
+    for (let attempt = 1; ; attempt++) {
+      started = Date.now();
+      gw = run('gateway', cmd.command, cmd.args, cmd.env, state);
+      children.push(gw);
+      const g = gw;
+      try {
+        await waitFor('OpenClaw gateway ready (/readyz)', 300_000, async () => {
+          const res = await fetch(`${httpUrl}/readyz`, { signal: AbortSignal.timeout(5_000) });
+          const body = await res.text();
+          return /"ready":\s*true/.test(body) ? true : undefined;
+        }, () => (g.child.exitCode !== null || g.child.signalCode !== null ? `exited ${g.child.exitCode ?? g.child.signalCode}:\n${tail(g.output())}` : undefined));
+        break;
+      } catch (err) {
+        if (attempt >= 3 || !/state lease heartbeat did not become ready/.test(g.output())) throw err;
+        children.splice(children.indexOf(g), 1);
+      }
+    }
     const readyMs = Date.now() - started;
 
     const up = upstream;

@@ -38,7 +38,29 @@ export interface OpenAIStandin {
    * `charsPerSecond`, at that pace, as a real model streams (by default as fast as it can).
    */
   setReply(model: string, text: string, charsPerSecond?: number): void;
+  /**
+   * From now on `model` answers as `turn` decides from the request's messages and offered tools,
+   * until reset: with text, or by calling one of the offered tools (OpenAI's streamed `tool_calls`
+   * form, https://platform.openai.com/docs/api-reference/chat-streaming), so a test can make the
+   * agent use its tools.
+   */
+  script(model: string, turn: ScriptedTurn): void;
   close(): Promise<void>;
+}
+
+export interface ChatRequest {
+  messages: { role: string; content?: unknown; tool_call_id?: string }[];
+  /** The names of the tools the request offers the model. */
+  tools: string[];
+}
+
+export type ScriptedTurn = (req: ChatRequest) => { text: string } | { tool: string; arguments: Record<string, unknown> };
+
+/** A message's content as text (OpenAI allows a string or a list of parts). */
+export function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) return content.map((p) => (p && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : '')).join('');
+  return '';
 }
 
 const digest = (s: string | undefined) => (s ? createHash('sha256').update(s).digest('hex') : null);
@@ -48,6 +70,7 @@ export async function startOpenAIStandin(): Promise<OpenAIStandin> {
   let listed: readonly string[] = [];
   const requests: UpstreamRequest[] = [];
   const replies = new Map<string, { text: string; charsPerSecond?: number }>();
+  const scripts = new Map<string, ScriptedTurn>();
   const replyText = (model: string) => replies.get(model)?.text ?? `stand-in reply from ${model}`;
 
   const server = http.createServer((req, res) => {
@@ -55,7 +78,7 @@ export async function startOpenAIStandin(): Promise<OpenAIStandin> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const path = (req.url ?? '/').split('?')[0]!;
-      let body: { model?: unknown; stream?: unknown } = {};
+      let body: { model?: unknown; stream?: unknown; messages?: unknown; tools?: unknown } = {};
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as typeof body;
       } catch {
@@ -95,12 +118,20 @@ export async function startOpenAIStandin(): Promise<OpenAIStandin> {
         json(404, { error: { message: `The model \`${model}\` does not exist or you do not have access to it.`, type: 'invalid_request_error', param: null, code: 'model_not_found' } });
         return;
       }
-      const text = replyText(model ?? 'unknown');
+      const scripted = model ? scripts.get(model) : undefined;
+      const turn = scripted?.({
+        messages: Array.isArray(body.messages) ? (body.messages as ChatRequest['messages']) : [],
+        tools: Array.isArray(body.tools) ? body.tools.map((t: { function?: { name?: unknown } }) => String(t?.function?.name ?? '')) : [],
+      });
+      const text = turn && 'text' in turn ? turn.text : replyText(model ?? 'unknown');
       const id = `chatcmpl-standin-${requests.length}`;
       const created = Math.floor(Date.now() / 1000);
       const usage = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
       if (!stream) {
-        json(200, { id, object: 'chat.completion', created, model, choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage });
+        const message = turn && 'tool' in turn
+          ? { role: 'assistant', content: null, tool_calls: [{ id: `call_${requests.length}`, type: 'function', function: { name: turn.tool, arguments: JSON.stringify(turn.arguments) } }] }
+          : { role: 'assistant', content: text };
+        json(200, { id, object: 'chat.completion', created, model, choices: [{ index: 0, message, finish_reason: message.content === null ? 'tool_calls' : 'stop' }], usage });
         return;
       }
       record(200);
@@ -109,6 +140,12 @@ export async function startOpenAIStandin(): Promise<OpenAIStandin> {
       const chunk = (delta: unknown, finish: string | null, extra = {}) =>
         send({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra });
       chunk({ role: 'assistant', content: '' }, null);
+      if (turn && 'tool' in turn) {
+        chunk({ tool_calls: [{ index: 0, id: `call_${requests.length}`, type: 'function', function: { name: turn.tool, arguments: JSON.stringify(turn.arguments) } }] }, null);
+        chunk({}, 'tool_calls', { usage });
+        res.end('data: [DONE]\n\n');
+        return;
+      }
       const words = text.split(/(?= )/);
       const end = () => {
         if (how === 'stall') return;
@@ -147,9 +184,11 @@ export async function startOpenAIStandin(): Promise<OpenAIStandin> {
     reset: () => {
       behaviour.clear();
       replies.clear();
+      scripts.clear();
     },
     setReply: (model, text, charsPerSecond) => void replies.set(model, { text, ...(charsPerSecond ? { charsPerSecond } : {}) }),
     replyText,
+    script: (model, turn) => void scripts.set(model, turn),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -161,11 +161,7 @@ export async function prepare(
   let hosts: HostLink[];
   if (target.kind === 'local') hosts = [{ name: envName, where: 'local', connect: async () => new LocalTransport() }];
   else {
-    const endpoint = processEnv.AWS_ENDPOINT_URL_EC2 || processEnv.AWS_ENDPOINT_URL;
-    const all = await members(envName, target, () => {
-      // Loaded only for a fleet found by tag.
-      return new LazyDirectory(target.instances!.region, endpoint);
-    });
+    const all = await targetMembers(envName, target, processEnv);
     const chosen = only === undefined ? all : all.filter((m) => m.name === only);
     if (!chosen.length) throw new UsageError(`--host ${only}: ${envName} has no such host (expected one of: ${all.map((m) => m.name).join(', ')})`);
     hosts = chosen.map((m) => ({ name: m.name, where: `${target.user}@${m.host}:${m.port}`, ...(m.label ? { label: m.label } : {}), connect: sshConnect(envName, target, m, secrets, processEnv) }));
@@ -192,6 +188,13 @@ export async function prepare(
       return hosts[0]!.connect();
     },
   };
+}
+
+/** The hosts of an SSH target: its one host, its list, or its instances found by tag in EC2. */
+export function targetMembers(envName: string, target: SshTarget, processEnv: NodeJS.ProcessEnv): Promise<Member[]> {
+  const endpoint = processEnv.AWS_ENDPOINT_URL_EC2 || processEnv.AWS_ENDPOINT_URL;
+  // The EC2 SDK is loaded only for a fleet found by tag.
+  return members(envName, target, () => new LazyDirectory(target.instances!.region, endpoint));
 }
 
 /** How to reach one host of an SSH target, with the target's user, key and way in. */

@@ -9,7 +9,16 @@ import type { Environment } from '../schema/environment.js';
 import { HostError, type Transport } from '../transport/transport.js';
 import { awsCliInstall, pluginInstall } from './install-hints.js';
 
-export type SshTarget = Extract<Environment['target'], { kind: 'ssh' }>;
+type SshTarget = Extract<Environment['target'], { kind: 'ssh' }>;
+
+/** The one host doctor checks, with its address, host key and instance settled: the environment's
+ * host, or one member of a fleet. */
+export type DoctorTarget = Omit<SshTarget, 'host' | 'hostKey' | 'hosts' | 'instances' | 'via' | 'instanceConnect'> & {
+  host: string;
+  hostKey: string;
+  via?: { ssm: { region: string; instanceId: string } };
+  instanceConnect?: { region: string; instanceId: string; availabilityZone?: string };
+};
 
 export interface Check {
   title: string;
@@ -41,7 +50,7 @@ const ok = (title: string, detail: string): Check => ({ title, status: 'ok', det
 const missing = (title: string, detail: string, fix: string): Check => ({ title, status: 'missing', detail, fix });
 const notTried = (title: string, detail: string): Check => ({ title, status: 'not tried', detail });
 
-export async function doctor(envName: string, target: SshTarget, deps: DoctorDeps): Promise<Check[]> {
+export async function doctor(envName: string, target: DoctorTarget, deps: DoctorDeps): Promise<Check[]> {
   const checks: Check[] = [];
   const ssm = target.via?.ssm;
   const ic = target.instanceConnect;

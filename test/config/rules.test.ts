@@ -495,6 +495,8 @@ describe('the TLS hop in front of the gateway', () => {
     const result = loadConfig(files);
     assert.deepEqual(result.problems.map(formatProblem), []);
   });
+});
+
 describe('secrets the host reads itself', () => {
   const EC2 = 'config/environments/ec2.yaml';
   const hostSsm = (extra: string) => (t: string) => t.replace('secrets:\n  source: env\n', `secrets:\n  source: host-ssm\n  region: us-east-2\n  prefix: /clawops/ec2\n${extra}`);

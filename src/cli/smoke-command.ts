@@ -94,7 +94,10 @@ export async function runSmokeChecks(d: Deployment, t: Transport, output: Output
   if ('skip' in reach) return { skipped: reach.skip };
   if ('refuse' in reach) return { refused: reach.refuse };
   const sb = d.config.supabase?.environment === d.envName ? d.config.supabase : undefined;
-  const token = d.secrets(d.config.deployment.gateway.auth.token.secret) ?? '';
+  const tokenName = d.config.deployment.gateway.auth.token.secret;
+  // Secrets the host reads itself are not here: the checks talk to the gateway with its token.
+  if (d.hostSecrets && d.secrets(tokenName) === undefined) return { skipped: `the gateway token stays on the host (secrets: host-ssm); set ${tokenName} where clawops runs to run them` };
+  const token = d.secrets(tokenName) ?? '';
   const deviceKeyPem = smokeDeviceKey(token);
   await pairSmokeDevice(d, t, reach.gatewayUrl, token, deviceKeyPem, output);
   const functionsUrl = processEnv.SUPABASE_FUNCTIONS_URL || (sb ? `https://${sb.projectRef}.supabase.co/functions/v1` : undefined);

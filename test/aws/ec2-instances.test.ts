@@ -113,6 +113,24 @@ describe('a fleet target by tag', () => {
     assert.deepEqual(pub.map((x) => x.host), ['198.51.100.1', '198.51.100.3']);
   });
 
+  test('a list of hosts keeps its order and names; a host without a port takes the target\'s', async () => {
+    const listed: SshTarget = {
+      kind: 'ssh',
+      port: 2200,
+      user: 'ubuntu',
+      privateKeySecret: 'K',
+      hosts: [
+        { name: 'gw-2', host: '192.0.2.2', hostKey: KEY },
+        { name: 'gw-1', host: '192.0.2.1', port: 22, hostKey: KEY, instanceId: 'i-0123456789abcdef0' },
+      ],
+    };
+    const m = await members('prod', listed, () => assert.fail('a list asks EC2 nothing'));
+    assert.deepEqual(m.map((x) => [x.name, x.host, x.port, x.instanceId ?? null]), [
+      ['gw-2', '192.0.2.2', 2200, null],
+      ['gw-1', '192.0.2.1', 22, 'i-0123456789abcdef0'],
+    ]);
+  });
+
   test('an instance without a pinned host key is refused before any host is contacted', async () => {
     await assert.rejects(members('prod', target({ hostKeys: { 'i-00000000000000001': KEY } }), () => adapter), /prod: instance i-00000000000000003 \(tagged Role=openclaw\) has no pinned host key: add it to target\.instances\.hostKeys/);
   });

@@ -23,6 +23,7 @@
  */
 import { checkCertificate } from './certificate.js';
 import { GatewayClient, GatewayClientError, type ChatResult } from './gateway-client.js';
+import { judgeFindings, parseAuditJson, type Acceptance } from '../audit/findings.js';
 import { fallbackStepOf, type FallbackStep } from '../../supabase/functions/openclaw-bridge/protocol.js';
 
 export interface SmokeTarget {
@@ -48,6 +49,12 @@ export interface SmokeTarget {
   certificateWarnDays?: number;
   /** Per check. Default 120 s (a first chat prepares the agent's workspace). */
   timeoutMs?: number;
+  /**
+   * The host's own `openclaw security audit --deep --json` (the release's OpenClaw, which also
+   * probes the live gateway), and the warnings the environment accepts: a critical finding or an
+   * unaccepted warning fails the smoke.
+   */
+  deepAudit?: { run(): Promise<string>; accept: readonly Acceptance[] };
 }
 
 export interface SmokeCheck {
@@ -202,6 +209,14 @@ async function fallbackWithoutCanary(g: GatewayClient, chain: readonly string[],
   }
 }
 
+/** The deep audit's finding that its live probe of the gateway failed (docs/gateway/security/audit-checks.md). */
+const PROBE_FAILED = 'gateway.probe_failed';
+
+/** Blocking findings of the deep audit, each by checkId and severity: `critical gateway.x (title), warn tools.y (title)`. */
+export function deepAuditLine(findings: readonly { checkId: string; severity: string; title: string }[]): string {
+  return findings.map((f) => `${f.severity} ${f.checkId} (${f.title})`).join(', ');
+}
+
 /** One line per check: `✔ name (123 ms): detail`. */
 export function formatCheck(c: SmokeCheck): string {
   return `${c.skipped ? '-' : c.ok ? '✔' : '✘'} ${c.name} (${c.ms} ms): ${c.detail}`;
@@ -344,6 +359,21 @@ export async function runSmoke(target: SmokeTarget, deps: SmokeDeps = {}): Promi
     const steps = result.fallbacks.map((f) => `${f.from} → ${f.to}${f.reason ? ` (${f.reason})` : ''}`).join(', ');
     return `the canary ${fb.canaryModel} failed and ${answered} answered; steps: ${steps}`;
   }, target.fallbackSkip ?? (fb || chain.length ? undefined : 'no fallback chain given'));
+
+  const audit = target.deepAudit;
+  if (audit) await check('security audit --deep', async () => {
+    const findings = parseAuditJson(await audit.run());
+    // The live probe connects with the token alone, which OpenClaw grants no read scope unless the
+    // host's CLI is a paired device; whether the gateway answers is the health check's to say.
+    const probe = findings.filter((f) => f.checkId === PROBE_FAILED);
+    const { blocking, accepted } = judgeFindings(findings.filter((f) => f.checkId !== PROBE_FAILED), audit.accept);
+    const notes = [
+      ...(accepted.length ? [`${accepted.length} accepted (${accepted.map((f) => f.checkId).join(', ')})`] : []),
+      ...probe.map((f) => `the live probe did not read the gateway: ${f.detail ?? f.title}`),
+    ];
+    if (blocking.length) throw new CheckFailed([deepAuditLine(blocking), ...notes].join('; '));
+    return ['no critical finding, no unaccepted warning', ...notes].join('; ');
+  });
 
   // Each check catches its own failures, so this is always reached.
   await opened?.then((g) => g.close(), () => {});

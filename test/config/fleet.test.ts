@@ -8,16 +8,23 @@ const files = await repoFiles();
 const EC2 = 'config/environments/ec2.yaml';
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFleetTestKey0000000000000000000000000000000';
 
-/** ec2.yaml with its one host replaced by `target` lines (indented under target:). */
+/** ec2.yaml with its one host (address, host key, instance) replaced by `target` lines (indented
+ * under target:): in a fleet each host names its own instance. */
 const fleet = (lines: string, extra = '') =>
-  edit(files, EC2, (t) => t.replace(/^ {2}host: .*\n {2}port: 22\n {2}user: ubuntu\n(?: {2}#.*\n)* {2}hostKey: .*\n/m, `${lines}  user: ubuntu\n`).replace(/^services: /m, `${extra}services: `));
+  edit(files, EC2, (t) =>
+    t
+      .replace(/instanceId: i-[0-9a-f]+, /g, '')
+      .replace(/^(?: {2}#.*\n)* {2}host: .*\n/m, lines)
+      .replace(/^(?: {2}#.*\n)* {2}hostKey: .*\n/m, '')
+      .replace(/^services: /m, `${extra}services: `),
+  );
 
 function problems(changed: ReturnType<typeof fleet>): string[] {
   const result = loadConfig(changed);
   return result.ok ? [] : result.problems.map(formatProblem);
 }
 
-const HOSTS = `  hosts:\n    - { name: gw-1, host: 192.0.2.1, hostKey: ${KEY} }\n    - { name: gw-2, host: 192.0.2.2, port: 2222, hostKey: ${KEY} }\n`;
+const HOSTS = `  hosts:\n    - { name: gw-1, host: 192.0.2.1, instanceId: i-0aaaaaaaaaaaaaaa1, hostKey: ${KEY} }\n    - { name: gw-2, host: 192.0.2.2, port: 2222, instanceId: i-0aaaaaaaaaaaaaaa2, hostKey: ${KEY} }\n`;
 
 describe('a fleet in an environment', () => {
   test('a list of hosts with a rollout policy is valid', () => {
@@ -49,11 +56,9 @@ describe('a fleet in an environment', () => {
     assert.match(problems(fleet(HOSTS, 'rollout: { batch: "150%" }\n')).join('\n'), /rollout\.batch: /);
   });
 
-  test('Instance Connect in a fleet needs each host\'s instance id', () => {
-    const out = problems(
-      edit(fleet(HOSTS), EC2, (t) => t.replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', '  instanceConnect: { region: us-east-2 }\n')),
-    ).join('\n');
-    assert.match(out, /target\.hosts\[0\]: instanceConnect needs this host's instanceId/);
-    assert.match(out, /target\.hosts\[1\]: instanceConnect needs this host's instanceId/);
+  test('Instance Connect and Session Manager in a fleet need each host\'s instance id', () => {
+    const out = problems(fleet(HOSTS.replace(/instanceId: i-\w+, /g, ''))).join('\n');
+    assert.match(out, /target\.hosts\[0\]: instanceConnect and via.ssm need this host's instanceId/);
+    assert.match(out, /target\.hosts\[1\]: instanceConnect and via.ssm need this host's instanceId/);
   });
 });

@@ -171,8 +171,8 @@ describe('secrets', () => {
   test('user services are for the local machine, with a runtime to run', () => {
     const out = problems(edit(files, 'config/environments/ec2.yaml', (t) => t.replace('services: systemd', 'services: user')));
     assert.deepEqual(out, [
-      "config/environments/ec2.yaml:12:11: services: user services are the operator's own, on this machine: only a local target has them",
-      'config/environments/ec2.yaml:25:3: gateway.tls: the TLS hop is a Caddy system unit: it needs services: systemd',
+      "config/environments/ec2.yaml:21:11: services: user services are the operator's own, on this machine: only a local target has them",
+      'config/environments/ec2.yaml:34:3: gateway.tls: the TLS hop is a Caddy system unit: it needs services: systemd',
     ]);
   });
 
@@ -262,7 +262,7 @@ describe('a gateway reachable from the network, and the audit warnings an enviro
   test('a non-loopback gateway with its Control UI on and no allowed origins', () => {
     const out = problems(edit(files, EC2, (t) => t.replace('  controlUi:\n    enabled: false\n', '')));
     assert.deepEqual(out, [
-      'config/environments/ec2.yaml:24:9: gateway.bind: a gateway behind the TLS hop serves its Control UI to the network: set gateway.controlUi.allowedOrigins (the browser origins allowed to open it) or gateway.controlUi.enabled: false',
+      'config/environments/ec2.yaml:33:9: gateway.bind: a gateway behind the TLS hop serves its Control UI to the network: set gateway.controlUi.allowedOrigins (the browser origins allowed to open it) or gateway.controlUi.enabled: false',
     ]);
   });
 
@@ -274,7 +274,7 @@ describe('a gateway reachable from the network, and the audit warnings an enviro
   test('a non-loopback gateway without an auth rate limit', () => {
     const out = problems(edit(files, EC2, (t) => t.replace(/  auth:\n(    .*\n|      .*\n)+/, '')));
     assert.deepEqual(out, [
-      'config/environments/ec2.yaml:24:9: gateway.bind: a gateway behind the TLS hop needs gateway.auth.rateLimit: failed token guesses from the network are otherwise not throttled',
+      'config/environments/ec2.yaml:33:9: gateway.bind: a gateway behind the TLS hop needs gateway.auth.rateLimit: failed token guesses from the network are otherwise not throttled',
     ]);
   });
 
@@ -316,10 +316,10 @@ describe('the security group', () => {
 
   test('SSH open to the world, over IPv4 or IPv6, or inside a range', () => {
     assert.deepEqual(problems(withRule('22', '0.0.0.0/0')), [
-      "config/environments/ec2.yaml:73:13: securityGroup.ingress[2].cidr: port 22 (SSH) cannot be open to 0.0.0.0/0: allow the operator's own address (a /32), or close it and use Session Manager",
+      "config/environments/ec2.yaml:82:13: securityGroup.ingress[2].cidr: port 22 (SSH) cannot be open to 0.0.0.0/0: allow the operator's own address (a /32), or close it and use Session Manager",
     ]);
     assert.deepEqual(problems(withRule('"20-30"', '::/0')), [
-      "config/environments/ec2.yaml:73:13: securityGroup.ingress[2].cidr: port 22 (SSH) cannot be open to ::/0: allow the operator's own address (a /32), or close it and use Session Manager",
+      "config/environments/ec2.yaml:82:13: securityGroup.ingress[2].cidr: port 22 (SSH) cannot be open to ::/0: allow the operator's own address (a /32), or close it and use Session Manager",
     ]);
   });
 
@@ -329,38 +329,38 @@ describe('the security group', () => {
 
   test('no rule may reach a proxy, whatever its source', () => {
     assert.deepEqual(problems(withRule('18790', '10.0.0.0/8')), [
-      "config/environments/ec2.yaml:72:13: securityGroup.ingress[2].port: port 18790 is the gemini proxy's, which serves this machine only (loopback); no rule may open it",
+      "config/environments/ec2.yaml:81:13: securityGroup.ingress[2].port: port 18790 is the gemini proxy's, which serves this machine only (loopback); no rule may open it",
     ]);
     assert.deepEqual(problems(withRule('"18791-18792"', '203.0.113.7/32')), [
-      "config/environments/ec2.yaml:72:13: securityGroup.ingress[2].port: port 18791 is the mistral proxy's, which serves this machine only (loopback); no rule may open it",
-      "config/environments/ec2.yaml:72:13: securityGroup.ingress[2].port: port 18792 is the kimi proxy's, which serves this machine only (loopback); no rule may open it",
+      "config/environments/ec2.yaml:81:13: securityGroup.ingress[2].port: port 18791 is the mistral proxy's, which serves this machine only (loopback); no rule may open it",
+      "config/environments/ec2.yaml:81:13: securityGroup.ingress[2].port: port 18792 is the kimi proxy's, which serves this machine only (loopback); no rule may open it",
     ]);
   });
 
   test("the gateway's port open to the world; from the edge function's addresses it is allowed", () => {
     assert.deepEqual(problems(withRule('18789', '0.0.0.0/0')), [
-      "config/environments/ec2.yaml:73:13: securityGroup.ingress[2].cidr: port 18789 is the gateway's (config/openclaw.json gateway.port) and cannot be open to 0.0.0.0/0: allow only the addresses that reach it (the edge function's)",
+      "config/environments/ec2.yaml:82:13: securityGroup.ingress[2].cidr: port 18789 is the gateway's (config/openclaw.json gateway.port) and cannot be open to 0.0.0.0/0: allow only the addresses that reach it (the edge function's)",
     ]);
     assert.equal(loadConfig(withRule('18789', '198.51.100.0/24', 'the edge function')).ok, true);
   });
 
   test('port 80 only for an ACME HTTP-01 challenge, and saying so', () => {
     assert.deepEqual(problems(withRule('80', '0.0.0.0/0', 'plain web')), [
-      'config/environments/ec2.yaml:74:20: securityGroup.ingress[2].description: port 80 is opened only for an ACME HTTP-01 challenge (the TLS certificate): say so in the description, such as "ACME HTTP-01 challenge"',
+      'config/environments/ec2.yaml:83:20: securityGroup.ingress[2].description: port 80 is opened only for an ACME HTTP-01 challenge (the TLS certificate): say so in the description, such as "ACME HTTP-01 challenge"',
     ]);
     assert.equal(loadConfig(withRule('80', '0.0.0.0/0', 'ACME HTTP-01 challenge for the certificate')).ok, true);
   });
 
   test('a block written other than by its network address, which EC2 would store differently', () => {
     assert.deepEqual(problems(withRule('8443', '198.51.100.77/24')), [
-      'config/environments/ec2.yaml:73:13: securityGroup.ingress[2].cidr: expected the block\'s network address, 198.51.100.0/24: EC2 stores 198.51.100.77/24 as that',
+      'config/environments/ec2.yaml:82:13: securityGroup.ingress[2].cidr: expected the block\'s network address, 198.51.100.0/24: EC2 stores 198.51.100.77/24 as that',
     ]);
     assert.equal(loadConfig(withRule('8443', '198.51.100.77/32')).ok, true);
   });
 
   test('IPv6: a block by its network address in its one spelling, and malformed blocks refused', () => {
     assert.deepEqual(problems(withRule('8443', '2001:DB8:0:0::1/32')), [
-      "config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: expected the block's network address, 2001:db8::/32: EC2 stores 2001:DB8:0:0::1/32 as that",
+      "config/environments/ec2.yaml:82:13: securityGroup.ingress[2].cidr: expected the block's network address, 2001:db8::/32: EC2 stores 2001:DB8:0:0::1/32 as that",
     ]);
     // SSH to the world over IPv6 spelled another way is still the world.
     const world = problems(withRule('22', '0::/0')).join('\n');
@@ -374,15 +374,15 @@ describe('the security group', () => {
 
   test('a description EC2 would refuse, a duplicate rule, a backwards range', () => {
     assert.deepEqual(problems(withRule('8443', '0.0.0.0/0', 'café <admin>')), [
-      'config/environments/ec2.yaml:74:20: securityGroup.ingress[2].description: expected only letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* (what EC2 accepts in a rule description); found "café <admin>"',
+      'config/environments/ec2.yaml:83:20: securityGroup.ingress[2].description: expected only letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* (what EC2 accepts in a rule description); found "café <admin>"',
       // A file the schema refuses is left out, so the bridge's environment is missing too.
       'config/supabase.yaml:8:14: environment: unknown environment "ec2" (expected one of: local)',
     ]);
     assert.deepEqual(problems(withRule('443', '0.0.0.0/0')), [
-      'config/environments/ec2.yaml:73:13: securityGroup.ingress[2].cidr: the same rule as securityGroup.ingress[0]; EC2 refuses a duplicate rule',
+      'config/environments/ec2.yaml:82:13: securityGroup.ingress[2].cidr: the same rule as securityGroup.ingress[0]; EC2 refuses a duplicate rule',
     ]);
     assert.deepEqual(problems(withRule('"9000-8000"', '0.0.0.0/0')), [
-      'config/environments/ec2.yaml:72:13: securityGroup.ingress[2].port: expected a range from a lower to a higher port, at most 65535; found "9000-8000"',
+      'config/environments/ec2.yaml:81:13: securityGroup.ingress[2].port: expected a range from a lower to a higher port, at most 65535; found "9000-8000"',
     ]);
   });
 });
@@ -457,7 +457,7 @@ describe('the TLS hop in front of the gateway', () => {
 
   test('a plaintext publicUrl off loopback is refused, naming the file, line and key', () => {
     assert.deepEqual(problems(edit(files, EC2, plaintext)), [
-      'config/environments/ec2.yaml:25:14: gateway.publicUrl: http://203.0.113.10:18789 is plaintext: the gateway token and the device signature would cross the network unencrypted; declare gateway.tls and use https://<domain> (or mark a test environment test: true)',
+      'config/environments/ec2.yaml:34:14: gateway.publicUrl: http://203.0.113.10:18789 is plaintext: the gateway token and the device signature would cross the network unencrypted; declare gateway.tls and use https://<domain> (or mark a test environment test: true)',
     ]);
   });
 
@@ -468,14 +468,14 @@ describe('the TLS hop in front of the gateway', () => {
   test('a gateway on the network without TLS, even behind an https URL, is refused', () => {
     const out = problems(edit(files, EC2, (t) => plaintext(t).replace('http://203.0.113.10:18789', 'https://gateway.example.net')));
     assert.deepEqual(out, [
-      'config/environments/ec2.yaml:24:9: gateway.bind: a gateway bound to lan without gateway.tls listens in plaintext on the network: bind it to loopback and declare gateway.tls (Caddy serves https://gateway.example.net and passes requests to it)',
+      'config/environments/ec2.yaml:33:9: gateway.bind: a gateway bound to lan without gateway.tls listens in plaintext on the network: bind it to loopback and declare gateway.tls (Caddy serves https://gateway.example.net and passes requests to it)',
     ]);
   });
 
   test('with TLS the gateway binds loopback, and a publicUrl written is the domain\'s', () => {
     assert.deepEqual(problems(edit(files, EC2, (t) => t.replace('bind: loopback', 'bind: lan\n  publicUrl: https://other.example.com'))), [
-      'config/environments/ec2.yaml:24:9: gateway.bind: with gateway.tls, Caddy reaches the gateway on loopback: bind: loopback (bound to lan, its plaintext port would be open beside the TLS one)',
-      'config/environments/ec2.yaml:25:14: gateway.publicUrl: expected https://openclaw.example.com, the TLS hop\'s address (gateway.tls.domain), or no publicUrl at all; found https://other.example.com',
+      'config/environments/ec2.yaml:33:9: gateway.bind: with gateway.tls, Caddy reaches the gateway on loopback: bind: loopback (bound to lan, its plaintext port would be open beside the TLS one)',
+      'config/environments/ec2.yaml:34:14: gateway.publicUrl: expected https://openclaw.example.com, the TLS hop\'s address (gateway.tls.domain), or no publicUrl at all; found https://other.example.com',
     ]);
     assert.deepEqual(loadConfig(edit(files, EC2, (t) => t.replace('bind: loopback', 'bind: loopback\n  publicUrl: https://openclaw.example.com'))).problems.map(formatProblem), []);
   });
@@ -483,11 +483,11 @@ describe('the TLS hop in front of the gateway', () => {
   test('Caddy\'s internal CA only in a test environment, and ACME only for a name', () => {
     const internal = (t: string) => t.replace('issuer: acme', 'issuer: internal').replace(/    acme:\n(      .*\n)+/, '');
     assert.deepEqual(problems(edit(files, EC2, internal)), [
-      "config/environments/ec2.yaml:29:13: gateway.tls.issuer: issuer internal is Caddy's local CA, which no client trusts by itself: only a test environment (test: true) may use it; use acme",
+      "config/environments/ec2.yaml:38:13: gateway.tls.issuer: issuer internal is Caddy's local CA, which no client trusts by itself: only a test environment (test: true) may use it; use acme",
     ]);
     assert.deepEqual(loadConfig(edit(files, EC2, (t) => asTest(internal(t)))).problems.map(formatProblem), []);
     assert.deepEqual(problems(edit(files, EC2, (t) => t.replace('domain: openclaw.example.com', 'domain: 203.0.113.10'))), [
-      'config/environments/ec2.yaml:28:13: gateway.tls.domain: an ACME certificate is issued for a domain name, not an address (203.0.113.10): point a name\'s A/AAAA record at the server and use it',
+      'config/environments/ec2.yaml:37:13: gateway.tls.domain: an ACME certificate is issued for a domain name, not an address (203.0.113.10): point a name\'s A/AAAA record at the server and use it',
     ]);
   });
 

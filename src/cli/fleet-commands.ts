@@ -207,7 +207,10 @@ export async function fleetApplyCommand(
       }
     }
     const failures = result.hosts.filter((h) => h.status === 'failed' || h.status === 'rolled-back');
-    const outcome = ok ? (result.hosts.every((h) => h.status === 'no-changes') ? 'no-changes' : 'applied') : failures.every((h) => h.status === 'rolled-back') && !result.stopped?.reason.startsWith('int') ? 'rolled-back' : 'failed';
+    // The whole rollout in one word: rolled back when every host that failed is back on its previous release.
+    const outcome = ok
+      ? result.hosts.every((h) => h.status === 'no-changes') ? 'no-changes' : 'applied'
+      : failures.length && failures.every((h) => h.status === 'rolled-back') ? 'rolled-back' : 'failed';
     if (opts.json) {
       const hosts = result.hosts.map((h) => ({ ...h, target: links.get(h.host)!.where, log: details.get(h.host)?.log ?? [], ...(details.get(h.host)?.plan ? { plan: JSON.parse(renderPlanJson(details.get(h.host)!.plan!)) } : {}) }));
       output.out(`${JSON.stringify({ outcome, environment: d.envName, revision: d.revision, rollout: result.policy, batches: result.batches, ...(result.stopped ? { stopped: result.stopped } : {}), hosts }, null, 2)}\n`);

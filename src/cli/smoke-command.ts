@@ -70,37 +70,6 @@ async function pairSmokeDevice(d: Deployment, t: Transport, gatewayUrl: string, 
 }
 
 /**
- * The host's OpenClaw, as the gateway's user with the gateway's own environment file, running one
- * subcommand in the state directory: what an operator would type there. Null where clawops does not
- * install OpenClaw (the local environment).
- */
-export function hostOpenclawCommand(d: Deployment, args: readonly string[]): string[] | null {
-  const runtime = d.desired.host.runtime;
-  const config = d.desired.files.find((f) => f.role === 'openclaw-config');
-  const env = d.desired.files.find((f) => f.name === 'gateway.env');
-  if (d.desired.services !== 'systemd' || !runtime?.openclaw || !config || !env) return null;
-  const script =
-    `set -a; . ${shellQuote([env.path])}; set +a; ` +
-    `export OPENCLAW_STATE_DIR=${shellQuote([dirname(config.path)])} OPENCLAW_CONFIG_PATH=${shellQuote([config.path])} NO_COLOR=1; ` +
-    `cd "$OPENCLAW_STATE_DIR" && exec ${shellQuote([runtime.node.bin, runtime.openclaw.entry])} "$@"`;
-  const user = d.desired.host.user;
-  return [...(user ? ['sudo', '-n', '-u', user, '-H'] : []), 'bash', '-c', script, 'openclaw', ...args];
-}
-
-/**
- * The deep security audit on the host: the release's OpenClaw reads the config the gateway runs and
- * probes the live gateway (`openclaw security audit --deep --json`). Its JSON, or a HostError.
- */
-export async function hostDeepAudit(d: Deployment, t: Transport): Promise<string | null> {
-  const command = hostOpenclawCommand(d, ['security', 'audit', '--deep', '--json']);
-  if (!command) return null;
-  const r = await t.run(command, { timeoutMs: 180_000 });
-  // The audit exits non-zero when it has findings; its JSON is the verdict either way.
-  if (!r.stdout.trim().startsWith('{')) throw new HostError(t.target, 'security audit --deep', `exit ${r.code}: ${r.stderr.trim().split('\n').slice(-2).join(' | ') || 'no output'}`);
-  return r.stdout;
-}
-
-/**
  * Fetch for the proxies' health endpoints. They listen on the host's loopback only, so on a remote
  * host the request is made there, through the transport, with curl.
  */
@@ -151,9 +120,6 @@ export async function runSmokeChecks(d: Deployment, t: Transport, output: Output
       ...(processEnv.CLAWOPS_SMOKE_USER_TOKEN ? { bridgeUserToken: processEnv.CLAWOPS_SMOKE_USER_TOKEN } : {}),
       ...(canaryAgent && canaryModel ? { fallback: { agentId: canaryAgent, canaryModel } } : {}),
       chain: d.config.chain,
-      ...(hostOpenclawCommand(d, [])
-        ? { deepAudit: { run: async () => (await hostDeepAudit(d, t))!, accept: env.security?.accept ?? [] } }
-        : {}),
       // A deployment without a single key for its chain (a local one, before .env is filled in) has
       // nothing that could answer: the check says so rather than waiting out every step.
       ...(d.config.chain.some((step) => d.secrets(d.config.providers.find((p) => p.id === step.split('/')[0])?.apiKeySecret ?? ''))

@@ -80,9 +80,7 @@ describe('the engine on a real host: apply, hot reload, health gates, drift and 
     // This environment has no bridge: those checks are reported as skipped, not passed.
     assert.match(run.stdout, /^- bridge health \(\d+ ms\): skipped/m);
     assert.match(run.stdout, /^✔ heartbeat \(\d+ ms\): /m);
-    // The host's own deep audit, with the OpenClaw the release installed.
-    assert.match(run.stdout, /^✔ security audit --deep \(\d+ ms\): no critical finding, no unaccepted warning/m);
-    assert.match(run.stdout, /^Smoke: all 7 checks passed\.$/m);
+    assert.match(run.stdout, /^Smoke: all 6 checks passed\.$/m);
 
     await e.sh('sudo systemctl stop mistral-proxy.service');
     try {

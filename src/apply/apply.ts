@@ -12,6 +12,7 @@ import { releaseId, releasePaths } from './layout.js';
 import { acquireLock } from './lock.js';
 import { ensureRuntime, type RuntimeSource } from './runtime.js';
 import { checkSpace } from './space.js';
+import { ensureFactsAccess } from './facts-access.js';
 
 export type ApplyOutcome = 'applied' | 'no-changes' | 'rolled-back' | 'failed';
 
@@ -147,9 +148,20 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
         `systemd reads files for ${units} that clawops did not write: ${plan.overrides.map((o) => o.path).join(', ')}; nothing was changed. An override may be deliberate: put what it does into the configuration, or apply with --prune to remove it`,
       );
     }
-    if (!hasChanges(plan)) return { outcome: 'no-changes', plan, log: [] };
+    // The read-only facts user, when the environment declares one: set up on every apply (each of
+    // its files is written only when it differs), whether or not the release changes; after the
+    // question, when there is one.
+    const factsUser = async () => {
+      next('facts user');
+      await unlessInterrupted(ensureFactsAccess(t, desired, progress));
+    };
+    if (!hasChanges(plan)) {
+      await factsUser();
+      return { outcome: 'no-changes', plan, log: [] };
+    }
     next('approve');
     if (input.approve && !(await unlessInterrupted(input.approve(plan, input.signal)))) throw new NotApprovedError();
+    await factsUser();
 
     next('runtime');
     await unlessInterrupted(ensureRuntime(t, desired, plan.runtime, input.runtime, progress, status));

@@ -37,10 +37,16 @@ interface SavedPlan {
 
 const desiredDigest = (d: Deployment) => keyedDigest(manifestOf(d.desired), 'clawops-desired');
 
-export async function makePlan(d: Deployment): Promise<Plan> {
-  const t = await d.connect();
+/**
+ * The plan against the host. `readOnly` (plan --read-only, pr-report --plan, drift): as the
+ * read-only facts user when the environment declares one, which only reads facts: no lock, no
+ * upload, nothing on standard input.
+ */
+export async function makePlan(d: Deployment, opts: { readOnly?: boolean } = {}): Promise<Plan> {
+  const readOnly = opts.readOnly === true && d.factsUser !== null;
+  const t = await d.connect({ readOnly });
   try {
-    const facts = await gatherFacts(t, d.desired);
+    const facts = await gatherFacts(t, d.desired, { readOnly });
     const plan = diff({ desired: d.desired, facts, summary: d.summary, secrets: d.secrets, target: t.target, revision: d.revision });
     if (d.edge) plan.edge = (await planEdge(d.edge)).change;
     if (d.securityGroup) plan.securityGroup = (await planSecurityGroup(d.securityGroup)).change;
@@ -52,10 +58,10 @@ export async function makePlan(d: Deployment): Promise<Plan> {
 
 export async function planCommand(
   d: Deployment,
-  opts: { json: boolean; out?: string; detailedExitcode: boolean; verbose: boolean },
+  opts: { json: boolean; out?: string; detailedExitcode: boolean; verbose: boolean; readOnly?: boolean },
   output: Output,
 ): Promise<number> {
-  const plan = await makePlan(d);
+  const plan = await makePlan(d, { readOnly: opts.readOnly ?? false });
   output.out(opts.json ? renderPlanJson(plan) : renderPlanText(plan, { verbose: opts.verbose }));
   if (opts.out) {
     const saved: SavedPlan = {
@@ -300,7 +306,8 @@ export async function rollbackCommand(
 }
 
 export async function driftCommand(d: Deployment, opts: { format: 'text' | 'markdown' | 'json' }, output: Output): Promise<number> {
-  const plan = await makePlan(d);
+  // Drift never writes: as the read-only facts user, where there is one.
+  const plan = await makePlan(d, { readOnly: true });
   const items = driftItems(plan);
   if (opts.format === 'json') output.out(`${JSON.stringify({ environment: plan.environment, target: plan.target, revision: plan.revision, drift: items }, null, 2)}\n`);
   else if (opts.format === 'markdown') output.out(renderDriftMarkdown(plan));

@@ -7,6 +7,8 @@ import type { DesiredState } from '../render/desired.js';
 import { summarize } from '../plan/summary.js';
 import type { SecretLookup } from '../plan/diff.js';
 import { LocalTransport } from '../transport/local.js';
+import { ReadOnlyTransport } from '../transport/read-only.js';
+import { FACTS_PROGRAM_NAME } from '../render/facts-access.js';
 import { TransportError, type Transport } from '../transport/transport.js';
 import { ssmProxyCommand, ssmSessionPrerequisites } from '../transport/ssm-session.js';
 import { InstanceConnectError, pushFreshKey } from '../aws/instance-connect.js';
@@ -55,7 +57,13 @@ export interface Deployment {
   warnings: string[];
   revision: string;
   holder: string;
-  connect(): Promise<Transport>;
+  /**
+   * Reaches the host as target.user; `{ readOnly: true }` as target.factsUser instead, when the
+   * environment declares one (a transport that runs only the facts program), else as target.user.
+   */
+  connect(opts?: { readOnly?: boolean }): Promise<Transport>;
+  /** The read-only facts user (target.factsUser), or null. */
+  factsUser: string | null;
   /** The edge function this environment's gateway is fronted by, or null. */
   edge: EdgeInput | null;
   /** The environment's EC2 security group, or null when it declares none. */
@@ -123,9 +131,12 @@ export async function prepare(
     warnings,
     revision,
     holder,
-    async connect() {
+    factsUser: target.kind === 'ssh' ? (target.factsUser ?? null) : null,
+    async connect(opts = {}) {
       if (target.kind === 'local') return new LocalTransport();
-      const where = `${target.user}@${target.host}:${target.port}`;
+      const readOnly = opts.readOnly === true && target.factsUser !== undefined;
+      const user = readOnly ? target.factsUser! : target.user;
+      const where = `${user}@${target.host}:${target.port}`;
       const { SshTransport } = await import('../transport/ssh.js');
       let proxyCommand = target.proxyCommand;
       if (target.via?.ssm) {
@@ -141,26 +152,30 @@ export async function prepare(
           // Pushed right before connecting: the key is valid on the instance for 60 seconds.
           privateKey = await pushFreshKey(new SdkInstanceConnect({ region: ic.region }), {
             instanceId: ic.instanceId,
-            osUser: target.user,
+            osUser: user,
             ...(ic.availabilityZone ? { availabilityZone: ic.availabilityZone } : {}),
           });
         } catch (err) {
           if (err instanceof InstanceConnectError) throw new TransportError(where, 'push key', err.message, err);
           throw err;
         }
+      } else if (readOnly && target.factsPrivateKeySecret) {
+        privateKey = secrets(target.factsPrivateKeySecret);
+        if (!privateKey) throw new UsageError(`the secret ${target.factsPrivateKeySecret} (read-only SSH key for ${envName}) has no value in this environment`);
       } else if (target.privateKeySecret) {
         privateKey = secrets(target.privateKeySecret);
         if (!privateKey) throw new UsageError(`the secret ${target.privateKeySecret} (SSH key for ${envName}) has no value in this environment`);
       }
       if (!privateKey) throw new UsageError(`${envName}: the SSH target has no key (privateKeySecret or instanceConnect)`);
-      return SshTransport.connect({
+      const ssh = await SshTransport.connect({
         host: target.host,
         port: target.port,
-        user: target.user,
+        user,
         privateKey,
         hostKey: target.hostKey,
         ...(proxyCommand === undefined ? {} : { proxyCommand }),
       });
+      return readOnly ? new ReadOnlyTransport(ssh, FACTS_PROGRAM_NAME) : ssh;
     },
   };
 }

@@ -131,7 +131,7 @@ export async function main(
         }
         if (command === 'smoke') return await (await import('./smoke-command.js')).smokeCommand(d, output, env);
         if (command === 'plan') {
-          return await planCommand(d, { json: values.json, out: values.out, detailedExitcode: flag('detailed-exitcode'), verbose: flag('verbose') }, output);
+          return await planCommand(d, { json: values.json, out: values.out, detailedExitcode: flag('detailed-exitcode'), verbose: flag('verbose'), readOnly: flag('read-only') }, output);
         }
         if (command === 'drift') {
           if (flag('report-issue')) return await (await import('./github-commands.js')).driftIssueCommand(d, await githubIO());

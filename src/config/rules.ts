@@ -192,6 +192,7 @@ function checkSecrets(s: ConfigSources): Problem[] {
   }
   for (const { source, value: e } of s.environments) {
     if (e.target.kind === 'ssh' && e.target.privateKeySecret) need(source, ['target', 'privateKeySecret'], e.target.privateKeySecret, `the ${e.name} SSH key`);
+    if (e.target.kind === 'ssh' && e.target.factsPrivateKeySecret) need(source, ['target', 'factsPrivateKeySecret'], e.target.factsPrivateKeySecret, `the ${e.name} read-only SSH key`);
     if (e.secrets.source === 'dotenv') e.secrets.generate?.forEach((n, i) => need(source, ['secrets', 'generate', i], n, 'a secret to generate'));
   }
   if (s.supabase) {
@@ -253,6 +254,15 @@ function checkEnvironments(s: ConfigSources, providers: readonly Provider[]): Pr
             : 'an SSH target needs a key: privateKeySecret (a stored key) or instanceConnect (a fresh key each run)',
         ),
       );
+    }
+    if (e.target.kind === 'ssh' && e.target.factsUser !== undefined) {
+      if (e.services === 'none') out.push(problemAt(source, ['target', 'factsUser'], 'a read-only facts user reads system units through sudo: it needs services: systemd'));
+      if (e.target.factsUser === e.target.user || e.target.factsUser === e.user) {
+        out.push(problemAt(source, ['target', 'factsUser'], `factsUser must be a user of its own, not ${e.target.factsUser}: its login runs only the facts program`));
+      }
+    }
+    if (e.target.kind === 'ssh' && e.target.factsPrivateKeySecret !== undefined && e.target.factsUser === undefined) {
+      out.push(problemAt(source, ['target', 'factsPrivateKeySecret'], 'factsPrivateKeySecret is the key of target.factsUser, which is not set'));
     }
     if (e.target.kind === 'ssh' && e.target.via && e.target.proxyCommand !== undefined) {
       out.push(problemAt(source, ['target', 'via'], 'via and proxyCommand both say how to reach the host: keep one'));

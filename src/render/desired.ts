@@ -1,4 +1,5 @@
 import type { ProxyKind } from '../schema/provider.js';
+import type { FactsAccess } from './facts-access.js';
 
 /** What one environment should look like: every managed file and service. Output of render(). */
 export interface DesiredState {
@@ -37,6 +38,10 @@ export interface HostLayout {
   user?: string;
   /** How long each service may take to pass its health gate after a (re)start. */
   gateSeconds?: number;
+  /** The read-only facts user (target.factsUser) and what apply installs for it. */
+  facts?: FactsAccess;
+  /** Folders whose files the read-only facts program may read: state, proxies, runtime. */
+  managedFolders?: string[];
   runtime?: {
     node: { version: string; dir: string; bin: string };
     /** Absent when the operator runs their own OpenClaw (RenderContext.openclaw). */
@@ -81,6 +86,8 @@ export interface DesiredService {
   proxy?: ProxyKind;
   /** Port it listens on (loopback for proxies). */
   port: number;
+  /** Where it must listen: loopback only, or every address of the host (the gateway's bind mode lan). */
+  bind: 'loopback' | 'lan';
   /** Where a health gate checks it, on the host. */
   health: string;
   /** Units this one starts after; proxies come before the gateway. */

@@ -1,4 +1,4 @@
-import { countPlan, hasChanges, ruleText, summaryLine, type FileAction, type Plan, type ServiceAction } from '../plan/model.js';
+import { countPlan, hasChanges, listenerText, ruleText, summaryLine, type FileAction, type Plan, type ServiceAction } from '../plan/model.js';
 
 const FILE_SYMBOL: Record<FileAction, string> = { create: '+', update: '~', delete: '-', 'no-op': ' ' };
 const SERVICE_SYMBOL: Record<ServiceAction, string> = { start: '+', restart: '~', reload: '↻', stop: '-', 'no-op': ' ' };
@@ -16,6 +16,7 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
     edge(plan, out);
     securityGroup(plan, out);
     uncompared(plan, out);
+    listeners(plan, out);
     accepted(plan, out);
     lock(plan, out);
     out.push('', summaryLine(plan));
@@ -73,6 +74,7 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
   edge(plan, out);
   securityGroup(plan, out, opts.verbose);
   uncompared(plan, out);
+  listeners(plan, out);
   accepted(plan, out);
   lock(plan, out);
   out.push('', summaryLine(plan));
@@ -141,6 +143,12 @@ function accepted(plan: Plan, out: string[]): void {
   if (!plan.acceptedFindings?.length) return;
   out.push('', acceptedHeading(plan));
   for (const a of plan.acceptedFindings) out.push(`  ! ${a.check}  — ${a.reason}`);
+}
+
+function listeners(plan: Plan, out: string[]): void {
+  if (!plan.listeners?.length) return;
+  out.push('', 'Listening where the configuration does not say:');
+  for (const l of plan.listeners) out.push(`  ! ${l.unit}  — ${listenerText(l)}`);
 }
 
 function uncompared(plan: Plan, out: string[]): void {

@@ -170,7 +170,7 @@ describe('secrets', () => {
 
   test('user services are for the local machine, with a runtime to run', () => {
     const out = problems(edit(files, 'config/environments/ec2.yaml', (t) => t.replace('services: systemd', 'services: user')));
-    assert.deepEqual(out, ["config/environments/ec2.yaml:12:11: services: user services are the operator's own, on this machine: only a local target has them"]);
+    assert.deepEqual(out, ["config/environments/ec2.yaml:14:11: services: user services are the operator's own, on this machine: only a local target has them"]);
   });
 
   test('the bridge fronts an environment whose gateway it can reach', () => {
@@ -259,7 +259,7 @@ describe('a gateway reachable from the network, and the audit warnings an enviro
   test('a non-loopback gateway with its Control UI on and no allowed origins', () => {
     const out = problems(edit(files, EC2, (t) => t.replace('  controlUi:\n    enabled: false\n', '')));
     assert.deepEqual(out, [
-      'config/environments/ec2.yaml:23:9: gateway.bind: a gateway bound to lan serves its Control UI to the network: set gateway.controlUi.allowedOrigins (the browser origins allowed to open it) or gateway.controlUi.enabled: false',
+      'config/environments/ec2.yaml:25:9: gateway.bind: a gateway bound to lan serves its Control UI to the network: set gateway.controlUi.allowedOrigins (the browser origins allowed to open it) or gateway.controlUi.enabled: false',
     ]);
   });
 
@@ -271,7 +271,7 @@ describe('a gateway reachable from the network, and the audit warnings an enviro
   test('a non-loopback gateway without an auth rate limit', () => {
     const out = problems(edit(files, EC2, (t) => t.replace(/  auth:\n(    .*\n|      .*\n)+/, '')));
     assert.deepEqual(out, [
-      'config/environments/ec2.yaml:23:9: gateway.bind: a gateway bound to lan needs gateway.auth.rateLimit: failed token guesses from the network are otherwise not throttled',
+      'config/environments/ec2.yaml:25:9: gateway.bind: a gateway bound to lan needs gateway.auth.rateLimit: failed token guesses from the network are otherwise not throttled',
     ]);
   });
 
@@ -313,10 +313,10 @@ describe('the security group', () => {
 
   test('SSH open to the world, over IPv4 or IPv6, or inside a range', () => {
     assert.deepEqual(problems(withRule('22', '0.0.0.0/0')), [
-      "config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: port 22 (SSH) cannot be open to 0.0.0.0/0: allow the operator's own address (a /32), or close it and use Session Manager",
+      "config/environments/ec2.yaml:66:13: securityGroup.ingress[2].cidr: port 22 (SSH) cannot be open to 0.0.0.0/0: allow the operator's own address (a /32), or close it and use Session Manager",
     ]);
     assert.deepEqual(problems(withRule('"20-30"', '::/0')), [
-      "config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: port 22 (SSH) cannot be open to ::/0: allow the operator's own address (a /32), or close it and use Session Manager",
+      "config/environments/ec2.yaml:66:13: securityGroup.ingress[2].cidr: port 22 (SSH) cannot be open to ::/0: allow the operator's own address (a /32), or close it and use Session Manager",
     ]);
   });
 
@@ -326,46 +326,46 @@ describe('the security group', () => {
 
   test('no rule may reach a proxy, whatever its source', () => {
     assert.deepEqual(problems(withRule('18790', '10.0.0.0/8')), [
-      "config/environments/ec2.yaml:63:13: securityGroup.ingress[2].port: port 18790 is the gemini proxy's, which serves this machine only (loopback); no rule may open it",
+      "config/environments/ec2.yaml:65:13: securityGroup.ingress[2].port: port 18790 is the gemini proxy's, which serves this machine only (loopback); no rule may open it",
     ]);
     assert.deepEqual(problems(withRule('"18791-18792"', '203.0.113.7/32')), [
-      "config/environments/ec2.yaml:63:13: securityGroup.ingress[2].port: port 18791 is the mistral proxy's, which serves this machine only (loopback); no rule may open it",
-      "config/environments/ec2.yaml:63:13: securityGroup.ingress[2].port: port 18792 is the kimi proxy's, which serves this machine only (loopback); no rule may open it",
+      "config/environments/ec2.yaml:65:13: securityGroup.ingress[2].port: port 18791 is the mistral proxy's, which serves this machine only (loopback); no rule may open it",
+      "config/environments/ec2.yaml:65:13: securityGroup.ingress[2].port: port 18792 is the kimi proxy's, which serves this machine only (loopback); no rule may open it",
     ]);
   });
 
   test("the gateway's port open to the world; from the edge function's addresses it is allowed", () => {
     assert.deepEqual(problems(withRule('18789', '0.0.0.0/0')), [
-      "config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: port 18789 is the gateway's (config/openclaw.json gateway.port) and cannot be open to 0.0.0.0/0: allow only the addresses that reach it (the edge function's)",
+      "config/environments/ec2.yaml:66:13: securityGroup.ingress[2].cidr: port 18789 is the gateway's (config/openclaw.json gateway.port) and cannot be open to 0.0.0.0/0: allow only the addresses that reach it (the edge function's)",
     ]);
     assert.equal(loadConfig(withRule('18789', '198.51.100.0/24', 'the edge function')).ok, true);
   });
 
   test('port 80 only for an ACME HTTP-01 challenge, and saying so', () => {
     assert.deepEqual(problems(withRule('80', '0.0.0.0/0', 'plain web')), [
-      'config/environments/ec2.yaml:65:20: securityGroup.ingress[2].description: port 80 is opened only for an ACME HTTP-01 challenge (the TLS certificate): say so in the description, such as "ACME HTTP-01 challenge"',
+      'config/environments/ec2.yaml:67:20: securityGroup.ingress[2].description: port 80 is opened only for an ACME HTTP-01 challenge (the TLS certificate): say so in the description, such as "ACME HTTP-01 challenge"',
     ]);
     assert.equal(loadConfig(withRule('80', '0.0.0.0/0', 'ACME HTTP-01 challenge for the certificate')).ok, true);
   });
 
   test('a block written other than by its network address, which EC2 would store differently', () => {
     assert.deepEqual(problems(withRule('8443', '198.51.100.77/24')), [
-      'config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: expected the block\'s network address, 198.51.100.0/24: EC2 stores 198.51.100.77/24 as that',
+      'config/environments/ec2.yaml:66:13: securityGroup.ingress[2].cidr: expected the block\'s network address, 198.51.100.0/24: EC2 stores 198.51.100.77/24 as that',
     ]);
     assert.equal(loadConfig(withRule('8443', '198.51.100.77/32')).ok, true);
   });
 
   test('a description EC2 would refuse, a duplicate rule, a backwards range', () => {
     assert.deepEqual(problems(withRule('8443', '0.0.0.0/0', 'café <admin>')), [
-      'config/environments/ec2.yaml:65:20: securityGroup.ingress[2].description: expected only letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* (what EC2 accepts in a rule description); found "café <admin>"',
+      'config/environments/ec2.yaml:67:20: securityGroup.ingress[2].description: expected only letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* (what EC2 accepts in a rule description); found "café <admin>"',
       // A file the schema refuses is left out, so the bridge's environment is missing too.
       'config/supabase.yaml:8:14: environment: unknown environment "ec2" (expected one of: local)',
     ]);
     assert.deepEqual(problems(withRule('443', '0.0.0.0/0')), [
-      'config/environments/ec2.yaml:64:13: securityGroup.ingress[2].cidr: the same rule as securityGroup.ingress[0]; EC2 refuses a duplicate rule',
+      'config/environments/ec2.yaml:66:13: securityGroup.ingress[2].cidr: the same rule as securityGroup.ingress[0]; EC2 refuses a duplicate rule',
     ]);
     assert.deepEqual(problems(withRule('"9000-8000"', '0.0.0.0/0')), [
-      'config/environments/ec2.yaml:63:13: securityGroup.ingress[2].port: expected a range from a lower to a higher port, at most 65535; found "9000-8000"',
+      'config/environments/ec2.yaml:65:13: securityGroup.ingress[2].port: expected a range from a lower to a higher port, at most 65535; found "9000-8000"',
     ]);
   });
 });
@@ -425,6 +425,32 @@ describe('the SSH target: which key logs in', () => {
     ]);
     assert.deepEqual(problems(edit(files, EC2, (t) => t.replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', ''))), [
       'config/environments/ec2.yaml:5:3: target: an SSH target needs a key: privateKeySecret (a stored key) or instanceConnect (a fresh key each run)',
+    ]);
+  });
+});
+
+describe('the SSH target: a read-only facts user', () => {
+  const EC2 = 'config/environments/ec2.yaml';
+  const without = (t: string) => t.replace('  factsUser: clawops-facts\n  factsPrivateKeySecret: EC2_FACTS_SSH_PRIVATE_KEY\n', '');
+  const withFacts = (lines: string) => edit(files, EC2, (t) => without(t).replace('  privateKeySecret: EC2_SSH_PRIVATE_KEY\n', `  privateKeySecret: EC2_SSH_PRIVATE_KEY\n${lines}`));
+
+  test('a user of its own is accepted, with a key of its own (as ec2 has) or with the target\'s key', () => {
+    assert.deepEqual(loadConfig(files).problems.map(formatProblem), []);
+    assert.deepEqual(loadConfig(withFacts('  factsUser: readonly-facts\n')).problems.map(formatProblem), []);
+  });
+
+  test('the deploying user as the facts user is refused: its login would run only the facts program', () => {
+    assert.deepEqual(problems(withFacts('  factsUser: ubuntu\n')), [
+      'config/environments/ec2.yaml:12:14: target.factsUser: factsUser must be a user of its own, not ubuntu: its login runs only the facts program',
+    ]);
+  });
+
+  test('a facts key without a facts user, or one not declared, is refused at its line', () => {
+    assert.deepEqual(problems(withFacts('  factsPrivateKeySecret: EC2_FACTS_SSH_PRIVATE_KEY\n')), [
+      'config/environments/ec2.yaml:12:26: target.factsPrivateKeySecret: factsPrivateKeySecret is the key of target.factsUser, which is not set',
+    ]);
+    assert.deepEqual(problems(withFacts('  factsUser: clawops-facts\n  factsPrivateKeySecret: NOT_DECLARED_KEY\n')), [
+      'config/environments/ec2.yaml:13:26: target.factsPrivateKeySecret: secret NOT_DECLARED_KEY (the ec2 read-only SSH key) is not declared in config/secrets.yaml',
     ]);
   });
 });

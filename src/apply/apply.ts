@@ -12,6 +12,7 @@ import { releaseId, releasePaths } from './layout.js';
 import { acquireLock } from './lock.js';
 import { ensureRuntime, type RuntimeSource } from './runtime.js';
 import { checkSpace } from './space.js';
+import { brokenDecisions, sensitiveDecisions, type SensitiveDecision } from '../plan/secret-comparison.js';
 import { ensureFactsAccess } from './facts-access.js';
 
 export type ApplyOutcome = 'applied' | 'no-changes' | 'rolled-back' | 'failed';
@@ -28,6 +29,8 @@ export interface ApplyInput {
   expectedFactsDigest?: string;
   /** From a saved plan: apply refuses when a secret value changed since (Plan.secretsDigest). */
   expectedSecretsDigest?: string;
+  /** From a saved plan: what it decided for each sensitive file; apply refuses when one no longer holds. */
+  expectedSensitive?: Record<string, SensitiveDecision>;
   lockWaitMs?: number;
   breakLock?: boolean;
   /** Remove what systemd reads for a managed unit that clawops did not write; without it apply refuses. */
@@ -136,6 +139,10 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     }
     if (input.expectedSecretsDigest && input.expectedSecretsDigest !== plan.secretsDigest) {
       throw new ApplyError(t.target, 'plan', 'a secret value changed since this plan was made, so its env file would differ from what the plan showed; make a new plan');
+    }
+    const broken = input.expectedSensitive ? brokenDecisions(input.expectedSensitive, sensitiveDecisions(plan)) : [];
+    if (broken.length) {
+      throw new ApplyError(t.target, 'plan', `a sensitive file no longer is what this plan decided: ${broken.join(', ')}; make a new plan`);
     }
     if (plan.uncompared.length) {
       throw new ApplyError(t.target, 'secrets', `no value for the secrets of ${plan.uncompared.join(', ')}`);

@@ -8,6 +8,7 @@ import { gatherFacts } from '../apply/host.js';
 import { diff } from '../plan/diff.js';
 import { manifestOf } from '../render/manifest.js';
 import { keyedDigest } from '../plan/digest.js';
+import { secretComparison, sensitiveDecisions, type SecretComparison, type SensitiveDecision } from '../plan/secret-comparison.js';
 import { hasChanges, type Plan } from '../plan/model.js';
 import { renderDriftMarkdown, renderDriftText, driftItems } from '../report/drift.js';
 import { renderPlanJson } from '../report/json.js';
@@ -32,10 +33,15 @@ interface SavedPlan {
   factsDigest: string;
   /** Keyed digest of the sensitive files as the plan would write them: a rotated secret is a change. */
   secretsDigest?: string;
+  /** For each sensitive file, what the plan decided by its secret source's rule (secret-comparison.ts). */
+  sensitive?: Record<string, SensitiveDecision>;
+  /** How the environment's secret source is compared, when the plan was made. */
+  comparison?: SecretComparison;
   summary: string;
 }
 
 const desiredDigest = (d: Deployment) => keyedDigest(manifestOf(d.desired), 'clawops-desired');
+const comparisonOf = (d: Deployment) => secretComparison(d.config.environments.find((e) => e.name === d.envName)!.secrets.source);
 
 /**
  * The plan against the host. `readOnly` (plan --read-only, pr-report --plan, drift): as the
@@ -71,6 +77,8 @@ export async function planCommand(
       desiredDigest: desiredDigest(d),
       factsDigest: plan.factsDigest,
       ...(plan.secretsDigest ? { secretsDigest: plan.secretsDigest } : {}),
+      sensitive: sensitiveDecisions(plan),
+      comparison: comparisonOf(d),
       summary: renderPlanText(plan),
     };
     await writeFile(opts.out, `${JSON.stringify(saved, null, 2)}\n`, { mode: 0o600 });
@@ -164,6 +172,10 @@ export async function applyCommand(
     output.err('error: the configuration changed since this plan was made; make a new plan');
     return DEPLOY_EXIT.error;
   }
+  if (opts.saved?.comparison && opts.saved.comparison !== comparisonOf(d)) {
+    output.err(`error: the environment's secrets are compared another way than when this plan was made (${opts.saved.comparison}, now ${comparisonOf(d)}); make a new plan`);
+    return DEPLOY_EXIT.error;
+  }
   const shown = { plan: false };
   return transaction(d, output, opts.json, 'Apply', async (t, p, signal) => {
     const progress = p.step;
@@ -182,7 +194,13 @@ export async function applyCommand(
       revision: d.revision,
       holder: d.holder,
       runtime: registryRuntimeSource(processEnv),
-      ...(opts.saved ? { expectedFactsDigest: opts.saved.factsDigest, ...(opts.saved.secretsDigest ? { expectedSecretsDigest: opts.saved.secretsDigest } : {}) } : {}),
+      ...(opts.saved
+        ? {
+            expectedFactsDigest: opts.saved.factsDigest,
+            ...(opts.saved.secretsDigest ? { expectedSecretsDigest: opts.saved.secretsDigest } : {}),
+            ...(opts.saved.sensitive ? { expectedSensitive: opts.saved.sensitive } : {}),
+          }
+        : {}),
       breakLock: opts.breakLock,
       prune: opts.prune ?? false,
       lockWaitMs: opts.lockWaitSeconds * 1000,

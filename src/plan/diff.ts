@@ -117,7 +117,7 @@ export function diff({ desired, facts, summary, secrets, target, revision }: Dif
     if (fact.mode !== modeOf(f.mode)) reasons.push(`mode ${fact.mode} → ${modeOf(f.mode)}`);
     if (f.owner && fact.owner !== f.owner) reasons.push(`owner ${fact.owner} → ${f.owner}`);
     if (!reasons.length) {
-      files.push({ ...base, action: 'no-op', reason: content === undefined ? 'not compared: secret values unavailable' : 'unchanged' });
+      files.push({ ...base, action: 'no-op', reason: content === undefined ? 'compared at apply: its secret values are not available to this plan' : 'unchanged' });
       continue;
     }
     // The host as the last release wrote it (content, mode and owner): the repository moved, not

@@ -153,6 +153,6 @@ function listeners(plan: Plan, out: string[]): void {
 
 function uncompared(plan: Plan, out: string[]): void {
   if (!plan.uncompared.length) return;
-  out.push('', 'Not compared (their secret values are not available here):');
-  for (const p of plan.uncompared) out.push(`  ? ${p} (sensitive)`);
+  out.push('', 'Compared at apply (their secret values are not available to this plan):');
+  for (const p of plan.uncompared) out.push(`  ? ${p} (sensitive) — compared at apply`);
 }

@@ -65,6 +65,11 @@ function readOnlySecrets(env: string): string[] {
   if (t.factsPrivateKeySecret) return [t.factsPrivateKeySecret];
   return t.privateKeySecret ? [t.privateKeySecret] : [];
 }
+/** The secrets drift needs: the read-only login's key, the env files' values (to compare them), the edge function's. */
+function driftSecrets(env: string): string[] {
+  const files = render(config, env, FIXED_CONTEXT).files.flatMap((f) => Object.values(f.secrets ?? {}));
+  return [...new Set([...readOnlySecrets(env), ...files, ...edgeSecrets(env)])].sort();
+}
 /** The secrets deploying the edge function needs (config/supabase.yaml secrets), when it fronts `env`. */
 function edgeSecrets(env: string): string[] {
   const sb = config.supabase;
@@ -270,7 +275,8 @@ describe('what linting cannot check', () => {
         'apply.yml: Apply to ec2': withEdge,
         // A pull request's own code, before review: the read-only user's key alone.
         'plan.yml: Plan against ec2 and comment': readOnlySecrets('ec2'),
-        'drift.yml: Drift on ${{ matrix.environment }}': withEdge,
+        // Drift never writes: as the read-only facts user, with the values to compare the env files.
+        'drift.yml: Drift on ${{ matrix.environment }}': driftSecrets('ec2'),
         // The chain's health is probed from the host, not through the bridge.
         'drift.yml: Chain health on ${{ matrix.environment }}': host,
       },

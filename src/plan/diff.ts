@@ -193,7 +193,9 @@ export function diff({ desired, facts, summary, secrets, target, revision }: Dif
     daemonReload,
     semantic: semanticDiff(facts.release?.summary ?? null, summary),
     uncompared,
-    ...(secrets ? { secretsDigest: keyedDigest(Object.fromEntries(desired.files.filter((f) => f.secrets).map((f) => [f.path, sha256(finalContent(f, secrets) ?? '')])), key) } : {}),
+    // Only with every value at hand: a plan without some (a pull request's) leaves those files to
+    // apply, each one's decision saved on its own (secret-comparison.ts).
+    ...(secrets && !uncompared.length ? { secretsDigest: keyedDigest(Object.fromEntries(desired.files.filter((f) => f.secrets).map((f) => [f.path, sha256(finalContent(f, secrets) ?? '')])), key) } : {}),
     ...(overrides.length ? { overrides } : {}),
     ...(listeners.length ? { listeners } : {}),
     ...stateCopy(runtime, facts, desired),

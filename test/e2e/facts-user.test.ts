@@ -95,10 +95,20 @@ describe('the read-only facts user', { timeout: 30 * 60_000 }, () => {
     await expectExit(r, 0, e);
     assert.match(r.stdout, new RegExp(`clawops plan for ${ENV} \\(${FACTS_USER}@`));
     assert.match(r.stdout, /No changes/);
-    assert.match(r.stdout, /proxy\.env \(sensitive\)/, 'the env files are listed, not compared here');
+    assert.match(r.stdout, /proxy\.env \(sensitive\) — compared at apply/, 'the env files are listed, compared at apply');
     // The host's auth log names the user that logged in.
     const log = await e.sh(`sudo journalctl -u ssh.service --no-pager -o cat | grep 'Accepted publickey for ${FACTS_USER}' | wc -l`);
     assert.ok(Number(log.trim()) >= 1);
+  });
+
+  it('a read-only plan saved with --out is applied exactly: it records each env file as compared at apply, and apply finds the host as the plan saw it', async () => {
+    const file = join(work, 'plan.json');
+    await expectExit(await cliReadOnly(['plan', '--env', ENV, '--read-only', '--out', file]), 0, e);
+    const saved = JSON.parse(await readFile(file, 'utf8')) as { sensitive: Record<string, string> };
+    assert.equal(saved.sensitive[`${STATE}/gateway.env`], 'compared at apply');
+    const applied = await e.cli(['apply', file, '--no-smoke']);
+    await expectExit(applied, 0, e);
+    assert.match(applied.stdout, /No changes/);
   });
 
   it('its login runs nothing but the facts program: no touch, no sh -c, no shell metacharacters', async () => {

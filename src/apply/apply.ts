@@ -14,7 +14,8 @@ import { architectureRefusal, caddyValidateCommand, ensureRuntime, type RuntimeS
 import { CADDY } from '../render/caddy.js';
 import { checkSpace } from './space.js';
 import { hostSecretRecord, hostSecretsPaths, hostSecretsSpec, readSecretsShell, type HostSecrets } from './host-secrets.js';
-import type { HostSecretVersions } from '../plan/secret-compare.js';
+import { brokenDecisions, sensitiveDecisions, type HostSecretVersions, type SensitiveDecision } from '../plan/secret-compare.js';
+import { ensureFactsAccess } from './facts-access.js';
 
 export type ApplyOutcome = 'applied' | 'no-changes' | 'rolled-back' | 'failed';
 
@@ -35,6 +36,8 @@ export interface ApplyInput {
   expectedFactsDigest?: string;
   /** From a saved plan: apply refuses when a secret value changed since (Plan.secretsDigest). */
   expectedSecretsDigest?: string;
+  /** From a saved plan: what it decided for each sensitive file; apply refuses when one no longer holds. */
+  expectedSensitive?: Record<string, SensitiveDecision>;
   lockWaitMs?: number;
   breakLock?: boolean;
   /** Remove what systemd reads for a managed unit that clawops did not write; without it apply refuses. */
@@ -154,6 +157,10 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     if (input.expectedSecretsDigest && input.expectedSecretsDigest !== plan.secretsDigest) {
       throw new ApplyError(t.target, 'plan', 'a secret value changed since this plan was made, so its env file would differ from what the plan showed; make a new plan');
     }
+    const broken = input.expectedSensitive ? brokenDecisions(input.expectedSensitive, sensitiveDecisions(plan)) : [];
+    if (broken.length) {
+      throw new ApplyError(t.target, 'plan', `a sensitive file no longer is what this plan decided: ${broken.join(', ')}; make a new plan`);
+    }
     if (plan.uncompared.length) {
       if (input.hostSecrets) throw new ApplyError(t.target, 'secrets', `the versions of the parameters under ${input.hostSecrets.prefix} could not be read here, so ${plan.uncompared.join(', ')} cannot be compared; nothing was changed`);
       throw new ApplyError(t.target, 'secrets', `no value for the secrets of ${plan.uncompared.join(', ')}`);
@@ -168,9 +175,20 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     }
     const wrongArch = architectureRefusal(plan.runtime, facts.machine);
     if (wrongArch) throw new ApplyError(t.target, 'runtime', wrongArch);
-    if (!hasChanges(plan)) return { outcome: 'no-changes', plan, log: [], previous: live };
+    // The read-only facts user, when the environment declares one: set up on every apply (each of
+    // its files is written only when it differs), whether or not the release changes; after the
+    // question, when there is one.
+    const factsUser = async () => {
+      next('facts user');
+      await unlessInterrupted(ensureFactsAccess(t, desired, progress));
+    };
+    if (!hasChanges(plan)) {
+      await factsUser();
+      return { outcome: 'no-changes', plan, log: [], previous: live };
+    }
     next('approve');
     if (input.approve && !(await unlessInterrupted(input.approve(plan, input.signal)))) throw new NotApprovedError();
+    await factsUser();
 
     next('runtime');
     await unlessInterrupted(ensureRuntime(t, desired, plan.runtime, input.runtime, progress, status));

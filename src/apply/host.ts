@@ -1,5 +1,5 @@
 import type { DesiredState } from '../render/desired.js';
-import { factsProbe, parseFacts, type HostFacts } from '../plan/facts.js';
+import { factsProbe, parseFacts, readOnlyFactsCommand, type HostFacts } from '../plan/facts.js';
 import type { Command, Transport } from '../transport/transport.js';
 import { ApplyError } from './errors.js';
 
@@ -10,8 +10,12 @@ export async function must(t: Transport, step: string, command: Command, stdin?:
   return r.stdout;
 }
 
-/** All facts in one round trip. */
-export async function gatherFacts(t: Transport, desired: DesiredState): Promise<HostFacts> {
+/**
+ * All facts in one round trip: the facts program on standard input, or, `readOnly`, the program
+ * the read-only user's login runs, by name, with nothing on standard input.
+ */
+export async function gatherFacts(t: Transport, desired: DesiredState, opts: { readOnly?: boolean } = {}): Promise<HostFacts> {
+  if (opts.readOnly) return parseFacts(await must(t, 'facts', readOnlyFactsCommand(desired)));
   const probe = factsProbe(desired);
   return parseFacts(await must(t, 'facts', probe.command, probe.script));
 }

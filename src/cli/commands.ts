@@ -84,7 +84,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'plan',
-    usage: ['plan --env NAME [--json] [--out FILE] [--detailed-exitcode] [--verbose]'],
+    usage: ['plan --env NAME [--read-only] [--json] [--out FILE] [--detailed-exitcode] [--verbose]'],
     summary: "What apply would change on the environment's host, and why",
     options: {
       ...LOCAL,
@@ -94,6 +94,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       out: { value: 'FILE', help: 'Save the plan, for `clawops apply FILE`' },
       'detailed-exitcode': { help: 'Exit 2 when there are changes' },
       verbose: { help: 'Also the files and services that do not change' },
+      'read-only': { help: "Log in as the environment's read-only facts user (target.factsUser), which can only read facts" },
     },
     args: [],
     exits: [0, 1, 2, 64],

@@ -9,12 +9,13 @@ import { diff } from '../plan/diff.js';
 import { manifestOf } from '../render/manifest.js';
 import { keyedDigest, sha256 } from '../plan/digest.js';
 import { publicGatewayUrl } from '../config/gateway-url.js';
+import { secretComparison, sensitiveDecisions, type SecretComparison, type SensitiveDecision } from '../plan/secret-compare.js';
 import { hasChanges, ruleText, type Plan, type SecurityGroupChange } from '../plan/model.js';
 import { renderDriftMarkdown, renderDriftText, driftItems } from '../report/drift.js';
 import { renderPlanJson } from '../report/json.js';
 import { renderPlanText } from '../report/terminal.js';
 import type { Transport } from '../transport/transport.js';
-import type { Deployment } from './deploy.js';
+import type { ConnectOptions, Deployment } from './deploy.js';
 import { progressWriter, type Output, type Progress } from './output.js';
 import { registryRuntimeSource } from './runtime-source.js';
 import { UsageError } from './workspace.js';
@@ -38,6 +39,10 @@ interface SavedPlan {
    * (declared against described), so the apply refuses once the group or its rules moved.
    */
   securityGroup?: { id: string; digest: string; changes: string[] };
+  /** For each sensitive file, what the plan decided by its secret source's rule (secret-comparison.ts). */
+  sensitive?: Record<string, SensitiveDecision>;
+  /** How the environment's secret source is compared, when the plan was made. */
+  comparison?: SecretComparison;
   summary: string;
 }
 
@@ -53,12 +58,19 @@ function groupRecord(change: SecurityGroupChange): NonNullable<SavedPlan['securi
 }
 
 const desiredDigest = (d: Deployment) => keyedDigest(manifestOf(d.desired), 'clawops-desired');
+const comparisonOf = (d: Deployment) => secretComparison(d.config.environments.find((e) => e.name === d.envName)!.secrets.source);
 
-export async function makePlan(d: Deployment): Promise<Plan> {
-  const t = await d.connect();
+/**
+ * One host's plan: its facts against the desired state. `readOnly` (plan --read-only, pr-report
+ * --plan, drift): as the read-only facts user when the environment declares one, which only reads
+ * facts: no lock, no upload, nothing on standard input.
+ */
+export async function planOfHost(d: Deployment, connect: (opts: ConnectOptions) => Promise<Transport>, opts: { readOnly?: boolean } = {}): Promise<Plan> {
+  const readOnly = opts.readOnly === true && d.factsUser !== null;
+  const t = await connect({ readOnly });
   try {
-    const facts = await gatherFacts(t, d.desired);
-    const plan = diff({
+    const facts = await gatherFacts(t, d.desired, { readOnly });
+    return diff({
       desired: d.desired,
       facts,
       summary: d.summary,
@@ -67,12 +79,17 @@ export async function makePlan(d: Deployment): Promise<Plan> {
       target: t.target,
       revision: d.revision,
     });
-    if (d.edge) plan.edge = (await planEdge(d.edge)).change;
-    if (d.securityGroup) plan.securityGroup = (await planSecurityGroup(d.securityGroup)).change;
-    return plan;
   } finally {
     await t.close();
   }
+}
+
+/** The plan of the environment's one host, with its edge function and security group. */
+export async function makePlan(d: Deployment, opts: { readOnly?: boolean } = {}): Promise<Plan> {
+  const plan = await planOfHost(d, (o) => d.connect(o), opts);
+  if (d.edge) plan.edge = (await planEdge(d.edge)).change;
+  if (d.securityGroup) plan.securityGroup = (await planSecurityGroup(d.securityGroup)).change;
+  return plan;
 }
 
 /**
@@ -89,10 +106,10 @@ export async function withCertificate(d: Deployment, plan: Plan): Promise<Plan> 
 
 export async function planCommand(
   d: Deployment,
-  opts: { json: boolean; out?: string; detailedExitcode: boolean; verbose: boolean },
+  opts: { json: boolean; out?: string; detailedExitcode: boolean; verbose: boolean; readOnly?: boolean },
   output: Output,
 ): Promise<number> {
-  const plan = await makePlan(d);
+  const plan = await makePlan(d, { readOnly: opts.readOnly ?? false });
   output.out(opts.json ? renderPlanJson(plan) : renderPlanText(plan, { verbose: opts.verbose }));
   if (opts.out) {
     const saved: SavedPlan = {
@@ -103,6 +120,8 @@ export async function planCommand(
       factsDigest: plan.factsDigest,
       ...(plan.secretsDigest ? { secretsDigest: plan.secretsDigest } : {}),
       ...(plan.securityGroup ? { securityGroup: groupRecord(plan.securityGroup) } : {}),
+      sensitive: sensitiveDecisions(plan),
+      comparison: comparisonOf(d),
       summary: renderPlanText(plan),
     };
     await writeFile(opts.out, `${JSON.stringify(saved, null, 2)}\n`, { mode: 0o600 });
@@ -196,6 +215,10 @@ export async function applyCommand(
     output.err('error: the configuration changed since this plan was made; make a new plan');
     return DEPLOY_EXIT.error;
   }
+  if (opts.saved?.comparison && opts.saved.comparison !== comparisonOf(d)) {
+    output.err(`error: the environment's secrets are compared another way than when this plan was made (${opts.saved.comparison}, now ${comparisonOf(d)}); make a new plan`);
+    return DEPLOY_EXIT.error;
+  }
   const shown = { plan: false };
   return transaction(d, output, opts.json, 'Apply', async (t, p, signal) => {
     const progress = p.step;
@@ -220,7 +243,13 @@ export async function applyCommand(
       holder: d.holder,
       runtime: registryRuntimeSource(processEnv),
       ...(d.hostSecrets ? { hostSecrets: d.hostSecrets } : {}),
-      ...(opts.saved ? { expectedFactsDigest: opts.saved.factsDigest, ...(opts.saved.secretsDigest ? { expectedSecretsDigest: opts.saved.secretsDigest } : {}) } : {}),
+      ...(opts.saved
+        ? {
+            expectedFactsDigest: opts.saved.factsDigest,
+            ...(opts.saved.secretsDigest ? { expectedSecretsDigest: opts.saved.secretsDigest } : {}),
+            ...(opts.saved.sensitive ? { expectedSensitive: opts.saved.sensitive } : {}),
+          }
+        : {}),
       breakLock: opts.breakLock,
       prune: opts.prune ?? false,
       lockWaitMs: opts.lockWaitSeconds * 1000,
@@ -347,7 +376,8 @@ export async function rollbackCommand(
 }
 
 export async function driftCommand(d: Deployment, opts: { format: 'text' | 'markdown' | 'json' }, output: Output): Promise<number> {
-  const plan = await withCertificate(d, await makePlan(d));
+  // Drift never writes: as the read-only facts user, where there is one.
+  const plan = await withCertificate(d, await makePlan(d, { readOnly: true }));
   const items = driftItems(plan);
   if (opts.format === 'json') output.out(`${JSON.stringify({ environment: plan.environment, target: plan.target, revision: plan.revision, drift: items }, null, 2)}\n`);
   else if (opts.format === 'markdown') output.out(renderDriftMarkdown(plan));

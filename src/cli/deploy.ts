@@ -7,6 +7,8 @@ import type { DesiredState } from '../render/desired.js';
 import { summarize } from '../plan/summary.js';
 import type { SecretLookup } from '../plan/diff.js';
 import { LocalTransport } from '../transport/local.js';
+import { ReadOnlyTransport } from '../transport/read-only.js';
+import { FACTS_PROGRAM_NAME } from '../render/facts-access.js';
 import { TransportError, type Transport } from '../transport/transport.js';
 import { ssmProxyCommand, ssmSessionPrerequisites } from '../transport/ssm-session.js';
 import { InstanceConnectError, pushFreshKey } from '../aws/instance-connect.js';
@@ -64,7 +66,12 @@ export interface HostLink {
   where: string;
   /** The instance's Name tag, for a fleet found by tag. */
   label?: string;
-  connect(): Promise<Transport>;
+  connect(opts?: ConnectOptions): Promise<Transport>;
+}
+
+/** readOnly: as the target's read-only facts user (target.factsUser), where it names one. */
+export interface ConnectOptions {
+  readOnly?: boolean;
 }
 
 /**
@@ -91,12 +98,18 @@ export interface Deployment {
   warnings: string[];
   revision: string;
   holder: string;
-  /** The one host; for a fleet (without --host) a usage error naming its hosts. */
-  connect(): Promise<Transport>;
+  /**
+   * The one host (for a fleet without --host, a usage error naming its hosts), as target.user;
+   * `{ readOnly: true }` as target.factsUser instead, when the environment declares one (a
+   * transport that runs only the facts program).
+   */
+  connect(opts?: ConnectOptions): Promise<Transport>;
   /** Every host the run covers: one, or the fleet's (only the one --host names). */
   hosts: HostLink[];
   /** How apply rolls out, for a fleet; null for one host. */
   rollout: { batch: number | string; maxFailPercentage: number } | null;
+  /** The read-only facts user (target.factsUser), or null. */
+  factsUser: string | null;
   /** The edge function this environment's gateway is fronted by, or null. */
   edge: EdgeInput | null;
   /** The environment's EC2 security group, or null when it declares none. */
@@ -181,11 +194,12 @@ export async function prepare(
     holder,
     hosts,
     rollout: fleet ? { batch: env.rollout?.batch ?? 1, maxFailPercentage: env.rollout?.maxFailPercentage ?? 0 } : null,
-    connect() {
+    factsUser: target.kind === 'ssh' ? (target.factsUser ?? null) : null,
+    connect(opts) {
       if (fleet) {
         throw new UsageError(`${envName} is a fleet of ${hosts.length} hosts (${hosts.map((h) => h.name).join(', ')}): pass --host NAME to run this on one of them`);
       }
-      return hosts[0]!.connect();
+      return hosts[0]!.connect(opts);
     },
   };
 }
@@ -197,10 +211,13 @@ export function targetMembers(envName: string, target: SshTarget, processEnv: No
   return members(envName, target, () => new LazyDirectory(target.instances!.region, endpoint));
 }
 
-/** How to reach one host of an SSH target, with the target's user, key and way in. */
-function sshConnect(envName: string, target: SshTarget, m: Member, secrets: SecretLookup, processEnv: NodeJS.ProcessEnv): () => Promise<Transport> {
-  return async () => {
-    const where = `${target.user}@${m.host}:${m.port}`;
+/** How to reach one host of an SSH target, with the target's user (or its read-only facts user),
+ * key and way in. */
+function sshConnect(envName: string, target: SshTarget, m: Member, secrets: SecretLookup, processEnv: NodeJS.ProcessEnv): (opts?: ConnectOptions) => Promise<Transport> {
+  return async (opts = {}) => {
+    const readOnly = opts.readOnly === true && target.factsUser !== undefined;
+    const user = readOnly ? target.factsUser! : target.user;
+    const where = `${user}@${m.host}:${m.port}`;
     const { SshTransport } = await import('../transport/ssh.js');
     let proxyCommand = target.proxyCommand;
     if (target.via?.ssm) {
@@ -214,29 +231,33 @@ function sshConnect(envName: string, target: SshTarget, m: Member, secrets: Secr
       const { SdkInstanceConnect } = await import('../aws/instance-connect-sdk.js');
       const availabilityZone = ic.availabilityZone ?? m.availabilityZone;
       try {
-        // Pushed right before connecting: the key is valid on the instance for 60 seconds.
+        // Pushed right before connecting, for the user this run logs in as: valid 60 seconds.
         privateKey = await pushFreshKey(new SdkInstanceConnect({ region: ic.region }), {
           instanceId: ic.instanceId ?? m.instanceId!,
-          osUser: target.user,
+          osUser: user,
           ...(availabilityZone ? { availabilityZone } : {}),
         });
       } catch (err) {
         if (err instanceof InstanceConnectError) throw new TransportError(where, 'push key', err.message, err);
         throw err;
       }
+    } else if (readOnly && target.factsPrivateKeySecret) {
+      privateKey = secrets(target.factsPrivateKeySecret);
+      if (!privateKey) throw new UsageError(`the secret ${target.factsPrivateKeySecret} (read-only SSH key for ${envName}) has no value in this environment`);
     } else if (target.privateKeySecret) {
       privateKey = secrets(target.privateKeySecret);
       if (!privateKey) throw new UsageError(`the secret ${target.privateKeySecret} (SSH key for ${envName}) has no value in this environment`);
     }
     if (!privateKey) throw new UsageError(`${envName}: the SSH target has no key (privateKeySecret or instanceConnect)`);
-    return SshTransport.connect({
+    const ssh = await SshTransport.connect({
       host: m.host,
       port: m.port,
-      user: target.user,
+      user,
       privateKey,
       hostKey: m.hostKey,
       ...(proxyCommand === undefined ? {} : { proxyCommand }),
     });
+    return readOnly ? new ReadOnlyTransport(ssh, FACTS_PROGRAM_NAME) : ssh;
   };
 }
 

@@ -15,28 +15,20 @@ import { renderPlanJson } from '../report/json.js';
 import { renderRolloutText } from '../report/rollout.js';
 import { renderPlanText } from '../report/terminal.js';
 import type { Deployment, HostLink } from './deploy.js';
-import { DEPLOY_EXIT } from './deploy-commands.js';
+import { DEPLOY_EXIT, planOfHost } from './deploy-commands.js';
 import type { Output } from './output.js';
 import { registryRuntimeSource } from './runtime-source.js';
 
-/** One host's plan: its facts against the desired state (the group and the edge function are the environment's, planned once). */
-async function hostPlan(d: Deployment, h: HostLink): Promise<Plan> {
-  const t = await h.connect();
-  try {
-    const facts = await gatherFacts(t, d.desired);
-    return diff({ desired: d.desired, facts, summary: d.summary, secrets: d.secrets, target: t.target, revision: d.revision });
-  } finally {
-    await t.close();
-  }
-}
-
 type Gathered = { host: HostLink; plan: Plan } | { host: HostLink; error: string };
 
-/** Every host's plan, gathered at once; a host that cannot be planned says why. */
-export async function fleetPlans(d: Deployment): Promise<Gathered[]> {
+/**
+ * Every host's plan, gathered at once; a host that cannot be planned says why. The group and the
+ * edge function are the environment's, planned once. `readOnly` as in planOfHost.
+ */
+export async function fleetPlans(d: Deployment, opts: { readOnly?: boolean } = {}): Promise<Gathered[]> {
   return Promise.all(
     d.hosts.map((host) =>
-      hostPlan(d, host).then(
+      planOfHost(d, (o) => host.connect(o), opts).then(
         (plan) => ({ host, plan }),
         (e: unknown) => ({ host, error: e instanceof Error ? e.message : String(e) }),
       ),
@@ -46,12 +38,12 @@ export async function fleetPlans(d: Deployment): Promise<Gathered[]> {
 
 const heading = (h: HostLink) => `── ${h.name}${h.label ? ` (${h.label})` : ''}: ${h.where} ──`;
 
-export async function fleetPlanCommand(d: Deployment, opts: { json: boolean; out?: string; detailedExitcode: boolean; verbose: boolean }, output: Output): Promise<number> {
+export async function fleetPlanCommand(d: Deployment, opts: { json: boolean; out?: string; detailedExitcode: boolean; verbose: boolean; readOnly?: boolean }, output: Output): Promise<number> {
   if (opts.out) {
     output.err(`error: a saved plan is for one host; ${d.envName} is a fleet of ${d.hosts.length}: save one host's plan with --host NAME`);
     return DEPLOY_EXIT.error;
   }
-  const plans = await fleetPlans(d);
+  const plans = await fleetPlans(d, { readOnly: opts.readOnly ?? false });
   const group = d.securityGroup ? (await planSecurityGroup(d.securityGroup)).change : undefined;
   const edge = d.edge ? (await planEdge(d.edge)).change : undefined;
   if (opts.json) {
@@ -89,7 +81,8 @@ function emptyPlan(d: Deployment): Plan {
 }
 
 export async function fleetDriftCommand(d: Deployment, opts: { format: 'text' | 'markdown' | 'json' }, output: Output): Promise<number> {
-  const plans = await fleetPlans(d);
+  // Drift never writes: as the read-only facts user, where there is one.
+  const plans = await fleetPlans(d, { readOnly: true });
   let drifted = false;
   if (opts.format === 'json') {
     const hosts = plans.map((g) => ({ name: g.host.name, target: g.host.where, ...('plan' in g ? { drift: driftItems(g.plan) } : { error: g.error }) }));
@@ -166,6 +159,7 @@ export async function fleetApplyCommand(
             revision: d.revision,
             holder: d.holder,
             runtime: registryRuntimeSource(processEnv),
+            ...(d.hostSecrets ? { hostSecrets: d.hostSecrets } : {}),
             breakLock: opts.breakLock,
             prune: opts.prune ?? false,
             lockWaitMs: opts.lockWaitSeconds * 1000,

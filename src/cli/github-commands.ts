@@ -228,7 +228,8 @@ async function planState(config: Config, opts: PrReportOptions, event: PullReque
   }
   try {
     const d = await prepare(config, opts.env, io.env, io.install, opts.root);
-    return { state: 'planned', plan: await makePlan(d) };
+    // A pull request's own code plans: as the read-only facts user, where there is one.
+    return { state: 'planned', plan: await makePlan(d, { readOnly: true }) };
   } catch (e) {
     const message = e instanceof UsageError || e instanceof HostError ? e.message : undefined;
     if (message === undefined) throw e;
@@ -369,7 +370,7 @@ function planOf(json: Plan): Plan {
 export async function driftIssueCommand(d: Deployment, io: GitHubIO): Promise<number> {
   const { env: processEnv, output } = io;
   const github = await io.github();
-  const plan = await withCertificate(d, await makePlan(d));
+  const plan = await withCertificate(d, await makePlan(d, { readOnly: true }));
   const items = driftItems(plan);
   output.out(renderDriftText(plan));
   await writeJobSummary(processEnv, renderDriftMarkdown(plan));

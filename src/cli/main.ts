@@ -134,7 +134,9 @@ export async function main(
         if (command === 'smoke') return await (await import('./smoke-command.js')).smokeCommand(d, output, env);
         if (d.rollout && (command === 'plan' || command === 'drift' || command === 'apply')) {
           const fleet = await import('./fleet-commands.js');
-          if (command === 'plan') return await fleet.fleetPlanCommand(d, { json: values.json, ...(values.out ? { out: values.out } : {}), detailedExitcode: flag('detailed-exitcode'), verbose: flag('verbose') }, output);
+          if (command === 'plan') {
+            return await fleet.fleetPlanCommand(d, { json: values.json, ...(values.out ? { out: values.out } : {}), detailedExitcode: flag('detailed-exitcode'), verbose: flag('verbose'), readOnly: flag('read-only') }, output);
+          }
           if (command === 'drift') {
             const format = values.json ? 'json' : (str('format') ?? 'text');
             if (format !== 'text' && format !== 'markdown' && format !== 'json') throw new UsageError('--format is text, markdown or json');
@@ -147,7 +149,7 @@ export async function main(
           return await fleet.fleetApplyCommand(d, { breakLock: flag('break-lock'), prune: flag('prune'), lockWaitSeconds: lockWait, json: values.json, ask }, output, env);
         }
         if (command === 'plan') {
-          return await planCommand(d, { json: values.json, out: values.out, detailedExitcode: flag('detailed-exitcode'), verbose: flag('verbose') }, output);
+          return await planCommand(d, { json: values.json, out: values.out, detailedExitcode: flag('detailed-exitcode'), verbose: flag('verbose'), readOnly: flag('read-only') }, output);
         }
         if (command === 'drift') {
           if (flag('report-issue')) return await (await import('./github-commands.js')).driftIssueCommand(d, await githubIO());

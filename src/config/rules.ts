@@ -195,6 +195,7 @@ function checkSecrets(s: ConfigSources): Problem[] {
   }
   for (const { source, value: e } of s.environments) {
     if (e.target.kind === 'ssh' && e.target.privateKeySecret) need(source, ['target', 'privateKeySecret'], e.target.privateKeySecret, `the ${e.name} SSH key`);
+    if (e.target.kind === 'ssh' && e.target.factsPrivateKeySecret) need(source, ['target', 'factsPrivateKeySecret'], e.target.factsPrivateKeySecret, `the ${e.name} read-only SSH key`);
     if (e.secrets.source === 'dotenv') e.secrets.generate?.forEach((n, i) => need(source, ['secrets', 'generate', i], n, 'a secret to generate'));
     // Stand-ins of AWS in place of AWS: only for a machine that says it is a test machine.
     if (e.secrets.source === 'host-ssm' && e.secrets.endpoints && e.test !== true) {
@@ -266,6 +267,15 @@ function checkEnvironments(s: ConfigSources, providers: readonly Provider[]): Pr
     }
     if (e.target.kind === 'ssh') out.push(...checkFleet(source, e));
     else if (e.rollout) out.push(problemAt(source, ['rollout'], 'rollout is for a fleet (target.hosts or target.instances); this environment has one host'));
+    if (e.target.kind === 'ssh' && e.target.factsUser !== undefined) {
+      if (e.services === 'none') out.push(problemAt(source, ['target', 'factsUser'], 'a read-only facts user reads system units through sudo: it needs services: systemd'));
+      if (e.target.factsUser === e.target.user || e.target.factsUser === e.user) {
+        out.push(problemAt(source, ['target', 'factsUser'], `factsUser must be a user of its own, not ${e.target.factsUser}: its login runs only the facts program`));
+      }
+    }
+    if (e.target.kind === 'ssh' && e.target.factsPrivateKeySecret !== undefined && e.target.factsUser === undefined) {
+      out.push(problemAt(source, ['target', 'factsPrivateKeySecret'], 'factsPrivateKeySecret is the key of target.factsUser, which is not set'));
+    }
     if (e.target.kind === 'ssh' && e.target.via && e.target.proxyCommand !== undefined) {
       out.push(problemAt(source, ['target', 'via'], 'via and proxyCommand both say how to reach the host: keep one'));
     }

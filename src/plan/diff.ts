@@ -1,8 +1,8 @@
 import type { DesiredFile, DesiredState } from '../render/desired.js';
 import { envWithValues } from '../render/envfile.js';
 import { recordDigest, keyedDigest, sha256 } from './digest.js';
-import type { HostFacts } from './facts.js';
-import type { FileChange, Override, Plan, RuntimeChange, ServiceChange } from './model.js';
+import { isLoopback, isWildcard, type HostFacts } from './facts.js';
+import type { FileChange, ListenerDrift, Override, Plan, RuntimeChange, ServiceChange } from './model.js';
 import { semanticDiff, type ConfigSummary } from './summary.js';
 import { compareSecretFile, hostSecretsState, type HostSecretVersions } from './secret-compare.js';
 
@@ -25,7 +25,8 @@ export interface DiffInput {
  * apply that checks it holds the lock.
  */
 export function factsDigest(facts: HostFacts): string {
-  const { lock: _lock, digestKey, ...state } = facts;
+  // Nor whether the login may sudo: the read-only user's facts and apply's must agree.
+  const { lock: _lock, digestKey, sudo: _sudo, ...state } = facts;
   return keyedDigest(state, digestKey ?? 'no-key-yet');
 }
 
@@ -74,6 +75,24 @@ export function unitOverrides(desired: DesiredState, facts: HostFacts): Override
 }
 
 /**
+ * Where each running unit listens against where it must: a proxy on loopback only, the gateway as
+ * its bind mode says (loopback only, or every address for lan). A unit not running, or not yet
+ * listening, is left to the service checks.
+ */
+export function listenerDrift(desired: DesiredState, facts: HostFacts): ListenerDrift[] {
+  if (!facts.listeners) return [];
+  const out: ListenerDrift[] = [];
+  for (const unit of desired.units) {
+    if (facts.units[unit.name]?.active !== 'active') continue;
+    const found = facts.listeners[String(unit.port)] ?? [];
+    if (!found.length) continue;
+    const ok = unit.bind === 'loopback' ? found.every(isLoopback) : found.some(isWildcard);
+    if (!ok) out.push({ unit: unit.name, port: unit.port, expected: unit.bind, found });
+  }
+  return out;
+}
+
+/**
  * Desired state against facts: what apply would change, and why. Pure; the same inputs give the
  * same plan. A no-op carries its reason too.
  */
@@ -106,7 +125,7 @@ export function diff({ desired, facts, summary, secrets, hostSecrets, target, re
     if (fact.mode !== modeOf(f.mode)) reasons.push(`mode ${fact.mode} → ${modeOf(f.mode)}`);
     if (f.owner && fact.owner !== f.owner) reasons.push(`owner ${fact.owner} → ${f.owner}`);
     if (!reasons.length) {
-      files.push({ ...base, action: 'no-op', reason: unknown ? `not compared: ${unknown}` : 'unchanged' });
+      files.push({ ...base, action: 'no-op', reason: unknown ?? 'unchanged' });
       continue;
     }
     // The host as the last release wrote it (content, mode and owner): the repository moved, not
@@ -181,6 +200,7 @@ export function diff({ desired, facts, summary, secrets, hostSecrets, target, re
     }
   }
 
+  const listeners = desired.services === 'none' ? [] : listenerDrift(desired, facts);
   const daemonReload = overrides.length > 0 || files.some((f) => f.action !== 'no-op' && (f.role === 'unit' || (f.role === 'previous-release' && f.path.endsWith('.service'))));
   return {
     environment: desired.environment,
@@ -193,12 +213,15 @@ export function diff({ desired, facts, summary, secrets, hostSecrets, target, re
     daemonReload,
     semantic: semanticDiff(facts.release?.summary ?? null, summary),
     uncompared,
+    // Values at hand: only with every one (a pull request's plan has none, and leaves those files
+    // to apply, each one's decision saved on its own: secret-compare.ts).
     ...(hostSecrets
       ? { secretsDigest: keyedDigest(hostSecretsState(desired.files, hostSecrets), key) }
-      : secrets
+      : secrets && !uncompared.length
         ? { secretsDigest: keyedDigest(Object.fromEntries(desired.files.filter((f) => f.secrets).map((f) => [f.path, sha256(finalContent(f, secrets) ?? '')])), key) }
         : {}),
     ...(overrides.length ? { overrides } : {}),
+    ...(listeners.length ? { listeners } : {}),
     ...stateCopy(runtime, facts, desired),
     ...(desired.acceptedFindings?.length ? { acceptedFindings: desired.acceptedFindings.map((a) => ({ ...a })) } : {}),
     ...(facts.lock ? { lock: { holder: facts.lock.holder, since: facts.lock.since, alive: facts.lock.alive, ...(facts.lock.rebooted ? { rebooted: true } : {}) } } : {}),

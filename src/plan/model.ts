@@ -116,6 +116,8 @@ export interface Plan {
    * them (an override may be deliberate); the units they touch restart without them.
    */
   overrides?: Override[];
+  /** Units listening on other addresses than their configuration says: reported, for a person to look at. */
+  listeners?: ListenerDrift[];
   /** Warnings of OpenClaw's security audit the environment accepts, each with its reason (security.accept). */
   acceptedFindings?: AcceptedFinding[];
   /** The TLS hop's served certificate, as drift reads it from outside (gateway.tls). */
@@ -123,6 +125,19 @@ export interface Plan {
   /** Another apply's lock on the host when the plan was made: who, since when, and whether it runs. */
   lock?: { holder: string; since: string; alive: boolean; rebooted?: boolean };
 }
+
+/** A managed unit listening where its configuration does not say (a hand edit of its unit or env file). */
+export interface ListenerDrift {
+  unit: string;
+  port: number;
+  /** loopback: 127.0.0.1 or ::1 only; lan: every address of the host (0.0.0.0 or ::). */
+  expected: 'loopback' | 'lan';
+  /** The addresses it listens on. */
+  found: string[];
+}
+
+export const listenerText = (l: ListenerDrift): string =>
+  `listens on ${l.found.map((a) => (a.includes(':') ? `[${a}]` : a)).join(', ')} port ${l.port}; configured ${l.expected === 'loopback' ? 'loopback only' : 'every address (bind lan)'}`;
 
 export interface Override {
   unit: string;

@@ -1,6 +1,8 @@
 import type { DesiredFile } from '../render/desired.js';
 import { recordDigest, sha256 } from './digest.js';
 import type { FileFact, ReleaseRecord } from './facts.js';
+import type { Environment } from '../schema/environment.js';
+import type { Plan } from './model.js';
 
 /**
  * For secrets the host reads itself (`host-ssm`): the parameter prefix, and the current version of
@@ -12,7 +14,7 @@ export interface HostSecretVersions {
   versions: Record<string, number> | null;
 }
 
-/** How a file holding secrets compares with the host: what differs, or why it cannot be told. */
+/** How a file holding secrets compares with the host: what differs, or why it cannot be told (the plan's reason). */
 export type SecretFileComparison = { differs: string[] } | { unknown: string };
 
 export const parameterName = (prefix: string, secret: string) => `${prefix.replace(/\/+$/, '')}/${secret}`;
@@ -29,7 +31,7 @@ export function compareSecretFile(
   opts: { content: string | undefined; host?: HostSecretVersions; key: string },
 ): SecretFileComparison {
   if (opts.host) return compareByVersion(f, fact, rec, opts.host, opts.key);
-  if (opts.content === undefined) return { unknown: 'secret values unavailable' };
+  if (opts.content === undefined) return { unknown: 'compared at apply: its secret values are not available to this plan' };
   return { differs: sha256(opts.content) !== fact.sha256 ? ['content differs'] : [] };
 }
 
@@ -38,7 +40,7 @@ function compareByVersion(f: DesiredFile, fact: FileFact, rec: ReleaseRecord['fi
   const differs: string[] = [];
   if (rec.template !== sha256(f.content)) differs.push('variables changed');
   if (recordDigest(fact.sha256, true, key) !== rec.digest) differs.push('content differs');
-  if (!host.versions) return differs.length ? { differs } : { unknown: 'parameter versions unavailable' };
+  if (!host.versions) return differs.length ? { differs } : { unknown: 'not compared: parameter versions unavailable' };
   for (const secret of [...new Set(Object.values(f.secrets ?? {}))].sort()) {
     const name = parameterName(host.prefix, secret);
     const now = host.versions[secret];
@@ -55,4 +57,51 @@ export function hostSecretsState(files: readonly DesiredFile[], host: HostSecret
   return Object.fromEntries(
     files.filter((f) => f.secrets).map((f) => [f.path, Object.fromEntries(Object.values(f.secrets!).map((s) => [parameterName(host.prefix, s), host.versions?.[s] ?? null]))]),
   );
+}
+
+
+/**
+ * How a secret source's values are compared with what the host has: one rule per source, the
+ * seam where a source read on the host itself would say it compares otherwise.
+ *
+ * keyed-digest: the value reaches the machine running clawops (env, dotenv, ssm), which fills the
+ * env file and compares it with the host's file by digest, keyed with the host's digest key. A plan
+ * without the values (a pull request's) cannot: it shows each such file as compared at apply.
+ */
+export type SecretComparison = 'keyed-digest' | 'parameter-version';
+
+export function secretComparison(source: Environment['secrets']['source']): SecretComparison {
+  switch (source) {
+    case 'env':
+    case 'dotenv':
+    case 'ssm':
+      return 'keyed-digest';
+    // parameter-version: the host reads the values itself (host-ssm); a plan compares each
+    // secret's parameter name and version with what the live release recorded, never a value.
+    case 'host-ssm':
+      return 'parameter-version';
+  }
+}
+
+/** What a plan decided for one sensitive file: its content unchanged, changed, or left to apply. */
+export type SensitiveDecision = 'unchanged' | 'changes' | 'compared at apply';
+
+/** For each sensitive file of a plan, what it decided by its source's rule (saved with the plan). */
+export function sensitiveDecisions(plan: Plan): Record<string, SensitiveDecision> {
+  const later = new Set(plan.uncompared);
+  return Object.fromEntries(
+    plan.files
+      .filter((f) => f.sensitive && f.role !== 'previous-release')
+      .map((f) => [f.path, later.has(f.path) ? 'compared at apply' : f.action === 'no-op' ? 'unchanged' : 'changes'] as const),
+  );
+}
+
+/**
+ * The files whose decision no longer holds at apply: a saved plan that showed a file unchanged
+ * must not write it, nor skip one it showed changing. A file left to apply holds whatever apply finds.
+ */
+export function brokenDecisions(saved: Record<string, SensitiveDecision>, now: Record<string, SensitiveDecision>): string[] {
+  return Object.entries(saved)
+    .filter(([path, was]) => was !== 'compared at apply' && now[path] !== undefined && now[path] !== 'compared at apply' && now[path] !== was)
+    .map(([path, was]) => `${path} (the plan showed it ${was === 'unchanged' ? 'unchanged' : 'changing'})`);
 }

@@ -1,4 +1,5 @@
 import type { ProxyKind } from '../schema/provider.js';
+import type { FactsAccess } from './facts-access.js';
 
 /** What one environment should look like: every managed file and service. Output of render(). */
 export interface DesiredState {
@@ -41,6 +42,10 @@ export interface HostLayout {
   packages?: string[];
   /** Units of the system that must not run, each with why (Debian's own caddy.service). */
   disable?: { unit: string; reason: string }[];
+  /** The read-only facts user (target.factsUser) and what apply installs for it. */
+  facts?: FactsAccess;
+  /** Folders whose files the read-only facts program may read: state, proxies, runtime. */
+  managedFolders?: string[];
   runtime?: {
     /** registry: the host fetches Node's tarball from this npm registry itself (runtime.fetch: registry). */
     node: { version: string; dir: string; bin: string; registry?: string };
@@ -87,6 +92,8 @@ export interface DesiredService {
   proxy?: ProxyKind;
   /** Port it listens on (loopback for proxies). */
   port: number;
+  /** Where it must listen: loopback only, or every address of the host (the gateway's bind mode lan). */
+  bind: 'loopback' | 'lan';
   /** Where a health gate checks it, on the host. */
   health: string;
   /** Extra curl words for the health gate (the TLS hop's: reach it on this host whatever DNS says). */

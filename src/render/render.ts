@@ -7,6 +7,7 @@ import { envTemplate } from './envfile.js';
 import { gatewaySecrets, renderOpenclawConfig } from './openclaw.js';
 import { environmentPaths, type EnvironmentPaths } from './paths.js';
 import { CADDY, CADDYFILE, DEBIAN_CADDY_UNIT, renderCaddyfile, TLS_UNIT, tlsGateCurlArgs } from './caddy.js';
+import { factsAccess } from './facts-access.js';
 import { renderUnit, type UnitSpec } from './systemd.js';
 
 export const GATEWAY_UNIT = 'openclaw-gateway.service';
@@ -93,6 +94,7 @@ export function render(config: Config, envName: string, ctx: RenderContext): Des
       kind: 'proxy',
       proxy: p.proxy.kind,
       port: p.proxy.port,
+      bind: 'loopback',
       health: `http://${PROXY_HOST}:${p.proxy.port}/healthz`,
       after: [],
       restartOn: [...unitPaths, program, settings, envFile],
@@ -119,6 +121,7 @@ export function render(config: Config, envName: string, ctx: RenderContext): Des
       name: GATEWAY_UNIT,
       kind: 'gateway',
       port: config.deployment.gateway.port,
+      bind: env.gateway.bind,
       health: `http://127.0.0.1:${config.deployment.gateway.port}/readyz`,
       after: proxyUnits,
       // OpenClaw picks up an atomically replaced openclaw.json by itself (hybrid reload).
@@ -151,6 +154,8 @@ export function render(config: Config, envName: string, ctx: RenderContext): Des
       name: TLS_UNIT,
       kind: 'tls',
       port: tls.port,
+      // Caddy serves the TLS hop on every address of the host: what it is there for.
+      bind: 'lan',
       health: `https://${tls.domain}:${tls.port}/readyz`,
       healthCurl: tlsGateCurlArgs(tls),
       after,
@@ -174,6 +179,10 @@ function hostLayout(env: Environment, paths: EnvironmentPaths, ctx: RenderContex
     ...(env.services === 'systemd' ? { user: env.user } : {}),
     gateSeconds: env.gates?.timeoutSeconds ?? DEFAULT_GATE_SECONDS,
   };
+  if (env.target.kind === 'ssh' && env.target.factsUser && env.services === 'systemd' && paths.runtime) {
+    layout.facts = factsAccess(env.target.factsUser, paths.runtime);
+    layout.managedFolders = [paths.state, paths.proxies, paths.runtime];
+  }
   if (env.runtime && paths.runtime) {
     const nodeDir = `${paths.runtime}/node/${env.runtime.node}`;
     const openclawDir = `${paths.runtime}/openclaw/${env.runtime.openclaw}`;

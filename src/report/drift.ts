@@ -1,4 +1,4 @@
-import { ruleText, type Plan } from '../plan/model.js';
+import { listenerText, ruleText, type Plan } from '../plan/model.js';
 
 export interface DriftItem {
   path: string;
@@ -9,6 +9,7 @@ export interface DriftItem {
     | 'service not running'
     | 'runtime differs'
     | 'changed outside clawops'
+    | 'listens where it must not'
     | 'removed by hand, or not yet applied'
     | 'certificate not renewed';
   sensitive: boolean;
@@ -35,6 +36,7 @@ export function driftItems(plan: Plan): DriftItem[] {
   for (const o of plan.overrides ?? []) {
     items.push({ path: o.path, what: `${o.kind} of ${o.unit} that clawops did not write`, cause: 'changed on the host by hand', sensitive: false });
   }
+  for (const l of plan.listeners ?? []) items.push({ path: l.unit, what: listenerText(l), cause: 'listens where it must not', sensitive: false });
   for (const r of plan.runtime) {
     if (r.action === 'install') items.push({ path: r.component, what: `${r.from ?? 'absent'}, configured ${r.to}`, cause: 'runtime differs', sensitive: false });
   }

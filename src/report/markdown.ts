@@ -1,6 +1,6 @@
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
 import type { ApplyOutcome } from '../apply/apply.js';
-import { countPlan, hasChanges, ruleText, summaryLine, type FileAction, type Plan, type PlanCounts, type ServiceAction } from '../plan/model.js';
+import { countPlan, hasChanges, listenerText, ruleText, summaryLine, type FileAction, type Plan, type PlanCounts, type ServiceAction } from '../plan/model.js';
 import type { RenderedFileChange } from '../plan/render-diff.js';
 import type { AcceptedFinding } from '../render/desired.js';
 import type { SemanticChange } from '../plan/summary.js';
@@ -113,7 +113,8 @@ export function renderPullRequestSummary(report: PullRequestReport): string {
     if (c.reloads.length) lines.push(`- Hot reloads (no restart): ${c.reloads.map(code).join(', ')}`);
     lines.push(...edgeLines(p.plan), ...securityGroupLines(p.plan));
     if (hasChanges(p.plan)) lines.push(riskLine(c), `- Approval: merging starts the apply, which waits for a reviewer's approval in the GitHub environment ${env} before it changes anything.`);
-    if (p.plan.uncompared.length) lines.push(`- Not compared: ${plural(p.plan.uncompared.length, 'sensitive file')} (their secret values are not available to this run)`);
+    for (const l of p.plan.listeners ?? []) lines.push(`- Listening where the configuration does not say: ${code(l.unit)} ${esc(listenerText(l))}`);
+    if (p.plan.uncompared.length) lines.push(`- Compared at apply: ${plural(p.plan.uncompared.length, 'sensitive file')} (their secret values are not available to this plan)`);
     const locked = lockNote(p.plan);
     if (locked) lines.push(`- Lock: ${esc(locked)}`);
     lines.push(
@@ -310,8 +311,8 @@ function hostSection(plan: Plan, heading: string): string {
     lines.push('');
   }
   if (plan.uncompared.length) {
-    lines.push('Not compared (their secret values are not available to this run):', '');
-    for (const p of plan.uncompared) lines.push(`- ${code(p)} (sensitive)`);
+    lines.push('Compared at apply (their secret values are not available to this plan):', '');
+    for (const p of plan.uncompared) lines.push(`- ${code(p)} (sensitive) — compared at apply`);
     lines.push('');
   }
   return lines.join('\n').trimEnd();

@@ -1,4 +1,4 @@
-import { countPlan, hasChanges, ruleText, summaryLine, type FileAction, type Plan, type ServiceAction } from '../plan/model.js';
+import { countPlan, hasChanges, listenerText, ruleText, summaryLine, type FileAction, type Plan, type ServiceAction } from '../plan/model.js';
 
 const FILE_SYMBOL: Record<FileAction, string> = { create: '+', update: '~', delete: '-', 'no-op': ' ' };
 const SERVICE_SYMBOL: Record<ServiceAction, string> = { start: '+', restart: '~', reload: '↻', stop: '-', 'no-op': ' ' };
@@ -16,6 +16,7 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
     edge(plan, out);
     securityGroup(plan, out);
     uncompared(plan, out);
+    listeners(plan, out);
     accepted(plan, out);
     lock(plan, out);
     out.push('', summaryLine(plan));
@@ -75,6 +76,7 @@ export function renderPlanText(plan: Plan, opts: TerminalOptions = {}): string {
   edge(plan, out);
   securityGroup(plan, out, opts.verbose);
   uncompared(plan, out);
+  listeners(plan, out);
   accepted(plan, out);
   lock(plan, out);
   out.push('', summaryLine(plan));
@@ -146,8 +148,14 @@ function accepted(plan: Plan, out: string[]): void {
   for (const a of plan.acceptedFindings) out.push(`  ! ${a.check}  — ${a.reason}`);
 }
 
+function listeners(plan: Plan, out: string[]): void {
+  if (!plan.listeners?.length) return;
+  out.push('', 'Listening where the configuration does not say:');
+  for (const l of plan.listeners) out.push(`  ! ${l.unit}  — ${listenerText(l)}`);
+}
+
 function uncompared(plan: Plan, out: string[]): void {
   if (!plan.uncompared.length) return;
-  out.push('', 'Not compared (their secret values are not available here):');
-  for (const p of plan.uncompared) out.push(`  ? ${p} (sensitive)`);
+  out.push('', 'Compared at apply (their secret values are not available to this plan):');
+  for (const p of plan.uncompared) out.push(`  ? ${p} (sensitive) — compared at apply`);
 }

@@ -61,11 +61,6 @@ const SshTarget = z.strictObject({
   instances: FleetInstances.optional().describe('A fleet found at each run: every running EC2 instance with the tags (DescribeInstances). Either this, host or hosts.'),
   port: z.int().min(1).max(65535).default(22),
   user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: 'expected a Unix user name' }),
-  factsUser: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_-]*$/, { error: 'expected a Unix user name' })
-    .optional()
-    .describe('The read-only user pull-request plans and drift log in as (clawops-facts): its login runs only the fixed facts program. Without it, they log in as `user`.'),
   hostKey: HostKey.optional().describe('The pinned host key; any other key is refused. Needed with host.'),
   privateKeySecret: SecretName.optional().describe('Secret holding the SSH private key. Either this or instanceConnect.'),
   instanceConnect: z
@@ -82,6 +77,16 @@ const SshTarget = z.strictObject({
     .describe(
       'No stored key: each run makes a fresh ed25519 key pair and pushes its public half to the instance for `user` with EC2 Instance Connect (SendSSHPublicKey), valid there for 60 seconds. Either this or privateKeySecret.',
     ),
+  factsUser: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*$/, { error: 'expected a Unix user name' })
+    .optional()
+    .describe(
+      'A read-only OS user (clawops-facts) that plan --read-only, pr-report --plan and drift log in as: apply creates it, and its login runs only the installed facts program (sshd ForceCommand), which reads the managed folders and units through one sudo rule. Its authorized_keys is the operator\'s to set (or EC2 Instance Connect pushes a key for it). Needs services: systemd.',
+    ),
+  factsPrivateKeySecret: SecretName.optional().describe(
+    'Secret holding the SSH private key of factsUser, where it has a stored key of its own (the only key a pull-request plan receives). Without it, factsUser logs in with privateKeySecret, or with a key pushed by instanceConnect.',
+  ),
   proxyCommand: z
     .string()
     .trim()

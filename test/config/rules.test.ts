@@ -515,3 +515,29 @@ describe('secrets the host reads itself', () => {
     assert.deepEqual(asTest.problems.map(formatProblem), []);
   });
 });
+
+describe('the SSH target: a read-only facts user', () => {
+  const EC2 = 'config/environments/ec2.yaml';
+  const without = (t: string) => t.replace(/^(?: {2}#.*\n)* {2}factsUser: clawops-facts\n/m, '');
+  const withFacts = (lines: string) => edit(files, EC2, (t) => without(t).replace('  user: ubuntu\n', `  user: ubuntu\n${lines}`));
+
+  test('a user of its own is accepted, its key pushed by Instance Connect (as ec2 has) or stored', () => {
+    assert.deepEqual(loadConfig(files).problems.map(formatProblem), []);
+    assert.deepEqual(loadConfig(withFacts('  factsUser: readonly-facts\n')).problems.map(formatProblem), []);
+  });
+
+  test('the deploying user as the facts user is refused: its login would run only the facts program', () => {
+    assert.deepEqual(problems(withFacts('  factsUser: ubuntu\n')), [
+      'config/environments/ec2.yaml:11:14: target.factsUser: factsUser must be a user of its own, not ubuntu: its login runs only the facts program',
+    ]);
+  });
+
+  test('a facts key without a facts user, or one not declared, is refused at its line', () => {
+    assert.deepEqual(problems(withFacts('  factsPrivateKeySecret: OPENCLAW_GATEWAY_TOKEN\n')), [
+      'config/environments/ec2.yaml:11:26: target.factsPrivateKeySecret: factsPrivateKeySecret is the key of target.factsUser, which is not set',
+    ]);
+    assert.deepEqual(problems(withFacts('  factsUser: clawops-facts\n  factsPrivateKeySecret: NOT_DECLARED_KEY\n')), [
+      'config/environments/ec2.yaml:12:26: target.factsPrivateKeySecret: secret NOT_DECLARED_KEY (the ec2 read-only SSH key) is not declared in config/secrets.yaml',
+    ]);
+  });
+});

@@ -55,6 +55,21 @@ function hostSecrets(env: string): string[] {
   const files = render(config, env, FIXED_CONTEXT).files.flatMap((f) => Object.values(f.secrets ?? {}));
   return [...new Set([...files, ...(e.target.kind === 'ssh' && e.target.privateKeySecret ? [e.target.privateKeySecret] : [])])].sort();
 }
+/**
+ * The secrets a read-only plan of an environment needs (plan --read-only, pr-report --plan): the key
+ * its read-only facts user logs in with, and nothing else; as the host's when it declares no such user.
+ */
+function readOnlySecrets(env: string): string[] {
+  const t = config.environments.find((x) => x.name === env)!.target;
+  if (t.kind !== 'ssh' || !t.factsUser) return hostSecrets(env);
+  if (t.factsPrivateKeySecret) return [t.factsPrivateKeySecret];
+  return t.privateKeySecret ? [t.privateKeySecret] : [];
+}
+/** The secrets drift needs: the read-only login's key, the env files' values (to compare them), the edge function's. */
+function driftSecrets(env: string): string[] {
+  const files = render(config, env, FIXED_CONTEXT).files.flatMap((f) => Object.values(f.secrets ?? {}));
+  return [...new Set([...readOnlySecrets(env), ...files, ...edgeSecrets(env)])].sort();
+}
 /** The secrets deploying the edge function needs (config/supabase.yaml secrets), when it fronts `env`. */
 function edgeSecrets(env: string): string[] {
   const sb = config.supabase;
@@ -263,13 +278,26 @@ describe('what linting cannot check', () => {
         // apply deploys the edge function after the host; drift compares it. A pull request's plan
         // runs the branch's own code: it shows the function as not compared, and apply compares it.
         'apply.yml: Apply to ec2': withEdge,
-        'plan.yml: Plan against ec2 and comment': host,
-        'drift.yml: Drift on ${{ matrix.environment }}': withEdge,
+        // A pull request's own code, before review: the read-only user's key alone.
+        'plan.yml: Plan against ec2 and comment': readOnlySecrets('ec2'),
+        // Drift never writes: as the read-only facts user, with the values to compare the env files.
+        'drift.yml: Drift on ${{ matrix.environment }}': driftSecrets('ec2'),
         // The chain's health is probed from the host, not through the bridge.
         'drift.yml: Chain health on ${{ matrix.environment }}': host,
       },
     );
     for (const [, s] of given) for (const k of secretsOf(s)) assert.equal(s.env![k], `\${{ secrets.${k} }}`, 'each secret under its own name');
+  });
+
+  test("a pull request's plan gets no provider key, no gateway token, no Supabase token and no key that can change the host", () => {
+    const given = secretsOf(steps(wf['plan.yml']!).find((s) => s.name === 'Plan against ec2 and comment')!);
+    const target = config.environments.find((x) => x.name === 'ec2')!.target;
+    assert.ok(target.kind === 'ssh' && target.factsUser, 'ec2 declares a read-only facts user');
+    const files = render(config, 'ec2', FIXED_CONTEXT).files.flatMap((f) => Object.values(f.secrets ?? {}));
+    const forbidden = new Set([...files, ...edgeSecrets('ec2'), ...(target.privateKeySecret ? [target.privateKeySecret] : [])]);
+    assert.ok(files.includes('OPENCLAW_GATEWAY_TOKEN') && files.includes('GEMINI_API_KEY'), 'the check knows what to look for');
+    assert.deepEqual(given.filter((n) => forbidden.has(n)), []);
+    assert.ok(given.length > 0, 'it still gets the read-only key');
   });
 
   test('apply deploys the edge function after the host: the apply command runs it, and the step has its token', async () => {

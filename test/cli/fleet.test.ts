@@ -33,11 +33,16 @@ before(async () => {
     join(root, 'config/environments/fleet.yaml'),
     ec2
       .replace('name: ec2', 'name: fleet')
-      .replace(/^ {2}host: .*\n {2}port: 22\n/m, `  hosts:\n${hosts}`)
+      .replace(/^(?: {2}#.*\n)* {2}host: .*\n(?: {2}#.*\n)* {2}port: 22\n/m, `  hosts:\n${hosts}`)
       .replace(/^(?: {2}#.*\n)* {2}hostKey: .*\n/m, '')
       .replace(/^services: /m, 'rollout:\n  batch: 1\nservices: ')
-      .replace(/^securityGroup:[\s\S]*$/m, ''),
+      .replace(/^securityGroup:[\s\S]*$/m, '')
+      // Straight to the hosts with a stored key: no Session Manager, no Instance Connect.
+      .replace(/^(?: {2}#.*\n)* {2}instanceConnect: .*\n/m, '  privateKeySecret: EC2_SSH_PRIVATE_KEY\n')
+      .replace(/^(?: {2}#.*\n)* {2}via:\n {4}ssm: .*\n/m, ''),
   );
+  const secrets = join(root, 'config/secrets.yaml');
+  await writeFile(secrets, (await readFile(secrets, 'utf8')).replace('secrets:\n', 'secrets:\n  EC2_SSH_PRIVATE_KEY:\n    description: the fleet\'s deploy key\n'));
   const declared = (await readFile(join(root, 'config/secrets.yaml'), 'utf8')).match(/^ {2}[A-Z][A-Z0-9_]+(?=:)/gm)!.map((s) => s.trim());
   for (const name of declared) SECRETS[name] = `canary-${randomBytes(6).toString('hex')}`;
   SECRETS.EC2_SSH_PRIVATE_KEY = 'not a key';

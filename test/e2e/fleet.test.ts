@@ -32,7 +32,7 @@ describe('a fleet of three hosts rolled out in health-gated batches', { timeout:
       t
         .replace(/^ {2}host: .*\n {2}port: .*\n/m, `  hosts:\n${hosts}`)
         .replace(/^ {2}hostKey: .*\n/m, '')
-        .replace(/^services: /m, 'rollout:\n  batch: "100%"\nservices: '),
+        .replace(/^services: /m, 'rollout:\n  batch: 2\nservices: '),
     );
   }, { timeout: 25 * 60_000 });
 
@@ -51,10 +51,11 @@ describe('a fleet of three hosts rolled out in health-gated batches', { timeout:
     }
   });
 
-  it('a first apply with batch "100%" applies every host at once, each healthy, and the report names each', async () => {
+  it('a first apply with batch 2 applies two hosts at once, then the third, each healthy, and the report names each', async () => {
     const run = await e.cli(['apply', '--env', ENV]);
     await expectExit(run, 0, fleet[0]);
-    assert.match(run.stderr, /^batch 1: a, b, c$/m);
+    assert.match(run.stderr, /^batch 1: a, b$/m);
+    assert.match(run.stderr, /^batch 2: c$/m);
     for (const name of 'abc') assert.match(run.stdout, new RegExp(`^ {2}✔ ${name} {2}applied release \\S+ {2}\\(ubuntu@`, 'm'));
     assert.match(run.stdout, /^Rollout finished: 3 of 3 hosts on the new revision\.$/m);
     for (const h of fleet) {
@@ -92,7 +93,7 @@ describe('a fleet of three hosts rolled out in health-gated batches', { timeout:
     // The port the proxy moves to is already taken on b, and only there.
     await b.sh(`sudo systemd-run --quiet --unit=fleet-squatter --uid=ubuntu ${NODE} -e "require('net').createServer().listen(${TAKEN}, '127.0.0.1')"`);
     await b.sh(`until (exec 3<>/dev/tcp/127.0.0.1/${TAKEN}) 2>/dev/null; do sleep 0.2; done`);
-    await e.editRepo(`config/environments/${ENV}.yaml`, (t) => t.replace('  batch: "100%"', '  batch: 1'));
+    await e.editRepo(`config/environments/${ENV}.yaml`, (t) => t.replace('  batch: 2', '  batch: 1'));
     const undo = await e.editRepo(MISTRAL, (t) => t.replace('port: 18791', `port: ${TAKEN}`));
     try {
       const run = await e.cli(['apply', '--env', ENV]);

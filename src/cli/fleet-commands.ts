@@ -109,7 +109,7 @@ function outcomeOf(host: string, r: ApplyResult): HostOutcome {
     case 'rolled-back':
       return { host, status: 'rolled-back', ...(r.release ? { release: r.release } : {}), step: 'activate', cause: r.cause ?? 'a health gate failed', on: `its previous ${before}` };
     case 'failed':
-      return { host, status: 'failed', ...(r.release ? { release: r.release } : {}), step: 'activate', cause: r.cause ?? 'the release did not come up', on: `unknown: release ${r.release} did not come up and ${before} could not be restored` };
+      return { host, status: 'failed', ...(r.release ? { release: r.release } : {}), step: 'activate', cause: r.cause ?? 'the release did not come up', on: r.previous ? `unknown: release ${r.release} did not come up and release ${r.previous} could not be restored` : `no running release: ${r.release} did not come up and there was none before it` };
   }
 }
 

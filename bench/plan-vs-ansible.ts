@@ -17,40 +17,21 @@
  * Ansible's modules need and a cloud image has) from this machine's Debian mirror, once. Prints
  * figures and asserts nothing. Run: npx tsx bench/plan-vs-ansible.ts   (root, or passwordless sudo)
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { envWithValues } from '../src/render/envfile.js';
 import { NODE24 } from '../scripts/tools.js';
+import { median, timed } from './timing.js';
 import { ENV, startE2E, startStubUpstream, STUB_PORT, type E2E } from '../test/e2e/support.js';
 
 const run = promisify(execFile);
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const ANSIBLE_RUNS = Number(process.env.BENCH_ANSIBLE_RUNS ?? 5);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
-/** Wall time of a command, in ms; fails loudly on an unexpected exit code. */
-function timed(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; expect?: number[] } = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      if (!(opts.expect ?? [0]).includes(code ?? -1)) reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}\n${out.slice(-3000)}`));
-      else resolve(ms);
-    });
-  });
-}
 
 /** Prints a series' median and every run; returns the median. */
 function report(label: string, xs: number[]): number {

@@ -16,37 +16,18 @@
  * plan a fresh process, as a user runs it, on Node 24 as the workflows run it. Prints medians,
  * every run and the ratios; asserts nothing. Run: npx tsx bench/proxy-plan.ts  (root, or sudo)
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { NODE24 } from '../scripts/tools.js';
+import { median, timed } from './timing.js';
 import { ENV, startE2E } from '../test/e2e/support.js';
 import { relayProxyCommand } from '../test/support/relay.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const run = promisify(execFile);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
-/** Wall time of a command, in ms; fails loudly on an unexpected exit code. */
-function timed(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; expect?: number[] } = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      if (!(opts.expect ?? [0]).includes(code ?? -1)) reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}\n${out.slice(-3000)}`));
-      else resolve(ms);
-    });
-  });
-}
 
 const e = await startE2E('bench-proxy');
 try {

@@ -60,6 +60,19 @@ function groupRecord(change: SecurityGroupChange): NonNullable<SavedPlan['securi
 const desiredDigest = (d: Deployment) => keyedDigest(manifestOf(d.desired), 'clawops-desired');
 const comparisonOf = (d: Deployment) => secretComparison(d.config.environments.find((e) => e.name === d.envName)!.secrets.source);
 
+/** What every apply of this deployment hands the engine, whichever host it runs on. */
+export function releaseInput(d: Deployment, processEnv: NodeJS.ProcessEnv) {
+  return {
+    desired: d.desired,
+    summary: d.summary,
+    secrets: d.secrets,
+    revision: d.revision,
+    holder: d.holder,
+    runtime: registryRuntimeSource(processEnv),
+    ...(d.hostSecrets ? { hostSecrets: d.hostSecrets } : {}),
+  };
+}
+
 /**
  * One host's plan: its facts against the desired state. `readOnly` (plan --read-only, pr-report
  * --plan, drift): as the read-only facts user when the environment declares one, which only reads
@@ -236,13 +249,7 @@ export async function applyCommand(
     const result = await apply({
       signal,
       transport: t,
-      desired: d.desired,
-      summary: d.summary,
-      secrets: d.secrets,
-      revision: d.revision,
-      holder: d.holder,
-      runtime: registryRuntimeSource(processEnv),
-      ...(d.hostSecrets ? { hostSecrets: d.hostSecrets } : {}),
+      ...releaseInput(d, processEnv),
       ...(opts.saved
         ? {
             expectedFactsDigest: opts.saved.factsDigest,

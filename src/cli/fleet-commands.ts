@@ -15,9 +15,8 @@ import { renderPlanJson } from '../report/json.js';
 import { renderRolloutText } from '../report/rollout.js';
 import { renderPlanText } from '../report/terminal.js';
 import type { Deployment, HostLink } from './deploy.js';
-import { DEPLOY_EXIT, planOfHost } from './deploy-commands.js';
+import { DEPLOY_EXIT, planOfHost, releaseInput } from './deploy-commands.js';
 import type { Output } from './output.js';
-import { registryRuntimeSource } from './runtime-source.js';
 
 type Gathered = { host: HostLink; plan: Plan } | { host: HostLink; error: string };
 
@@ -153,13 +152,7 @@ export async function fleetApplyCommand(
           const r = await apply({
             signal: interrupt.signal,
             transport: t,
-            desired: d.desired,
-            summary: d.summary,
-            secrets: d.secrets,
-            revision: d.revision,
-            holder: d.holder,
-            runtime: registryRuntimeSource(processEnv),
-            ...(d.hostSecrets ? { hostSecrets: d.hostSecrets } : {}),
+            ...releaseInput(d, processEnv),
             breakLock: opts.breakLock,
             prune: opts.prune ?? false,
             lockWaitMs: opts.lockWaitSeconds * 1000,

@@ -4,7 +4,7 @@
 // stand-in upstreams that answer ok, 401, 429, "model not found", or nothing at all.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ENV, leakedSecrets, STUB_PORT, startE2E, startStubUpstream, stubRequests, type CliRun, type E2E } from './support.js';
+import { ENV, leakedSecrets, STUB_PORT, startE2E, startStubUpstream, serveChainModels, stubRequests, type CliRun, type E2E } from './support.js';
 
 let e: E2E;
 
@@ -21,19 +21,8 @@ describe('the chain on a real host, without a canary', { timeout: 15 * 60_000 },
     // The first apply installs the runtime, whose Node the stand-in upstream runs on.
     expectExit(await e.cli(['apply', '--env', ENV, '--no-smoke']), 0);
     await startStubUpstream(e);
-    // Each provider serves exactly the models the chain names (the stub answers 404 for any other).
-    await e.sh(
-      'cat > /home/ubuntu/e2e-upstream-models.json',
-      JSON.stringify({
-        deepseek: ['deepseek-chat'],
-        kimi: ['kimi-k2.5'],
-        cerebras: ['llama-3.3-70b'],
-        mistral: ['mistral-small-latest'],
-        groq: ['meta-llama/llama-4-scout-17b-16e-instruct', 'llama-3.3-70b-versatile'],
-        openrouter: ['meta-llama/llama-3.3-70b-instruct:free', 'openai/gpt-oss-120b:free', 'nousresearch/hermes-3-llama-3.1-405b:free'],
-        gemini: ['gemini-2.5-flash', 'gemini-2.5-flash-lite'],
-      }),
-    );
+    // Each provider serves exactly the models the chain names, so the smoke's unserved model fails and falls back.
+    await serveChainModels(e);
   });
 
   after(async () => {

@@ -378,6 +378,23 @@ export async function openclawOnHost(e: E2E, args: string): Promise<string> {
   );
 }
 
+/** The stand-in upstream serves, for each provider, exactly the models the fallback chain names
+ * (it answers 404 for any other). */
+export async function serveChainModels(e: E2E): Promise<void> {
+  await e.sh(
+    'cat > /home/ubuntu/e2e-upstream-models.json',
+    JSON.stringify({
+      deepseek: ['deepseek-chat'],
+      kimi: ['kimi-k2.5'],
+      cerebras: ['llama-3.3-70b'],
+      mistral: ['mistral-small-latest'],
+      groq: ['meta-llama/llama-4-scout-17b-16e-instruct', 'llama-3.3-70b-versatile'],
+      openrouter: ['meta-llama/llama-3.3-70b-instruct:free', 'openai/gpt-oss-120b:free', 'nousresearch/hermes-3-llama-3.1-405b:free'],
+      gemini: ['gemini-2.5-flash', 'gemini-2.5-flash-lite'],
+    }),
+  );
+}
+
 /** What the running gateway reports as its applied config (`gateway call config.get`). */
 export async function gatewayConfig(e: E2E): Promise<{ runtimeConfig: { agents: { defaults: { model: { primary: string; fallbacks: string[] } } }; models: { providers: Record<string, { baseUrl: string }> } }; appliedConfigHash: string; hash: string }> {
   const out = await openclawOnHost(e, 'gateway call config.get --json --timeout 60000');

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startAuthStandin, type AuthStandin } from '../support/auth-standin.js';
 import { parseSse, startBridge } from '../support/bridge-process.js';
-import { ENV, GATEWAY_PORT, leakedSecrets, openclawOnHost, startE2E, startStubUpstream, type CliRun, type E2E } from './support.js';
+import { ENV, GATEWAY_PORT, leakedSecrets, openclawOnHost, startE2E, startStubUpstream, serveChainModels, type CliRun, type E2E } from './support.js';
 
 let e: E2E;
 let dir: string;
@@ -59,18 +59,7 @@ describe('the TLS hop on a real host, with Caddy\'s internal CA', { timeout: 20 
     await writeFile(rootCa, await e.sh(`sudo cat ${ROOT_CRT}`));
     await startStubUpstream(e);
     // Each provider serves exactly the models the chain names, so the smoke's unserved model fails and falls back.
-    await e.sh(
-      'cat > /home/ubuntu/e2e-upstream-models.json',
-      JSON.stringify({
-        deepseek: ['deepseek-chat'],
-        kimi: ['kimi-k2.5'],
-        cerebras: ['llama-3.3-70b'],
-        mistral: ['mistral-small-latest'],
-        groq: ['meta-llama/llama-4-scout-17b-16e-instruct', 'llama-3.3-70b-versatile'],
-        openrouter: ['meta-llama/llama-3.3-70b-instruct:free', 'openai/gpt-oss-120b:free', 'nousresearch/hermes-3-llama-3.1-405b:free'],
-        gemini: ['gemini-2.5-flash', 'gemini-2.5-flash-lite'],
-      }),
-    );
+    await serveChainModels(e);
 
     const again = await e.cli(['plan', '--env', ENV, '--detailed-exitcode']);
     expectExit(again, 0);

@@ -43,12 +43,11 @@ describe('secrets the host reads itself from Parameter Store', { timeout: 30 * 6
     // Its own AWS keys ask only for versions (DescribeParameters).
     Object.assign(e.secrets, { AWS_ACCESS_KEY_ID: RUNNER_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: RUNNER_KEY.secretAccessKey, AWS_ENDPOINT_URL_SSM: ssm.url });
     await e.editRepo(`config/environments/${ENV}.yaml`, (t) =>
-      t
-        .replace(/^description: .*$/m, '$&\ntest: true')
-        .replace(
-          /^secrets:\n {2}source: env\n/m,
-          `secrets:\n  source: host-ssm\n  region: us-east-2\n  prefix: ${PREFIX}\n  endpoints:\n    ssm: ${ssm.url}\n    metadata: ${ssm.imdsUrl}\n`,
-        ),
+      // The test host's environment is a test environment (test: true): stand-ins of AWS are allowed.
+      t.replace(
+        /^secrets:\n {2}source: env\n/m,
+        `secrets:\n  source: host-ssm\n  region: us-east-2\n  prefix: ${PREFIX}\n  endpoints:\n    ssm: ${ssm.url}\n    metadata: ${ssm.imdsUrl}\n`,
+      ),
     );
   }, { timeout: 20 * 60_000 });
 

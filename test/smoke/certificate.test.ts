@@ -2,6 +2,7 @@
 // (certificates made by openssl for this run), judged against the warning window.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +70,8 @@ describe('a plaintext gateway URL', () => {
     const env: Record<string, string> = {
       OPENCLAW_GATEWAY_URL: 'http://203.0.113.10:18789',
       OPENCLAW_GATEWAY_TOKEN: 'canary-token-4f1e',
-      OPENCLAW_BRIDGE_DEVICE_KEY: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----',
+      // A device key made for this run, never one written down.
+      OPENCLAW_BRIDGE_DEVICE_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
       SUPABASE_URL: 'https://example.supabase.co',
       SUPABASE_ANON_KEY: 'anon',
     };

@@ -181,7 +181,8 @@ function expectOk(r: { code: number; args: string[]; stdout: string; stderr: str
   if (!codes.includes(r.code)) throw new Error(`clawops ${r.args.join(' ')}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
 }
 
-const e = await startE2E('bench-ansible');
+// Over TCP, as Ansible connects: the two compare their own work, not the route.
+const e = await startE2E('bench-ansible', { via: 'tcp' });
 const work = await mkdtemp(join(tmpdir(), 'clawops-bench-ansible-'));
 try {
   await ensureAnsible();

@@ -29,7 +29,7 @@ const run = promisify(execFile);
 
 
 
-const e = await startE2E('bench-proxy');
+const e = await startE2E('bench-proxy', { via: 'tcp' });
 try {
   console.log('first apply (runtime, files, units)...');
   const applied = await e.cli(['apply', '--env', ENV, '--no-smoke']);

@@ -67,7 +67,11 @@ export interface E2E {
   /** Rewrites a file of the scratch repository (path relative to it); throws if nothing changed.
    * Returns what puts the file back as it was. */
   editRepo(file: string, change: (text: string) => string): Promise<() => Promise<void>>;
-  stop(): Promise<void>;
+  /** The file the relay notes each connection in (one JSON line each), unless CLAWOPS_E2E_VIA=tcp. */
+  relayNote: string | undefined;
+  /** Stops the host. Every run must have reached it through the relay: its own runs, or, for a
+   * host the runs of another E2E's repository reach (a fleet), that one's (`relayedBy`). */
+  stop(options?: { relayedBy?: E2E }): Promise<void>;
 }
 
 export interface SpawnedCli {
@@ -90,13 +94,15 @@ export interface StartE2EOptions {
   openclaw?: string;
   /** The TLS hop in front of a loopback gateway, with Caddy's internal CA (default: none, the gateway on the host's address in plaintext). */
   tls?: boolean;
+  /** How runs reach the host: through the relay (default, or CLAWOPS_E2E_VIA) or over TCP. */
+  via?: 'proxy' | 'tcp';
 }
 
 const canary = (name: string) => `canary-${name.toLowerCase().replace(/_/g, '-')}-${randomBytes(9).toString('hex')}`;
 
 export async function startE2E(name: string, options: StartE2EOptions = {}): Promise<E2E> {
-  const via = process.env.CLAWOPS_E2E_VIA ?? 'tcp';
-  if (via !== 'tcp' && via !== 'proxy') throw new Error(`CLAWOPS_E2E_VIA=${via}: expected tcp (the default) or proxy`);
+  const via = options.via ?? process.env.CLAWOPS_E2E_VIA ?? 'proxy';
+  if (via !== 'tcp' && via !== 'proxy') throw new Error(`CLAWOPS_E2E_VIA=${via}: expected proxy (the default) or tcp`);
   const cache = await ensureRuntimeCache(VERSIONS);
   const pinned = { ...VERSIONS, openclaw: options.openclaw ?? VERSIONS.openclaw };
   if (pinned.openclaw !== VERSIONS.openclaw) await ensureRuntimeCache(pinned);
@@ -132,8 +138,9 @@ export async function startE2E(name: string, options: StartE2EOptions = {}): Pro
       join(repo, 'config/secrets.yaml'),
       `${await readFile(join(repo, 'config/secrets.yaml'), 'utf8')}  TESTHOST_SSH_KEY:\n    description: Private key clawops uses to reach the end-to-end test host\n`,
     );
-    // CLAWOPS_E2E_VIA=proxy: every run reaches the host through a proxy command (a stdio relay, as
-    // `nc %h %p` is) instead of its own TCP connection; the scenarios must pass unchanged.
+    // Every run reaches the host through a proxy command (a stdio relay, as `nc %h %p` is, standing
+    // in for the Session Manager tunnel production uses) instead of its own TCP connection, and the
+    // scenarios pass unchanged. CLAWOPS_E2E_VIA=tcp connects directly, to tell a relay fault apart.
     const relayNote = via === 'proxy' ? join(work, 'relay-note.json') : undefined;
     await writeFile(join(repo, 'config/environments/testhost.yaml'), testhostEnvironment(h, options.canary !== false, pinned.openclaw, relayNote, options.tls === true));
     // The key's base64 body lines are what would leak, not its armour lines.
@@ -208,15 +215,27 @@ export async function startE2E(name: string, options: StartE2EOptions = {}): Pro
         await writeFile(path, after);
         return () => writeFile(path, before);
       },
-      async stop() {
-        // Through the relay means through it: runs that bypassed it would leave no note.
-        const relayed = relayNote ? await readFile(relayNote, 'utf8').then(() => true, () => false) : true;
+      relayNote,
+      async stop(options = {}) {
+        // Through the relay means through it: runs that bypassed it would leave no note of this host.
+        const note = options.relayedBy ? options.relayedBy.relayNote : relayNote;
+        const relayed = note
+          ? await readFile(note, 'utf8').then(
+              (text) =>
+                text
+                  .split('\n')
+                  .filter(Boolean)
+                  .map((line) => JSON.parse(line) as { host: string; port: string })
+                  .some((seen) => seen.host === h.host && seen.port === String(h.port)),
+              () => false,
+            )
+          : true;
         try {
           await h.stop();
         } finally {
           await rm(work, { recursive: true, force: true });
         }
-        if (!relayed) throw new Error('CLAWOPS_E2E_VIA=proxy, yet no run went through the relay');
+        if (!relayed) throw new Error(`no run reached ${h.host}:${h.port} through the relay (CLAWOPS_E2E_VIA=tcp connects directly)`);
       },
     };
   } catch (err) {

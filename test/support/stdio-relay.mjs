@@ -1,12 +1,12 @@
 // A stdio relay, as `nc HOST PORT` is: what an SSH ProxyCommand runs. Standard input goes to
-// HOST:PORT, what comes back goes to standard output. With a NOTE path, it first writes what it
-// was given there (host, port, user, its pid) for a test to check.
+// HOST:PORT, what comes back goes to standard output. With a NOTE path, it first adds a line of
+// what it was given there (host, port, user, its pid, as JSON) for a test to check.
 // Usage: node stdio-relay.mjs HOST PORT [USER NOTE]
 import net from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 
 const [host, port, user, note] = process.argv.slice(2);
-if (note) writeFileSync(note, JSON.stringify({ host, port, user, pid: process.pid }));
+if (note) appendFileSync(note, `${JSON.stringify({ host, port, user, pid: process.pid })}\n`);
 const s = net.connect(Number(port), host);
 s.on('error', (e) => {
   process.stderr.write(`relay: ${e.message}\n`);

@@ -1,6 +1,6 @@
 import type { DesiredFile, DesiredState } from '../render/desired.js';
 import { envWithValues } from '../render/envfile.js';
-import { recordDigest, keyedDigest, sha256 } from './digest.js';
+import { keyedDigest, keyedFileDigest, sha256 } from './digest.js';
 import { isLoopback, isWildcard, type HostFacts } from './facts.js';
 import type { FileChange, ListenerDrift, Override, Plan, RuntimeChange, ServiceChange } from './model.js';
 import { semanticDiff, type ConfigSummary } from './summary.js';
@@ -22,12 +22,19 @@ export interface DiffInput {
 
 /**
  * A fingerprint of the host's state as a plan saw it. The lock and the key itself are left out: the
- * apply that checks it holds the lock.
+ * apply that checks it holds the lock. Nor whether the login may sudo: the read-only user's facts
+ * and apply's must agree, and so a file of the live release that holds secrets counts by its keyed
+ * digest however the host reported it (the read-only user gets it keyed, never the key).
  */
 export function factsDigest(facts: HostFacts): string {
-  // Nor whether the login may sudo: the read-only user's facts and apply's must agree.
   const { lock: _lock, digestKey, sudo: _sudo, ...state } = facts;
-  return keyedDigest(state, digestKey ?? 'no-key-yet');
+  const released = facts.release?.files ?? {};
+  const files = Object.fromEntries(
+    Object.entries(state.files).map(([path, fact]) =>
+      fact && released[path]?.sensitive && /^[0-9a-f]{64}$/.test(fact.sha256) ? [path, { ...fact, sha256: keyedFileDigest(fact.sha256, digestKey) ?? 'unkeyed' }] : [path, fact],
+    ),
+  );
+  return keyedDigest({ ...state, files }, 'clawops-facts');
 }
 
 /** The content a file will have on the host: env files with their values, when they are known. */
@@ -99,7 +106,7 @@ export function listenerDrift(desired: DesiredState, facts: HostFacts): Listener
 export function diff({ desired, facts, summary, secrets, hostSecrets, target, revision }: DiffInput): Plan {
   const files: FileChange[] = [];
   const uncompared: string[] = [];
-  const key = facts.digestKey ?? 'no-key-yet';
+  const key = facts.digestKey;
   const released = facts.release?.files ?? {};
 
   for (const f of desired.files) {
@@ -132,7 +139,7 @@ export function diff({ desired, facts, summary, secrets, hostSecrets, target, re
     // the host. A file that release did not manage is the repository's move too.
     const rec = released[f.path];
     const hostAsReleased =
-      rec === undefined || (rec.digest === recordDigest(fact.sha256, rec.sensitive, key) && fact.mode === modeOf(rec.mode) && (!rec.owner || fact.owner === rec.owner));
+      rec === undefined || (rec.digest === (rec.sensitive ? keyedFileDigest(fact.sha256, key) : fact.sha256) && fact.mode === modeOf(rec.mode) && (!rec.owner || fact.owner === rec.owner));
     files.push({
       ...base,
       action: 'update',
@@ -216,8 +223,8 @@ export function diff({ desired, facts, summary, secrets, hostSecrets, target, re
     // Values at hand: only with every one (a pull request's plan has none, and leaves those files
     // to apply, each one's decision saved on its own: secret-compare.ts).
     ...(hostSecrets
-      ? { secretsDigest: keyedDigest(hostSecretsState(desired.files, hostSecrets), key) }
-      : secrets && !uncompared.length
+      ? { secretsDigest: keyedDigest(hostSecretsState(desired.files, hostSecrets), 'clawops-parameter-versions') }
+      : secrets && key !== null && !uncompared.length
         ? { secretsDigest: keyedDigest(Object.fromEntries(desired.files.filter((f) => f.secrets).map((f) => [f.path, sha256(finalContent(f, secrets) ?? '')])), key) }
         : {}),
     ...(overrides.length ? { overrides } : {}),

@@ -21,7 +21,8 @@ const SAFE_WORD = /^[A-Za-z0-9._/@:+=,-]+$/;
 /** The arguments that ask for this desired state's facts. */
 export function factsArgs(state: DesiredState, opts: { sudoCheck: boolean }): string[] {
   const args = ['--dir', state.host.clawopsDir, '--manager', state.services === 'systemd' ? 'system' : state.services];
-  for (const f of state.files) args.push('--file', f.path);
+  // A file holding secrets is asked for as --secret: its digest comes keyed (see BODY).
+  for (const f of state.files) args.push(f.sensitive ? '--secret' : '--file', f.path);
   if (state.services !== 'none') for (const name of unitsRead(state)) args.push('--unit', name);
   for (const u of state.units) args.push('--listen', String(u.port));
   for (const name of state.host.packages ?? []) args.push('--package', name);
@@ -57,6 +58,7 @@ export function factsAllowList(state: DesiredState, folders: readonly string[]):
     `# What ${FACTS_PROGRAM_NAME} may read; written by clawops apply.`,
     ...dirs.map((d) => `dir ${d}`),
     ...files.map((f) => `file ${f}`),
+    ...state.files.filter((f) => f.sensitive).map((f) => `secret ${f.path}`),
     ...unitsRead(state).map((u) => `unit ${u}`),
     '',
   ].join('\n');
@@ -69,7 +71,7 @@ shopt -s nullglob
 die() { printf '%s: %s\n' "$prog" "$1" >&2; exit 64; }
 
 # Restricted (the installed program): what may be read comes from the list apply wrote.
-allow_dirs=(); allow_files=(); declare -A allow_units=()
+allow_dirs=(); allow_files=(); declare -A allow_units=() keyed=()
 may_read() {
   local p=$1 d
   [ "$restricted" = 1 ] || return 0
@@ -90,7 +92,7 @@ if [ "$restricted" = 1 ]; then
     exec sudo -n "$self" "@{words[@]:1}"
   fi
   while read -r kind value; do
-    case $kind in dir) allow_dirs+=("$value") ;; file) allow_files+=("$value") ;; unit) allow_units[$value]=1 ;; esac
+    case $kind in dir) allow_dirs+=("$value") ;; file) allow_files+=("$value") ;; unit) allow_units[$value]=1 ;; secret) keyed[$value]=1 ;; esac
   done < "$allow" || true
 fi
 
@@ -98,17 +100,17 @@ dir=""; manager=none; sudocheck=0; machine=0; nodebin=""; nodedir=""; ocdir=""
 files=(); units=(); ports=(); packages=()
 while [ $# -gt 0 ]; do
   case $1 in
-    --dir|--manager|--file|--unit|--node-bin|--node-dir|--openclaw-dir|--listen|--package)
+    --dir|--manager|--file|--secret|--unit|--node-bin|--node-dir|--openclaw-dir|--listen|--package)
       [ $# -ge 2 ] || die "$1 needs a value"
       case $1 in
-        --dir) dir=$2 ;; --manager) manager=$2 ;; --file) files+=("$2") ;; --unit) units+=("$2") ;;
+        --dir) dir=$2 ;; --manager) manager=$2 ;; --file) files+=("$2") ;; --secret) files+=("$2"); keyed[$2]=1 ;; --unit) units+=("$2") ;;
         --node-bin) nodebin=$2 ;; --node-dir) nodedir=$2 ;; --openclaw-dir) ocdir=$2 ;; --listen) ports+=("$2") ;;
         --package) packages+=("$2") ;;
       esac
       shift 2 ;;
     --sudo-check) sudocheck=1; shift ;;
     --machine) machine=1; shift ;;
-    *) die "unknown argument $1 (expected --dir, --manager, --file, --unit, --listen, --package, --machine, --node-bin, --node-dir, --openclaw-dir)" ;;
+    *) die "unknown argument $1 (expected --dir, --manager, --file, --secret, --unit, --listen, --package, --machine, --node-bin, --node-dir, --openclaw-dir)" ;;
   esac
 done
 [ -n "$dir" ] || die "--dir is required"
@@ -127,6 +129,22 @@ for p in "@{packages[@]}"; do [[ $p =~ ^[a-z0-9][a-z0-9.+-]*$ ]] || die "--packa
 # so clawops's records (release, lock holder) go out on one line with those made spaces.
 slurp() { v=""; IFS= read -r -d "" v < "$1"; }
 oneline() { slurp "$1"; v=@{v//$'\n'/ }; v=@{v//$'\t'/ }; }
+# HMAC-SHA256 (RFC 2104) from coreutils alone: hmac_pads KEY sets the two 64-byte pads (a key of
+# at most 64 ASCII bytes, as clawops writes it), hmac_of MESSAGE sets $h, the hex digest.
+hmac_pads() {
+  local k=$1 i c x; ipad=""; opad=""
+  for ((i = 0; i < 64; i++)); do
+    c=0; ((i < @{#k})) && printf -v c '%d' "'@{k:i:1}"
+    printf -v x '\\x%02x' $((c ^ 0x36)); ipad+=$x
+    printf -v x '\\x%02x' $((c ^ 0x5c)); opad+=$x
+  done
+}
+hmac_of() {
+  local inner outer i b=""
+  inner=$({ printf "$ipad"; printf '%s' "$1"; } | sha256sum); inner=@{inner%% *}
+  for ((i = 0; i < 64; i += 2)); do b+="\\x@{inner:i:2}"; done
+  outer=$({ printf "$opad"; printf "$b"; } | sha256sum); h=@{outer%% *}
+}
 pkgversion() {
   local l re='^ *"version": *"([^"]*)"'
   while IFS= read -r l; do if [[ $l =~ $re ]]; then printf "%s\t%s\n" "$1" "@{BASH_REMATCH[1]}"; return; fi; done < "$2"
@@ -154,6 +172,19 @@ if [ @{#present[@]} -gt 0 ]; then
     hashed=("@{present[@]}")
   fi
   if [ @{#hashed[@]} -gt 0 ]; then while read -r s p; do sum[$p]=$s; done < <(sha256sum -- "@{hashed[@]}" 2>/dev/null); fi
+  # A file holding secrets: its digest keyed with the host's digest key, as the release records it
+  # ("hmac:" HMAC-SHA256(key, sha256 of the content)), so a bare hash of a secret never leaves the
+  # host. The read-only login never gets the key itself; without one (before the first apply) the
+  # deploying user's plan gets the bare hash and keys it itself.
+  key=""; [ -f "$dir/digest.key" ] && read -r key < "$dir/digest.key"
+  if [ -n "$key" ] && [ @{#key} -le 64 ] && [[ $key =~ ^[A-Za-z0-9+/=]+$ ]]; then
+    hmac_pads "$key"
+    for p in "@{present[@]}"; do
+      [ -n "@{keyed[$p]:-}" ] && [[ @{sum[$p]:-} =~ ^[0-9a-f]{64}$ ]] && hmac_of "@{sum[$p]}" && sum[$p]=hmac:$h
+    done
+  elif [ "$restricted" = 1 ]; then
+    for p in "@{present[@]}"; do [ -n "@{keyed[$p]:-}" ] && [[ @{sum[$p]:-} =~ ^[0-9a-f]{64}$ ]] && sum[$p]=unreadable; done
+  fi
   while IFS=$'\t' read -r m o p; do printf "F\t%s\t%s\t%s\t%s\n" "$p" "@{sum[$p]:-unreadable}" "$m" "$o"; done < <(stat -c $'%a\t%U\t%n' -- "@{present[@]}")
 fi
 if [ "$sudocheck" = 1 ]; then
@@ -186,7 +217,8 @@ if [ -f "$dir/lock/holder.json" ]; then
   LOCK_ALIVE
   oneline "$dir/lock/holder.json"; printf "K\t%s\t%s\t%s\n" "$v" "$alive" "$reboot"
 fi
-if [ -f "$dir/digest.key" ]; then read -r key < "$dir/digest.key"; printf "D\t%s\n" "$key"; fi
+# The key itself goes to the deploying user only, who records the digests of what apply writes.
+if [ "$restricted" = 0 ] && [ -f "$dir/digest.key" ]; then read -r key < "$dir/digest.key"; printf "D\t%s\n" "$key"; fi
 # Listening TCP sockets on the managed units' ports, read from the kernel's tables without a
 # process: the port, and the local address as the kernel writes it (hex).
 if [ @{#ports[@]} -gt 0 ]; then

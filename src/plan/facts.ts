@@ -3,6 +3,8 @@ import type { ConfigSummary } from './summary.js';
 import { FACTS_PROGRAM_NAME, factsArgs, factsProgramText, unsafeFactsArgs } from './facts-program.js';
 
 export interface FileFact {
+  /** The content's sha256; for a file holding secrets, keyed on the host ("hmac:…", as the release
+   * records it) once the host has its digest key; "symlink" or "unreadable" otherwise. */
   sha256: string;
   /** Octal, such as "600". */
   mode: string;

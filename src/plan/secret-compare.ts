@@ -1,5 +1,5 @@
 import type { DesiredFile } from '../render/desired.js';
-import { recordDigest, sha256 } from './digest.js';
+import { keyedFileDigest, recordDigest, sha256 } from './digest.js';
 import type { FileFact, ReleaseRecord } from './facts.js';
 import type { Environment } from '../schema/environment.js';
 import type { Plan } from './model.js';
@@ -28,18 +28,24 @@ export function compareSecretFile(
   f: DesiredFile,
   fact: FileFact,
   rec: ReleaseRecord['files'][string] | undefined,
-  opts: { content: string | undefined; host?: HostSecretVersions; key: string },
+  opts: { content: string | undefined; host?: HostSecretVersions; key: string | null },
 ): SecretFileComparison {
   if (opts.host) return compareByVersion(f, fact, rec, opts.host, opts.key);
-  if (opts.content === undefined) return { unknown: 'compared at apply: its secret values are not available to this plan' };
-  return { differs: sha256(opts.content) !== fact.sha256 ? ['content differs'] : [] };
+  const onHost = keyedFileDigest(fact.sha256, opts.key);
+  if (opts.content !== undefined && opts.key !== null) return { differs: recordDigest(sha256(opts.content), true, opts.key) !== onHost ? ['content differs'] : [] };
+  if (opts.content !== undefined && onHost === null) return { differs: sha256(opts.content) !== fact.sha256 ? ['content differs'] : [] };
+  // Without the values, or without the key the host keyed its digest with (the read-only user's
+  // plan), the values cannot be compared; a file that is no longer what the live release wrote
+  // was still changed on the host, and apply rewrites it.
+  if (rec && onHost !== rec.digest) return { differs: ['content differs'] };
+  return { unknown: opts.content === undefined ? 'compared at apply: its secret values are not available to this plan' : 'compared at apply: this plan has no digest key to compare its values with' };
 }
 
-function compareByVersion(f: DesiredFile, fact: FileFact, rec: ReleaseRecord['files'][string] | undefined, host: HostSecretVersions, key: string): SecretFileComparison {
+function compareByVersion(f: DesiredFile, fact: FileFact, rec: ReleaseRecord['files'][string] | undefined, host: HostSecretVersions, key: string | null): SecretFileComparison {
   if (!rec?.parameters) return { differs: ['its secrets are to be read on the host from Parameter Store'] };
   const differs: string[] = [];
   if (rec.template !== sha256(f.content)) differs.push('variables changed');
-  if (recordDigest(fact.sha256, true, key) !== rec.digest) differs.push('content differs');
+  if (keyedFileDigest(fact.sha256, key) !== rec.digest) differs.push('content differs');
   if (!host.versions) return differs.length ? { differs } : { unknown: 'not compared: parameter versions unavailable' };
   for (const secret of [...new Set(Object.values(f.secrets ?? {}))].sort()) {
     const name = parameterName(host.prefix, secret);

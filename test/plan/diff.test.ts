@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import type { HostFacts } from '../../src/plan/facts.js';
+import { recordDigest } from '../../src/plan/digest.js';
 import { diff } from '../../src/plan/diff.js';
 import { summaryLine } from '../../src/plan/model.js';
 import { driftItems } from '../../src/report/drift.js';
@@ -83,6 +84,38 @@ describe('diff(desired, facts) → changes (fixtures in test/plan/fixtures/diff-
     edited.files['/srv/.openclaw/openclaw.json']!.sha256 = '0'.repeat(64);
     assert.notEqual(diff({ desired: c.desired, facts: edited, summary, target: 't', revision: 'r' }).factsDigest, base);
   });
+});
+
+test("the read-only user's facts (a file holding secrets keyed on the host, no key) plan as the deploying user's do: the same facts digest, a hand edit told from a merge, values left to apply", () => {
+  const c = cases.find((x) => x.name.startsWith('a rotated secret'))!;
+  const env = '/srv/.openclaw/gateway.env';
+  const deploying = structuredClone(c.facts);
+  deploying.digestKey = 'host-digest-key';
+  const asRecorded = (facts: HostFacts) => recordDigest(facts.files[env]!.sha256, true, 'host-digest-key');
+  deploying.release!.files[env]!.digest = asRecorded(deploying);
+  const readOnly = structuredClone(deploying);
+  readOnly.digestKey = null;
+  readOnly.files[env]!.sha256 = asRecorded(deploying);
+  const plan = (facts: HostFacts, secrets?: Record<string, string>) =>
+    diff({ desired: c.desired, facts, summary, ...(secrets ? { secrets: (n: string) => secrets[n] } : {}), target: 't', revision: 'r' });
+  assert.equal(plan(readOnly).factsDigest, plan(deploying).factsDigest);
+  assert.deepEqual(plan(readOnly).uncompared, [env]);
+  // Values at hand, but not the key the host keyed its digest with: still left to apply.
+  assert.deepEqual(plan(readOnly, c.secrets!).uncompared, [env]);
+  assert.equal(plan(readOnly, c.secrets!).secretsDigest, undefined);
+  // The deploying user's plan compares them: the rotated value changes the file.
+  assert.deepEqual(plan(deploying, c.secrets!).files.filter((f) => f.path === env).map((f) => [f.action, f.reason, f.cause]), [['update', 'content differs', 'not-yet-applied']]);
+  // The file re-moded by hand: both tell it was the host, not the repository.
+  for (const facts of [readOnly, deploying]) {
+    const edited = structuredClone(facts);
+    edited.files[env]!.mode = '644';
+    assert.deepEqual(plan(edited).files.filter((f) => f.path === env).map((f) => f.cause), ['changed-on-host']);
+  }
+  // Its content edited by hand: no value needed to see that it is not what the release wrote.
+  const handEdited = structuredClone(readOnly);
+  handEdited.files[env]!.sha256 = recordDigest('0'.repeat(64), true, 'host-digest-key');
+  assert.deepEqual(plan(handEdited).files.filter((f) => f.path === env).map((f) => [f.action, f.reason, f.cause]), [['update', 'content differs', 'changed-on-host']]);
+  assert.deepEqual(plan(handEdited).uncompared, []);
 });
 
 test("what systemd reads for a managed unit that clawops did not write is an override: drop-ins anywhere, a unit file that shadows clawops's; the distribution's drop-ins for every service are not", () => {

@@ -2,11 +2,13 @@
 // writes beside it names), run for real with bash against a layout in a temporary folder; the
 // listener fact's addresses; a plan's decision for each sensitive file; the read-only transport.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { factsAllowList, factsProgramText } from '../../src/plan/facts-program.js';
+import { recordDigest, sha256 } from '../../src/plan/digest.js';
 import { kernelAddress, lockAliveShell, parseFacts, type HostFacts } from '../../src/plan/facts.js';
 import { listenerDrift } from '../../src/plan/diff.js';
 import { brokenDecisions, sensitiveDecisions } from '../../src/plan/secret-compare.js';
@@ -16,6 +18,7 @@ import type { DesiredService, DesiredState } from '../../src/render/desired.js';
 import { LocalTransport } from '../../src/transport/local.js';
 import { ReadOnlyTransport } from '../../src/transport/read-only.js';
 
+const GATEWAY_ENV = `OPENCLAW_GATEWAY_TOKEN=canary-${randomBytes(8).toString('hex')}\n`;
 const root = await mkdtemp(join(tmpdir(), 'clawops-facts-program-'));
 after(() => rm(root, { recursive: true, force: true }));
 
@@ -28,6 +31,7 @@ const state = (): DesiredState => ({
   files: [
     { path: join(root, 'state/openclaw.json'), name: 'openclaw.json', role: 'openclaw-config', mode: 0o644, content: '', sensitive: false },
     { path: join(root, 'units/gemini-proxy.service'), name: 'gemini-proxy.service', role: 'unit', mode: 0o644, content: '', sensitive: false },
+    { path: join(root, 'state/gateway.env'), name: 'gateway.env', role: 'env', mode: 0o600, content: '', sensitive: true, secrets: { OPENCLAW_GATEWAY_TOKEN: 'OPENCLAW_GATEWAY_TOKEN' } },
   ],
   units: [unit('gemini-proxy.service', 18790, 'loopback')],
   host: { clawopsDir: join(root, 'state/.clawops') },
@@ -42,6 +46,7 @@ describe('the installed facts program', async () => {
   await writeFile(join(root, 'units/gemini-proxy.service'), '[Unit]\n');
   await writeFile(join(root, 'units/other.service'), '[Unit]\n');
   await writeFile(join(root, 'secret'), 'not for the facts user\n');
+  await writeFile(join(root, 'state/gateway.env'), GATEWAY_ENV, { mode: 0o600 });
   await symlink(join(root, 'secret'), join(root, 'state/link.json'));
   await writeFile(access.program, factsProgramText({ restricted: true, access }, lockAliveShell('"$dir/lock"')), { mode: 0o755 });
   await writeFile(access.allow, factsAllowList(state(), [join(root, 'state')]));
@@ -78,6 +83,27 @@ describe('the installed facts program', async () => {
       assert.equal(r.code, 64, `${args.join(' ')}: ${r.stderr}`);
       assert.ok(r.stderr.includes(message), `${args.join(' ')}: ${r.stderr}`);
       assert.equal(r.stdout, '', 'nothing read');
+    }
+  });
+
+  test('a file holding secrets comes keyed, however it is asked for, and the key itself never', { skip: !isRoot && 'needs root' }, async () => {
+    const key = randomBytes(32).toString('base64');
+    await writeFile(join(root, 'state/.clawops/digest.key'), `${key}\n`, { mode: 0o600 });
+    try {
+      for (const ask of ['--secret', '--file']) {
+        const r = await run('--dir', join(root, 'state/.clawops'), '--manager', 'system', ask, join(root, 'state/gateway.env'));
+        assert.equal(r.code, 0, r.stderr);
+        const facts = parseFacts(r.stdout);
+        assert.equal(facts.files[join(root, 'state/gateway.env')]?.sha256, recordDigest(sha256(GATEWAY_ENV), true, key), ask);
+        assert.equal(facts.digestKey, null, 'no key');
+        assert.ok(!r.stdout.includes(key) && !r.stdout.includes(sha256(GATEWAY_ENV)), `neither the key nor the bare hash (${ask})`);
+      }
+      // A key it cannot use: the file is unreadable to this login rather than bare.
+      await writeFile(join(root, 'state/.clawops/digest.key'), 'not a key\n');
+      const r = await run('--dir', join(root, 'state/.clawops'), '--manager', 'system', '--file', join(root, 'state/gateway.env'));
+      assert.equal(parseFacts(r.stdout).files[join(root, 'state/gateway.env')]?.sha256, 'unreadable');
+    } finally {
+      await rm(join(root, 'state/.clawops/digest.key'));
     }
   });
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { recordDigest } from '../../src/plan/digest.js';
 import { factsProbe, parseFacts, type ReleaseRecord } from '../../src/plan/facts.js';
 import type { DesiredFile, DesiredState } from '../../src/render/desired.js';
 import { LocalTransport } from '../../src/transport/local.js';
@@ -112,8 +113,30 @@ test('the probe takes the runtime versions from the installed packages, and Node
   assert.deepEqual((await probe(state([]))).runtime, { node: '24.21.0', openclaw: '2026.9.6' });
 });
 
+test('a file holding secrets comes keyed with the host\'s digest key, as the release records it, and never as a bare hash once the host has a key', async () => {
+  const env = { ...file('gateway.env', 0o600), role: 'env' as const, sensitive: true, secrets: { OPENCLAW_GATEWAY_TOKEN: 'OPENCLAW_GATEWAY_TOKEN' } };
+  await mkdir(join(root, 'etc'), { recursive: true });
+  await writeFile(join(root, 'etc/gateway.env'), 'OPENCLAW_GATEWAY_TOKEN=canary-gateway-token\n', { mode: 0o600 });
+  await rm(join(dir, 'digest.key'), { force: true });
+  // Before the first apply there is no key: the bare hash, for the deploying user to key itself.
+  assert.equal((await probe(state([env], false))).files[env.path]?.sha256, sha('OPENCLAW_GATEWAY_TOKEN=canary-gateway-token\n'));
+  await mkdir(dir, { recursive: true });
+  for (const key of [randomBytes(32).toString('base64'), 'k', 'A'.repeat(64)]) {
+    await writeFile(join(dir, 'digest.key'), `${key}\n`, { mode: 0o600 });
+    const facts = await probe(state([env, file('a.json')], false));
+    assert.equal(facts.files[env.path]?.sha256, recordDigest(sha('OPENCLAW_GATEWAY_TOKEN=canary-gateway-token\n'), true, key), `a key of ${key.length} characters`);
+    assert.equal(facts.files[join(root, 'etc/a.json')]?.sha256, sha('{"a":1}\n'), 'a file without secrets keeps its plain digest');
+    assert.equal(facts.digestKey, key);
+  }
+  await rm(join(dir, 'digest.key'));
+  await rm(env.path);
+});
+
 test('the probe starts no process per file: one sha256sum and one stat for all of them', () => {
   const script = factsProbe(state(Array.from({ length: 40 }, (_, i) => file(`f${i}.json`)))).script;
-  assert.equal(script.match(/sha256sum/g)?.length, 1);
+  // Besides the keyed digest of a file holding secrets (two sha256sum each, hmac_of).
+  const unkeyed = script.replace(/\nhmac_of\(\) \{\n[^]*?\n\}\n/, '\n');
+  assert.notEqual(unkeyed, script);
+  assert.equal(unkeyed.match(/sha256sum/g)?.length, 1);
   assert.equal(script.match(/\bstat -c/g)?.length, 1);
 });

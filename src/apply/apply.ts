@@ -4,7 +4,7 @@ import { recordDigest, sha256 } from '../plan/digest.js';
 import type { HostFacts, ReleaseRecord } from '../plan/facts.js';
 import { hasChanges, type Plan } from '../plan/model.js';
 import type { ConfigSummary } from '../plan/summary.js';
-import type { Transport } from '../transport/transport.js';
+import { shellQuote, type Transport } from '../transport/transport.js';
 import { activationScript } from './activate.js';
 import { ApplyError, InterruptedError, NotApprovedError } from './errors.js';
 import { asRoot, gatherFacts, must } from './host.js';
@@ -334,17 +334,24 @@ async function stage(t: Transport, desired: DesiredState, facts: HostFacts, plan
   const files: ReleaseRecord['files'] = {};
   const hs = input.hostSecrets;
   const changed = new Set(plan.files.filter((c) => c.action !== 'no-op').map((c) => c.path));
-  const uploads = desired.files.map((f) => {
+  const copies: string[] = [];
+  const uploads = desired.files.flatMap((f) => {
     const base = { sensitive: f.sensitive, name: f.name, mode: f.mode, ...(f.owner ? { owner: f.owner } : {}) };
+    if (f.fromHost) {
+      // Taken back from a kept release on the host itself: its values never come here.
+      files[f.path] = { digest: f.fromHost.digest, ...base };
+      copies.push(`install -m 600 ${shellQuote([f.fromHost.path])} ${shellQuote([`${p.files}/${f.name}`])}`);
+      return [];
+    }
     if (hs && f.secrets) {
       // Staged as its template: the host fills it in at activation, and completes its record.
       files[f.path] = { ...base, ...hostSecretRecord(f, facts.release?.files[f.path], changed.has(f.path)) };
-      return { path: `${p.files}/${f.name}`, content: f.content, mode: 0o600 };
+      return [{ path: `${p.files}/${f.name}`, content: f.content, mode: 0o600 }];
     }
     const content = finalContent(f, input.secrets);
     if (content === undefined) throw new ApplyError(t.target, 'secrets', `no value for the secrets of ${f.path}`);
     files[f.path] = { digest: recordDigest(sha256(content), f.sensitive, key), ...base };
-    return { path: `${p.files}/${f.name}`, content, mode: f.sensitive ? 0o600 : 0o644 };
+    return [{ path: `${p.files}/${f.name}`, content, mode: f.sensitive ? 0o600 : 0o644 }];
   });
   if (hs) {
     const at = hostSecretsPaths(p.release);
@@ -374,6 +381,7 @@ async function stage(t: Transport, desired: DesiredState, facts: HostFacts, plan
   await must(t, 'stage', ['mkdir', '-p', ...dirs]);
   try {
     await t.put(all);
+    if (copies.length) await must(t, 'stage', ['bash', '-c', `set -e; ${copies.join('; ')}`]);
   } catch (err) {
     // A disk filled since the check: say so rather than the SFTP server's "Failure", and leave no
     // half-staged release behind.

@@ -96,11 +96,18 @@ async function outcomes(t: Transport, desired: DesiredState, ids: readonly strin
   return out.split('\n').map((l) => l.split('\t')).filter(([, o]) => o === outcome).map(([r]) => r!);
 }
 
+/**
+ * A kept release's files. Files holding secrets are not read: they are copied on the host from
+ * that release (`fromHost`), so a rollback moves no secret value through the machine running
+ * clawops, whatever the secrets' source (values the host read itself from Parameter Store included).
+ */
 async function readRelease(t: Transport, desired: DesiredState, id: string): Promise<{ record: ReleaseRecord; files: DesiredFile[] }> {
   const p = releasePaths(desired.host, id);
   const record = JSON.parse(await must(t, 'rollback', ['cat', p.record])) as ReleaseRecord;
   const entries = Object.entries(record.files);
-  const script = entries.map(([, f]) => `printf '%s\\t' '${f.name}'; base64 -w0 '${p.files}/${f.name}'; echo`).join('\n');
+  const script = entries
+    .map(([, f]) => (f.sensitive ? `if [ -f '${p.files}/${f.name}' ]; then printf '%s\\t\\n' '${f.name}'; fi` : `printf '%s\\t' '${f.name}'; base64 -w0 '${p.files}/${f.name}'; echo`))
+    .join('\n');
   const out = await must(t, 'rollback', ['bash', '-s'], script);
   const contents = new Map(out.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]));
   const roleOf = new Map(desired.files.map((f) => [f.path, f.role]));
@@ -113,8 +120,9 @@ async function readRelease(t: Transport, desired: DesiredState, id: string): Pro
       role: roleOf.get(path) ?? (f.name.startsWith('systemd/') ? 'unit' : 'proxy-config'),
       mode: f.mode,
       ...(f.owner ? { owner: f.owner } : {}),
-      content: Buffer.from(b64, 'base64').toString('utf8'),
+      content: f.sensitive ? '' : Buffer.from(b64, 'base64').toString('utf8'),
       sensitive: f.sensitive,
+      ...(f.sensitive ? { fromHost: { path: `${p.files}/${f.name}`, digest: f.digest } } : {}),
     };
   });
   return { record, files };

@@ -121,7 +121,9 @@ export function diff({ desired, facts, summary, secrets, hostSecrets, target, re
     }
     const reasons: string[] = [];
     let unknown: string | undefined;
-    if (f.secrets) {
+    if (f.fromHost) {
+      if (keyedFileDigest(fact.sha256, key) !== f.fromHost.digest) reasons.push('content differs');
+    } else if (f.secrets) {
       const compared = compareSecretFile(f, fact, released[f.path], { content, ...(hostSecrets ? { host: hostSecrets } : {}), key });
       if ('unknown' in compared) unknown = compared.unknown;
       else reasons.push(...compared.differs);

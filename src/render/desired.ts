@@ -75,6 +75,11 @@ export interface DesiredFile {
   sensitive: boolean;
   /** For env files: variable name → the secret it is filled from. */
   secrets?: Record<string, string>;
+  /**
+   * A file holding secrets that a rollback takes back from a kept release: copied on the host from
+   * `path`, never read by clawops (`content` is empty); `digest` is that release's keyed digest of it.
+   */
+  fromHost?: { path: string; digest: string };
 }
 
 /**

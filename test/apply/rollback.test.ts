@@ -23,11 +23,11 @@ class Recording implements Transport {
   readonly target = 'local';
   async run(command: Command, options: RunOptions = {}): Promise<RunResult> {
     const r = await this.inner.run(command, options);
-    this.seen.push(command.join(' '), options.stdin ?? '', r.stdout, r.stderr);
+    this.seen.push(command.join(' '), String(options.stdin ?? ''), r.stdout, r.stderr);
     return r;
   }
   async put(files: readonly PutFile[]): Promise<void> {
-    for (const f of files) this.seen.push(f.path, Buffer.from(f.content).toString('utf8'));
+    for (const f of files) this.seen.push(f.path, typeof f.content === 'string' ? f.content : f.content.toString('utf8'));
     await this.inner.put(files);
   }
   close(): Promise<void> {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { expectExit } from './checks.js';
-import { CLAWOPS_DIR, ENV, leakedSecrets, PROXY_PORTS, STATE, startE2E, type CliRun, type E2E } from './support.js';
+import { CLAWOPS_DIR, ENV, leakedSecrets, PROXY_PORTS, type ReleaseRecord, STATE, startE2E, type CliRun, type E2E } from './support.js';
 import { waitUntil } from '../support/wait.js';
 
 const FACTS_USER = 'clawops-facts';
@@ -131,10 +131,16 @@ describe('the read-only facts user', { timeout: 30 * 60_000 }, () => {
     const unit = await asFacts('clawops-facts', '--dir', CLAWOPS_DIR, '--manager', 'system', '--unit', 'ssh.service');
     assert.match(unit.stderr, /refused: ssh\.service is not a unit clawops manages/);
     assert.equal(outside.stdout + climb.stdout + unit.stdout, '', 'nothing read');
-    // Inside, it reads: a 0600 env file of the service user, through its sudo rule.
+    // Inside, it reads: a 0600 env file of the service user, through its sudo rule, and reports its
+    // digest keyed on the host, as the release records it; never the digest key itself.
     const inside = await asFacts('clawops-facts', '--dir', CLAWOPS_DIR, '--manager', 'system', '--file', `${STATE}/gateway.env`);
     assert.equal(inside.code, 0, inside.stderr);
-    assert.match(inside.stdout, new RegExp(`^F\\t${STATE}/gateway.env\\t[0-9a-f]{64}\\t600\\tubuntu$`, 'm'));
+    const recorded = (JSON.parse(await e.sh(`cat ${CLAWOPS_DIR}/current/release.json`)) as ReleaseRecord).files[`${STATE}/gateway.env`]!.digest;
+    assert.match(recorded, /^hmac:[0-9a-f]{64}$/);
+    assert.match(inside.stdout, new RegExp(`^F\\t${STATE}/gateway.env\\t${recorded}\\t600\\tubuntu$`, 'm'));
+    const key = (await e.sh(`sudo cat ${CLAWOPS_DIR}/digest.key`)).trim();
+    assert.ok(key.length > 20 && !inside.stdout.includes(key), 'the digest key stays on the host');
+    assert.doesNotMatch(inside.stdout, /^D\t/m);
   });
 
   it('scp, sftp and port forwarding are refused', async () => {

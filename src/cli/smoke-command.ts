@@ -178,6 +178,8 @@ export async function runChainReport(d: Deployment, t: Transport, opts: { record
   const timeoutMs = plan.timeoutMs * 12 + 30_000;
   if (chainAsFactsUser(d)) {
     const r = await t.run([FACTS_PROGRAM_NAME, '--chain'], { timeoutMs });
+    // A host last applied by a clawops without the probe: its facts program does not know the word.
+    if (r.code !== 0 && /unknown argument --chain|runs no chain probe/.test(r.stderr)) throw new HostError(t.target, 'chain probe', `the read-only user's program has no chain probe yet: an apply installs it (${r.stderr.trim().split('\n').at(-1)})`);
     if (r.code !== 0) throw new HostError(t.target, 'chain probe', `exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
     const out = parseInstalledProbe(r.stdout);
     if (!out) throw new HostError(t.target, 'chain probe', 'the probe printed no report');

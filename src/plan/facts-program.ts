@@ -13,6 +13,8 @@ export { FACTS_PROGRAM_NAME };
  *   SSH_ORIGINAL_COMMAND (split on blanks, no shell), refuses any path outside the folders and files
  *   clawops manages and any unit it does not manage (the list apply writes beside it), and reads
  *   through its one sudo rule, as root, since some files are 0600 and owned by the service user.
+ *   With `--chain` alone it runs the chain probe apply installed beside it, with the plan apply
+ *   wrote there (src/smoke/chain-program.ts), as the gateway's user: the one thing it starts.
  */
 
 /** The word a facts argument may be: what shellQuote leaves bare, so the words survive a split on blanks. */

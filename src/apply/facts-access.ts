@@ -10,8 +10,9 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 /**
  * The root script that sets up the read-only facts user (target.factsUser): the user, the fixed
- * facts program and the list of what it may read, the chain probe and its plan (with `chainPlan`), its one sudo rule (checked by visudo -cf before
- * it is put in place) and its sshd drop-in (checked by sshd -t; sshd reloaded only when it changed).
+ * facts program and the list of what it may read, the chain probe, its plan and its record folder
+ * (with `chainPlan`), its one sudo rule (checked by visudo -cf before it is put in place) and its
+ * sshd drop-in (checked by sshd -t; sshd reloaded only when it changed).
  * Each file is written only when it differs, so a second apply changes nothing. It prints one line
  * per change. Null when the environment declares no facts user.
  */

@@ -146,6 +146,7 @@ describe('the read-only facts user', { timeout: 30 * 60_000 }, () => {
     await serveChainModels(e);
     const logins = async () => Number((await e.sh(`sudo journalctl -u ssh.service --no-pager -o cat | grep -c 'Accepted publickey for ${FACTS_USER}' || true`)).trim());
     const before = await logins();
+    await e.sh('touch /home/ubuntu/chain-mark');
     const r = await cliReadOnly(['smoke', '--env', ENV, '--chain']);
     assert.ok(r.code === 0 || r.code === 1, `a report either way\n${r.stderr}`);
     assert.match(r.stdout, /^1 +deepseek\/deepseek-chat +upstream +✔ ok +\d+ ms/m);
@@ -154,7 +155,7 @@ describe('the read-only facts user', { timeout: 30 * 60_000 }, () => {
     // The probe keeps the record of its own runs, as the gateway's user; the read-only user owns nothing it wrote.
     assert.equal((await e.sh(`sudo stat -c %U:%a ${FACTS_DIR}/chain-runs/runs.json`)).trim(), 'ubuntu:600');
     // (A login's own runtime folder, /run/user/UID, is systemd-logind's doing for any login.)
-    const owned = (await e.sh(`sudo find / -xdev -user ${FACTS_USER} -newer ${FACTS_DIR}/chain-plan.json -not -path '/proc/*' -not -path '/run/user/*' -not -path '/home/${FACTS_USER}/*'`)).trim();
+    const owned = (await e.sh(`sudo find / -xdev -user ${FACTS_USER} -newer /home/ubuntu/chain-mark -not -path '/proc/*' -not -path '/run/user/*'`)).trim();
     assert.equal(owned, '', `files of ${FACTS_USER}: ${owned}`);
     const again = await cliReadOnly(['smoke', '--env', ENV, '--chain']);
     assert.equal(again.code, 1);

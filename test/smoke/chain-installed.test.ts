@@ -11,12 +11,15 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { factsAccessScript } from '../../src/apply/facts-access.js';
 import { factsProgramText } from '../../src/plan/facts-program.js';
 import { lockAliveShell } from '../../src/plan/facts.js';
 import { factsAccess } from '../../src/render/facts-access.js';
-import { chainReport, healthOfRuns, issueDecision, type ChainProbe } from '../../src/smoke/chain.js';
+import { render } from '../../src/render/render.js';
+import { chainProbePlan, chainReport, healthOfRuns, issueDecision, type ChainProbe } from '../../src/smoke/chain.js';
 import { INSTALLED_CHAIN_PROBE_PROGRAM, installedChainPlan, parseInstalledProbe, type InstalledChainPlan, type InstalledProbeOutput } from '../../src/smoke/chain-program.js';
 import { startOpenAIStandin, type OpenAIStandin } from '../support/openai-standin.js';
+import { FIXED_CONTEXT, repoConfig } from '../support/repo.js';
 
 const KEYS = { DEEPSEEK_API_KEY: 'canary-installed-deepseek-key-9a1f', GROQ_API_KEY: 'canary-installed-groq-key-8b2e' };
 
@@ -188,5 +191,30 @@ describe("the facts program's --chain", () => {
       holder.stdin.end('\n');
       await new Promise((resolve) => holder.on('close', resolve));
     }
+  });
+});
+
+describe("apply's setup of the read-only user", () => {
+  test("on ec2 it installs the probe, the plan rendered from the configuration, and the record folder of the gateway's user; the program runs them with the release's Node", async () => {
+    const config = await repoConfig();
+    const desired = render(config, 'ec2', FIXED_CONTEXT);
+    const chainPlan = installedChainPlan(chainProbePlan(config, desired, 'ec2'));
+    const script = factsAccessScript(desired, chainPlan)!;
+    const access = desired.host.facts!;
+    // Each file goes in as base64 after its path and mode: decode what the script writes there.
+    const written = (path: string) => {
+      const m = new RegExp(`fresh '${path.replace(/[./]/g, (c) => `\\${c}`)}' (\\d+) '([A-Za-z0-9+/=]+)'`).exec(script);
+      return m ? { mode: m[1], content: Buffer.from(m[2]!, 'base64').toString('utf8') } : null;
+    };
+    assert.deepEqual(written(access.chainProgram), { mode: '644', content: INSTALLED_CHAIN_PROBE_PROGRAM });
+    const planned = JSON.parse(written(access.chainPlan)!.content) as InstalledChainPlan;
+    assert.deepEqual(planned.probes.map((p) => p.ref), config.chain);
+    assert.equal(planned.minIntervalSeconds, 900);
+    assert.match(script, /install -d -o 'ubuntu' -g "\$\(id -gn 'ubuntu'\)" -m 0700 '\/opt\/clawops\/facts\/chain-runs'/);
+    const program = written(access.program)!.content;
+    assert.match(program, /^chain_user='ubuntu' chain_node='\/opt\/clawops\/node\/[0-9.]+\/bin\/node'$/m);
+    // Without the plan (an apply that has none to give), nothing of the probe is installed or run.
+    const bare = factsAccessScript(desired)!;
+    assert.doesNotMatch(bare, /chain-probe|chain-plan|chain-runs/);
   });
 });

@@ -175,6 +175,7 @@ export const chainConnect = (d: Deployment) => d.connect({ readOnly: chainAsFact
  */
 export async function runChainReport(d: Deployment, t: Transport, opts: { record?: boolean } = {}): Promise<{ report: ChainReport; health?: ChainHealth }> {
   const plan = chainProbePlan(d.config, d.desired, d.envName);
+  // Up to twelve requests' bounds (the installed plan has the same bound: it is rendered as this one is).
   const timeoutMs = plan.timeoutMs * 12 + 30_000;
   if (chainAsFactsUser(d)) {
     const r = await t.run([FACTS_PROGRAM_NAME, '--chain'], { timeoutMs });

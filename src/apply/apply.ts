@@ -16,6 +16,7 @@ import { checkSpace } from './space.js';
 import { hostSecretRecord, hostSecretsPaths, hostSecretsSpec, readSecretsShell, type HostSecrets } from './host-secrets.js';
 import { brokenDecisions, sensitiveDecisions, type HostSecretVersions, type SensitiveDecision } from '../plan/secret-compare.js';
 import { ensureFactsAccess } from './facts-access.js';
+import type { InstalledChainPlan } from '../smoke/chain-program.js';
 
 export type ApplyOutcome = 'applied' | 'no-changes' | 'rolled-back' | 'failed';
 
@@ -32,6 +33,8 @@ export interface ApplyInput {
    * host at activation; they are compared by parameter version (`versions`), never by value.
    */
   hostSecrets?: HostSecrets & HostSecretVersions;
+  /** The chain probe's plan, installed for the read-only facts user (`clawops-facts --chain`). */
+  chainProbe?: InstalledChainPlan;
   /** From a saved plan: apply refuses when the host moved since. */
   expectedFactsDigest?: string;
   /** From a saved plan: apply refuses when a secret value changed since (Plan.secretsDigest). */
@@ -180,7 +183,7 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     // question, when there is one.
     const factsUser = async () => {
       next('facts user');
-      await unlessInterrupted(ensureFactsAccess(t, desired, progress));
+      await unlessInterrupted(ensureFactsAccess(t, desired, progress, input.chainProbe));
     };
     if (!hasChanges(plan)) {
       await factsUser();

@@ -18,6 +18,8 @@ import type { Transport } from '../transport/transport.js';
 import type { ConnectOptions, Deployment } from './deploy.js';
 import { progressWriter, type Output, type Progress } from './output.js';
 import { registryRuntimeSource } from './runtime-source.js';
+import { chainProbePlan } from '../smoke/chain.js';
+import { installedChainPlan } from '../smoke/chain-program.js';
 import { UsageError } from './workspace.js';
 
 /** Exit codes of plan, apply, drift and rollback (documented in the README). */
@@ -70,6 +72,8 @@ export function releaseInput(d: Deployment, processEnv: NodeJS.ProcessEnv) {
     holder: d.holder,
     runtime: registryRuntimeSource(processEnv),
     ...(d.hostSecrets ? { hostSecrets: d.hostSecrets } : {}),
+    // Rendered here, with the release, so that the read-only user's chain probe follows this plan and no other.
+    ...(d.desired.host.facts ? { chainProbe: installedChainPlan(chainProbePlan(d.config, d.desired, d.envName)) } : {}),
   };
 }
 

@@ -394,15 +394,15 @@ export async function driftIssueCommand(d: Deployment, io: GitHubIO): Promise<nu
 
 /**
  * The chain report, kept in the environment's chain issue (apart from drift). Each run's health is
- * recorded on the host, so the issue opens or changes only when a step has failed on consecutive
+ * recorded on the host (by the probe itself, where the read-only user runs it), so the issue opens or changes only when a step has failed on consecutive
  * runs, and closes once every step answers again. Exit 0 whatever the chain's state: the issue is
  * the signal; a host that cannot be reached fails the run.
  */
 export async function chainIssueCommand(d: Deployment, io: GitHubIO): Promise<number> {
   const { env: processEnv, output } = io;
   const github = await io.github();
-  const { runChainReport } = await import('./smoke-command.js');
-  const t = await d.connect();
+  const { chainConnect, runChainReport } = await import('./smoke-command.js');
+  const t = await chainConnect(d);
   let result;
   try {
     result = await runChainReport(d, t, { record: true });

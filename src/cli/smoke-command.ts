@@ -4,8 +4,9 @@ import { plaintextRefusal } from '../../supabase/functions/openclaw-bridge/gatew
 import { publicGatewayUrl } from '../config/gateway-url.js';
 import { GatewayClient, GatewayClientError } from '../smoke/gateway-client.js';
 import { formatCheck, runSmoke, SMOKE_SCOPES, type SmokeResult } from '../smoke/smoke.js';
-import { chainProbePlan, chainReport, nextHealth, parseHealth, type ChainHealth, type ChainReport, type ProbeAnswer } from '../smoke/chain.js';
-import { chainProbeCommand, chainProbeInput } from '../smoke/chain-program.js';
+import { chainProbePlan, chainReport, healthOfRuns, nextHealth, parseHealth, type ChainHealth, type ChainReport, type ProbeAnswer } from '../smoke/chain.js';
+import { chainProbeCommand, chainProbeInput, parseInstalledProbe } from '../smoke/chain-program.js';
+import { FACTS_PROGRAM_NAME } from '../render/facts-access.js';
 import { renderChainTable } from '../report/chain.js';
 import { HostError, shellQuote, type Transport } from '../transport/transport.js';
 import type { Deployment } from './deploy.js';
@@ -151,24 +152,49 @@ export async function smokeCommand(d: Deployment, output: Output, processEnv: No
   }
 }
 
-/** Where the scheduled chain report remembers the previous run, on the host beside the releases. */
+/** Where the scheduled chain report remembers the previous run, on the host beside the releases (a host without a read-only user). */
 export const chainHealthPath = (d: Deployment) => `${d.desired.host.clawopsDir}/chain-health.json`;
 
 /**
- * The chain report: every chain step probed from the host in one round trip (the probe program
- * run with the host's Node), then classified here. With `record`, the previous run's health is
- * read alongside on the same connection and this run's is written back after, for the
- * consecutive-failure rule.
+ * Whether the chain is probed as the read-only facts user: where the environment has one, its login
+ * runs the probe apply installed (`clawops-facts --chain`), as plans and drift read facts with it.
+ */
+export const chainAsFactsUser = (d: Deployment) => d.factsUser !== null && d.desired.host.facts !== undefined;
+
+/** The connection the chain report runs on: the read-only user's where there is one, else the deploying user's. */
+export const chainConnect = (d: Deployment) => d.connect({ readOnly: chainAsFactsUser(d) });
+
+/**
+ * The chain report: every chain step probed from the host in one round trip, then classified here.
+ *
+ * As the read-only user, the installed probe runs with the plan apply installed, and returns the
+ * earlier runs it kept; the health is counted from those, and nothing is written from here. Else
+ * the probe program goes with the plan on stdin, as the deploying user; with `record`, the
+ * previous run's health is read alongside on the same connection and this run's written back
+ * after, for the consecutive-failure rule.
  */
 export async function runChainReport(d: Deployment, t: Transport, opts: { record?: boolean } = {}): Promise<{ report: ChainReport; health?: ChainHealth }> {
   const plan = chainProbePlan(d.config, d.desired, d.envName);
+  // Up to twelve requests' bounds (the installed plan has the same bound: it is rendered as this one is).
+  const timeoutMs = plan.timeoutMs * 12 + 30_000;
+  if (chainAsFactsUser(d)) {
+    const r = await t.run([FACTS_PROGRAM_NAME, '--chain'], { timeoutMs });
+    // A host last applied by a clawops without the probe: its facts program does not know the word.
+    if (r.code !== 0 && /unknown argument --chain|runs no chain probe/.test(r.stderr)) throw new HostError(t.target, 'chain probe', `the read-only user's program has no chain probe yet: an apply installs it (${r.stderr.trim().split('\n').at(-1)})`);
+    if (r.code !== 0) throw new HostError(t.target, 'chain probe', `exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
+    const out = parseInstalledProbe(r.stdout);
+    if (!out) throw new HostError(t.target, 'chain probe', 'the probe printed no report');
+    // The host's own plan names the steps: the chain as it was applied, whatever this checkout says.
+    const report = chainReport(d.envName, out.at, out, out.answers);
+    return opts.record ? { report, health: healthOfRuns(d.envName, out.previous, report) } : { report };
+  }
   // The local environment runs on this machine's Node; a systemd host on the pinned one.
   const node = d.desired.host.runtime?.node.bin ?? process.execPath;
   const statePath = chainHealthPath(d);
   const probe = chainProbeCommand(node, d.desired.services === 'systemd' ? d.desired.host.user : undefined);
   const at = new Date().toISOString();
   const [r, previous] = await Promise.all([
-    t.run(probe, { stdin: chainProbeInput(plan), timeoutMs: plan.timeoutMs * 12 + 30_000 }),
+    t.run(probe, { stdin: chainProbeInput(plan), timeoutMs }),
     opts.record ? t.run(['cat', statePath]).then((x) => (x.code === 0 ? x.stdout : null)) : Promise.resolve(null),
   ]);
   if (r.code !== 0) throw new HostError(t.target, 'chain probe', `exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
@@ -188,7 +214,7 @@ export async function runChainReport(d: Deployment, t: Transport, opts: { record
 
 /** `clawops smoke --chain`: the chain report as a table (or JSON); exit 0 when every step answers, else 1. */
 export async function chainCommand(d: Deployment, output: Output, opts: { json: boolean }): Promise<number> {
-  const t = await d.connect();
+  const t = await chainConnect(d);
   try {
     const { report } = await runChainReport(d, t);
     output.out(opts.json ? JSON.stringify(report, null, 2) : renderChainTable(report));

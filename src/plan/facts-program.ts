@@ -13,6 +13,8 @@ export { FACTS_PROGRAM_NAME };
  *   SSH_ORIGINAL_COMMAND (split on blanks, no shell), refuses any path outside the folders and files
  *   clawops manages and any unit it does not manage (the list apply writes beside it), and reads
  *   through its one sudo rule, as root, since some files are 0600 and owned by the service user.
+ *   With `--chain` alone it runs the chain probe apply installed beside it, with the plan apply
+ *   wrote there (src/smoke/chain-program.ts), as the gateway's user: the one thing it starts.
  */
 
 /** The word a facts argument may be: what shellQuote leaves bare, so the words survive a split on blanks. */
@@ -94,6 +96,17 @@ if [ "$restricted" = 1 ]; then
   while read -r kind value; do
     case $kind in dir) allow_dirs+=("$value") ;; file) allow_files+=("$value") ;; unit) allow_units[$value]=1 ;; secret) keyed[$value]=1 ;; esac
   done < "$allow" || true
+fi
+# --chain, alone: the chain probe apply installed, with the plan apply wrote beside it, as the
+# gateway's user with the release's Node, one run at a time. Nothing it requests comes from the caller.
+if [ "@{1:-}" = --chain ]; then
+  [ $# = 1 ] || die "refused: --chain takes no other argument"
+  [ -n "@{chain_plan:-}" ] || die "refused: this host's facts program runs no chain probe"
+  cd / || exit 1
+  flock -n -E 75 "$chain_plan" runuser -u "$chain_user" -- env -i PATH=/usr/bin:/bin "$chain_node" "$chain_program" "$chain_plan" "$chain_runs"
+  rc=$?
+  [ "$rc" != 75 ] || die "refused: a chain probe is already running"
+  exit "$rc"
 fi
 
 dir=""; manager=none; sudocheck=0; machine=0; nodebin=""; nodedir=""; ocdir=""
@@ -236,8 +249,8 @@ fi
 echo "END"
 `;
 
-/** The program's text. `lockAlive` is the shell that sets $alive and $reboot for "$dir/lock". */
-export function factsProgramText(mode: { restricted: false } | { restricted: true; access: FactsAccess }, lockAlive: readonly string[]): string {
+/** The program's text. `lockAlive` is the shell that sets $alive and $reboot for "$dir/lock". `chain`: the gateway's user and the release's Node, for `--chain`. */
+export function factsProgramText(mode: { restricted: false } | { restricted: true; access: FactsAccess; chain?: { user: string; node: string } }, lockAlive: readonly string[]): string {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const head = mode.restricted
     ? [
@@ -248,6 +261,9 @@ export function factsProgramText(mode: { restricted: false } | { restricted: tru
         'restricted=1',
         `self=${q(mode.access.program)}`,
         `allow=${q(mode.access.allow)}`,
+        ...(mode.chain
+          ? [`chain_program=${q(mode.access.chainProgram)} chain_plan=${q(mode.access.chainPlan)} chain_runs=${q(mode.access.chainRuns)}`, `chain_user=${q(mode.chain.user)} chain_node=${q(mode.chain.node)}`]
+          : []),
       ]
     : ['restricted=0'];
   // The body writes @{ for the shell's $\{, which a template literal would take for its own.

@@ -10,6 +10,11 @@ export interface FactsAccess {
   sudoers: string;
   /** The sshd drop-in: Match User … ForceCommand. */
   sshd: string;
+  /** The chain probe the program runs for `--chain` (root-owned, 0644), and the plan it follows (root-owned, 0644). */
+  chainProgram: string;
+  chainPlan: string;
+  /** The folder, the gateway's user's, where the chain probe keeps the record of its own runs. */
+  chainRuns: string;
 }
 
 export const FACTS_PROGRAM_NAME = 'clawops-facts';
@@ -24,5 +29,8 @@ export function factsAccess(user: string, runtimeDir: string): FactsAccess {
     sudoers: `/etc/sudoers.d/${FACTS_PROGRAM_NAME}`,
     // zz-: after every other drop-in, so that its Match block cannot swallow their lines.
     sshd: `/etc/ssh/sshd_config.d/zz-${FACTS_PROGRAM_NAME}.conf`,
+    chainProgram: `${dir}/chain-probe.mjs`,
+    chainPlan: `${dir}/chain-plan.json`,
+    chainRuns: `${dir}/chain-runs`,
   };
 }

@@ -148,8 +148,8 @@ export function classifyProbe(probe: Pick<ChainProbe, 'step' | 'ref' | 'via' | '
   return row('error', `HTTP ${status}${said}`);
 }
 
-/** The report from the plan and the program's answers, step by step. */
-export function chainReport(environment: string, at: string, plan: ChainProbePlan, answers: readonly ProbeAnswer[]): ChainReport {
+/** The report from the plan (or the probes it names) and the program's answers, step by step. */
+export function chainReport(environment: string, at: string, plan: { probes: readonly Pick<ChainProbe, 'step' | 'ref' | 'via' | 'model'>[] }, answers: readonly ProbeAnswer[]): ChainReport {
   const steps = plan.probes.map((p) => {
     const a = answers.find((x) => x.step === p.step);
     return a ? classifyProbe(p, a) : { step: p.step, ref: p.ref, via: p.via, state: 'error' as const, detail: 'the probe returned nothing for this step' };
@@ -179,6 +179,15 @@ export function nextHealth(previous: ChainHealth | null, report: ChainReport): C
     steps[s.ref] = { state: s.state, failedRuns, since: failed ? (before && before.failedRuns > 0 && before.since ? before.since : report.at) : null };
   }
   return { version: 1, at: report.at, steps };
+}
+
+/**
+ * The health after a run, from the earlier runs the host's probe program kept (oldest first) and
+ * this run's report: each earlier run is classified as this one is, and counted in turn.
+ */
+export function healthOfRuns(environment: string, previous: readonly { at: string; probes: readonly Pick<ChainProbe, 'step' | 'ref' | 'via' | 'model'>[]; answers: readonly ProbeAnswer[] }[], report: ChainReport): ChainHealth {
+  const before = previous.reduce<ChainHealth | null>((health, run) => nextHealth(health, chainReport(environment, run.at, run, run.answers)), null);
+  return nextHealth(before, report);
 }
 
 /** A previous record read back from the host; anything unreadable counts as no record. */

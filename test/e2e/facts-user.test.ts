@@ -2,7 +2,8 @@
 // user, the fixed facts program, its one sudo rule, its sshd drop-in), a plan logs in as it with
 // no other key and no secret value, and its login can do nothing but read clawops's facts: no
 // file written, no other command, no scp or sftp, no port forwarding, no path outside the managed
-// folders. A proxy bound to every address by a hand edit is reported by drift and plan.
+// folders. It runs the chain probe apply installed, with the plan apply wrote, and no plan of its
+// own; one run per interval. A proxy bound to every address by a hand edit is reported by drift and plan.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -10,11 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { expectExit } from './checks.js';
-import { CLAWOPS_DIR, ENV, leakedSecrets, PROXY_PORTS, type ReleaseRecord, STATE, startE2E, type CliRun, type E2E } from './support.js';
+import { CLAWOPS_DIR, ENV, leakedSecrets, PROXY_PORTS, serveChainModels, STATE, STUB_PORT, startE2E, startStubUpstream, stubRequests, type CliRun, type E2E, type ReleaseRecord } from './support.js';
 import { waitUntil } from '../support/wait.js';
 
 const FACTS_USER = 'clawops-facts';
-const PROGRAM = '/opt/clawops/facts/clawops-facts';
+const FACTS_DIR = '/opt/clawops/facts';
+const PROGRAM = `${FACTS_DIR}/clawops-facts`;
 
 let e: E2E;
 let work: string;
@@ -83,11 +85,12 @@ describe('the read-only facts user', { timeout: 30 * 60_000 }, () => {
     await expectExit(first, 0, e);
     assert.match(setUp, new RegExp(`created the read-only user ${FACTS_USER}`));
     assert.match(setUp, /wrote the sshd drop-in .* and reloaded sshd/);
+    assert.match(setUp, /installed the chain probe .*\n.*wrote the chain probe's plan .*\n.*made the chain probe's record folder/);
     assert.equal((await e.sh(`stat -c %U:%a ${PROGRAM}`)).trim(), 'root:755');
     assert.equal((await e.sh(`sudo stat -c %U:%a /etc/sudoers.d/clawops-facts`)).trim(), 'root:440');
     const again = await e.cli(['apply', '--env', ENV, '--no-smoke']);
     await expectExit(again, 0, e);
-    assert.doesNotMatch(again.stderr, /created the read-only user|installed the facts program|wrote the s(udo|shd)/);
+    assert.doesNotMatch(again.stderr, /created the read-only user|installed the facts program|wrote the s(udo|shd)|chain probe/);
   });
 
   it('plan --read-only logs in as the read-only user, with its key alone and no secret value, and finds no changes', async () => {
@@ -141,6 +144,55 @@ describe('the read-only facts user', { timeout: 30 * 60_000 }, () => {
     const key = (await e.sh(`sudo cat ${CLAWOPS_DIR}/digest.key`)).trim();
     assert.ok(key.length > 20 && !inside.stdout.includes(key), 'the digest key stays on the host');
     assert.doesNotMatch(inside.stdout, /^D\t/m);
+  });
+
+  it('smoke --chain logs in as the read-only user, which runs the probe and plan apply installed, as the gateway\'s user; a second run so soon is refused', async () => {
+    assert.equal((await e.sh(`stat -c %U:%a ${FACTS_DIR}/chain-probe.mjs ${FACTS_DIR}/chain-plan.json && sudo stat -c %U:%a ${FACTS_DIR}/chain-runs`)).trim(), 'root:644\nroot:644\nubuntu:700');
+    await startStubUpstream(e);
+    await serveChainModels(e);
+    const logins = async () => Number((await e.sh(`sudo journalctl -u ssh.service --no-pager -o cat | grep -c 'Accepted publickey for ${FACTS_USER}' || true`)).trim());
+    const before = await logins();
+    await e.sh('touch /home/ubuntu/chain-mark');
+    const r = await cliReadOnly(['smoke', '--env', ENV, '--chain']);
+    assert.ok(r.code === 0 || r.code === 1, `a report either way\n${r.stderr}`);
+    assert.match(r.stdout, /^1 +deepseek\/deepseek-chat +upstream +✔ ok +\d+ ms/m);
+    assert.match(r.stdout, /^11 +/m, 'every step of the chain');
+    assert.ok((await logins()) > before, 'it logged in as the read-only user');
+    // The probe keeps the record of its own runs, as the gateway's user; the read-only user owns nothing it wrote.
+    assert.equal((await e.sh(`sudo stat -c %U:%a ${FACTS_DIR}/chain-runs/runs.json`)).trim(), 'ubuntu:600');
+    // (A login's own runtime folder, /run/user/UID, is systemd-logind's doing for any login.)
+    const owned = (await e.sh(`sudo find / -xdev -user ${FACTS_USER} -newer /home/ubuntu/chain-mark -not -path '/proc/*' -not -path '/run/user/*'`)).trim();
+    assert.equal(owned, '', `files of ${FACTS_USER}: ${owned}`);
+    const again = await cliReadOnly(['smoke', '--env', ENV, '--chain']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /chain probe.*chain-probe: refused: the chain was probed at \S+; one run per 900 s, the next in \d+ s/);
+  });
+
+  it('the read-only user cannot send the probe a plan: no word after --chain, and a plan on standard input is not read', async () => {
+    for (const extra of [['--plan', '/tmp/plan.json'], ['/tmp/plan.json'], ['--chain']]) {
+      const r = await asFacts('clawops-facts', '--chain', ...extra);
+      assert.equal(r.code, 64);
+      assert.match(r.stderr, /clawops-facts: refused: --chain takes no other argument/);
+    }
+    // A plan that would send the gateway's key for deepseek to another path of the stand-in.
+    const stolen = `http://127.0.0.1:${STUB_PORT}/stolen/v1`;
+    const plan = JSON.parse(await e.sh(`cat ${FACTS_DIR}/chain-plan.json`)) as { probes: { chat: { url: string }; list: { url: string } }[]; minIntervalSeconds: number };
+    const other = { ...plan, minIntervalSeconds: 0, probes: plan.probes.map((p) => ({ ...p, chat: { ...p.chat, url: `${stolen}/chat/completions` }, list: { ...p.list, url: `${stolen}/models` } })) };
+    // The record says when the last run was: the deploying user clears it, as if the interval had passed.
+    await e.sh(`sudo rm -f ${FACTS_DIR}/chain-runs/runs.json`);
+    const r = await run('ssh', [...factsSsh(), `${FACTS_USER}@${e.host.host}`, 'clawops-facts', '--chain'], JSON.stringify(other));
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { probes: { ref: string }[] };
+    assert.equal(out.probes.length, 11);
+    assert.ok(!(await stubRequests(e)).some((q) => q.path.startsWith('/stolen/')), 'no request went where the sent plan said');
+    // Nor can it change the installed plan, or run anything else.
+    for (const command of [['tee', `${FACTS_DIR}/chain-plan.json`], ['clawops-facts', '--chain;', 'touch', '/tmp/facts-was-here']]) {
+      const refused = await asFacts(...command);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /clawops-facts: refused/);
+    }
+    assert.equal((await e.host.run('test -e /tmp/facts-was-here')).code, 1, 'nothing was written');
+    assert.equal((await e.sh(`cat ${FACTS_DIR}/chain-plan.json`)).trim(), JSON.stringify(plan, null, 2));
   });
 
   it('scp, sftp and port forwarding are refused', async () => {

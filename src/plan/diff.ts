@@ -141,6 +141,34 @@ export function diff({ desired, facts, summary, secrets, hostSecrets, target, re
     });
   }
 
+  // Folders kept at a mode and owner: OpenClaw's state folder, private to its user.
+  for (const d of desired.folders ?? []) {
+    const fact = facts.folders?.[d.path] ?? null;
+    const base = { path: d.path, role: 'folder' as const, sensitive: false };
+    if (!fact) {
+      files.push({ ...base, action: 'create', reason: 'absent on the host' });
+      continue;
+    }
+    const reasons = [
+      ...(fact.mode !== modeOf(d.mode) ? [`mode ${fact.mode} → ${modeOf(d.mode)}`] : []),
+      ...(d.owner && fact.owner !== d.owner ? [`owner ${fact.owner} → ${d.owner}`] : []),
+    ];
+    if (!reasons.length) {
+      files.push({ ...base, action: 'no-op', reason: 'unchanged' });
+      continue;
+    }
+    // A release that kept this folder left it as desired: the host moved. One from before clawops
+    // kept folders did not set it, and the repository moved.
+    const rec = facts.release?.folders?.[d.path];
+    const hostAsReleased = !rec || (fact.mode === modeOf(rec.mode) && (!rec.owner || fact.owner === rec.owner));
+    files.push({
+      ...base,
+      action: 'update',
+      reason: reasons.join(', '),
+      ...(facts.release ? { cause: hostAsReleased ? ('not-yet-applied' as const) : ('changed-on-host' as const) } : {}),
+    });
+  }
+
   // Files the last release managed that are no longer desired.
   const desiredPaths = new Set(desired.files.map((f) => f.path));
   for (const [path, rec] of Object.entries(released)) {

@@ -22,6 +22,7 @@ const SAFE_WORD = /^[A-Za-z0-9._/@:+=,-]+$/;
 export function factsArgs(state: DesiredState, opts: { sudoCheck: boolean }): string[] {
   const args = ['--dir', state.host.clawopsDir, '--manager', state.services === 'systemd' ? 'system' : state.services];
   for (const f of state.files) args.push('--file', f.path);
+  for (const f of state.folders ?? []) args.push('--folder', f.path);
   if (state.services !== 'none') for (const name of unitsRead(state)) args.push('--unit', name);
   for (const u of state.units) args.push('--listen', String(u.port));
   for (const name of state.host.packages ?? []) args.push('--package', name);
@@ -95,25 +96,25 @@ if [ "$restricted" = 1 ]; then
 fi
 
 dir=""; manager=none; sudocheck=0; machine=0; nodebin=""; nodedir=""; ocdir=""
-files=(); units=(); ports=(); packages=()
+files=(); folders=(); units=(); ports=(); packages=()
 while [ $# -gt 0 ]; do
   case $1 in
-    --dir|--manager|--file|--unit|--node-bin|--node-dir|--openclaw-dir|--listen|--package)
+    --dir|--manager|--file|--folder|--unit|--node-bin|--node-dir|--openclaw-dir|--listen|--package)
       [ $# -ge 2 ] || die "$1 needs a value"
       case $1 in
-        --dir) dir=$2 ;; --manager) manager=$2 ;; --file) files+=("$2") ;; --unit) units+=("$2") ;;
+        --dir) dir=$2 ;; --manager) manager=$2 ;; --file) files+=("$2") ;; --folder) folders+=("$2") ;; --unit) units+=("$2") ;;
         --node-bin) nodebin=$2 ;; --node-dir) nodedir=$2 ;; --openclaw-dir) ocdir=$2 ;; --listen) ports+=("$2") ;;
         --package) packages+=("$2") ;;
       esac
       shift 2 ;;
     --sudo-check) sudocheck=1; shift ;;
     --machine) machine=1; shift ;;
-    *) die "unknown argument $1 (expected --dir, --manager, --file, --unit, --listen, --package, --machine, --node-bin, --node-dir, --openclaw-dir)" ;;
+    *) die "unknown argument $1 (expected --dir, --manager, --file, --folder, --unit, --listen, --package, --machine, --node-bin, --node-dir, --openclaw-dir)" ;;
   esac
 done
 [ -n "$dir" ] || die "--dir is required"
 case $manager in system|user|none) ;; *) die "--manager is system, user or none" ;; esac
-for p in "$dir" "@{files[@]}" $nodebin $nodedir $ocdir; do
+for p in "$dir" "@{files[@]}" "@{folders[@]}" $nodebin $nodedir $ocdir; do
   may_read "$p" || die "refused: $p is outside the folders clawops manages"
 done
 if [ "$restricted" = 1 ]; then
@@ -141,12 +142,17 @@ if [ -f "$dir/current/release.json" ]; then
 fi
 # Every path once, and one hashing and one stat process for all of them: a process per file and fact
 # made this probe take a second, most of a no-change plan.
-declare -A seen=() sum=(); present=()
+declare -A seen=() sum=() folder=(); present=(); kept=()
 for p in "@{files[@]}" "@{prev[@]}"; do
   [ -n "@{seen[$p]:-}" ] && continue; seen[$p]=1
   if [ -e "$p" ] || [ -L "$p" ]; then present+=("$p"); else printf "F\t%s\t-\n" "$p"; fi
 done
-if [ @{#present[@]} -gt 0 ]; then
+# Folders whose mode and owner clawops keeps (OpenClaw's state folder): stat'd with the files.
+for p in "@{folders[@]}"; do
+  folder[$p]=1
+  if [ -d "$p" ] && [ ! -L "$p" ]; then kept+=("$p"); else printf "M\t%s\t-\n" "$p"; fi
+done
+if [ @{#present[@]} -gt 0 ] || [ @{#kept[@]} -gt 0 ]; then
   if [ "$restricted" = 1 ]; then
     # As root, a link is not followed out of the managed folders: it is reported as what it is.
     hashed=(); for p in "@{present[@]}"; do if [ -L "$p" ]; then sum[$p]=symlink; else hashed+=("$p"); fi; done
@@ -154,7 +160,9 @@ if [ @{#present[@]} -gt 0 ]; then
     hashed=("@{present[@]}")
   fi
   if [ @{#hashed[@]} -gt 0 ]; then while read -r s p; do sum[$p]=$s; done < <(sha256sum -- "@{hashed[@]}" 2>/dev/null); fi
-  while IFS=$'\t' read -r m o p; do printf "F\t%s\t%s\t%s\t%s\n" "$p" "@{sum[$p]:-unreadable}" "$m" "$o"; done < <(stat -c $'%a\t%U\t%n' -- "@{present[@]}")
+  while IFS=$'\t' read -r m o p; do
+    if [ -n "@{folder[$p]:-}" ]; then printf "M\t%s\t%s\t%s\n" "$p" "$m" "$o"; else printf "F\t%s\t%s\t%s\t%s\n" "$p" "@{sum[$p]:-unreadable}" "$m" "$o"; fi
+  done < <(stat -c $'%a\t%U\t%n' -- "@{present[@]}" "@{kept[@]}")
 fi
 if [ "$sudocheck" = 1 ]; then
   # apply installs units, files owned by others and the runtime as root, through sudo -n.

@@ -42,6 +42,8 @@ export interface ReleaseRecord {
       parameters?: Record<string, number>;
     }
   >;
+  /** Folders it kept at a mode and owner (absent from records made before it kept any). */
+  folders?: Record<string, { mode: number; owner?: string }>;
   units: string[];
   /** The runtime it ran on (absent from records made before it was kept). */
   runtime?: { node: string; openclaw?: string };
@@ -62,6 +64,8 @@ export interface LockFact {
 
 export interface HostFacts {
   files: Record<string, FileFact | null>;
+  /** Folders the desired state keeps at a mode and owner: what the host has, or null when absent. */
+  folders?: Record<string, { mode: string; owner: string } | null>;
   units: Record<string, UnitFact>;
   runtime: { node: string | null; openclaw: string | null };
   /** Debian packages the desired state needs (DesiredState.host.packages): installed version, or null. */
@@ -150,6 +154,9 @@ export function parseFacts(output: string): HostFacts {
     switch (tag) {
       case 'F':
         facts.files[f[0]!] = f[1] === '-' ? null : { sha256: f[1]!, mode: f[2]!, owner: f[3]! };
+        break;
+      case 'M':
+        (facts.folders ??= {})[f[0]!] = f[1] === '-' || !f[1] ? null : { mode: f[1], owner: f[2] ?? '' };
         break;
       case 'U':
         facts.units[f[0]!] = {

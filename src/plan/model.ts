@@ -5,7 +5,8 @@ export type FileAction = 'create' | 'update' | 'delete' | 'no-op';
 
 export interface FileChange {
   path: string;
-  role: FileRole | 'previous-release';
+  /** folder: a folder kept at its mode and owner (DesiredState.folders), not a file. */
+  role: FileRole | 'previous-release' | 'folder';
   action: FileAction;
   /** Why, in words: "absent on the host", "content differs", "mode 644 → 600", "unchanged". */
   reason: string;

@@ -157,6 +157,25 @@ describe('the TLS hop in a plan', async () => {
     assert.ok(driftItems(plan).some((i) => i.path === 'caddy' && i.cause === 'runtime differs'));
   });
 
+  test("OpenClaw's state folder loosened on the host is a mode change, by hand; one a release never kept is the repository's", async () => {
+    const state = desired.folders![0]!;
+    assert.deepEqual(state, { path: '/home/ubuntu/.openclaw', mode: 0o700, owner: 'ubuntu' });
+    const loose: HostFacts = { ...running, folders: { [state.path]: { mode: '755', owner: 'ubuntu' } } };
+    const plan = diff({ desired, facts: loose, summary, secrets, target: 'ubuntu@test', revision: 'rev' });
+    const change = plan.files.find((f) => f.path === state.path);
+    assert.deepEqual(change, { path: state.path, role: 'folder', sensitive: false, action: 'update', reason: 'mode 755 → 700', cause: 'changed-on-host' });
+    assert.equal(summaryLine(plan), 'Plan: 0 to add, 1 to change, 0 to destroy');
+    assert.match(renderPlanText(plan), /~ \/home\/ubuntu\/\.openclaw .*mode 755 → 700/);
+    assert.deepEqual(driftItems(plan).map((i) => `${i.path}: ${i.what} — ${i.cause}`), ['/home/ubuntu/.openclaw: mode 755 → 700 — changed on the host by hand']);
+    const before = diff({ desired, facts: { ...loose, release: { ...loose.release!, folders: undefined } }, summary, secrets, target: 'ubuntu@test', revision: 'rev' });
+    assert.equal(before.files.find((f) => f.path === state.path)?.cause, 'not-yet-applied');
+    // The activation sets it, and only when it differs.
+    const { activationScript } = await import('../../src/apply/activate.js');
+    const input = { desired, releaseId: 'r2', previous: 'r1', removed: [], gateSeconds: 60, audit: { holder: 'h', revision: 'rev', planDigest: 'd' } };
+    assert.match(activationScript({ ...input, plan }), /keep_folder '\/home\/ubuntu\/\.openclaw' 700 'ubuntu' \|\| return 1/);
+    assert.doesNotMatch(activationScript({ ...input, plan: diff({ desired, facts: running, summary, secrets, target: 'ubuntu@test', revision: 'rev' }) }), /keep_folder '/);
+  });
+
   test('with caddy installed and Debian\'s unit off, nothing to do', () => {
     const plan = diff({ desired, facts: running, summary, secrets, target: 'ubuntu@test', revision: 'rev' });
     assert.equal(summaryLine(plan), 'No changes. The host matches the configuration.');

@@ -112,6 +112,17 @@ test('the probe takes the runtime versions from the installed packages, and Node
   assert.deepEqual((await probe(state([]))).runtime, { node: '24.21.0', openclaw: '2026.9.6' });
 });
 
+test('the probe reports a kept folder by mode and owner, a missing one as missing, and a file in its place as no folder', async () => {
+  await mkdir(join(root, 'state-open'), { recursive: true });
+  await chmod(join(root, 'state-open'), 0o755);
+  await writeFile(join(root, 'state-file'), 'not a folder\n');
+  const s = { ...state([file('a.json')], false), folders: ['state-open', 'state-gone', 'state-file'].map((n) => ({ path: join(root, n), mode: 0o700 })) };
+  const facts = await probe(s);
+  assert.deepEqual(facts.folders, { [join(root, 'state-open')]: { mode: '755', owner: userInfo().username }, [join(root, 'state-gone')]: null, [join(root, 'state-file')]: null });
+  assert.equal(facts.files[join(root, 'state-open')], undefined, 'a folder is no file of the plan');
+  assert.equal(factsProbe(s).script.match(/\bstat -c/g)?.length, 1);
+});
+
 test('the probe starts no process per file: one sha256sum and one stat for all of them', () => {
   const script = factsProbe(state(Array.from({ length: 40 }, (_, i) => file(`f${i}.json`)))).script;
   assert.equal(script.match(/sha256sum/g)?.length, 1);

@@ -1,5 +1,5 @@
 import type { DesiredState } from '../render/desired.js';
-import { factsAllowList, factsProgramText, factsSshd, factsSudoers } from '../plan/facts-program.js';
+import { factsAllowList, factsAudit, factsProgramText, factsSshd, factsSudoers } from '../plan/facts-program.js';
 import { lockAliveShell } from '../plan/facts.js';
 import type { Transport } from '../transport/transport.js';
 import { asRoot, must } from './host.js';
@@ -17,7 +17,7 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 export function factsAccessScript(desired: DesiredState): string | null {
   const access = desired.host.facts;
   if (!access) return null;
-  const program = factsProgramText({ restricted: true, access }, lockAliveShell('"$dir/lock"'));
+  const program = factsProgramText({ restricted: true, access }, lockAliveShell('"$dir/lock"'), factsAudit(desired));
   const allow = factsAllowList(desired, desired.host.managedFolders ?? []);
   return [
     'set -eu',

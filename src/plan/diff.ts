@@ -92,6 +92,24 @@ export function listenerDrift(desired: DesiredState, facts: HostFacts): Listener
   return out;
 }
 
+/** The deep audit's finding that its live probe of the gateway failed: the smoke's health check says whether the gateway answers. */
+const PROBE_FAILED = 'gateway.probe_failed';
+
+/**
+ * The host's deep audit (drift) against the release: each critical finding, and each warning the
+ * environment does not accept and the apply's own audit did not find.
+ */
+export function newSecurityFindings(desired: DesiredState, facts: HostFacts): Plan['securityAudit'] {
+  if (!facts.audit) return undefined;
+  if ('error' in facts.audit) return { error: facts.audit.error };
+  const accepted = new Set((desired.acceptedFindings ?? []).map((a) => a.check));
+  const recorded = new Set((facts.release?.securityFindings ?? []).map((f) => `${f.severity} ${f.checkId}`));
+  const newFindings = facts.audit.findings.filter(
+    (f) => f.checkId !== PROBE_FAILED && (f.severity === 'critical' || (f.severity === 'warn' && !accepted.has(f.checkId) && !recorded.has(`warn ${f.checkId}`))),
+  );
+  return { newFindings };
+}
+
 /**
  * Desired state against facts: what apply would change, and why. Pure; the same inputs give the
  * same plan. A no-op carries its reason too.
@@ -229,6 +247,7 @@ export function diff({ desired, facts, summary, secrets, hostSecrets, target, re
   }
 
   const listeners = desired.services === 'none' ? [] : listenerDrift(desired, facts);
+  const securityAudit = newSecurityFindings(desired, facts);
   const daemonReload = overrides.length > 0 || files.some((f) => f.action !== 'no-op' && (f.role === 'unit' || (f.role === 'previous-release' && f.path.endsWith('.service'))));
   return {
     environment: desired.environment,
@@ -250,6 +269,7 @@ export function diff({ desired, facts, summary, secrets, hostSecrets, target, re
         : {}),
     ...(overrides.length ? { overrides } : {}),
     ...(listeners.length ? { listeners } : {}),
+    ...(securityAudit ? { securityAudit } : {}),
     ...stateCopy(runtime, facts, desired),
     ...(desired.acceptedFindings?.length ? { acceptedFindings: desired.acceptedFindings.map((a) => ({ ...a })) } : {}),
     ...(facts.lock ? { lock: { holder: facts.lock.holder, since: facts.lock.since, alive: facts.lock.alive, ...(facts.lock.rebooted ? { rebooted: true } : {}) } } : {}),

@@ -1,5 +1,6 @@
 import type { DesiredState } from '../render/desired.js';
 import { FACTS_PROGRAM_NAME, type FactsAccess } from '../render/facts-access.js';
+import { DEEP_AUDIT_ARGS, hostOpenclawCommand } from '../render/host-openclaw.js';
 
 export { FACTS_PROGRAM_NAME };
 
@@ -18,8 +19,8 @@ export { FACTS_PROGRAM_NAME };
 /** The word a facts argument may be: what shellQuote leaves bare, so the words survive a split on blanks. */
 const SAFE_WORD = /^[A-Za-z0-9._/@:+=,-]+$/;
 
-/** The arguments that ask for this desired state's facts. */
-export function factsArgs(state: DesiredState, opts: { sudoCheck: boolean }): string[] {
+/** The arguments that ask for this desired state's facts; `audit` adds the host's deep security audit (drift). */
+export function factsArgs(state: DesiredState, opts: { sudoCheck: boolean; audit?: boolean }): string[] {
   const args = ['--dir', state.host.clawopsDir, '--manager', state.services === 'systemd' ? 'system' : state.services];
   for (const f of state.files) args.push('--file', f.path);
   for (const f of state.folders ?? []) args.push('--folder', f.path);
@@ -33,8 +34,29 @@ export function factsArgs(state: DesiredState, opts: { sudoCheck: boolean }): st
     if (rt.openclaw) args.push('--openclaw-dir', rt.openclaw.dir);
   }
   if (opts.sudoCheck && state.services === 'systemd') args.push('--sudo-check');
+  if (opts.audit && factsAudit(state)) args.push('--audit');
   return args;
 }
+
+/**
+ * The deep audit the program runs for --audit, fixed in its text (never taken from its arguments):
+ * the release's OpenClaw as the gateway's user, the token from the gateway's env file; and the
+ * Node that turns its JSON into one line per finding. Null where clawops does not install OpenClaw.
+ */
+export function factsAudit(state: DesiredState): { command: string[]; node: string } | null {
+  const command = hostOpenclawCommand(state, DEEP_AUDIT_ARGS);
+  const node = state.host.runtime?.node.bin;
+  return command && node ? { command, node } : null;
+}
+
+/**
+ * Turns the audit's JSON on standard input into `Y severity checkId title` lines and a closing
+ * `Y-`: a finding's detail and remediation, which may quote the config, never leave the host.
+ */
+const AUDIT_LINES =
+  'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>{let j;try{j=JSON.parse(s)}catch{process.exit(1)}' +
+  'if(!j||!Array.isArray(j.findings))process.exit(1);const w=(x)=>String(x??"").replace(/[\\t\\r\\n]+/g," ");' +
+  'for(const f of j.findings)console.log(["Y",w(f.severity),w(f.checkId),w(f.title)].join("\\t"));console.log("Y-")})';
 
 /** The units whose state a plan reads: clawops's own, and those it keeps stopped (host.disable). */
 function unitsRead(state: DesiredState): string[] {
@@ -95,7 +117,7 @@ if [ "$restricted" = 1 ]; then
   done < "$allow" || true
 fi
 
-dir=""; manager=none; sudocheck=0; machine=0; nodebin=""; nodedir=""; ocdir=""
+dir=""; manager=none; sudocheck=0; machine=0; audit=0; nodebin=""; nodedir=""; ocdir=""
 files=(); folders=(); units=(); ports=(); packages=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -108,8 +130,9 @@ while [ $# -gt 0 ]; do
       esac
       shift 2 ;;
     --sudo-check) sudocheck=1; shift ;;
+    --audit) audit=1; shift ;;
     --machine) machine=1; shift ;;
-    *) die "unknown argument $1 (expected --dir, --manager, --file, --folder, --unit, --listen, --package, --machine, --node-bin, --node-dir, --openclaw-dir)" ;;
+    *) die "unknown argument $1 (expected --dir, --manager, --file, --folder, --unit, --listen, --package, --machine, --audit, --node-bin, --node-dir, --openclaw-dir)" ;;
   esac
 done
 [ -n "$dir" ] || die "--dir is required"
@@ -209,11 +232,27 @@ if [ @{#ports[@]} -gt 0 ]; then
   done
   echo "P-"
 fi
+# The host's own deep security audit (drift): the command fixed in this program's text, one line
+# per finding; its detail never leaves the host.
+if [ "$audit" = 1 ]; then
+  if [ @{#audit_cmd[@]} -eq 0 ]; then printf "Y!\t%s\n" "clawops does not install OpenClaw on this host"
+  else
+    report=$("@{audit_cmd[@]}" 2>/dev/null < /dev/null); code=$?
+    printf "%s" "$report" | "$audit_node" -e "$audit_lines" 2>/dev/null || printf "Y!\t%s\n" "openclaw security audit --deep ended with exit $code and no JSON report"
+  fi
+fi
 echo "END"
 `;
 
-/** The program's text. `lockAlive` is the shell that sets $alive and $reboot for "$dir/lock". */
-export function factsProgramText(mode: { restricted: false } | { restricted: true; access: FactsAccess }, lockAlive: readonly string[]): string {
+/**
+ * The program's text. `lockAlive` is the shell that sets $alive and $reboot for "$dir/lock";
+ * `audit`, the deep audit --audit runs (factsAudit), absent where there is none.
+ */
+export function factsProgramText(
+  mode: { restricted: false } | { restricted: true; access: FactsAccess },
+  lockAlive: readonly string[],
+  audit: { command: readonly string[]; node: string } | null = null,
+): string {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const head = mode.restricted
     ? [
@@ -228,7 +267,8 @@ export function factsProgramText(mode: { restricted: false } | { restricted: tru
     : ['restricted=0'];
   // The body writes @{ for the shell's $\{, which a template literal would take for its own.
   const body = BODY.replaceAll('@{', '$' + '{').replace('  LOCK_ALIVE', lockAlive.map((l) => `  ${l}`).join('\n'));
-  return `${[...head, `prog=${FACTS_PROGRAM_NAME}`].join('\n')}${body}`;
+  const auditHead = audit ? [`audit_cmd=(${audit.command.map(q).join(' ')})`, `audit_node=${q(audit.node)}`, `audit_lines=${q(AUDIT_LINES)}`] : ['audit_cmd=()'];
+  return `${[...head, `prog=${FACTS_PROGRAM_NAME}`, ...auditHead].join('\n')}${body}`;
 }
 
 /** The sudoers drop-in: the read-only user may run this program as root, and nothing else. */

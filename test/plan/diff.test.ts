@@ -176,6 +176,27 @@ describe('the TLS hop in a plan', async () => {
     assert.doesNotMatch(activationScript({ ...input, plan: diff({ desired, facts: running, summary, secrets, target: 'ubuntu@test', revision: 'rev' }) }), /keep_folder '/);
   });
 
+  test("drift's deep audit: a critical finding and a warning neither accepted nor found at apply are new; the rest is not", () => {
+    const audit = { findings: [
+      { severity: 'critical', checkId: 'gateway.bind_no_auth', title: 'No auth' },
+      { severity: 'warn', checkId: 'models.weak_tier', title: 'Weak models' },
+      { severity: 'warn', checkId: 'fs.state_dir.perms_readable', title: 'State dir readable' },
+      { severity: 'warn', checkId: 'tools.known_at_apply', title: 'Found at apply' },
+      { severity: 'warn', checkId: 'gateway.probe_failed', title: 'Probe failed' },
+      { severity: 'info', checkId: 'x.info', title: 'Info' },
+    ] };
+    const release = { ...running.release!, securityFindings: [{ checkId: 'tools.known_at_apply', severity: 'warn' }, { checkId: 'gateway.bind_no_auth', severity: 'critical' }] };
+    const plan = diff({ desired, facts: { ...running, release, audit }, summary, secrets, target: 'ubuntu@test', revision: 'rev' });
+    assert.deepEqual(driftItems(plan).map((i) => `${i.path}: ${i.what} — ${i.cause}`), [
+      'security audit --deep: critical gateway.bind_no_auth (No auth) — new security finding since the release',
+      'security audit --deep: warn fs.state_dir.perms_readable (State dir readable) — new security finding since the release',
+    ]);
+    assert.equal(summaryLine(plan), 'No changes. The host matches the configuration.', 'a finding is drift, not a change apply makes');
+    const failed = diff({ desired, facts: { ...running, audit: { error: 'exit 1, and no JSON report' } }, summary, secrets, target: 'ubuntu@test', revision: 'rev' });
+    assert.deepEqual(driftItems(failed).map((i) => i.cause), ['security audit did not run']);
+    assert.equal(diff({ desired, facts: running, summary, secrets, target: 'ubuntu@test', revision: 'rev' }).securityAudit, undefined, 'a plan runs no audit');
+  });
+
   test('with caddy installed and Debian\'s unit off, nothing to do', () => {
     const plan = diff({ desired, facts: running, summary, secrets, target: 'ubuntu@test', revision: 'rev' });
     assert.equal(summaryLine(plan), 'No changes. The host matches the configuration.');

@@ -69,7 +69,7 @@ async function pairSmokeDevice(d: Deployment, t: Transport, gatewayUrl: string, 
 export async function hostDeepAudit(d: Deployment, t: Transport): Promise<string> {
   const command = hostOpenclawCommand(d.desired, DEEP_AUDIT_ARGS);
   if (!command) throw new HostError(t.target, 'security audit --deep', 'clawops does not install OpenClaw on this host');
-  const r = await t.run(command, { timeoutMs: 180_000 });
+  const r = await t.run(command, { timeoutMs: 300_000 });
   // The audit exits non-zero when it has findings; its JSON is the verdict either way.
   if (!r.stdout.trim().startsWith('{')) throw new HostError(t.target, 'security audit --deep', `exit ${r.code}, and no JSON report`);
   return r.stdout;

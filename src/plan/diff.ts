@@ -1,5 +1,6 @@
 import type { DesiredFile, DesiredState } from '../render/desired.js';
 import { envWithValues } from '../render/envfile.js';
+import { PROBE_FAILED } from '../audit/findings.js';
 import { recordDigest, keyedDigest, sha256 } from './digest.js';
 import { isLoopback, isWildcard, type HostFacts } from './facts.js';
 import type { FileChange, ListenerDrift, Override, Plan, RuntimeChange, ServiceChange } from './model.js';
@@ -91,9 +92,6 @@ export function listenerDrift(desired: DesiredState, facts: HostFacts): Listener
   }
   return out;
 }
-
-/** The deep audit's finding that its live probe of the gateway failed: the smoke's health check says whether the gateway answers. */
-const PROBE_FAILED = 'gateway.probe_failed';
 
 /**
  * The host's deep audit (drift) against the release: each critical finding, and each warning the

@@ -23,7 +23,7 @@
  */
 import { checkCertificate } from './certificate.js';
 import { GatewayClient, GatewayClientError, type ChatResult } from './gateway-client.js';
-import { judgeFindings, parseAuditJson, type Acceptance, type AuditFinding } from '../audit/findings.js';
+import { judgeFindings, parseAuditJson, PROBE_FAILED, type Acceptance, type AuditFinding } from '../audit/findings.js';
 import { fallbackStepOf, type FallbackStep } from '../../supabase/functions/openclaw-bridge/protocol.js';
 
 export interface SmokeTarget {
@@ -213,9 +213,6 @@ async function fallbackWithoutCanary(g: GatewayClient, chain: readonly string[],
     if (jobId) await g.request('cron.remove', { id: jobId }).catch(() => {});
   }
 }
-
-/** The deep audit's finding that its live probe of the gateway failed (docs/gateway/security/audit-checks.md). */
-const PROBE_FAILED = 'gateway.probe_failed';
 
 /** Blocking findings of the deep audit, each by checkId and severity: `critical gateway.x (title), warn tools.y (title)`. */
 export function deepAuditLine(findings: readonly { checkId: string; severity: string; title: string }[]): string {

@@ -98,6 +98,11 @@ export function activationScript(input: ActivationInput): string {
     '  done',
     '  return $ok',
     '}',
+    // keep_folder PATH MODE [OWNER]: a folder clawops keeps private (OpenClaw's state). A rollback
+    // leaves it so: the stricter mode is what every release wants.
+    'keep_folder() {',
+    '  { mkdir -p "$1" && { [ -z "${3:-}" ] || chown "$3:$3" "$1"; } && chmod "$2" "$1"; } 2>/dev/null || { write_failed "$1" "cannot set its mode $2${3:+ and owner $3}"; return 1; }',
+    '}',
     'forget_old() {',
     '  local dest',
     '  for dest in "${changed[@]}"; do rm -f "$dest.clawops-old"; done',
@@ -128,6 +133,9 @@ export function activationScript(input: ActivationInput): string {
   // removal of files it no longer has, then the current link.
   const toWrite = desired.files.filter((f) => byPath.get(f.path)?.action !== 'no-op');
   L.push('switch_new() {', '  progress "switching to release ' + releaseId + '"');
+  for (const f of (desired.folders ?? []).filter((x) => byPath.get(x.path)?.action !== 'no-op')) {
+    L.push(`  keep_folder ${q(f.path)} ${f.mode.toString(8)} ${f.owner ? q(f.owner) : ''} || return 1`);
+  }
   L.push(...install(p, toWrite).map((l) => `  ${l}`));
   for (const f of input.removed) L.push(`  drop ${q(f.path)} || return 1`);
   for (const path of input.pruned ?? []) L.push(`  progress "remove ${path} (not written by clawops)"`, `  drop ${q(path)} || return 1`);

@@ -369,6 +369,7 @@ async function stage(t: Transport, desired: DesiredState, facts: HostFacts, plan
     appliedAt: (input.now ?? (() => new Date()))().toISOString(),
     planDigest: plan.factsDigest,
     files,
+    ...(desired.folders?.length ? { folders: Object.fromEntries(desired.folders.map((f) => [f.path, { mode: f.mode, ...(f.owner ? { owner: f.owner } : {}) }])) } : {}),
     units: desired.units.map((u) => u.name),
     ...(desired.host.runtime ? { runtime: { node: desired.host.runtime.node.version, ...(desired.host.runtime.openclaw ? { openclaw: desired.host.runtime.openclaw.version } : {}) } } : {}),
     health: Object.fromEntries(desired.units.map((u) => [u.name, u.health])),

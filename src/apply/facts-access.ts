@@ -1,5 +1,5 @@
 import type { DesiredState } from '../render/desired.js';
-import { factsAllowList, factsProgramText, factsSshd, factsSudoers } from '../plan/facts-program.js';
+import { factsAllowList, factsAudit, factsProgramText, factsSshd, factsSudoers } from '../plan/facts-program.js';
 import { lockAliveShell } from '../plan/facts.js';
 import { INSTALLED_CHAIN_PROBE_PROGRAM, type InstalledChainPlan } from '../smoke/chain-program.js';
 import type { Transport } from '../transport/transport.js';
@@ -21,7 +21,7 @@ export function factsAccessScript(desired: DesiredState, chainPlan?: InstalledCh
   if (!access) return null;
   // The chain probe (`clawops-facts --chain`): as the gateway's user, with the release's Node.
   const chain = chainPlan && desired.host.user && desired.host.runtime ? { user: desired.host.user, node: desired.host.runtime.node.bin } : undefined;
-  const program = factsProgramText({ restricted: true, access, ...(chain ? { chain } : {}) }, lockAliveShell('"$dir/lock"'));
+  const program = factsProgramText({ restricted: true, access, ...(chain ? { chain } : {}) }, lockAliveShell('"$dir/lock"'), factsAudit(desired));
   const allow = factsAllowList(desired, desired.host.managedFolders ?? []);
   return [
     'set -eu',

@@ -12,11 +12,13 @@ export async function must(t: Transport, step: string, command: Command, stdin?:
 
 /**
  * All facts in one round trip: the facts program on standard input, or, `readOnly`, the program
- * the read-only user's login runs, by name, with nothing on standard input.
+ * the read-only user's login runs, by name, with nothing on standard input. `audit` (drift) adds the
+ * host's deep security audit.
  */
-export async function gatherFacts(t: Transport, desired: DesiredState, opts: { readOnly?: boolean } = {}): Promise<HostFacts> {
-  if (opts.readOnly) return parseFacts(await must(t, 'facts', readOnlyFactsCommand(desired)));
-  const probe = factsProbe(desired);
+export async function gatherFacts(t: Transport, desired: DesiredState, opts: { readOnly?: boolean; audit?: boolean } = {}): Promise<HostFacts> {
+  const audit = { audit: opts.audit === true };
+  if (opts.readOnly) return parseFacts(await must(t, 'facts', readOnlyFactsCommand(desired, audit)));
+  const probe = factsProbe(desired, audit);
   return parseFacts(await must(t, 'facts', probe.command, probe.script));
 }
 

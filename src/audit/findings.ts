@@ -24,6 +24,13 @@ export interface ValidateVerdict {
   issues: { path: string; message: string }[];
 }
 
+/**
+ * The deep audit's finding that its live probe of the gateway failed (docs/gateway/security/audit-checks.md).
+ * Its probe connects with the token alone, which OpenClaw grants no read scope unless the host's CLI
+ * is a paired device: whether the gateway answers is the smoke's health check's to say, not this.
+ */
+export const PROBE_FAILED = 'gateway.probe_failed';
+
 export type Acceptance = NonNullable<Environment['security']>['accept'][number];
 
 export interface AuditVerdict {

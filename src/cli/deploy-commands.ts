@@ -20,6 +20,8 @@ import { progressWriter, type Output, type Progress } from './output.js';
 import { registryRuntimeSource } from './runtime-source.js';
 import { chainProbePlan } from '../smoke/chain.js';
 import { installedChainPlan } from '../smoke/chain-program.js';
+import { recordAuditFindings } from '../apply/audit-record.js';
+import type { SmokeCheck } from '../smoke/smoke.js';
 import { UsageError } from './workspace.js';
 
 /** Exit codes of plan, apply, drift and rollback (documented in the README). */
@@ -82,11 +84,11 @@ export function releaseInput(d: Deployment, processEnv: NodeJS.ProcessEnv) {
  * --plan, drift): as the read-only facts user when the environment declares one, which only reads
  * facts: no lock, no upload, nothing on standard input.
  */
-export async function planOfHost(d: Deployment, connect: (opts: ConnectOptions) => Promise<Transport>, opts: { readOnly?: boolean } = {}): Promise<Plan> {
+export async function planOfHost(d: Deployment, connect: (opts: ConnectOptions) => Promise<Transport>, opts: { readOnly?: boolean; audit?: boolean } = {}): Promise<Plan> {
   const readOnly = opts.readOnly === true && d.factsUser !== null;
   const t = await connect({ readOnly });
   try {
-    const facts = await gatherFacts(t, d.desired, { readOnly });
+    const facts = await gatherFacts(t, d.desired, { readOnly, audit: opts.audit === true });
     return diff({
       desired: d.desired,
       facts,
@@ -102,7 +104,7 @@ export async function planOfHost(d: Deployment, connect: (opts: ConnectOptions) 
 }
 
 /** The plan of the environment's one host, with its edge function and security group. */
-export async function makePlan(d: Deployment, opts: { readOnly?: boolean } = {}): Promise<Plan> {
+export async function makePlan(d: Deployment, opts: { readOnly?: boolean; audit?: boolean } = {}): Promise<Plan> {
   const plan = await planOfHost(d, (o) => d.connect(o), opts);
   if (d.edge) plan.edge = (await planEdge(d.edge)).change;
   if (d.securityGroup) plan.securityGroup = (await planSecurityGroup(d.securityGroup)).change;
@@ -314,6 +316,7 @@ export async function applyCommand(
     }
     // The deployment checklist after every apply of a systemd host this machine can reach.
     let smokeFailed = false;
+    let smokeChecks: SmokeCheck[] | undefined;
     if (opts.smoke !== false && d.desired.services !== 'none' && (result.outcome === 'applied' || result.outcome === 'no-changes')) {
       progress('smoke checks');
       // Loaded here: the smoke's WebSocket client is code plan, drift and rollback never run.
@@ -323,10 +326,21 @@ export async function applyCommand(
       else if ('refused' in smoke) {
         output.err(`error: refusing to run the smoke checks: ${smoke.refused}`);
         smokeFailed = true;
-      } else smokeFailed = !smoke.ok;
+      } else {
+        smokeFailed = !smoke.ok;
+        smokeChecks = smoke.checks;
+        // What the deep audit found now is the release's: drift reports only what appears later.
+        const live = result.release ?? result.previous;
+        if (smoke.auditFindings && live) {
+          await recordAuditFindings(t, d.desired, live, smoke.auditFindings).catch((e: unknown) =>
+            output.err(`warning: the deep audit's findings were not recorded with release ${live}, so drift reports each warning it finds: ${e instanceof Error ? e.message : String(e)}`),
+          );
+        }
+      }
     }
     if (opts.json) {
-      output.out(`${JSON.stringify({ outcome: result.outcome, release: result.release ?? null, log: result.log, plan: JSON.parse(renderPlanJson(result.plan)) }, null, 2)}\n`);
+      const smoke = smokeChecks ? { smoke: { ok: !smokeFailed, checks: smokeChecks.map(({ name, ok, skipped, detail }) => ({ name, ok, ...(skipped ? { skipped } : {}), detail })) } } : {};
+      output.out(`${JSON.stringify({ outcome: result.outcome, release: result.release ?? null, log: result.log, plan: JSON.parse(renderPlanJson(result.plan)), ...smoke }, null, 2)}\n`);
     } else {
       if (!shown.plan) output.out(renderPlanText(result.plan));
       const words: Record<ApplyOutcome, string> = {
@@ -387,8 +401,8 @@ export async function rollbackCommand(
 }
 
 export async function driftCommand(d: Deployment, opts: { format: 'text' | 'markdown' | 'json' }, output: Output): Promise<number> {
-  // Drift never writes: as the read-only facts user, where there is one.
-  const plan = await withCertificate(d, await makePlan(d, { readOnly: true }));
+  // Drift never writes: as the read-only facts user, where there is one. It runs the host's deep audit too.
+  const plan = await withCertificate(d, await makePlan(d, { readOnly: true, audit: true }));
   const items = driftItems(plan);
   if (opts.format === 'json') output.out(`${JSON.stringify({ environment: plan.environment, target: plan.target, revision: plan.revision, drift: items }, null, 2)}\n`);
   else if (opts.format === 'markdown') output.out(renderDriftMarkdown(plan));

@@ -24,7 +24,7 @@ type Gathered = { host: HostLink; plan: Plan } | { host: HostLink; error: string
  * Every host's plan, gathered at once; a host that cannot be planned says why. The group and the
  * edge function are the environment's, planned once. `readOnly` as in planOfHost.
  */
-export async function fleetPlans(d: Deployment, opts: { readOnly?: boolean } = {}): Promise<Gathered[]> {
+export async function fleetPlans(d: Deployment, opts: { readOnly?: boolean; audit?: boolean } = {}): Promise<Gathered[]> {
   return Promise.all(
     d.hosts.map((host) =>
       planOfHost(d, (o) => host.connect(o), opts).then(
@@ -80,8 +80,8 @@ function emptyPlan(d: Deployment): Plan {
 }
 
 export async function fleetDriftCommand(d: Deployment, opts: { format: 'text' | 'markdown' | 'json' }, output: Output): Promise<number> {
-  // Drift never writes: as the read-only facts user, where there is one.
-  const plans = await fleetPlans(d, { readOnly: true });
+  // Drift never writes: as the read-only facts user, where there is one. It runs each host's deep audit too.
+  const plans = await fleetPlans(d, { readOnly: true, audit: true });
   let drifted = false;
   if (opts.format === 'json') {
     const hosts = plans.map((g) => ({ name: g.host.name, target: g.host.where, ...('plan' in g ? { drift: driftItems(g.plan) } : { error: g.error }) }));

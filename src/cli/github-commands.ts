@@ -278,6 +278,7 @@ interface ApplyResultJson {
   release: string | null;
   log: string[];
   plan: Plan;
+  smoke?: { ok: boolean; checks: { name: string; ok: boolean; skipped?: boolean; detail: string }[] };
 }
 
 const NO_RESULT: Record<number, string> = {
@@ -312,6 +313,7 @@ export async function applyReportCommand(opts: ApplyReportOptions, io: GitHubIO)
     revision,
     ...(result?.release ? { release: result.release } : {}),
     ...(result?.log.length ? { log: result.log } : {}),
+    ...(result?.smoke?.checks.length ? { smoke: result.smoke.checks } : {}),
     ...(detail ? { detail } : {}),
     ...(url ? { runUrl: url } : {}),
   });
@@ -370,7 +372,7 @@ function planOf(json: Plan): Plan {
 export async function driftIssueCommand(d: Deployment, io: GitHubIO): Promise<number> {
   const { env: processEnv, output } = io;
   const github = await io.github();
-  const plan = await withCertificate(d, await makePlan(d, { readOnly: true }));
+  const plan = await withCertificate(d, await makePlan(d, { readOnly: true, audit: true }));
   const items = driftItems(plan);
   output.out(renderDriftText(plan));
   await writeJobSummary(processEnv, renderDriftMarkdown(plan));

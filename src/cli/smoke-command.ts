@@ -1,14 +1,14 @@
 import { createPrivateKey, hkdfSync } from 'node:crypto';
-import { dirname } from 'node:path';
 import { plaintextRefusal } from '../../supabase/functions/openclaw-bridge/gateway-url.js';
 import { publicGatewayUrl } from '../config/gateway-url.js';
+import { DEEP_AUDIT_ARGS, hostOpenclawCommand } from '../render/host-openclaw.js';
 import { GatewayClient, GatewayClientError } from '../smoke/gateway-client.js';
 import { formatCheck, runSmoke, SMOKE_SCOPES, type SmokeResult } from '../smoke/smoke.js';
 import { chainProbePlan, chainReport, healthOfRuns, nextHealth, parseHealth, type ChainHealth, type ChainReport, type ProbeAnswer } from '../smoke/chain.js';
 import { chainProbeCommand, chainProbeInput, parseInstalledProbe } from '../smoke/chain-program.js';
 import { FACTS_PROGRAM_NAME } from '../render/facts-access.js';
 import { renderChainTable } from '../report/chain.js';
-import { HostError, shellQuote, type Transport } from '../transport/transport.js';
+import { HostError, type Transport } from '../transport/transport.js';
 import type { Deployment } from './deploy.js';
 import type { Output } from './output.js';
 
@@ -43,10 +43,7 @@ export function smokeDeviceKey(token: string): string {
  * the host's own OpenClaw CLI as the gateway's user.
  */
 async function pairSmokeDevice(d: Deployment, t: Transport, gatewayUrl: string, token: string, deviceKeyPem: string, output: Output): Promise<void> {
-  const runtime = d.desired.host.runtime;
-  const config = d.desired.files.find((f) => f.role === 'openclaw-config');
-  const env = d.desired.files.find((f) => f.name === 'gateway.env');
-  if (d.desired.services !== 'systemd' || !runtime?.openclaw || !config || !env) return;
+  if (!hostOpenclawCommand(d.desired, [])) return;
   let requestId: string | undefined;
   try {
     (await GatewayClient.open({ url: gatewayUrl, token, deviceKeyPem, connectTimeoutMs: 15_000, scopes: [...SMOKE_SCOPES] })).close();
@@ -56,18 +53,27 @@ async function pairSmokeDevice(d: Deployment, t: Transport, gatewayUrl: string, 
     if (!(e instanceof GatewayClientError) || !e.pairingRequestId) return;
     requestId = e.pairingRequestId;
   }
-  const script =
-    `set -a; . ${shellQuote([env.path])}; set +a; ` +
-    `export OPENCLAW_STATE_DIR=${shellQuote([dirname(config.path)])} OPENCLAW_CONFIG_PATH=${shellQuote([config.path])} NO_COLOR=1; ` +
-    `cd "$OPENCLAW_STATE_DIR" && exec ${shellQuote([runtime.node.bin, runtime.openclaw.entry])} devices approve "$1"`;
-  const user = d.desired.host.user;
-  const r = await t.run([...(user ? ['sudo', '-n', '-u', user, '-H'] : []), 'bash', '-c', script, 'approve', requestId], { timeoutMs: 120_000 });
+  const r = await t.run(hostOpenclawCommand(d.desired, ['devices', 'approve', requestId])!, { timeoutMs: 120_000 });
   const said = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-2).join(' | ');
   output.out(
     r.code === 0
       ? `Paired the smoke's device with the gateway (request ${requestId}).`
       : `Could not pair the smoke's device with the gateway (request ${requestId}): exit ${r.code}: ${token ? said.split(token).join('***') : said}`,
   );
+}
+
+/**
+ * The deep security audit on the host: the release's OpenClaw reads the config the gateway runs and
+ * probes the live gateway (`openclaw security audit --deep --json`). Its JSON, or a HostError that
+ * says how it ended and nothing it printed: its output may quote the config.
+ */
+export async function hostDeepAudit(d: Deployment, t: Transport): Promise<string> {
+  const command = hostOpenclawCommand(d.desired, DEEP_AUDIT_ARGS);
+  if (!command) throw new HostError(t.target, 'security audit --deep', 'clawops does not install OpenClaw on this host');
+  const r = await t.run(command, { timeoutMs: 300_000 });
+  // The audit exits non-zero when it has findings; its JSON is the verdict either way.
+  if (!r.stdout.trim().startsWith('{')) throw new HostError(t.target, 'security audit --deep', `exit ${r.code}, and no JSON report`);
+  return r.stdout;
 }
 
 /**
@@ -121,6 +127,8 @@ export async function runSmokeChecks(d: Deployment, t: Transport, output: Output
       ...(processEnv.CLAWOPS_SMOKE_USER_TOKEN ? { bridgeUserToken: processEnv.CLAWOPS_SMOKE_USER_TOKEN } : {}),
       ...(canaryAgent && canaryModel ? { fallback: { agentId: canaryAgent, canaryModel } } : {}),
       chain: d.config.chain,
+      // The host's own deep audit, with the release's OpenClaw (a systemd host clawops installs it on).
+      ...(hostOpenclawCommand(d.desired, []) ? { deepAudit: { run: () => hostDeepAudit(d, t), accept: env.security?.accept ?? [] } } : {}),
       // A deployment without a single key for its chain (a local one, before .env is filled in) has
       // nothing that could answer: the check says so rather than waiting out every step.
       ...(d.config.chain.some((step) => d.secrets(d.config.providers.find((p) => p.id === step.split('/')[0])?.apiKeySecret ?? ''))

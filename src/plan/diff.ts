@@ -1,5 +1,6 @@
 import type { DesiredFile, DesiredState } from '../render/desired.js';
 import { envWithValues } from '../render/envfile.js';
+import { PROBE_FAILED } from '../audit/findings.js';
 import { keyedDigest, keyedFileDigest, sha256 } from './digest.js';
 import { isLoopback, isWildcard, type HostFacts } from './facts.js';
 import type { FileChange, ListenerDrift, Override, Plan, RuntimeChange, ServiceChange } from './model.js';
@@ -100,6 +101,21 @@ export function listenerDrift(desired: DesiredState, facts: HostFacts): Listener
 }
 
 /**
+ * The host's deep audit (drift) against the release: each critical finding, and each warning the
+ * environment does not accept and the apply's own audit did not find.
+ */
+export function newSecurityFindings(desired: DesiredState, facts: HostFacts): Plan['securityAudit'] {
+  if (!facts.audit) return undefined;
+  if ('error' in facts.audit) return { error: facts.audit.error };
+  const accepted = new Set((desired.acceptedFindings ?? []).map((a) => a.check));
+  const recorded = new Set((facts.release?.securityFindings ?? []).map((f) => `${f.severity} ${f.checkId}`));
+  const newFindings = facts.audit.findings.filter(
+    (f) => f.checkId !== PROBE_FAILED && (f.severity === 'critical' || (f.severity === 'warn' && !accepted.has(f.checkId) && !recorded.has(`warn ${f.checkId}`))),
+  );
+  return { newFindings };
+}
+
+/**
  * Desired state against facts: what apply would change, and why. Pure; the same inputs give the
  * same plan. A no-op carries its reason too.
  */
@@ -142,6 +158,34 @@ export function diff({ desired, facts, summary, secrets, hostSecrets, target, re
     const rec = released[f.path];
     const hostAsReleased =
       rec === undefined || (rec.digest === (rec.sensitive ? keyedFileDigest(fact.sha256, key) : fact.sha256) && fact.mode === modeOf(rec.mode) && (!rec.owner || fact.owner === rec.owner));
+    files.push({
+      ...base,
+      action: 'update',
+      reason: reasons.join(', '),
+      ...(facts.release ? { cause: hostAsReleased ? ('not-yet-applied' as const) : ('changed-on-host' as const) } : {}),
+    });
+  }
+
+  // Folders kept at a mode and owner: OpenClaw's state folder, private to its user.
+  for (const d of desired.folders ?? []) {
+    const fact = facts.folders?.[d.path] ?? null;
+    const base = { path: d.path, role: 'folder' as const, sensitive: false };
+    if (!fact) {
+      files.push({ ...base, action: 'create', reason: 'absent on the host' });
+      continue;
+    }
+    const reasons = [
+      ...(fact.mode !== modeOf(d.mode) ? [`mode ${fact.mode} → ${modeOf(d.mode)}`] : []),
+      ...(d.owner && fact.owner !== d.owner ? [`owner ${fact.owner} → ${d.owner}`] : []),
+    ];
+    if (!reasons.length) {
+      files.push({ ...base, action: 'no-op', reason: 'unchanged' });
+      continue;
+    }
+    // A release that kept this folder left it as desired: the host moved. One from before clawops
+    // kept folders did not set it, and the repository moved.
+    const rec = facts.release?.folders?.[d.path];
+    const hostAsReleased = !rec || (fact.mode === modeOf(rec.mode) && (!rec.owner || fact.owner === rec.owner));
     files.push({
       ...base,
       action: 'update',
@@ -210,6 +254,7 @@ export function diff({ desired, facts, summary, secrets, hostSecrets, target, re
   }
 
   const listeners = desired.services === 'none' ? [] : listenerDrift(desired, facts);
+  const securityAudit = newSecurityFindings(desired, facts);
   const daemonReload = overrides.length > 0 || files.some((f) => f.action !== 'no-op' && (f.role === 'unit' || (f.role === 'previous-release' && f.path.endsWith('.service'))));
   return {
     environment: desired.environment,
@@ -231,6 +276,7 @@ export function diff({ desired, facts, summary, secrets, hostSecrets, target, re
         : {}),
     ...(overrides.length ? { overrides } : {}),
     ...(listeners.length ? { listeners } : {}),
+    ...(securityAudit ? { securityAudit } : {}),
     ...stateCopy(runtime, facts, desired),
     ...(desired.acceptedFindings?.length ? { acceptedFindings: desired.acceptedFindings.map((a) => ({ ...a })) } : {}),
     ...(facts.lock ? { lock: { holder: facts.lock.holder, since: facts.lock.since, alive: facts.lock.alive, ...(facts.lock.rebooted ? { rebooted: true } : {}) } } : {}),

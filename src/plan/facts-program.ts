@@ -1,5 +1,6 @@
 import type { DesiredState } from '../render/desired.js';
 import { FACTS_PROGRAM_NAME, type FactsAccess } from '../render/facts-access.js';
+import { DEEP_AUDIT_ARGS, hostOpenclawCommand } from '../render/host-openclaw.js';
 
 export { FACTS_PROGRAM_NAME };
 
@@ -20,11 +21,12 @@ export { FACTS_PROGRAM_NAME };
 /** The word a facts argument may be: what shellQuote leaves bare, so the words survive a split on blanks. */
 const SAFE_WORD = /^[A-Za-z0-9._/@:+=,-]+$/;
 
-/** The arguments that ask for this desired state's facts. */
-export function factsArgs(state: DesiredState, opts: { sudoCheck: boolean }): string[] {
+/** The arguments that ask for this desired state's facts; `audit` adds the host's deep security audit (drift). */
+export function factsArgs(state: DesiredState, opts: { sudoCheck: boolean; audit?: boolean }): string[] {
   const args = ['--dir', state.host.clawopsDir, '--manager', state.services === 'systemd' ? 'system' : state.services];
   // A file holding secrets is asked for as --secret: its digest comes keyed (see BODY).
   for (const f of state.files) args.push(f.sensitive ? '--secret' : '--file', f.path);
+  for (const f of state.folders ?? []) args.push('--folder', f.path);
   if (state.services !== 'none') for (const name of unitsRead(state)) args.push('--unit', name);
   for (const u of state.units) args.push('--listen', String(u.port));
   for (const name of state.host.packages ?? []) args.push('--package', name);
@@ -35,8 +37,29 @@ export function factsArgs(state: DesiredState, opts: { sudoCheck: boolean }): st
     if (rt.openclaw) args.push('--openclaw-dir', rt.openclaw.dir);
   }
   if (opts.sudoCheck && state.services === 'systemd') args.push('--sudo-check');
+  if (opts.audit && factsAudit(state)) args.push('--audit');
   return args;
 }
+
+/**
+ * The deep audit the program runs for --audit, fixed in its text (never taken from its arguments):
+ * the release's OpenClaw as the gateway's user, the token from the gateway's env file; and the
+ * Node that turns its JSON into one line per finding. Null where clawops does not install OpenClaw.
+ */
+export function factsAudit(state: DesiredState): { command: string[]; node: string } | null {
+  const command = hostOpenclawCommand(state, DEEP_AUDIT_ARGS);
+  const node = state.host.runtime?.node.bin;
+  return command && node ? { command, node } : null;
+}
+
+/**
+ * Turns the audit's JSON on standard input into `Y severity checkId title` lines and a closing
+ * `Y-`: a finding's detail and remediation, which may quote the config, never leave the host.
+ */
+const AUDIT_LINES =
+  'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>{let j;try{j=JSON.parse(s)}catch{process.exit(1)}' +
+  'if(!j||!Array.isArray(j.findings))process.exit(1);const w=(x)=>String(x??"").replace(/[\\t\\r\\n]+/g," ");' +
+  'for(const f of j.findings)console.log(["Y",w(f.severity),w(f.checkId),w(f.title)].join("\\t"));console.log("Y-")})';
 
 /** The units whose state a plan reads: clawops's own, and those it keeps stopped (host.disable). */
 function unitsRead(state: DesiredState): string[] {
@@ -109,26 +132,27 @@ if [ "@{1:-}" = --chain ]; then
   exit "$rc"
 fi
 
-dir=""; manager=none; sudocheck=0; machine=0; nodebin=""; nodedir=""; ocdir=""
-files=(); units=(); ports=(); packages=()
+dir=""; manager=none; sudocheck=0; machine=0; audit=0; nodebin=""; nodedir=""; ocdir=""
+files=(); folders=(); units=(); ports=(); packages=()
 while [ $# -gt 0 ]; do
   case $1 in
-    --dir|--manager|--file|--secret|--unit|--node-bin|--node-dir|--openclaw-dir|--listen|--package)
+    --dir|--manager|--file|--secret|--folder|--unit|--node-bin|--node-dir|--openclaw-dir|--listen|--package)
       [ $# -ge 2 ] || die "$1 needs a value"
       case $1 in
-        --dir) dir=$2 ;; --manager) manager=$2 ;; --file) files+=("$2") ;; --secret) files+=("$2"); keyed[$2]=1 ;; --unit) units+=("$2") ;;
+        --dir) dir=$2 ;; --manager) manager=$2 ;; --file) files+=("$2") ;; --secret) files+=("$2"); keyed[$2]=1 ;; --folder) folders+=("$2") ;; --unit) units+=("$2") ;;
         --node-bin) nodebin=$2 ;; --node-dir) nodedir=$2 ;; --openclaw-dir) ocdir=$2 ;; --listen) ports+=("$2") ;;
         --package) packages+=("$2") ;;
       esac
       shift 2 ;;
     --sudo-check) sudocheck=1; shift ;;
+    --audit) audit=1; shift ;;
     --machine) machine=1; shift ;;
-    *) die "unknown argument $1 (expected --dir, --manager, --file, --secret, --unit, --listen, --package, --machine, --node-bin, --node-dir, --openclaw-dir)" ;;
+    *) die "unknown argument $1 (expected --dir, --manager, --file, --secret, --folder, --unit, --listen, --package, --machine, --audit, --node-bin, --node-dir, --openclaw-dir)" ;;
   esac
 done
 [ -n "$dir" ] || die "--dir is required"
 case $manager in system|user|none) ;; *) die "--manager is system, user or none" ;; esac
-for p in "$dir" "@{files[@]}" $nodebin $nodedir $ocdir; do
+for p in "$dir" "@{files[@]}" "@{folders[@]}" $nodebin $nodedir $ocdir; do
   may_read "$p" || die "refused: $p is outside the folders clawops manages"
 done
 if [ "$restricted" = 1 ]; then
@@ -172,12 +196,17 @@ if [ -f "$dir/current/release.json" ]; then
 fi
 # Every path once, and one hashing and one stat process for all of them: a process per file and fact
 # made this probe take a second, most of a no-change plan.
-declare -A seen=() sum=(); present=()
+declare -A seen=() sum=() folder=(); present=(); kept=()
 for p in "@{files[@]}" "@{prev[@]}"; do
   [ -n "@{seen[$p]:-}" ] && continue; seen[$p]=1
   if [ -e "$p" ] || [ -L "$p" ]; then present+=("$p"); else printf "F\t%s\t-\n" "$p"; fi
 done
-if [ @{#present[@]} -gt 0 ]; then
+# Folders whose mode and owner clawops keeps (OpenClaw's state folder): stat'd with the files.
+for p in "@{folders[@]}"; do
+  folder[$p]=1
+  if [ -d "$p" ] && [ ! -L "$p" ]; then kept+=("$p"); else printf "M\t%s\t-\n" "$p"; fi
+done
+if [ @{#present[@]} -gt 0 ] || [ @{#kept[@]} -gt 0 ]; then
   if [ "$restricted" = 1 ]; then
     # As root, a link is not followed out of the managed folders: it is reported as what it is.
     hashed=(); for p in "@{present[@]}"; do if [ -L "$p" ]; then sum[$p]=symlink; else hashed+=("$p"); fi; done
@@ -198,7 +227,9 @@ if [ @{#present[@]} -gt 0 ]; then
   elif [ "$restricted" = 1 ]; then
     for p in "@{present[@]}"; do [ -n "@{keyed[$p]:-}" ] && [[ @{sum[$p]:-} =~ ^[0-9a-f]{64}$ ]] && sum[$p]=unreadable; done
   fi
-  while IFS=$'\t' read -r m o p; do printf "F\t%s\t%s\t%s\t%s\n" "$p" "@{sum[$p]:-unreadable}" "$m" "$o"; done < <(stat -c $'%a\t%U\t%n' -- "@{present[@]}")
+  while IFS=$'\t' read -r m o p; do
+    if [ -n "@{folder[$p]:-}" ]; then printf "M\t%s\t%s\t%s\n" "$p" "$m" "$o"; else printf "F\t%s\t%s\t%s\t%s\n" "$p" "@{sum[$p]:-unreadable}" "$m" "$o"; fi
+  done < <(stat -c $'%a\t%U\t%n' -- "@{present[@]}" "@{kept[@]}")
 fi
 if [ "$sudocheck" = 1 ]; then
   # apply installs units, files owned by others and the runtime as root, through sudo -n.
@@ -246,11 +277,28 @@ if [ @{#ports[@]} -gt 0 ]; then
   done
   echo "P-"
 fi
+# The host's own deep security audit (drift): the command fixed in this program's text, one line
+# per finding; its detail never leaves the host.
+if [ "$audit" = 1 ]; then
+  if [ @{#audit_cmd[@]} -eq 0 ]; then printf "Y!\t%s\n" "clawops does not install OpenClaw on this host"
+  else
+    report=$("@{audit_cmd[@]}" 2>/dev/null < /dev/null); code=$?
+    printf "%s" "$report" | "$audit_node" -e "$audit_lines" 2>/dev/null || printf "Y!\t%s\n" "openclaw security audit --deep ended with exit $code and no JSON report"
+  fi
+fi
 echo "END"
 `;
 
-/** The program's text. `lockAlive` is the shell that sets $alive and $reboot for "$dir/lock". `chain`: the gateway's user and the release's Node, for `--chain`. */
-export function factsProgramText(mode: { restricted: false } | { restricted: true; access: FactsAccess; chain?: { user: string; node: string } }, lockAlive: readonly string[]): string {
+/**
+ * The program's text. `lockAlive` is the shell that sets $alive and $reboot for "$dir/lock";
+ * `chain`: the gateway's user and the release's Node, for `--chain`; `audit`, the deep audit
+ * --audit runs (factsAudit), absent where there is none.
+ */
+export function factsProgramText(
+  mode: { restricted: false } | { restricted: true; access: FactsAccess; chain?: { user: string; node: string } },
+  lockAlive: readonly string[],
+  audit: { command: readonly string[]; node: string } | null = null,
+): string {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const head = mode.restricted
     ? [
@@ -268,7 +316,8 @@ export function factsProgramText(mode: { restricted: false } | { restricted: tru
     : ['restricted=0'];
   // The body writes @{ for the shell's $\{, which a template literal would take for its own.
   const body = BODY.replaceAll('@{', '$' + '{').replace('  LOCK_ALIVE', lockAlive.map((l) => `  ${l}`).join('\n'));
-  return `${[...head, `prog=${FACTS_PROGRAM_NAME}`].join('\n')}${body}`;
+  const auditHead = audit ? [`audit_cmd=(${audit.command.map(q).join(' ')})`, `audit_node=${q(audit.node)}`, `audit_lines=${q(AUDIT_LINES)}`] : ['audit_cmd=()'];
+  return `${[...head, `prog=${FACTS_PROGRAM_NAME}`, ...auditHead].join('\n')}${body}`;
 }
 
 /** The sudoers drop-in: the read-only user may run this program as root, and nothing else. */

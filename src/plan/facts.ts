@@ -1,6 +1,6 @@
 import type { DesiredState } from '../render/desired.js';
 import type { ConfigSummary } from './summary.js';
-import { FACTS_PROGRAM_NAME, factsArgs, factsProgramText, unsafeFactsArgs } from './facts-program.js';
+import { FACTS_PROGRAM_NAME, factsArgs, factsAudit, factsProgramText, unsafeFactsArgs } from './facts-program.js';
 
 export interface FileFact {
   /** The content's sha256; for a file holding secrets, keyed on the host ("hmac:…", as the release
@@ -44,9 +44,16 @@ export interface ReleaseRecord {
       parameters?: Record<string, number>;
     }
   >;
+  /** Folders it kept at a mode and owner (absent from records made before it kept any). */
+  folders?: Record<string, { mode: number; owner?: string }>;
   units: string[];
   /** The runtime it ran on (absent from records made before it was kept). */
   runtime?: { node: string; openclaw?: string };
+  /**
+   * What OpenClaw's deep security audit found on the host after the apply that made it live (and
+   * after each apply that found nothing to change): checkId and severity, never the finding's text.
+   */
+  securityFindings?: { checkId: string; severity: string }[];
   /** Unit → the URL its health gate checks in this release (absent from records made before it was kept). */
   health?: Record<string, string>;
   summary: ConfigSummary;
@@ -64,6 +71,8 @@ export interface LockFact {
 
 export interface HostFacts {
   files: Record<string, FileFact | null>;
+  /** Folders the desired state keeps at a mode and owner: what the host has, or null when absent. */
+  folders?: Record<string, { mode: string; owner: string } | null>;
   units: Record<string, UnitFact>;
   runtime: { node: string | null; openclaw: string | null };
   /** Debian packages the desired state needs (DesiredState.host.packages): installed version, or null. */
@@ -79,6 +88,8 @@ export interface HostFacts {
   machine?: string;
   /** Listening TCP sockets on the managed units' ports: port → local addresses (absent from older probes). */
   listeners?: Record<string, string[]>;
+  /** The host's deep security audit, when asked for (drift): each finding's severity, checkId and title, or why it did not run. */
+  audit?: { findings: { severity: string; checkId: string; title: string }[] } | { error: string };
 }
 
 /** Every path a probe looks at: desired files, and the files of the release on the host. */
@@ -126,16 +137,19 @@ export function lockAliveShell(lockDir: string): string[] {
  * systemctl for everything. The runtime's versions come from the packages' own package.json
  * rather than from running them.
  */
-export function factsProbe(state: DesiredState): { command: readonly string[]; script: string } {
-  return { command: ['bash', '-s', '--', ...factsArgs(state, { sudoCheck: true })], script: factsProgramText({ restricted: false }, lockAliveShell('"$dir/lock"')) };
+export function factsProbe(state: DesiredState, opts: { audit?: boolean } = {}): { command: readonly string[]; script: string } {
+  return {
+    command: ['bash', '-s', '--', ...factsArgs(state, { sudoCheck: true, audit: opts.audit === true })],
+    script: factsProgramText({ restricted: false }, lockAliveShell('"$dir/lock"'), factsAudit(state)),
+  };
 }
 
 /**
  * The same facts through the read-only user's login: the installed program by name, its arguments
  * as plain words, nothing on standard input (sshd's ForceCommand runs the program whatever is asked).
  */
-export function readOnlyFactsCommand(state: DesiredState): readonly string[] {
-  const args = factsArgs(state, { sudoCheck: false });
+export function readOnlyFactsCommand(state: DesiredState, opts: { audit?: boolean } = {}): readonly string[] {
+  const args = factsArgs(state, { sudoCheck: false, audit: opts.audit === true });
   const unsafe = unsafeFactsArgs(args);
   if (unsafe.length) throw new FactsError(`the read-only facts login cannot carry ${unsafe.join(', ')}: paths and units it reads are plain words (letters, digits and ._/@:+=,-)`);
   return [FACTS_PROGRAM_NAME, ...args];
@@ -152,6 +166,20 @@ export function parseFacts(output: string): HostFacts {
     switch (tag) {
       case 'F':
         facts.files[f[0]!] = f[1] === '-' ? null : { sha256: f[1]!, mode: f[2]!, owner: f[3]! };
+        break;
+      case 'M':
+        (facts.folders ??= {})[f[0]!] = f[1] === '-' || !f[1] ? null : { mode: f[1], owner: f[2] ?? '' };
+        break;
+      case 'Y': {
+        const found = facts.audit && 'findings' in facts.audit ? facts.audit : (facts.audit = { findings: [] });
+        if (f[0] && f[1]) found.findings.push({ severity: f[0], checkId: f[1], title: f[2] || f[1] });
+        break;
+      }
+      case 'Y-':
+        if (!facts.audit) facts.audit = { findings: [] };
+        break;
+      case 'Y!':
+        facts.audit = { error: f[0] || 'the deep audit did not run' };
         break;
       case 'U':
         facts.units[f[0]!] = {

@@ -5,7 +5,8 @@ export type FileAction = 'create' | 'update' | 'delete' | 'no-op';
 
 export interface FileChange {
   path: string;
-  role: FileRole | 'previous-release';
+  /** folder: a folder kept at its mode and owner (DesiredState.folders), not a file. */
+  role: FileRole | 'previous-release' | 'folder';
   action: FileAction;
   /** Why, in words: "absent on the host", "content differs", "mode 644 → 600", "unchanged". */
   reason: string;
@@ -120,6 +121,11 @@ export interface Plan {
   listeners?: ListenerDrift[];
   /** Warnings of OpenClaw's security audit the environment accepts, each with its reason (security.accept). */
   acceptedFindings?: AcceptedFinding[];
+  /**
+   * Drift's run of the host's deep security audit: the findings that appeared since the release
+   * (critical, or a warning neither accepted nor found by the apply's own audit), or why it did not run.
+   */
+  securityAudit?: { newFindings: { severity: string; checkId: string; title: string }[] } | { error: string };
   /** The TLS hop's served certificate, as drift reads it from outside (gateway.tls). */
   certificate?: { url: string; ok: boolean; detail: string };
   /** Another apply's lock on the host when the plan was made: who, since when, and whether it runs. */

@@ -10,6 +10,8 @@ export interface DesiredState {
    */
   services: ServiceManager;
   files: DesiredFile[];
+  /** Folders whose mode and owner clawops keeps: OpenClaw's state folder, private to its user. */
+  folders?: DesiredFolder[];
   units: DesiredService[];
   host: HostLayout;
   /**
@@ -80,6 +82,14 @@ export interface DesiredFile {
    * `path`, never read by clawops (`content` is empty); `digest` is that release's keyed digest of it.
    */
   fromHost?: { path: string; digest: string };
+}
+
+/** A folder clawops keeps at one mode and owner (its contents are the files' and OpenClaw's own). */
+export interface DesiredFolder {
+  path: string;
+  /** Octal mode, such as 0o700. */
+  mode: number;
+  owner?: string;
 }
 
 /**

@@ -170,7 +170,18 @@ export function render(config: Config, envName: string, ctx: RenderContext): Des
   files.sort((a, b) => a.path.localeCompare(b.path));
   const { runtime, ...bare } = host;
   const accepted = env.security?.accept.map((a) => ({ check: a.check, reason: a.reason })) ?? [];
-  return { environment: env.name, services: manager, files, units, host: runtime ? host : bare, ...(accepted.length ? { acceptedFindings: accepted } : {}) };
+  // OpenClaw's state holds its sessions, devices and credentials: its folder is its user's alone,
+  // as OpenClaw's own audit asks (fs.state_dir.perms_readable), whatever made it first.
+  const folders = manager === 'systemd' && owner ? [{ path: paths.state, mode: 0o700, owner }] : [];
+  return {
+    environment: env.name,
+    services: manager,
+    files,
+    ...(folders.length ? { folders } : {}),
+    units,
+    host: runtime ? host : bare,
+    ...(accepted.length ? { acceptedFindings: accepted } : {}),
+  };
 }
 
 function hostLayout(env: Environment, paths: EnvironmentPaths, ctx: RenderContext): HostLayout {

@@ -11,7 +11,9 @@ export interface DriftItem {
     | 'changed outside clawops'
     | 'listens where it must not'
     | 'removed by hand, or not yet applied'
-    | 'certificate not renewed';
+    | 'certificate not renewed'
+    | 'new security finding since the release'
+    | 'security audit did not run';
   sensitive: boolean;
 }
 
@@ -61,6 +63,12 @@ export function driftItems(plan: Plan): DriftItem[] {
     for (const r of g.unmanaged) {
       items.push({ path, what: `${ruleText(r)}${r.description ? ` ("${r.description}")` : ''} was added outside clawops; apply leaves it`, cause: 'changed outside clawops', sensitive: false });
     }
+  }
+  // The host's own deep audit: what it finds now that the release's did not (checkId and title only).
+  const audit = plan.securityAudit;
+  if (audit && 'error' in audit) items.push({ path: 'security audit --deep', what: audit.error, cause: 'security audit did not run', sensitive: false });
+  for (const f of audit && 'newFindings' in audit ? audit.newFindings : []) {
+    items.push({ path: 'security audit --deep', what: `${f.severity} ${f.checkId} (${f.title})`, cause: 'new security finding since the release', sensitive: false });
   }
   if (plan.certificate && !plan.certificate.ok) {
     items.push({ path: `certificate of ${plan.certificate.url}`, what: plan.certificate.detail, cause: 'certificate not renewed', sensitive: false });

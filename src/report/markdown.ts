@@ -468,6 +468,8 @@ export interface ApplyOutcomeContext {
   release?: string;
   /** Lines the activation wrote on the host: steps, gates, the outcome. */
   log?: readonly string[];
+  /** The smoke checks after the apply, as `apply --json` printed them (the deep audit's findings by checkId). */
+  smoke?: readonly { name: string; ok: boolean; skipped?: boolean; detail: string }[];
   /** Why an apply that produced no result failed, in words. */
   detail?: string;
   runUrl?: string;
@@ -499,6 +501,14 @@ export function renderApplyOutcomeMarkdown(outcome: ApplyOutcome, plan: Plan | n
     if (c.restarts.length) head.push(`- Restarts: ${c.restarts.map(code).join(', ')}`);
     if (c.reloads.length) head.push(`- Hot reloads (no restart): ${c.reloads.map(code).join(', ')}`);
     head.push(...edgeLines(plan), ...securityGroupLines(plan));
+  }
+  if (ctx.smoke?.length) {
+    const ran = ctx.smoke.filter((c) => !c.skipped);
+    const failed = ran.filter((c) => !c.ok);
+    head.push(failed.length ? `- Smoke checks: **${failed.length} of ${ran.length} failed**` : `- Smoke checks: all ${ran.length} passed`);
+    for (const c of failed) head.push(`  - ✘ ${esc(c.name)}: ${prose(c.detail)}`);
+    const audit = ran.find((c) => c.name === 'security audit --deep' && c.ok);
+    if (audit) head.push(`  - ✔ security audit --deep: ${prose(audit.detail)}`);
   }
   head.push(`- Exit state: \`${outcome}\``);
   const blocks: Block[] = [{ text: head.join('\n') }];

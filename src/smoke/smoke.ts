@@ -23,7 +23,7 @@
  */
 import { checkCertificate } from './certificate.js';
 import { GatewayClient, GatewayClientError, type ChatResult } from './gateway-client.js';
-import { judgeFindings, parseAuditJson, type Acceptance } from '../audit/findings.js';
+import { judgeFindings, parseAuditJson, PROBE_FAILED, type Acceptance, type AuditFinding } from '../audit/findings.js';
 import { fallbackStepOf, type FallbackStep } from '../../supabase/functions/openclaw-bridge/protocol.js';
 
 export interface SmokeTarget {
@@ -69,7 +69,12 @@ export interface SmokeCheck {
 export interface SmokeResult {
   ok: boolean;
   checks: SmokeCheck[];
+  /** Every finding of the deep audit, when it ran: what apply records of the release. */
+  auditFindings?: AuditSummary[];
 }
+
+/** A finding as clawops prints and records it: never its detail, which may quote the config. */
+export type AuditSummary = Pick<AuditFinding, 'checkId' | 'severity' | 'title'>;
 
 export interface SmokeDeps {
   fetch?: typeof fetch;
@@ -208,9 +213,6 @@ async function fallbackWithoutCanary(g: GatewayClient, chain: readonly string[],
     if (jobId) await g.request('cron.remove', { id: jobId }).catch(() => {});
   }
 }
-
-/** The deep audit's finding that its live probe of the gateway failed (docs/gateway/security/audit-checks.md). */
-const PROBE_FAILED = 'gateway.probe_failed';
 
 /** Blocking findings of the deep audit, each by checkId and severity: `critical gateway.x (title), warn tools.y (title)`. */
 export function deepAuditLine(findings: readonly { checkId: string; severity: string; title: string }[]): string {
@@ -361,15 +363,18 @@ export async function runSmoke(target: SmokeTarget, deps: SmokeDeps = {}): Promi
   }, target.fallbackSkip ?? (fb || chain.length ? undefined : 'no fallback chain given'));
 
   const audit = target.deepAudit;
+  let auditFindings: AuditSummary[] | undefined;
   if (audit) await check('security audit --deep', async () => {
     const findings = parseAuditJson(await audit.run());
+    auditFindings = findings.map((f) => ({ checkId: f.checkId, severity: f.severity, title: f.title }));
     // The live probe connects with the token alone, which OpenClaw grants no read scope unless the
     // host's CLI is a paired device; whether the gateway answers is the health check's to say.
     const probe = findings.filter((f) => f.checkId === PROBE_FAILED);
     const { blocking, accepted } = judgeFindings(findings.filter((f) => f.checkId !== PROBE_FAILED), audit.accept);
     const notes = [
       ...(accepted.length ? [`${accepted.length} accepted (${accepted.map((f) => f.checkId).join(', ')})`] : []),
-      ...probe.map((f) => `the live probe did not read the gateway: ${f.detail ?? f.title}`),
+      // Its title only: a finding's detail may quote the config it read.
+      ...probe.map((f) => `the live probe did not read the gateway (${f.title})`),
     ];
     if (blocking.length) throw new CheckFailed([deepAuditLine(blocking), ...notes].join('; '));
     return ['no critical finding, no unaccepted warning', ...notes].join('; ');
@@ -377,7 +382,7 @@ export async function runSmoke(target: SmokeTarget, deps: SmokeDeps = {}): Promi
 
   // Each check catches its own failures, so this is always reached.
   await opened?.then((g) => g.close(), () => {});
-  return { ok: checks.every((c) => c.ok), checks };
+  return { ok: checks.every((c) => c.ok), checks, ...(auditFindings ? { auditFindings } : {}) };
 }
 
 /** The events of a whole server-sent-events body. */

@@ -19,6 +19,7 @@ import {
   PROXY_PORTS,
   releaseIds,
   sha256,
+  STATE,
   startE2E,
   startStubUpstream,
   stubRequests,
@@ -65,6 +66,12 @@ describe('the engine on a real host: apply, hot reload, health gates, drift and 
     assert.match(run.stdout, /^✔ fallback chain falls back /m);
     assert.deepEqual(await unitStarts(e), before, 'MainPID / ActiveEnterTimestamp of the units');
     assert.deepEqual(await releaseIds(e), releases, 'no new release');
+    // apply's smoke ran the host's deep audit, and its findings are the live release's record.
+    assert.match(run.stdout, /^✔ security audit --deep \(\d+ ms\): /m);
+    const record = JSON.parse(await e.sh(`cat ${CLAWOPS_DIR}/current/release.json`)) as { securityFindings?: { checkId: string; severity: string }[] };
+    assert.ok(record.securityFindings?.some((f) => f.checkId === 'models.weak_tier' && f.severity === 'warn'), JSON.stringify(record.securityFindings));
+    // OpenClaw's state folder is its user's alone.
+    assert.equal((await e.sh(`stat -c %a:%U ${STATE}`)).trim(), '700:ubuntu');
     await expectExit(await e.cli(['plan', '--env', ENV, '--detailed-exitcode']), 0, e);
   });
 
@@ -80,7 +87,10 @@ describe('the engine on a real host: apply, hot reload, health gates, drift and 
     // This environment has no bridge: those checks are reported as skipped, not passed.
     assert.match(run.stdout, /^- bridge health \(\d+ ms\): skipped/m);
     assert.match(run.stdout, /^✔ heartbeat \(\d+ ms\): /m);
-    assert.match(run.stdout, /^Smoke: all 6 checks passed\.$/m);
+    // The host's own deep audit, with the OpenClaw the release installed: the state folder is
+    // private, and the one warning left is one the environment accepts.
+    assert.match(run.stdout, /^✔ security audit --deep \(\d+ ms\): no critical finding, no unaccepted warning; 1 accepted \(models\.weak_tier\)/m);
+    assert.match(run.stdout, /^Smoke: all 7 checks passed\.$/m);
 
     await e.sh('sudo systemctl stop mistral-proxy.service');
     try {

@@ -233,6 +233,23 @@ describe('the read-only facts user', { timeout: 30 * 60_000 }, () => {
     assert.doesNotMatch(clean.stdout, /listens where it must not/);
   });
 
+  it("drift as the read-only user runs the host's deep audit and names a finding that appeared after the apply; apply makes the state folder private again", async () => {
+    // By hand, on the host: OpenClaw's state folder readable by every user.
+    await e.sh(`sudo chmod 755 ${STATE}`);
+    const drift = await cliReadOnly(['drift', '--env', ENV]);
+    await expectExit(drift, 2, e);
+    assert.match(drift.stdout, new RegExp(`${STATE}: mode 755 → 700 — changed on the host by hand`));
+    assert.match(drift.stdout, /security audit --deep: \w+ fs\.state_dir\.perms_readable \([^)]+\) — new security finding since the release/);
+    // A warning the environment accepts is not drift.
+    assert.doesNotMatch(drift.stdout, /models\.weak_tier/);
+    await expectExit(await e.cli(['apply', '--env', ENV, '--no-smoke']), 0, e);
+    assert.equal((await e.sh(`stat -c %a:%U ${STATE}`)).trim(), '700:ubuntu');
+    const clean = await cliReadOnly(['drift', '--env', ENV, '--json']);
+    await expectExit(clean, 0, e);
+    const report = JSON.parse(clean.stdout) as { drift: unknown[] };
+    assert.deepEqual(report.drift, []);
+  });
+
   it('no run printed a secret value or a key', () => {
     for (const r of e.runs) assert.deepEqual(leakedSecrets(r.stdout + r.stderr, e.secretValues), [], `clawops ${r.args.join(' ')}`);
   });

@@ -327,6 +327,10 @@ ${canary ? `  canary:
     baseUrl: ${stub}/canary/v1
 ` : ''}secrets:
   source: env
+security:
+  accept:
+    - check: models.weak_tier
+      reason: The chain's free OpenRouter step, as on ec2; here every provider is a local stand-in.
 `;
 }
 

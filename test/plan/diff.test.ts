@@ -190,6 +190,46 @@ describe('the TLS hop in a plan', async () => {
     assert.ok(driftItems(plan).some((i) => i.path === 'caddy' && i.cause === 'runtime differs'));
   });
 
+  test("OpenClaw's state folder loosened on the host is a mode change, by hand; one a release never kept is the repository's", async () => {
+    const state = desired.folders![0]!;
+    assert.deepEqual(state, { path: '/home/ubuntu/.openclaw', mode: 0o700, owner: 'ubuntu' });
+    const loose: HostFacts = { ...running, folders: { [state.path]: { mode: '755', owner: 'ubuntu' } } };
+    const plan = diff({ desired, facts: loose, summary, secrets, target: 'ubuntu@test', revision: 'rev' });
+    const change = plan.files.find((f) => f.path === state.path);
+    assert.deepEqual(change, { path: state.path, role: 'folder', sensitive: false, action: 'update', reason: 'mode 755 → 700', cause: 'changed-on-host' });
+    assert.equal(summaryLine(plan), 'Plan: 0 to add, 1 to change, 0 to destroy');
+    assert.match(renderPlanText(plan), /~ \/home\/ubuntu\/\.openclaw .*mode 755 → 700/);
+    assert.deepEqual(driftItems(plan).map((i) => `${i.path}: ${i.what} — ${i.cause}`), ['/home/ubuntu/.openclaw: mode 755 → 700 — changed on the host by hand']);
+    const before = diff({ desired, facts: { ...loose, release: { ...loose.release!, folders: undefined } }, summary, secrets, target: 'ubuntu@test', revision: 'rev' });
+    assert.equal(before.files.find((f) => f.path === state.path)?.cause, 'not-yet-applied');
+    // The activation sets it, and only when it differs.
+    const { activationScript } = await import('../../src/apply/activate.js');
+    const input = { desired, releaseId: 'r2', previous: 'r1', removed: [], gateSeconds: 60, audit: { holder: 'h', revision: 'rev', planDigest: 'd' } };
+    assert.match(activationScript({ ...input, plan }), /keep_folder '\/home\/ubuntu\/\.openclaw' 700 'ubuntu' \|\| return 1/);
+    assert.doesNotMatch(activationScript({ ...input, plan: diff({ desired, facts: running, summary, secrets, target: 'ubuntu@test', revision: 'rev' }) }), /keep_folder '/);
+  });
+
+  test("drift's deep audit: a critical finding and a warning neither accepted nor found at apply are new; the rest is not", () => {
+    const audit = { findings: [
+      { severity: 'critical', checkId: 'gateway.bind_no_auth', title: 'No auth' },
+      { severity: 'warn', checkId: 'models.weak_tier', title: 'Weak models' },
+      { severity: 'warn', checkId: 'fs.state_dir.perms_readable', title: 'State dir readable' },
+      { severity: 'warn', checkId: 'tools.known_at_apply', title: 'Found at apply' },
+      { severity: 'warn', checkId: 'gateway.probe_failed', title: 'Probe failed' },
+      { severity: 'info', checkId: 'x.info', title: 'Info' },
+    ] };
+    const release = { ...running.release!, securityFindings: [{ checkId: 'tools.known_at_apply', severity: 'warn' }, { checkId: 'gateway.bind_no_auth', severity: 'critical' }] };
+    const plan = diff({ desired, facts: { ...running, release, audit }, summary, secrets, target: 'ubuntu@test', revision: 'rev' });
+    assert.deepEqual(driftItems(plan).map((i) => `${i.path}: ${i.what} — ${i.cause}`), [
+      'security audit --deep: critical gateway.bind_no_auth (No auth) — new security finding since the release',
+      'security audit --deep: warn fs.state_dir.perms_readable (State dir readable) — new security finding since the release',
+    ]);
+    assert.equal(summaryLine(plan), 'No changes. The host matches the configuration.', 'a finding is drift, not a change apply makes');
+    const failed = diff({ desired, facts: { ...running, audit: { error: 'exit 1, and no JSON report' } }, summary, secrets, target: 'ubuntu@test', revision: 'rev' });
+    assert.deepEqual(driftItems(failed).map((i) => i.cause), ['security audit did not run']);
+    assert.equal(diff({ desired, facts: running, summary, secrets, target: 'ubuntu@test', revision: 'rev' }).securityAudit, undefined, 'a plan runs no audit');
+  });
+
   test('with caddy installed and Debian\'s unit off, nothing to do', () => {
     const plan = diff({ desired, facts: running, summary, secrets, target: 'ubuntu@test', revision: 'rev' });
     assert.equal(summaryLine(plan), 'No changes. The host matches the configuration.');

@@ -5,7 +5,8 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { recordDigest } from '../../src/plan/digest.js';
-import { factsProbe, parseFacts, type ReleaseRecord } from '../../src/plan/facts.js';
+import { factsProbe, lockAliveShell, parseFacts, type ReleaseRecord } from '../../src/plan/facts.js';
+import { factsArgs, factsProgramText } from '../../src/plan/facts-program.js';
 import type { DesiredFile, DesiredState } from '../../src/render/desired.js';
 import { LocalTransport } from '../../src/transport/local.js';
 
@@ -130,6 +131,41 @@ test('a file holding secrets comes keyed with the host\'s digest key, as the rel
   }
   await rm(join(dir, 'digest.key'));
   await rm(env.path);
+});
+
+test('the probe reports a kept folder by mode and owner, a missing one as missing, and a file in its place as no folder', async () => {
+  await mkdir(join(root, 'state-open'), { recursive: true });
+  await chmod(join(root, 'state-open'), 0o755);
+  await writeFile(join(root, 'state-file'), 'not a folder\n');
+  const s = { ...state([file('a.json')], false), folders: ['state-open', 'state-gone', 'state-file'].map((n) => ({ path: join(root, n), mode: 0o700 })) };
+  const facts = await probe(s);
+  assert.deepEqual(facts.folders, { [join(root, 'state-open')]: { mode: '755', owner: userInfo().username }, [join(root, 'state-gone')]: null, [join(root, 'state-file')]: null });
+  assert.equal(facts.files[join(root, 'state-open')], undefined, 'a folder is no file of the plan');
+  assert.equal(factsProbe(s).script.match(/\bstat -c/g)?.length, 1);
+});
+
+test("--audit runs the program's own audit command and prints each finding's severity, checkId and title, never its detail; output that is no report says so", async () => {
+  const report = join(root, 'audit.json');
+  await writeFile(report, JSON.stringify({ summary: {}, findings: [
+    { checkId: 'fs.state_dir.perms_readable', severity: 'warn', title: 'State dir is\treadable by others', detail: 'secret-detail-canary' },
+    { checkId: 'gateway.bind_no_auth', severity: 'critical', title: 'No auth', remediation: 'secret-detail-canary' },
+  ] }));
+  const s = state([file('a.json')], false);
+  const run = async (command: string[]) => {
+    const script = factsProgramText({ restricted: false }, lockAliveShell('"$dir/lock"'), { command, node: process.execPath });
+    const r = await new LocalTransport().run(['bash', '-s', '--', ...factsArgs(s, { sudoCheck: false }), '--audit'], { stdin: script });
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout;
+  };
+  const out = await run(['cat', report]);
+  assert.ok(!out.includes('secret-detail-canary'));
+  assert.deepEqual(parseFacts(out).audit, { findings: [
+    { severity: 'warn', checkId: 'fs.state_dir.perms_readable', title: 'State dir is readable by others' },
+    { severity: 'critical', checkId: 'gateway.bind_no_auth', title: 'No auth' },
+  ] });
+  assert.deepEqual(parseFacts(await run(['bash', '-c', 'echo not json; exit 3'])).audit, { error: 'openclaw security audit --deep ended with exit 3 and no JSON report' });
+  // Without --audit it runs nothing.
+  assert.equal((await probe(s)).audit, undefined);
 });
 
 test('the probe starts no process per file: one sha256sum and one stat for all of them', () => {

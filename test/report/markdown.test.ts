@@ -157,6 +157,19 @@ describe('the pull-request comment (a representative plan)', () => {
   });
 });
 
+test("the apply report names each smoke check that failed after the apply, the deep audit's findings by checkId", () => {
+  const smoke = [
+    { name: 'gateway health (WebSocket)', ok: true, detail: 'ok, OpenClaw 2026.9.6' },
+    { name: 'bridge health', ok: true, skipped: true, detail: 'skipped: no bridge' },
+    { name: 'security audit --deep', ok: false, detail: 'critical gateway.bind_no_auth (Gateway binds beyond loopback without auth); 1 accepted (models.weak_tier)' },
+  ];
+  const text = renderApplyOutcomeMarkdown('applied', plan, { environment: 'ec2', revision: 'abc123', release: 'r2', smoke });
+  assert.match(text, /^- Smoke checks: \*\*1 of 2 failed\*\*$/m);
+  assert.match(text, /^ {2}- ✘ security audit --deep: critical gateway\.bind_no_auth \(Gateway binds beyond loopback without auth\); 1 accepted \(models\.weak_tier\)$/m);
+  const passed = renderApplyOutcomeMarkdown('applied', plan, { environment: 'ec2', revision: 'abc123', release: 'r2', smoke: [{ ...smoke[2]!, ok: true, detail: 'no critical finding, no unaccepted warning' }] });
+  assert.match(passed, /^- Smoke checks: all 1 passed\n {2}- ✔ security audit --deep: no critical finding, no unaccepted warning$/m);
+});
+
 describe('the 65,536-character limit', () => {
   // Five new files of about 22,000 characters of diff each: two fit beside the rest of the comment.
   const big = (n: number) => Array.from({ length: 1100 }, (_, i) => `line ${i} of file ${n}`).join('\n');

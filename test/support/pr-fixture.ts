@@ -44,8 +44,12 @@ export function hostRunning(state: DesiredState, secrets: SecretLookup, summary:
     files[f.path] = { sha256: digest, mode: f.mode.toString(8), owner: f.owner ?? 'ubuntu' };
     release.files[f.path] = { digest: recordDigest(digest, f.sensitive, key), sensitive: f.sensitive, name: f.name, mode: f.mode, ...(f.owner ? { owner: f.owner } : {}) };
   }
+  // Its folders as it kept them: OpenClaw's state folder private to its user.
+  const folders = Object.fromEntries((state.folders ?? []).map((f) => [f.path, { mode: f.mode.toString(8), owner: f.owner ?? 'ubuntu' }]));
+  if (state.folders?.length) release.folders = Object.fromEntries(state.folders.map((f) => [f.path, { mode: f.mode, ...(f.owner ? { owner: f.owner } : {}) }]));
   return {
     files,
+    ...(state.folders?.length ? { folders } : {}),
     units: Object.fromEntries([
       ...state.units.map((u) => [u.name, { active: 'active', enabled: 'enabled' }]),
       ...(state.host.disable ?? []).map((d) => [d.unit, { active: 'inactive', enabled: 'disabled' }]),

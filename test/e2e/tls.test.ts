@@ -28,7 +28,7 @@ function expectExit(run: CliRun, code: number): void {
 const ENV_FILE = `config/environments/${ENV}.yaml`;
 const ROOT_CRT = '/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt';
 
-describe('the TLS hop on a real host, with Caddy\'s internal CA', { timeout: 20 * 60_000 }, () => {
+describe('the TLS hop on a real host, with Caddy\'s internal CA', { timeout: 40 * 60_000 }, () => {
   before(async () => {
     e = await startE2E('e2e-tls', { canary: false, tls: true });
     dir = await mkdtemp(join(tmpdir(), 'clawops-tls-'));
@@ -209,7 +209,9 @@ describe('the TLS hop on a real host, with Caddy\'s internal CA', { timeout: 20 
       const count = { during: 0, after: 0 };
       const client = async (name: string) => {
         for (let n = 0, after = 0; after < 3; n++) {
-          results.push(await chat(`${name} message ${n}`));
+          const r = await chat(`${name} message ${n}`);
+          results.push(r);
+          process.stderr.write(`[e2e] chat ${name}${n}${applying ? ' (during the apply)' : ''} → ${r.status} ${r.event ?? ''} ${r.state ?? ''}\n`);
           if (applying) count.during++;
           else (after++, count.after++);
         }

@@ -179,16 +179,19 @@ describe('the TLS hop on a real host, with Caddy\'s internal CA', { timeout: 40 
         SUPABASE_URL: auth.url,
         SUPABASE_ANON_KEY: auth.anonKey,
         DENO_CERT: rootCa,
-        // The test host shares two cores with the suite: its gateway may take longer to restart than
-        // the 60 s the bridge waits by default. A ceiling within the request's 140 s, not an expectation.
-        OPENCLAW_BRIDGE_RESTART_WAIT_SECONDS: '130',
+        // The test host shares two cores with the suite: its gateway may take longer to stop (OpenClaw
+        // drains the runs it took) and start than the 60 s the bridge waits by default. The longest
+        // request Supabase allows and a wait to its end: ceilings, not expectations.
+        OPENCLAW_BRIDGE_TIMEOUT_SECONDS: '145',
+        OPENCLAW_BRIDGE_RESTART_WAIT_SECONDS: '140',
       });
       const user = auth.issue('rotation@example.com');
-      const chat = async (message: string) => {
+      // Each client its own session, as two web users have: messages to one session queue behind each other.
+      const chat = async (message: string, sessionKey = 'rotation') => {
         const res = await fetch(`${runtime!.current().url}/openclaw/chat?v=2`, {
           method: 'POST',
           headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ message, sessionKey: 'rotation' }),
+          body: JSON.stringify({ message, sessionKey }),
           signal: AbortSignal.timeout(170_000),
         });
         const text = await res.text();
@@ -209,7 +212,7 @@ describe('the TLS hop on a real host, with Caddy\'s internal CA', { timeout: 40 
       const count = { during: 0, after: 0 };
       const client = async (name: string) => {
         for (let n = 0, after = 0; after < 3; n++) {
-          const r = await chat(`${name} message ${n}`);
+          const r = await chat(`${name} message ${n}`, `rotation-${name}`);
           results.push(r);
           process.stderr.write(`[e2e] chat ${name}${n}${applying ? ' (during the apply)' : ''} → ${r.status} ${r.event ?? ''} ${r.state ?? ''}\n`);
           if (applying) count.during++;

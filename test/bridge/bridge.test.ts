@@ -447,9 +447,14 @@ describe('openclaw-bridge edge function', { timeout: 900_000 }, () => {
         for (const c of [{ path: '/openclaw/health' }, { path: '/openclaw/chat', body: { message: 'are you back?', sessionKey: 'restart' } }]) {
           restarting.mode = 'refuse';
           const before = restarting.connections();
-          const pending = call(c.path, { base: bridge.url, ...(c.body ? { body: c.body } : {}) });
-          // Refused twice, then the gateway is back.
-          await waitUntil('the bridge to try the restarting gateway twice', () => (restarting.connections() >= before + 2 ? true : undefined), { intervalMs: 20 });
+          let answered = false;
+          const pending = call(c.path, { base: bridge.url, ...(c.body ? { body: c.body } : {}) }).finally(() => (answered = true));
+          // Refused twice, then the gateway is back; a bridge that answers before trying again fails here.
+          await waitUntil('the bridge to try the restarting gateway twice', () => (restarting.connections() >= before + 2 ? true : undefined), {
+            intervalMs: 20,
+            alive: () => !answered,
+            describe: () => bridge.output(),
+          });
           restarting.mode = 'forward';
           const r = await pending;
           assert.equal(r.status, 200, `${c.path}: ${r.text}\n${bridge.output()}`);

@@ -1,7 +1,7 @@
 import type { Config } from '../config/model.js';
 import type { SecretLookup } from '../plan/diff.js';
 import type { EdgeChange } from '../plan/model.js';
-import { bridgeSecrets, deployRecord, planBridgeDeploy, SOURCE_DIGEST_SECRET, type BridgeDeployPlan } from '../supabase/bridge-deploy.js';
+import { bridgeSecrets, deployRecord, NEXT_TOKEN_SECRET, planBridgeDeploy, SOURCE_DIGEST_SECRET, TOKEN_SECRET, type BridgeDeployPlan } from '../supabase/bridge-deploy.js';
 import type { FunctionFile, SupabasePort } from '../supabase/port.js';
 
 export interface EdgeInput {
@@ -32,7 +32,7 @@ export async function planEdge(input: EdgeInput): Promise<EdgePlan> {
   if (problems.length) return { change: { ...base, action: 'unknown', reasons: problems } };
   const [listed, existing] = await Promise.all([input.port.listSecrets(sb.projectRef), input.port.getFunction(sb.projectRef, sb.function.name)]);
   const deploy = planBridgeDeploy({ files: input.files, secrets: values, listed, existing, verifyJwt: sb.function.verifyJwt, entrypoint: sb.function.entrypoint });
-  const action = deploy.deploy ? 'deploy' : deploy.secrets.length ? 'settings' : 'no-op';
+  const action = deploy.deploy ? 'deploy' : deploy.secrets.length || deploy.remove.length ? 'settings' : 'no-op';
   return {
     change: {
       ...base,
@@ -46,7 +46,22 @@ export async function planEdge(input: EdgeInput): Promise<EdgePlan> {
 }
 
 /**
- * Sets the changed settings, uploads the source when it changed, and records the source's digest
+ * The first step of a token rotation, before the host: the function is given the new token as its
+ * next one, beside the current one it keeps presenting until the gateway refuses it. The bridge
+ * then reaches the gateway before, during and after its restart with the new token. False when the
+ * token does not change (or the function holds none yet): nothing to do.
+ */
+export async function holdNextToken(input: EdgeInput, planned: EdgePlan): Promise<boolean> {
+  const sb = input.config.supabase!;
+  const token = planned.values?.[TOKEN_SECRET];
+  if (!input.port || !planned.deploy?.rotation || !token) return false;
+  await input.port.setSecrets(sb.projectRef, { [NEXT_TOKEN_SECRET]: token });
+  return true;
+}
+
+/**
+ * Sets the changed settings (the new token becomes the current one), removes the next token of a
+ * rotation, uploads the source when it changed, and records the source's digest
  * and the function as Supabase then reports it last, so a deploy that failed halfway is tried
  * again by the next apply.
  */
@@ -57,6 +72,8 @@ export async function applyEdge(input: EdgeInput, planned: EdgePlan): Promise<{ 
   if (deploy.secrets.length) {
     await input.port.setSecrets(sb.projectRef, Object.fromEntries(deploy.secrets.map((n) => [n, values[n]!])));
   }
+  // Only once the current token is the new one: until then the next token is what reaches the gateway.
+  if (deploy.remove.length) await input.port.deleteSecrets(sb.projectRef, deploy.remove);
   if (!deploy.deploy) return {};
   const deployed = await input.port.deployFunction({
     projectRef: sb.projectRef,

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { apply, type ApplyOutcome } from '../apply/apply.js';
 import { InterruptedError, LockedError, NotApprovedError } from '../apply/errors.js';
 import { rollback } from '../apply/rollback.js';
-import { applyEdge, planEdge } from '../apply/edge.js';
+import { applyEdge, holdNextToken, planEdge } from '../apply/edge.js';
 import { applySecurityGroup, planSecurityGroup } from '../apply/security-group.js';
 import { gatherFacts } from '../apply/host.js';
 import { diff } from '../plan/diff.js';
@@ -252,6 +252,15 @@ export async function applyCommand(
     const withGroup = (plan: Plan): Plan => (sgPlanned ? { ...plan, securityGroup: sgPlanned.change } : plan);
     const ask = opts.ask ? approval(d, output, (text) => (opts.json ? output.err(text) : output.out(text)), 'Do you want to apply these changes to', shown) : undefined;
     let asked = false;
+    // A new gateway token: before the gateway restarts with it, the edge function holds it beside
+    // the current one, so the bridge reaches the gateway before, during and after the restart.
+    // Once approved: a "no" leaves the function as it was.
+    const holdToken = async () => {
+      if (!d.edge) return;
+      const early = await planEdge(d.edge);
+      if (await holdNextToken(d.edge, early)) progress(`edge function ${early.change.name}: holds the next gateway token beside the current one until the gateway runs it`);
+    };
+    if (!ask) await holdToken();
     const result = await apply({
       signal,
       transport: t,
@@ -270,9 +279,11 @@ export async function applyCommand(
       status: p.status,
       ...(ask
         ? {
-            approve: (plan: Plan, sig?: AbortSignal) => {
+            approve: async (plan: Plan, sig?: AbortSignal) => {
               asked = true;
-              return ask(withGroup(plan), sig);
+              const yes = await ask(withGroup(plan), sig);
+              if (yes) await holdToken();
+              return yes;
             },
           }
         : {}),

@@ -3,7 +3,7 @@
  * batches (apply/rollout.ts), each host one whole single-host apply with its own lock and gates.
  */
 import { apply, type ApplyResult } from '../apply/apply.js';
-import { applyEdge, planEdge } from '../apply/edge.js';
+import { applyEdge, holdNextToken, planEdge } from '../apply/edge.js';
 import { InterruptedError } from '../apply/errors.js';
 import { gatherFacts } from '../apply/host.js';
 import { rollout, type HostOutcome, type RolloutResult } from '../apply/rollout.js';
@@ -137,6 +137,13 @@ export async function fleetApplyCommand(
       if (answer.trim() !== 'yes') {
         output.err(`Apply cancelled: nothing was changed on ${d.envName}.`);
         return DEPLOY_EXIT.error;
+      }
+    }
+    // A new gateway token: the function holds it beside the current one before any gateway restarts with it.
+    if (d.edge) {
+      const early = await planEdge(d.edge);
+      if (await holdNextToken(d.edge, early)) {
+        if (!opts.json) output.err(`edge function ${early.change.name}: holds the next gateway token beside the current one until every host runs it`);
       }
     }
     const links = new Map(d.hosts.map((h) => [h.name, h]));

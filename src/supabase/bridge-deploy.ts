@@ -23,6 +23,13 @@ import type { Config } from '../config/model.js';
 import type { FunctionFile, FunctionInfo, SecretDigest } from './port.js';
 
 export const SOURCE_DIGEST_SECRET = 'OPENCLAW_BRIDGE_SOURCE_DIGEST';
+/**
+ * Set only while the gateway token is rotated: the new token, beside the current one, so the bridge
+ * reaches the gateway before and after it restarts with the new one. Removed at the end of the apply.
+ */
+export const NEXT_TOKEN_SECRET = ENV.gatewayTokenNext;
+/** The function's setting that holds the gateway token it presents. */
+export const TOKEN_SECRET = ENV.gatewayToken;
 
 /** The function as Supabase reports it, field by field as the Management API names them. */
 interface RecordedField {
@@ -141,6 +148,13 @@ export interface BridgeDeployPlan {
   reasons: string[];
   /** What changed since clawops's last deploy without clawops ("version 7 → 9"). */
   outside: string[];
+  /** Names of settings to remove: the next token of a rotation that is over or was left unfinished. */
+  remove: string[];
+  /**
+   * The gateway token changes from one the function holds: before the gateway restarts with it, the
+   * function is given it as the next token (NEXT_TOKEN_SECRET).
+   */
+  rotation: boolean;
 }
 
 /**
@@ -190,5 +204,14 @@ export function planBridgeDeploy(input: {
     secrets.push(name);
     reasons.push(was === undefined ? `secret ${name} is new` : `secret ${name} changed`);
   }
-  return { deploy, secrets, sourceDigest: digest, reasons, outside };
+  const token = input.secrets[ENV.gatewayToken];
+  const heldToken = listed.get(ENV.gatewayToken);
+  const rotation = token !== undefined && heldToken !== undefined && heldToken !== secretDigest(token);
+  if (rotation) reasons.push('the gateway token is rotated: the function holds both tokens while the gateway restarts');
+  const remove: string[] = [];
+  if (listed.has(NEXT_TOKEN_SECRET)) {
+    remove.push(NEXT_TOKEN_SECRET);
+    if (!rotation) reasons.push(`secret ${NEXT_TOKEN_SECRET} is left from an unfinished rotation`);
+  }
+  return { deploy, secrets, sourceDigest: digest, reasons, outside, remove, rotation };
 }

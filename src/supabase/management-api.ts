@@ -10,6 +10,8 @@
  * - `POST /v1/projects/{ref}/secrets`: `[{name, value}]`.
  * - `GET /v1/projects/{ref}/secrets`: `[{name, value}]` where value is the hex SHA-256 of the
  *   secret's value, never the value.
+ * - `DELETE /v1/projects/{ref}/secrets`: a JSON array of names (the API's "bulk delete secrets",
+ *   as `supabase secrets unset` calls it).
  *
  * Every failure leaves as a SupabaseError with the status, method and path; no message carries
  * the token or a secret value. The adapter logs nothing.
@@ -98,6 +100,11 @@ export class ManagementApiSupabase implements SupabasePort {
       json: entries.map(([name, value]) => ({ name, value })),
       hide: entries.map(([, value]) => value),
     });
+  }
+
+  async deleteSecrets(projectRef: string, names: readonly string[]): Promise<void> {
+    if (names.length === 0) return;
+    await this.call('DELETE', this.projectPath(projectRef, '/secrets'), { json: [...names] });
   }
 
   async listSecrets(projectRef: string): Promise<SecretDigest[]> {

@@ -1,6 +1,6 @@
 /**
  * The one narrow interface clawops talks to Supabase through: deploy the edge function, read what
- * is deployed, set the function's secrets and list them (names and digests, never values). One
+ * is deployed, set the function's secrets, list them and remove them (names and digests, never values). One
  * adapter (management-api.ts) implements it over the Management API; tests above it use a
  * recording fake.
  */
@@ -63,6 +63,8 @@ export interface SupabasePort {
   /** Creates or replaces the named secrets (the function's environment variables). */
   setSecrets(projectRef: string, secrets: Record<string, string>): Promise<void>;
   listSecrets(projectRef: string): Promise<SecretDigest[]>;
+  /** Removes the named secrets; a name that is not set is no error. */
+  deleteSecrets(projectRef: string, names: readonly string[]): Promise<void>;
 }
 
 /** A failed Management API call, with what a person needs to act on it. Never carries the token or a secret value. */

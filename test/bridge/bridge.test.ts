@@ -16,6 +16,7 @@ import { parseSse, startBridge, startTcpRelay, type BridgeProcess, type TcpRelay
 import { decodeStream, finalReply, replyFromDeltas } from '../support/bridge-stream.js';
 import { startLiveGateway, type LiveGateway } from '../support/live-gateway.js';
 import { REPO_ROOT, repoConfig } from '../support/repo.js';
+import { waitUntil } from '../support/wait.js';
 
 let gw: LiveGateway;
 let auth: AuthStandin;
@@ -77,6 +78,8 @@ describe('openclaw-bridge edge function', { timeout: 900_000 }, () => {
       OPENCLAW_GATEWAY_TOKEN: gw.token,
       OPENCLAW_BRIDGE_DEVICE_KEY: deviceKeyPem,
       OPENCLAW_BRIDGE_CORS_ORIGINS: config.supabase!.cors.origins.join(','),
+      // A stopped gateway (the last test) is reported after 3 s of waiting it out, not the default 60.
+      OPENCLAW_BRIDGE_RESTART_WAIT_SECONDS: '3',
       SUPABASE_URL: auth.url,
       SUPABASE_ANON_KEY: auth.anonKey,
     };
@@ -383,6 +386,89 @@ describe('openclaw-bridge edge function', { timeout: 900_000 }, () => {
     }
   });
 
+  // On Supabase's line, against the real gateway: what a token rotation and a restart look like from the bridge.
+  describe('a token rotation and a gateway restart, on Deno 2.1', () => {
+    const hosted = DENO_LINES.at(-1)!;
+    /** The bridge's log lines for one path, parsed. */
+    const logged = (b: BridgeProcess, path: string) =>
+      b
+        .output()
+        .split('\n')
+        .filter((l) => l.includes(`"path":"${path}"`))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+    test('holding the old token and the next: the gateway\'s mismatch sends it to the next token once, which later requests present first', async () => {
+      const rotating = await startBridge(
+        {
+          OPENCLAW_GATEWAY_URL: gw.wsUrl,
+          // The gateway already runs the new token: the current one is the old.
+          OPENCLAW_GATEWAY_TOKEN: `old-${gw.token.slice(0, 8)}-rotated-away`,
+          OPENCLAW_GATEWAY_TOKEN_NEXT: gw.token,
+          OPENCLAW_BRIDGE_DEVICE_KEY: deviceKeyPem,
+          SUPABASE_URL: auth.url,
+          SUPABASE_ANON_KEY: auth.anonKey,
+        },
+        hosted.path,
+      );
+      try {
+        for (let i = 0; i < 3; i++) {
+          const r = await call('/openclaw/health', { base: rotating.url });
+          assert.equal(r.status, 200, `${r.text}\n${rotating.output()}`);
+        }
+        const chat = await call('/openclaw/chat?v=2', { base: rotating.url, body: { message: 'after the rotation', sessionKey: 'rotation' } });
+        assert.equal(chat.status, 200, chat.text);
+        assert.equal(decodeStream(chat.text).at(-1)?.event, 'done', chat.text);
+        const lines = [...logged(rotating, '/openclaw/health'), ...logged(rotating, '/openclaw/chat')];
+        assert.deepEqual(
+          lines.map((l) => [l.status, l.token, l.tokenMismatches ?? 0]),
+          [[200, 'next', 1], [200, 'next', 0], [200, 'next', 0], [200, 'next', 0]],
+          'one mismatch for the worker, then the next token first',
+        );
+        bodies.push(rotating.output());
+      } finally {
+        await rotating.stop();
+      }
+    });
+
+    test('a gateway that closes connections while it restarts: the request waits it out and succeeds', async () => {
+      const restarting = await startTcpRelay(gw.port);
+      restarting.mode = 'refuse';
+      const bridge = await startBridge(
+        {
+          OPENCLAW_GATEWAY_URL: `ws://127.0.0.1:${restarting.port}`,
+          OPENCLAW_GATEWAY_TOKEN: gw.token,
+          OPENCLAW_BRIDGE_DEVICE_KEY: deviceKeyPem,
+          SUPABASE_URL: auth.url,
+          SUPABASE_ANON_KEY: auth.anonKey,
+        },
+        hosted.path,
+      );
+      try {
+        for (const c of [{ path: '/openclaw/health' }, { path: '/openclaw/chat', body: { message: 'are you back?', sessionKey: 'restart' } }]) {
+          restarting.mode = 'refuse';
+          const before = restarting.connections();
+          let answered = false;
+          const pending = call(c.path, { base: bridge.url, ...(c.body ? { body: c.body } : {}) }).finally(() => (answered = true));
+          // Refused twice, then the gateway is back; a bridge that answers before trying again fails here.
+          await waitUntil('the bridge to try the restarting gateway twice', () => (restarting.connections() >= before + 2 ? true : undefined), {
+            intervalMs: 20,
+            alive: () => !answered,
+            describe: () => bridge.output(),
+          });
+          restarting.mode = 'forward';
+          const r = await pending;
+          assert.equal(r.status, 200, `${c.path}: ${r.text}\n${bridge.output()}`);
+          const line = logged(bridge, c.path).at(-1)!;
+          assert.ok(typeof line.retries === 'number' && line.retries >= 2, JSON.stringify(line));
+        }
+        bodies.push(bridge.output());
+      } finally {
+        await bridge.stop();
+        await restarting.close();
+      }
+    });
+  });
+
   test('the gateway stopped: a clear 502 JSON error, quickly, on every line', async () => {
     await gw.stopGateway();
     for (const b of bridges.values()) {
@@ -390,7 +476,7 @@ describe('openclaw-bridge edge function', { timeout: 900_000 }, () => {
         const r = await call(c.path, { base: b.url, ...(c.body ? { body: c.body } : {}) });
         assert.ok(r.status === 502 || r.status === 503, `${c.path}: ${r.status} ${r.text}`);
         assert.match(r.json.error.code, /^gateway_(unreachable|not_ready)$/);
-        // At once, not after the gateway timeout (the default 140 s) it would wait on a silent gateway.
+        // After waiting out a restart (3 s here), not after the gateway timeout (the default 140 s).
         assert.ok(r.ms < 60_000, `${c.path} answered after ${r.ms} ms`);
       }
     }

@@ -31,6 +31,8 @@ before(async () => {
     // Nothing listens there: an accepted message fails at the gateway, after every check of the body.
     OPENCLAW_GATEWAY_URL: `ws://127.0.0.1:${await freePort()}`,
     OPENCLAW_GATEWAY_TOKEN: 'limits-test-token',
+    // A closed address is reported at once, not waited out as a gateway restarting.
+    OPENCLAW_BRIDGE_RESTART_WAIT_SECONDS: '0',
     OPENCLAW_BRIDGE_DEVICE_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     OPENCLAW_BRIDGE_CORS_ORIGINS: '',
     SUPABASE_URL: auth.url,

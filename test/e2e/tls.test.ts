@@ -2,16 +2,19 @@
 // production gets it from its archive) runs in clawops's own unit, with Caddy's internal CA, in
 // front of a gateway bound to loopback. The smoke checks and a chat through the bridge (the real
 // Deno, trusting that CA through DENO_CERT) go over wss://; a plaintext URL off loopback is refused;
-// a certificate close to its end is reported by smoke and drift (the CLI's clock moved by faketime).
+// a certificate close to its end is reported by smoke and drift (the CLI's clock moved by faketime);
+// a rotation of the gateway token by one apply, with chats through the bridge running across it
+// and none refused.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startAuthStandin, type AuthStandin } from '../support/auth-standin.js';
-import { parseSse, startBridge } from '../support/bridge-process.js';
-import { ENV, GATEWAY_PORT, leakedSecrets, openclawOnHost, startE2E, startStubUpstream, serveChainModels, type CliRun, type E2E } from './support.js';
+import { parseSse, startBridge, startFunctionRuntime } from '../support/bridge-process.js';
+import { startSupabaseStandin } from '../support/supabase-standin.js';
+import { ENV, GATEWAY, GATEWAY_PORT, leakedSecrets, openclawOnHost, startE2E, startStubUpstream, serveChainModels, unitStarts, type CliRun, type E2E } from './support.js';
 
 let e: E2E;
 let dir: string;
@@ -25,7 +28,7 @@ function expectExit(run: CliRun, code: number): void {
 const ENV_FILE = `config/environments/${ENV}.yaml`;
 const ROOT_CRT = '/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt';
 
-describe('the TLS hop on a real host, with Caddy\'s internal CA', { timeout: 20 * 60_000 }, () => {
+describe('the TLS hop on a real host, with Caddy\'s internal CA', { timeout: 40 * 60_000 }, () => {
   before(async () => {
     e = await startE2E('e2e-tls', { canary: false, tls: true });
     dir = await mkdtemp(join(tmpdir(), 'clawops-tls-'));
@@ -153,6 +156,102 @@ describe('the TLS hop on a real host, with Caddy\'s internal CA', { timeout: 20 
       assert.match(run.stderr, new RegExp(`config/environments/${ENV}\\.yaml:\\d+:\\d+: gateway\\.publicUrl: http://[\\d.]+:${GATEWAY_PORT} is plaintext`));
     } finally {
       await restore();
+    }
+  });
+
+  it('a new gateway token, by one apply: a loop of chats through the bridge runs across it, and none is refused', async () => {
+    const accessToken = e.secrets.SUPABASE_ACCESS_TOKEN!;
+    const api = await startSupabaseStandin({ accessToken, projectRef: 'qsyncscriptbridgeprd' });
+    const auth = await startAuthStandin();
+    const deviceKeyPem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const pemLines = deviceKeyPem.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'));
+    const oldToken = e.secrets.OPENCLAW_GATEWAY_TOKEN!;
+    const newToken = `canary-openclaw-gateway-token-${randomBytes(9).toString('hex')}`;
+    // The bridge fronts this environment; its device key is a real one, given to the CLI as a secret.
+    const restore = await e.editRepo('config/supabase.yaml', (t) => t.replace(/^environment: .*$/m, `environment: ${ENV}`));
+    const cliEnv = { SUPABASE_API_URL: api.url, OPENCLAW_BRIDGE_DEVICE_KEY: deviceKeyPem };
+    let runtime: Awaited<ReturnType<typeof startFunctionRuntime>> | undefined;
+    try {
+      const first = await e.cli(['apply', '--env', ENV, '--no-smoke'], { env: cliEnv });
+      expectExit(first, 0);
+      assert.equal(api.secrets.get('OPENCLAW_GATEWAY_TOKEN'), oldToken);
+      runtime = await startFunctionRuntime(api.secrets, {
+        SUPABASE_URL: auth.url,
+        SUPABASE_ANON_KEY: auth.anonKey,
+        DENO_CERT: rootCa,
+        // The test host shares two cores with the suite: its gateway may take longer to stop (OpenClaw
+        // drains the runs it took) and start than the 60 s the bridge waits by default. The longest
+        // request Supabase allows and a wait to its end: ceilings, not expectations.
+        OPENCLAW_BRIDGE_TIMEOUT_SECONDS: '145',
+        OPENCLAW_BRIDGE_RESTART_WAIT_SECONDS: '140',
+      });
+      const user = auth.issue('rotation@example.com');
+      // Each client its own session, as two web users have: messages to one session queue behind each other.
+      const chat = async (message: string, sessionKey = 'rotation') => {
+        const res = await fetch(`${runtime!.current().url}/openclaw/chat?v=2`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ message, sessionKey }),
+          signal: AbortSignal.timeout(170_000),
+        });
+        const text = await res.text();
+        const last = res.status === 200 ? parseSse(text).at(-1) : undefined;
+        return { status: res.status, event: last?.event, state: last?.data?.state as string | undefined, text };
+      };
+      // The bridge's device is approved once, as the README says.
+      await chat('pairing').catch(() => undefined);
+      const pending = await openclawOnHost(e, 'devices list --json');
+      for (const [, id] of pending.matchAll(/"requestId"\s*:\s*"([^"]+)"/g)) await openclawOnHost(e, `devices approve ${id}`);
+      const warm = await chat('before the rotation');
+      assert.deepEqual([warm.status, warm.event, warm.state], [200, 'done', 'final'], `${warm.text}\n${runtime.output()}`);
+
+      const startedBefore = (await unitStarts(e, [GATEWAY]))[GATEWAY];
+      // Two clients chat without a pause, from before the apply until after it.
+      const results: Awaited<ReturnType<typeof chat>>[] = [];
+      let applying = true;
+      const count = { during: 0, after: 0 };
+      const client = async (name: string) => {
+        for (let n = 0, after = 0; after < 3; n++) {
+          const r = await chat(`${name} message ${n}`, `rotation-${name}`);
+          results.push(r);
+          process.stderr.write(`[e2e] chat ${name}${n}${applying ? ' (during the apply)' : ''} → ${r.status} ${r.event ?? ''} ${r.state ?? ''}\n`);
+          if (applying) count.during++;
+          else (after++, count.after++);
+        }
+      };
+      const clients = [client('a'), client('b')];
+      const run = await e.cli(['apply', '--env', ENV, '--no-smoke'], { env: { ...cliEnv, OPENCLAW_GATEWAY_TOKEN: newToken } }).finally(() => (applying = false));
+      await Promise.all(clients);
+      expectExit(run, 0);
+
+      // The gateway restarted with the new token while the clients chatted.
+      assert.notEqual((await unitStarts(e, [GATEWAY]))[GATEWAY], startedBefore, 'the gateway restarted');
+      assert.match(await e.sh('sudo cat /home/ubuntu/.openclaw/gateway.env'), new RegExp(`^OPENCLAW_GATEWAY_TOKEN=${newToken}$`, 'm'));
+      // In order: the function holds both tokens, the gateway restarts, the function keeps the new one only.
+      const held = run.stderr.search(/edge function openclaw-bridge: holds the next gateway token/);
+      const restarted = run.stderr.search(/restart openclaw-gateway\.service/);
+      const settled = run.stderr.search(/edge function openclaw-bridge: settings updated/);
+      assert.ok(held >= 0 && restarted > held && settled > restarted, run.stderr);
+      assert.equal(api.secrets.get('OPENCLAW_GATEWAY_TOKEN'), newToken);
+      assert.equal(api.secrets.has('OPENCLAW_GATEWAY_TOKEN_NEXT'), false, 'the next token is removed once the rotation is over');
+
+      const refused = results.filter((r) => r.status !== 200 || r.event !== 'done' || r.state !== 'final');
+      assert.deepEqual(
+        refused.map((r) => `${r.status} ${r.event ?? ''} ${r.text.slice(0, 300)}`),
+        [],
+        `every chat across the rotation answered (${results.length} in all)\n${runtime.output()}`,
+      );
+      assert.ok(count.during >= 1 && count.after === 6, `chats ran during the apply and after it: ${count.during} during, ${count.after} after`);
+      // The workers that held the old token met the new one and presented it after one mismatch.
+      assert.match(runtime.output(), /"token":"next"/);
+      assert.deepEqual(leakedSecrets(runtime.output() + run.stdout + run.stderr + results.map((r) => r.text).join('\n'), [...e.secretValues, newToken, ...pemLines]), []);
+      e.secrets.OPENCLAW_GATEWAY_TOKEN = newToken;
+      e.secretValues.push(newToken);
+    } finally {
+      await runtime?.stop();
+      await restore();
+      await auth.close();
+      await api.close();
     }
   });
 });

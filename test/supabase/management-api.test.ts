@@ -49,7 +49,7 @@ describe('Supabase Management API adapter', () => {
   after(() => api.close());
 
   test('deployFunction uploads the bridge as multipart: one metadata part, one file part per source file', async () => {
-    assert.deepEqual(files.map((f) => f.name), ['auth.ts', 'device.ts', 'events.ts', 'gateway-url.ts', 'gateway.ts', 'handler.ts', 'http.ts', 'index.ts', 'limits.ts', 'protocol.ts', 'settings.ts', 'sse.ts', 'stream.ts']);
+    assert.deepEqual(files.map((f) => f.name), ['auth.ts', 'device.ts', 'events.ts', 'gateway-url.ts', 'gateway.ts', 'handler.ts', 'http.ts', 'index.ts', 'limits.ts', 'protocol.ts', 'reconnect.ts', 'settings.ts', 'sse.ts', 'stream.ts']);
     const r = await supabase.deployFunction({ projectRef: REF, slug: 'openclaw-bridge', files, entrypoint: 'index.ts', verifyJwt: false });
     seen.push(r);
     assert.equal(r.version, 1);
@@ -114,6 +114,37 @@ describe('Supabase Management API adapter', () => {
     const count = api.requests.length;
     await supabase.setSecrets(REF, {});
     assert.equal(api.requests.length, count, 'nothing to set: no request');
+  });
+
+  test('deleteSecrets removes the named secrets, and an unknown name is no error', async () => {
+    await supabase.setSecrets(REF, { OPENCLAW_GATEWAY_TOKEN_NEXT: `${CANARY}-next` });
+    assert.ok((await supabase.listSecrets(REF)).some((s) => s.name === 'OPENCLAW_GATEWAY_TOKEN_NEXT'));
+    await supabase.deleteSecrets(REF, ['OPENCLAW_GATEWAY_TOKEN_NEXT', 'OPENCLAW_NEVER_SET']);
+    assert.deepEqual((await supabase.listSecrets(REF)).map((s) => s.name).sort(), ['OPENCLAW_BRIDGE_TIMEOUT_SECONDS', 'OPENCLAW_GATEWAY_TOKEN']);
+    const count = api.requests.length;
+    await supabase.deleteSecrets(REF, []);
+    assert.equal(api.requests.length, count, 'nothing to remove: no request');
+  });
+
+  test('a new gateway token is a rotation: the plan says so, and removes the next token once the rotation is over or left unfinished', () => {
+    const listed = (token: string, next?: string) => [
+      { name: 'OPENCLAW_GATEWAY_TOKEN', digest: sha256(token) },
+      ...(next ? [{ name: 'OPENCLAW_GATEWAY_TOKEN_NEXT', digest: sha256(next) }] : []),
+    ];
+    const plan = (token: string, held: ReturnType<typeof listed>) =>
+      planBridgeDeploy({ files, secrets: { OPENCLAW_GATEWAY_TOKEN: token }, listed: held, existing: null, verifyJwt: false, entrypoint: 'index.ts' });
+    const rotating = plan(`${CANARY}-new`, listed(CANARY));
+    assert.deepEqual([rotating.rotation, rotating.secrets, rotating.remove], [true, ['OPENCLAW_GATEWAY_TOKEN'], []]);
+    assert.ok(rotating.reasons.includes('the gateway token is rotated: the function holds both tokens while the gateway restarts'), rotating.reasons.join('; '));
+    // During the apply: the function holds both; its plan after the host makes the new one current and removes the next.
+    const finishing = plan(`${CANARY}-new`, listed(CANARY, `${CANARY}-new`));
+    assert.deepEqual([finishing.rotation, finishing.secrets, finishing.remove], [true, ['OPENCLAW_GATEWAY_TOKEN'], ['OPENCLAW_GATEWAY_TOKEN_NEXT']]);
+    // An apply that stopped half way (the host rolled back): the next apply removes what it left.
+    const left = plan(CANARY, listed(CANARY, `${CANARY}-new`));
+    assert.deepEqual([left.rotation, left.secrets, left.remove], [false, [], ['OPENCLAW_GATEWAY_TOKEN_NEXT']]);
+    assert.ok(left.reasons.includes('secret OPENCLAW_GATEWAY_TOKEN_NEXT is left from an unfinished rotation'));
+    // A first deploy holds no token yet: nothing to rotate.
+    assert.equal(plan(CANARY, []).rotation, false);
   });
 
   test('errors become SupabaseErrors with status, method, path and cause, and never carry the token or a secret', async () => {

@@ -68,8 +68,8 @@ export interface TcpRelay {
   port: number;
   /** Connections accepted so far. */
   connections(): number;
-  /** forward: pass through; blackhole: accept and never answer. */
-  mode: 'forward' | 'blackhole';
+  /** forward: pass through; blackhole: accept and never answer; refuse: close at once, as a gateway that is restarting does. */
+  mode: 'forward' | 'blackhole' | 'refuse';
   close(): Promise<void>;
 }
 
@@ -92,6 +92,10 @@ export async function startTcpRelay(targetPort: number): Promise<TcpRelay> {
     client.on('close', () => sockets.delete(client));
     client.on('error', () => {});
     if (relay.mode === 'blackhole') return;
+    if (relay.mode === 'refuse') {
+      client.destroy();
+      return;
+    }
     const upstream = net.connect(targetPort, '127.0.0.1');
     sockets.add(upstream);
     upstream.on('close', () => sockets.delete(upstream));
@@ -120,4 +124,61 @@ export function parseSse(text: string): SseEvent[] {
     events.push({ event, data: data ? JSON.parse(data) : null });
   }
   return events;
+}
+
+export interface FunctionRuntime {
+  /** The worker that takes new requests: the last one started, with the secrets as they were then. */
+  current(): BridgeProcess;
+  /** Workers started so far (one per change of the function's secrets). */
+  workers(): number;
+  /** What every worker printed. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The edge runtime as the function sees it: the function reads its secrets as environment
+ * variables (https://supabase.com/docs/guides/functions/secrets), and an isolate's environment is
+ * the one it booted with, so a change of the secrets reaches the workers started after it. Here
+ * each change of `secrets` (the Supabase stand-in's own store) boots a bridge, which takes new
+ * requests once it listens; the workers before it finish what they serve and stop at the end.
+ */
+export async function startFunctionRuntime(secrets: ReadonlyMap<string, string>, extra: Record<string, string>, deno: string = DENO): Promise<FunctionRuntime> {
+  const all: BridgeProcess[] = [];
+  const snapshot = () => JSON.stringify([...secrets].sort(([a], [b]) => (a < b ? -1 : 1)));
+  let booted = snapshot();
+  let current = await startBridge({ ...Object.fromEntries(secrets), ...extra }, deno);
+  all.push(current);
+  let stopped = false;
+  let failure: unknown;
+  const watch = (async () => {
+    while (!stopped) {
+      const now = snapshot();
+      if (now !== booted) {
+        booted = now;
+        try {
+          const next = await startBridge({ ...Object.fromEntries(secrets), ...extra }, deno);
+          all.push(next);
+          current = next;
+        } catch (err) {
+          failure = err;
+          return;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    current: () => {
+      if (failure) throw failure;
+      return current;
+    },
+    workers: () => all.length,
+    output: () => all.map((b) => b.output()).join('\n'),
+    async stop() {
+      stopped = true;
+      await watch;
+      await Promise.all(all.map((b) => b.stop()));
+    },
+  };
 }

@@ -9,6 +9,7 @@
  *   PATCH /v1/projects/{ref}/functions/{slug}           {name?, verify_jwt?} → 200 (the dashboard's toggle)
  *   POST  /v1/projects/{ref}/secrets                    [{name, value}] → 201
  *   GET   /v1/projects/{ref}/secrets                    [{name, value: sha256(value)}]
+ *   DELETE /v1/projects/{ref}/secrets                   ["NAME", …] → 200 (bulk delete; an unknown name is no error)
  *
  * A function is reported with the fields and types of the API's FunctionSlugResponse and
  * DeployFunctionResponse (the Management API's OpenAPI document, as the Supabase CLI vendors it:
@@ -220,6 +221,17 @@ export async function startSupabaseStandin(opts: { accessToken: string; projectR
         }
         for (const s of list as { name: string; value: string }[]) secrets.set(s.name, s.value);
         return send(201, undefined);
+      }
+      if (rest === '/secrets' && req.method === 'DELETE') {
+        let names: unknown;
+        try {
+          names = JSON.parse(body.toString('utf8'));
+        } catch {
+          return send(400, { message: 'expected a JSON array' });
+        }
+        if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) return send(400, { message: 'expected an array of secret names' });
+        for (const n of names as string[]) secrets.delete(n);
+        return send(200, undefined);
       }
       if (rest === '/secrets' && req.method === 'GET') {
         return send(200, [...secrets].map(([name, value]) => ({ name, value: sha256(value) })));

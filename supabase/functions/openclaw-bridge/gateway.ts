@@ -8,13 +8,25 @@ import { challengeOf, connect, GatewayRequestError, GatewayRpc, redact, type Cli
 export type GatewayErrorKind = 'unreachable' | 'timeout' | 'not_ready' | 'rejected' | 'failed';
 
 export class GatewayError extends Error {
+  /** The gateway's own code for a refusal (its error's `details.code`), such as AUTH_TOKEN_MISMATCH. */
+  readonly reason: string | undefined;
+  /**
+   * Whether asking again is safe and may succeed: the gateway could not be reached, went away
+   * before the connection was set up, or answered that it is not ready. Never after the gateway
+   * could have accepted a request (a socket closed while a request waited for its answer).
+   */
+  readonly retryable: boolean;
+
   constructor(
     readonly kind: GatewayErrorKind,
     message: string,
     readonly retryAfterMs?: number,
+    more: { reason?: string; retryable?: boolean } = {},
   ) {
     super(message);
     this.name = 'GatewayError';
+    this.reason = more.reason;
+    this.retryable = more.retryable ?? false;
   }
 }
 
@@ -45,17 +57,21 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 function fromRequestError(err: GatewayRequestError, secrets: readonly string[]): GatewayError {
   const message = redact(err.message, secrets);
-  if (err.code === 'UNAVAILABLE') return new GatewayError('not_ready', message, err.retryAfterMs);
-  if (err.method === 'connect' || /^AUTH_|^DEVICE_|PAIRING/.test(err.code)) return new GatewayError('rejected', message);
-  return new GatewayError('failed', message);
+  const reason = typeof err.details.code === 'string' ? err.details.code : undefined;
+  // UNAVAILABLE is an answer: the gateway did not take the request, so it may be asked again.
+  if (err.code === 'UNAVAILABLE') return new GatewayError('not_ready', message, err.retryAfterMs, { reason, retryable: true });
+  if (err.method === 'connect' || /^AUTH_|^DEVICE_|PAIRING/.test(err.code)) return new GatewayError('rejected', message, undefined, { reason });
+  return new GatewayError('failed', message, undefined, { reason });
 }
 
-function closeError(code: number, reason: string, opened: boolean, secrets: readonly string[]): GatewayError {
+/** `connected`: the handshake was done, so requests may have reached the gateway. */
+function closeError(code: number, reason: string, opened: boolean, connected: boolean, secrets: readonly string[]): GatewayError {
   const why = redact(reason, secrets);
   const text = `the gateway closed the connection (${code}${why ? `: ${why}` : ''})`;
   if (code === 1008) return new GatewayError('rejected', text);
-  if (code === 1012 || code === 1013) return new GatewayError('not_ready', text);
-  return new GatewayError(opened ? 'failed' : 'unreachable', opened ? text : 'the gateway cannot be reached');
+  const retryable = !connected;
+  if (code === 1012 || code === 1013) return new GatewayError('not_ready', text, undefined, { retryable });
+  return new GatewayError(opened ? 'failed' : 'unreachable', opened ? text : 'the gateway cannot be reached', undefined, { retryable });
 }
 
 export function openGateway(opts: OpenOptions): Promise<GatewayConnection> {
@@ -70,6 +86,7 @@ export function openGateway(opts: OpenOptions): Promise<GatewayConnection> {
   const rpc = new GatewayRpc((text) => ws.send(text));
   const listeners = new Set<(e: EventFrame) => void>();
   let opened = false;
+  let connected = false;
   let resolveClosed!: (e: GatewayError) => void;
   const closed = new Promise<GatewayError>((r) => (resolveClosed = r));
 
@@ -97,7 +114,7 @@ export function openGateway(opts: OpenOptions): Promise<GatewayConnection> {
     ws.onopen = () => (opened = true);
     ws.onclose = (e: CloseEvent) => {
       signal.removeEventListener('abort', onAbort);
-      const err = signal.aborted ? new GatewayError('timeout', 'the gateway did not answer in time') : closeError(e.code, e.reason, opened, secrets);
+      const err = signal.aborted ? new GatewayError('timeout', 'the gateway did not answer in time') : closeError(e.code, e.reason, opened, connected, secrets);
       fail(err);
       resolveClosed(err);
     };
@@ -113,6 +130,7 @@ export function openGateway(opts: OpenOptions): Promise<GatewayConnection> {
           () => {
             if (settled) return;
             settled = true;
+            connected = true;
             resolve({
               async request(method, params = {}) {
                 try {

@@ -14,6 +14,7 @@ import { GatewayError, type GatewayConnection, type OpenOptions } from './gatewa
 import { BridgeError, corsHeaders, errorResponse, fromGatewayError, json, ROUTES, routePath, type Endpoint } from './http.ts';
 import { countChars, MAX_BODY_BYTES, MAX_MESSAGE_CHARS } from './limits.ts';
 import { redact, type DeviceSigner, type EventFrame } from './protocol.ts';
+import { GatewayTokens, openWithTokens, rideOut, type TokenRole } from './reconnect.ts';
 import type { Settings, SettingsResult } from './settings.ts';
 import { SSE_HEADERS, sseComment } from './sse.ts';
 import { ChatProjection, DeltaBuffer, encodeEvent, streamVersion, type StreamVersion, type WireEvent } from './stream.ts';
@@ -30,6 +31,8 @@ const LABEL = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const KEEPALIVE_MS = 15_000;
 /** Margin before the deadline at which a still-running chat is stopped and the stream ended. */
 const CHAT_MARGIN_MS = 1_500;
+/** No new attempt at a restarting gateway this close to the deadline: the answer needs the time. */
+const RETRY_MARGIN_MS = 5_000;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -88,10 +91,17 @@ async function readJsonBody(req: Request): Promise<Record<string, unknown>> {
 }
 
 export function createHandler(result: SettingsResult, deps: Deps): (req: Request) => Promise<Response> {
-  // The key's base64 lines are what could leak piecemeal, beside the whole PEM and the token.
+  // The key's base64 lines are what could leak piecemeal, beside the whole PEM and the tokens.
   const secrets = result.ok
-    ? [result.settings.gatewayToken, result.settings.deviceKeyPem, ...result.settings.deviceKeyPem.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----'))]
+    ? [
+        result.settings.gatewayToken,
+        ...(result.settings.gatewayTokenNext ? [result.settings.gatewayTokenNext] : []),
+        result.settings.deviceKeyPem,
+        ...result.settings.deviceKeyPem.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')),
+      ]
     : [];
+  // Per worker: which token the gateway took last carries over to the next request.
+  const tokens = result.ok ? new GatewayTokens(result.settings.gatewayToken, result.settings.gatewayTokenNext) : null;
   const safe = (text: string) => redact(text, secrets);
 
   return async (req: Request): Promise<Response> => {
@@ -118,6 +128,15 @@ export function createHandler(result: SettingsResult, deps: Deps): (req: Request
     }
     const deadline = AbortSignal.timeout(s.timeoutMs);
     const deadlineAt = started + s.timeoutMs;
+    // Each attempt at the gateway: which token it took, the mismatches on the way, and the retries.
+    const seen: { mismatches: number; token?: TokenRole; retries?: number } = { mismatches: 0 };
+    const ride = {
+      signal: deadline,
+      until: Math.min(started + s.restartWaitMs, deadlineAt - RETRY_MARGIN_MS),
+      onRetry: (_: unknown, n: number) => void (seen.retries = n),
+    };
+    const gateway = () => connectGateway(s, deps, deadline, secrets, tokens!, seen);
+    const attempts = () => ({ ...(seen.token ? { token: seen.token } : {}), ...(seen.mismatches ? { tokenMismatches: seen.mismatches } : {}), ...(seen.retries ? { retries: seen.retries } : {}) });
 
     try {
       const user = await verifyUser(req.headers.get('authorization'), { supabaseUrl: s.supabaseUrl, anonKey: s.supabaseAnonKey, fetch: deps.fetch, signal: deadline });
@@ -133,18 +152,24 @@ export function createHandler(result: SettingsResult, deps: Deps): (req: Request
         const l = label(body.sessionKey, 'sessionKey');
         const version = streamVersion(new URL(req.url).searchParams);
         entry.stream = version;
-        const gw = await connectGateway(s, deps, deadline, secrets);
-        return chatStream({ gw, version, sessionKey: sessionKeyFor(l), label: l, message, deadlineAt, cors, safe, timeoutMs: s.timeoutMs, finished: (extra) => void deps.log({ ...entry, ...extra, status: 200, ms: Date.now() - started }) });
+        const sessionKey = sessionKeyFor(l);
+        // One key for every attempt: a gateway that did take an earlier one runs the message once.
+        const idempotencyKey = crypto.randomUUID();
+        const sent = await rideOut(async () => sendChat(await gateway(), { sessionKey, message, idempotencyKey, deadlineAt }), ride);
+        return chatStream({ sent, version, sessionKey, label: l, deadlineAt, cors, safe, timeoutMs: s.timeoutMs, finished: (extra) => void deps.log({ ...entry, ...attempts(), ...extra, status: 200, ms: Date.now() - started }) });
       }
 
       const query = new URL(req.url).searchParams;
-      const gw = await connectGateway(s, deps, deadline, secrets);
-      try {
-        const body = await answer(route.endpoint, gw, { agentId: s.agentId, query, sessionKeyFor, started });
-        return done(json(200, body, cors));
-      } finally {
-        gw.close();
-      }
+      const endpoint = route.endpoint;
+      const body = await rideOut(async () => {
+        const gw = await gateway();
+        try {
+          return await answer(endpoint, gw, { agentId: s.agentId, query, sessionKeyFor, started });
+        } finally {
+          gw.close();
+        }
+      }, ride);
+      return done(json(200, body, cors), attempts());
     } catch (err) {
       const e =
         err instanceof BridgeError
@@ -155,14 +180,14 @@ export function createHandler(result: SettingsResult, deps: Deps): (req: Request
               ? new BridgeError(503, 'bridge_not_configured', 'The bridge\'s device key is unusable; its log says why.')
               : new BridgeError(500, 'internal_error', 'The bridge failed unexpectedly.');
       const detail = err instanceof Error ? safe(err.message) : safe(String(err));
-      return done(errorResponse(e, cors), { code: e.code, detail });
+      return done(errorResponse(e, cors), { code: e.code, detail, ...attempts() });
     }
   };
 }
 
-async function connectGateway(s: Settings, deps: Deps, signal: AbortSignal, secrets: string[]): Promise<GatewayConnection> {
+async function connectGateway(s: Settings, deps: Deps, signal: AbortSignal, secrets: string[], tokens: GatewayTokens, seen: { mismatches: number; token?: TokenRole }): Promise<GatewayConnection> {
   const device = await deps.device(s.deviceKeyPem);
-  return deps.openGateway({ url: s.gatewayUrl, token: s.gatewayToken, device, signal, secrets });
+  return openWithTokens((o) => deps.openGateway(o), { url: s.gatewayUrl, device, signal, secrets }, tokens, seen);
 }
 
 /** The non-streaming endpoints: one request (two for the fleet), one JSON answer. */
@@ -232,12 +257,50 @@ async function answer(
   }
 }
 
-interface ChatInput {
+/** A message the gateway took: its connection, its run, and the events that came with it. */
+interface ChatSent {
   gw: GatewayConnection;
+  runId: string;
+  /** Hands every event so far, then each one as it comes, to `handle`. */
+  listen(handle: (e: EventFrame) => void): void;
+}
+
+/**
+ * Sends the message. Events are kept from before the answer, as the run's first ones may come
+ * first. A failure closes the connection; only the gateway's "not ready" answer may be tried again.
+ */
+async function sendChat(gw: GatewayConnection, input: { sessionKey: string; message: string; idempotencyKey: string; deadlineAt: number }): Promise<ChatSent> {
+  const early: EventFrame[] = [];
+  let sink: ((e: EventFrame) => void) | null = null;
+  gw.onEvent((e) => (sink ? sink(e) : early.push(e)));
+  try {
+    const ack = await gw.request('chat.send', {
+      sessionKey: input.sessionKey,
+      message: input.message,
+      idempotencyKey: input.idempotencyKey,
+      // The bridge stops the run itself CHAT_MARGIN_MS before the deadline, so the client's stream
+      // ends with the bridge's own `error` and the text so far; the gateway's limit is the backstop.
+      timeoutMs: Math.max(1_000, input.deadlineAt - Date.now()),
+    });
+    return {
+      gw,
+      runId: str(ack.runId) ?? '',
+      listen(handle) {
+        for (const e of early) handle(e);
+        sink = handle;
+      },
+    };
+  } catch (err) {
+    gw.close();
+    throw err;
+  }
+}
+
+interface ChatInput {
+  sent: ChatSent;
   version: StreamVersion;
   sessionKey: string;
   label: string;
-  message: string;
   deadlineAt: number;
   timeoutMs: number;
   cors: Record<string, string>;
@@ -246,31 +309,14 @@ interface ChatInput {
 }
 
 /**
- * Sends the message, then streams the run in the form the client asked for (stream.ts). The
- * stream opens only once the gateway accepted the message, so connection failures still get a
- * JSON error and a status. It ends with `done` when a `chat` event is final, error or aborted; or
- * with `error` when the gateway goes away or the deadline comes first.
+ * Streams the run the gateway took, in the form the client asked for (stream.ts). The stream opens
+ * only once the gateway accepted the message, so connection failures still get a JSON error and a
+ * status. It ends with `done` when a `chat` event is final, error or aborted; or with `error` when
+ * the gateway goes away or the deadline comes first.
  */
 async function chatStream(input: ChatInput): Promise<Response> {
-  const { gw, sessionKey } = input;
-  const early: EventFrame[] = [];
-  let sink: ((e: EventFrame) => void) | null = null;
-  gw.onEvent((e) => (sink ? sink(e) : early.push(e)));
-  let runId: string;
-  try {
-    const ack = await gw.request('chat.send', {
-      sessionKey,
-      message: input.message,
-      idempotencyKey: crypto.randomUUID(),
-      // The bridge stops the run itself CHAT_MARGIN_MS before the deadline, so the client's stream
-      // ends with the bridge's own `error` and the text so far; the gateway's limit is the backstop.
-      timeoutMs: Math.max(1_000, input.deadlineAt - Date.now()),
-    });
-    runId = str(ack.runId) ?? '';
-  } catch (err) {
-    gw.close();
-    throw err;
-  }
+  const { sessionKey } = input;
+  const { gw, runId } = input.sent;
 
   const run = new ChatProjection(input.version, runId, sessionKey, input.label, input.safe);
   let finish: (extra: Record<string, unknown>) => void = () => {};
@@ -324,8 +370,7 @@ async function chatStream(input: ChatInput): Promise<Response> {
         for (const out of run.accept(e)) emit(out);
         if (run.state) finish({ outcome: run.state });
       };
-      for (const e of early) handle(e);
-      sink = handle;
+      input.sent.listen(handle);
       void gw.closed.then((err) => {
         if (closed) return;
         const e = fromGatewayError(err, input.timeoutMs);

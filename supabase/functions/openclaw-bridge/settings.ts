@@ -6,10 +6,12 @@
  * |-----------------------------------|-----------------------------------------------------------------|
  * | OPENCLAW_GATEWAY_URL              | the gateway, ws(s):// or http(s):// (the environment's publicUrl)|
  * | OPENCLAW_GATEWAY_TOKEN            | the gateway token the bridge presents                            |
+ * | OPENCLAW_GATEWAY_TOKEN_NEXT       | only while the token is rotated: the new token, tried when the gateway says the current one does not match |
  * | OPENCLAW_BRIDGE_DEVICE_KEY        | the bridge's Ed25519 device identity, PKCS#8 PEM                 |
  * | OPENCLAW_BRIDGE_CORS_ORIGINS      | allowed browser origins: comma-separated or a JSON array         |
  * | OPENCLAW_BRIDGE_TIMEOUT_SECONDS   | one request end to end, 1–145 (default 140: the runtime stops at 150) |
  * | OPENCLAW_BRIDGE_AGENT_ID          | the agent web users talk to (default main)                        |
+ * | OPENCLAW_BRIDGE_RESTART_WAIT_SECONDS | how long a request waits out a gateway that is restarting, 0–145 (default 60) |
  * | SUPABASE_URL, SUPABASE_ANON_KEY   | provided by Supabase to every function: where user tokens are checked |
  * | OPENCLAW_BRIDGE_ALLOW_PLAINTEXT   | 1 on a test environment only: a ws:// or http:// gateway URL off loopback is accepted |
  * | OPENCLAW_BRIDGE_PORT              | only outside Supabase (tests, local runs): listen on 127.0.0.1:PORT (0 = any free port) |
@@ -20,10 +22,12 @@ import { plaintextRefusal } from './gateway-url.ts';
 export const ENV = {
   gatewayUrl: 'OPENCLAW_GATEWAY_URL',
   gatewayToken: 'OPENCLAW_GATEWAY_TOKEN',
+  gatewayTokenNext: 'OPENCLAW_GATEWAY_TOKEN_NEXT',
   deviceKey: 'OPENCLAW_BRIDGE_DEVICE_KEY',
   corsOrigins: 'OPENCLAW_BRIDGE_CORS_ORIGINS',
   timeoutSeconds: 'OPENCLAW_BRIDGE_TIMEOUT_SECONDS',
   agentId: 'OPENCLAW_BRIDGE_AGENT_ID',
+  restartWaitSeconds: 'OPENCLAW_BRIDGE_RESTART_WAIT_SECONDS',
   supabaseUrl: 'SUPABASE_URL',
   supabaseAnonKey: 'SUPABASE_ANON_KEY',
   allowPlaintext: 'OPENCLAW_BRIDGE_ALLOW_PLAINTEXT',
@@ -37,15 +41,25 @@ export const DEFAULT_TIMEOUT_SECONDS = 140;
  * ends a chat stream itself before that, with an `error` event that keeps the text so far.
  */
 export const MAX_TIMEOUT_SECONDS = 145;
+/**
+ * How long a request waits out a gateway that refuses connections or says it is starting: a restart
+ * (a new token, a new release) takes that long at most on a small host; a gateway that stays down
+ * is reported after it, not after the whole request timeout.
+ */
+export const DEFAULT_RESTART_WAIT_SECONDS = 60;
 
 export interface Settings {
   /** ws:// or wss:// */
   gatewayUrl: string;
   gatewayToken: string;
+  /** During a rotation only: the token the gateway takes once it restarted with it. */
+  gatewayTokenNext?: string;
   deviceKeyPem: string;
   /** Exact origins (scheme://host[:port]); "*" allows any. */
   corsOrigins: string[];
   timeoutMs: number;
+  /** How long a request keeps trying a restarting gateway (within timeoutMs). */
+  restartWaitMs: number;
   agentId: string;
   supabaseUrl: string;
   supabaseAnonKey: string;
@@ -87,6 +101,7 @@ export function readSettings(get: (name: string) => string | undefined): Setting
     gatewayUrl = '';
   }
   const gatewayToken = required(ENV.gatewayToken);
+  const gatewayTokenNext = get(ENV.gatewayTokenNext)?.trim() || undefined;
   const deviceKeyPem = required(ENV.deviceKey).replace(/\\n/g, '\n');
   if (deviceKeyPem && !deviceKeyPem.includes('-----BEGIN PRIVATE KEY-----')) problems.push(`${ENV.deviceKey}: expected a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----)`);
   const supabaseUrl = required(ENV.supabaseUrl).replace(/\/+$/, '');
@@ -103,12 +118,31 @@ export function readSettings(get: (name: string) => string | undefined): Setting
     else timeoutSeconds = n;
   }
 
+  let restartWaitSeconds = DEFAULT_RESTART_WAIT_SECONDS;
+  const rawWait = get(ENV.restartWaitSeconds)?.trim();
+  if (rawWait) {
+    const n = Number(rawWait);
+    if (!Number.isFinite(n) || n < 0 || n > MAX_TIMEOUT_SECONDS) problems.push(`${ENV.restartWaitSeconds}: expected a number of seconds from 0 to ${MAX_TIMEOUT_SECONDS}`);
+    else restartWaitSeconds = n;
+  }
+
   const agentId = get(ENV.agentId)?.trim() || 'main';
   if (!/^[a-z0-9_][a-z0-9_-]{0,63}$/.test(agentId)) problems.push(`${ENV.agentId}: expected a lower-case agent id`);
 
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
-    settings: { gatewayUrl, gatewayToken, deviceKeyPem, corsOrigins: origins ?? [], timeoutMs: Math.round(timeoutSeconds * 1000), agentId, supabaseUrl, supabaseAnonKey },
+    settings: {
+      gatewayUrl,
+      gatewayToken,
+      ...(gatewayTokenNext && gatewayTokenNext !== gatewayToken ? { gatewayTokenNext } : {}),
+      deviceKeyPem,
+      corsOrigins: origins ?? [],
+      timeoutMs: Math.round(timeoutSeconds * 1000),
+      restartWaitMs: Math.round(restartWaitSeconds * 1000),
+      agentId,
+      supabaseUrl,
+      supabaseAnonKey,
+    },
   };
 }

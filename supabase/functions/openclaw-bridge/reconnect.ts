@@ -1,0 +1,122 @@
+/**
+ * Reaching the gateway while its token is rotated and while it restarts, with no request refused:
+ *
+ * - During a rotation the bridge holds two tokens, the current one and the next
+ *   (OPENCLAW_GATEWAY_TOKEN_NEXT). It presents the one that last worked in this worker first, and
+ *   the other only when the gateway answers that the token does not match (AUTH_TOKEN_MISMATCH),
+ *   never after any other failure. The gateway counts each mismatch towards its lockout (10 in
+ *   60 s from one address) and forgets them at the next success from that address, so a worker
+ *   costs one mismatch per switch of the gateway's token.
+ * - A gateway that refuses connections, goes away before the connection is set up, or answers that
+ *   it is not ready, is asked again with a short backoff, up to the restart wait and within the
+ *   request's deadline. Only what the gateway did not take is asked again: a socket that closed
+ *   while a request waited for its answer is reported, never replayed.
+ */
+import { GatewayError, type GatewayConnection, type OpenOptions } from './gateway.ts';
+
+/** The gateway's code for a token it does not take (its connect error's `details.code`). */
+export const TOKEN_MISMATCH = 'AUTH_TOKEN_MISMATCH';
+
+/** The tokens this worker holds, and which of them the gateway took last. */
+export class GatewayTokens {
+  private preferred: string;
+
+  constructor(
+    readonly current: string,
+    readonly next?: string,
+  ) {
+    // Until the gateway says otherwise it runs the token it ran when this worker started.
+    this.preferred = current;
+  }
+
+  /** The tokens to present, in order: the one that last worked first. */
+  order(): string[] {
+    if (this.next === undefined || this.next === this.current) return [this.current];
+    return this.preferred === this.next ? [this.next, this.current] : [this.current, this.next];
+  }
+
+  worked(token: string): void {
+    this.preferred = token;
+  }
+
+  /** The gateway said `token` does not match: later requests start with the other one. */
+  refused(token: string): void {
+    if (this.next === undefined) return;
+    this.preferred = token === this.current ? this.next : this.current;
+  }
+}
+
+/** Which token a connection presented, by role (never the value). */
+export type TokenRole = 'current' | 'next';
+
+/** Opens a connection with the first token, then the other only when the gateway said the first does not match. */
+export async function openWithTokens(
+  open: (opts: OpenOptions) => Promise<GatewayConnection>,
+  opts: Omit<OpenOptions, 'token'>,
+  tokens: GatewayTokens,
+  seen: { mismatches: number; token?: TokenRole } = { mismatches: 0 },
+): Promise<GatewayConnection> {
+  const order = tokens.order();
+  for (let i = 0; ; i++) {
+    const token = order[i]!;
+    try {
+      const gw = await open({ ...opts, token });
+      tokens.worked(token);
+      seen.token = token === tokens.current ? 'current' : 'next';
+      return gw;
+    } catch (err) {
+      if (err instanceof GatewayError && err.reason === TOKEN_MISMATCH && i + 1 < order.length) {
+        tokens.refused(token);
+        seen.mismatches++;
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+export interface RideOutOptions {
+  signal: AbortSignal;
+  /** No new attempt starts after this time (ms since the epoch). */
+  until: number;
+  now?: () => number;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Called before each new attempt, with the failure that caused it. */
+  onRetry?: (err: GatewayError, attempt: number) => void;
+}
+
+const FIRST_DELAY_MS = 250;
+const MAX_DELAY_MS = 2_000;
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Runs `attempt`, and again after each retryable gateway failure while time allows; the last failure is thrown. */
+export async function rideOut<T>(attempt: () => Promise<T>, opts: RideOutOptions): Promise<T> {
+  const now = opts.now ?? Date.now;
+  const sleep = opts.sleep ?? abortableSleep;
+  let delay = FIRST_DELAY_MS;
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof GatewayError) || !err.retryable || opts.signal.aborted) throw err;
+      // The gateway's own retry hint is followed, within the backoff's ceiling.
+      const wait = Math.min(Math.max(delay, err.retryAfterMs ?? 0), MAX_DELAY_MS);
+      if (now() + wait >= opts.until) throw err;
+      opts.onRetry?.(err, n);
+      await sleep(wait, opts.signal);
+      if (opts.signal.aborted) throw err;
+      delay = Math.min(delay * 2, MAX_DELAY_MS);
+    }
+  }
+}

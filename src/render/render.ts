@@ -12,6 +12,14 @@ import { renderUnit, type UnitSpec } from './systemd.js';
 
 export const GATEWAY_UNIT = 'openclaw-gateway.service';
 export const proxyUnit = (p: Provider) => `${p.id}-proxy.service`;
+/**
+ * How long the gateway may take to stop. On SIGTERM OpenClaw drains: the runs it took finish, new
+ * ones are refused, for at most 315 s plus 15 s of cleanup, and it reads the unit's stop timeout to
+ * size that drain (75 s under systemd's default 90). Its own unit (`openclaw gateway install`) says
+ * TimeoutStopSec=330 and KillMode=mixed, which it requires so its child runtimes are not signalled
+ * under the drain (OpenClaw 2026.9.6, docs/gateway/restart-recovery.md, "Systemd stop deadlines").
+ */
+export const GATEWAY_DRAIN_SECONDS = 330;
 
 /** Proxy settings a proxy reads at start (proxy.json); the API key comes from its env file. */
 export const PROXY_TIMEOUT_MS = 60_000;
@@ -116,7 +124,7 @@ export function render(config: Config, envName: string, ctx: RenderContext): Des
       },
       environmentFile: paths.gatewayEnv,
     };
-    const unitPaths = unitFile(GATEWAY_UNIT, { description: 'OpenClaw gateway (managed by clawops)', after: proxyUnits, ...unitUser, run });
+    const unitPaths = unitFile(GATEWAY_UNIT, { description: 'OpenClaw gateway (managed by clawops)', after: proxyUnits, ...unitUser, run, drainSeconds: GATEWAY_DRAIN_SECONDS });
     units.push({
       name: GATEWAY_UNIT,
       kind: 'gateway',

@@ -13,6 +13,12 @@ export interface UnitSpec {
   type?: 'simple' | 'notify';
   /** Capabilities the process keeps (AmbientCapabilities=), such as CAP_NET_BIND_SERVICE for port 443. */
   capabilities?: string[];
+  /**
+   * A program that drains on SIGTERM (finishes the work it took, refuses new work, then exits): the
+   * seconds it may take. The signal then goes to the main process alone (KillMode=mixed), so its
+   * workers are not killed under the drain, and its exit by that signal (143) counts as a clean stop.
+   */
+  drainSeconds?: number;
 }
 
 /** A word for ExecStart=: systemd splits on spaces and honours double quotes. */
@@ -44,6 +50,7 @@ export function renderUnit(spec: UnitSpec): string {
     'RestartSec=2',
     // An invalid config exits 78: restarting would only loop on the same error.
     `RestartPreventExitStatus=${EX_CONFIG}`,
+    ...(spec.drainSeconds ? ['KillMode=mixed', `TimeoutStopSec=${spec.drainSeconds}`, 'SuccessExitStatus=143'] : []),
     ...(spec.capabilities?.length ? [`AmbientCapabilities=${spec.capabilities.join(' ')}`, `CapabilityBoundingSet=${spec.capabilities.join(' ')}`] : []),
     'NoNewPrivileges=yes',
     ...(system ? ['PrivateTmp=yes'] : []),

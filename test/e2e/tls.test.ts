@@ -196,7 +196,7 @@ describe('the TLS hop on a real host, with Caddy\'s internal CA', { timeout: 40 
         });
         const text = await res.text();
         const last = res.status === 200 ? parseSse(text).at(-1) : undefined;
-        return { status: res.status, event: last?.event, state: last?.data?.state as string | undefined, text };
+        return { message, status: res.status, event: last?.event, state: last?.data?.state as string | undefined, text };
       };
       // The bridge's device is approved once, as the README says.
       await chat('pairing').catch(() => undefined);
@@ -207,13 +207,13 @@ describe('the TLS hop on a real host, with Caddy\'s internal CA', { timeout: 40 
 
       const startedBefore = (await unitStarts(e, [GATEWAY]))[GATEWAY];
       // Two clients chat without a pause, from before the apply until after it.
-      const results: Awaited<ReturnType<typeof chat>>[] = [];
+      const results: (Awaited<ReturnType<typeof chat>> & { name: string })[] = [];
       let applying = true;
       const count = { during: 0, after: 0 };
       const client = async (name: string) => {
         for (let n = 0, after = 0; after < 3; n++) {
-          const r = await chat(`${name} message ${n}`, `rotation-${name}`);
-          results.push(r);
+          const r = await chat(`${name} message ${n}.`, `rotation-${name}`);
+          results.push({ ...r, name });
           process.stderr.write(`[e2e] chat ${name}${n}${applying ? ' (during the apply)' : ''} → ${r.status} ${r.event ?? ''} ${r.state ?? ''}\n`);
           if (applying) count.during++;
           else (after++, count.after++);
@@ -242,6 +242,18 @@ describe('the TLS hop on a real host, with Caddy\'s internal CA', { timeout: 40 
         `every chat across the rotation answered (${results.length} in all)\n${runtime.output()}`,
       );
       assert.ok(count.during >= 1 && count.after === 6, `chats ran during the apply and after it: ${count.during} during, ${count.after} after`);
+      // A message sent again after the draining gateway turned it away is in its session once.
+      for (const name of ['a', 'b']) {
+        const res = await fetch(`${runtime.current().url}/openclaw/history?sessionKey=rotation-${name}&limit=200`, { headers: { authorization: `Bearer ${user.token}` } });
+        const history = (await res.json()) as { messages: { role: string; content: unknown }[] };
+        const sent = history.messages.filter((m) => m.role === 'user').map((m) => JSON.stringify(m.content));
+        const mine = results.filter((r) => r.name === name).map((r) => r.message);
+        for (const message of mine) assert.equal(sent.filter((c) => c.includes(message)).length, 1, `${message} in ${name}'s session once: ${sent.join('\n')}`);
+      }
+      const lines = runtime.output().split('\n').filter((l) => l.includes('"path":"/openclaw/chat"')).map((l) => JSON.parse(l) as Record<string, number | undefined>);
+      process.stderr.write(
+        `[e2e] bridge: ${lines.length} chats, ${lines.filter((l) => l.retries).length} waited out the restart, ${lines.filter((l) => l.drained).length} sent again after the drain turned them away\n`,
+      );
       // The workers that held the old token met the new one and presented it after one mismatch.
       assert.match(runtime.output(), /"token":"next"/);
       assert.deepEqual(leakedSecrets(runtime.output() + run.stdout + run.stderr + results.map((r) => r.text).join('\n'), [...e.secretValues, newToken, ...pemLines]), []);

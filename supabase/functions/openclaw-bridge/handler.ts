@@ -14,7 +14,7 @@ import { GatewayError, type GatewayConnection, type OpenOptions } from './gatewa
 import { BridgeError, corsHeaders, errorResponse, fromGatewayError, json, ROUTES, routePath, type Endpoint } from './http.ts';
 import { countChars, MAX_BODY_BYTES, MAX_MESSAGE_CHARS } from './limits.ts';
 import { redact, type DeviceSigner, type EventFrame } from './protocol.ts';
-import { GatewayTokens, openWithTokens, rideOut, type TokenRole } from './reconnect.ts';
+import { abortableSleep, backoffMs, GatewayTokens, openWithTokens, rideOut, turnedAwayByDrain, type TokenRole } from './reconnect.ts';
 import type { Settings, SettingsResult } from './settings.ts';
 import { SSE_HEADERS, sseComment } from './sse.ts';
 import { ChatProjection, DeltaBuffer, encodeEvent, streamVersion, type StreamVersion, type WireEvent } from './stream.ts';
@@ -154,9 +154,17 @@ export function createHandler(result: SettingsResult, deps: Deps): (req: Request
         entry.stream = version;
         const sessionKey = sessionKeyFor(l);
         // One key for every attempt: a gateway that did take an earlier one runs the message once.
-        const idempotencyKey = crypto.randomUUID();
-        const sent = await rideOut(async () => sendChat(await gateway(), { sessionKey, message, idempotencyKey, deadlineAt }), ride);
-        return chatStream({ sent, version, sessionKey, label: l, deadlineAt, cors, safe, timeoutMs: s.timeoutMs, finished: (extra) => void deps.log({ ...entry, ...attempts(), ...extra, status: 200, ms: Date.now() - started }) });
+        const send = (idempotencyKey: string) => rideOut(async () => sendChat(await gateway(), { sessionKey, message, idempotencyKey, deadlineAt }), ride);
+        const sent = await send(crypto.randomUUID());
+        // A draining gateway turned the message away: after a pause it goes again, under a new key
+        // (the first names a run the gateway refused), unless the restart wait is over.
+        const resend = async (n: number): Promise<ChatSent | null> => {
+          const wait = backoffMs(n);
+          if (Date.now() + wait >= ride.until) return null;
+          await abortableSleep(wait, deadline);
+          return deadline.aborted ? null : send(crypto.randomUUID());
+        };
+        return chatStream({ sent, resend, version, sessionKey, label: l, deadlineAt, cors, safe, timeoutMs: s.timeoutMs, finished: (extra) => void deps.log({ ...entry, ...attempts(), ...extra, status: 200, ms: Date.now() - started }) });
       }
 
       const query = new URL(req.url).searchParams;
@@ -298,6 +306,8 @@ async function sendChat(gw: GatewayConnection, input: { sessionKey: string; mess
 
 interface ChatInput {
   sent: ChatSent;
+  /** Sends the message again after attempt `n` was turned away by a draining gateway; null when time is up. */
+  resend(n: number): Promise<ChatSent | null>;
   version: StreamVersion;
   sessionKey: string;
   label: string;
@@ -312,13 +322,18 @@ interface ChatInput {
  * Streams the run the gateway took, in the form the client asked for (stream.ts). The stream opens
  * only once the gateway accepted the message, so connection failures still get a JSON error and a
  * status. It ends with `done` when a `chat` event is final, error or aborted; or with `error` when
- * the gateway goes away or the deadline comes first.
+ * the gateway goes away or the deadline comes first. A run the draining gateway turned away before
+ * any of its reply came is not the end: the message goes again to the gateway that comes back, and
+ * the stream goes on with that run (reconnect.ts).
  */
 async function chatStream(input: ChatInput): Promise<Response> {
   const { sessionKey } = input;
-  const { gw, runId } = input.sent;
+  let sent = input.sent;
+  let drained = 0;
+  /** Between a drain's refusal and the run sent again, the refused run's socket closing is expected. */
+  let resending = false;
 
-  const run = new ChatProjection(input.version, runId, sessionKey, input.label, input.safe);
+  const run = new ChatProjection(input.version, sent.runId, sessionKey, input.label, input.safe);
   let finish: (extra: Record<string, unknown>) => void = () => {};
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
@@ -346,7 +361,7 @@ async function chatStream(input: ChatInput): Promise<Response> {
       const keepalive = setInterval(() => !closed && controller.enqueue(sseComment('keepalive')), KEEPALIVE_MS);
       const stopAt = setTimeout(() => {
         emit(run.cut('gateway_timeout', `No final reply within ${Math.round(input.timeoutMs / 1000)} s; the run was stopped.`));
-        gw.request('chat.abort', { sessionKey, runId }).catch(() => {});
+        sent.gw.request('chat.abort', { sessionKey, runId: sent.runId }).catch(() => {});
         finish({ outcome: 'timeout' });
       }, Math.max(0, input.deadlineAt - Date.now() - CHAT_MARGIN_MS));
       finish = (extra) => {
@@ -355,32 +370,73 @@ async function chatStream(input: ChatInput): Promise<Response> {
         clearTimeout(window);
         clearInterval(keepalive);
         clearTimeout(stopAt);
-        gw.close();
+        sent.gw.close();
         try {
           controller.close();
         } catch {
           // the client already went away
         }
         const m = run.model;
-        input.finished({ runId, model: m ? `${m.provider}/${m.model}` : null, fallbacks: run.fallbacks.length, ...extra });
+        input.finished({ runId: sent.runId, model: m ? `${m.provider}/${m.model}` : null, fallbacks: run.fallbacks.length, ...(drained ? { drained } : {}), ...extra });
       };
-
-      emit(run.start());
-      const handle = (e: EventFrame) => {
-        for (const out of run.accept(e)) emit(out);
-        if (run.state) finish({ outcome: run.state });
-      };
-      input.sent.listen(handle);
-      void gw.closed.then((err) => {
+      const gone = (err: GatewayError) => {
         if (closed) return;
         const e = fromGatewayError(err, input.timeoutMs);
         emit(run.cut(e.code, e.message));
         finish({ outcome: 'gateway_closed', code: e.code });
-      });
+      };
+
+      const handle = (e: EventFrame) => {
+        if (closed) return;
+        if (run.silent && turnedAwayByDrain(e, sessionKey, sent.runId)) {
+          void again(e);
+          return;
+        }
+        for (const out of run.accept(e)) emit(out);
+        if (run.state) finish({ outcome: run.state });
+      };
+      /** Follows `next`: its events, and its socket going away. */
+      const follow = (next: ChatSent) => {
+        sent = next;
+        run.rerun(next.runId);
+        next.listen(handle);
+        void next.gw.closed.then((err) => next === sent && !resending && gone(err));
+      };
+      // The run was turned away: the message goes again once the gateway is back, or the refusal ends the stream.
+      const again = async (refusal: EventFrame) => {
+        resending = true;
+        sent.gw.close();
+        drained++;
+        let next: ChatSent | null;
+        try {
+          next = await input.resend(drained);
+        } catch (err) {
+          resending = false;
+          if (err instanceof GatewayError) return gone(err);
+          next = null;
+        }
+        resending = false;
+        if (closed) {
+          // The client went away meanwhile: the run sent for it is stopped too.
+          if (next) {
+            const { gw, runId } = next;
+            gw.request('chat.abort', { sessionKey, runId }).catch(() => {}).finally(() => gw.close());
+          }
+          return;
+        }
+        if (next === null) {
+          for (const out of run.accept(refusal)) emit(out);
+          return finish({ outcome: run.state });
+        }
+        follow(next);
+      };
+
+      emit(run.start());
+      follow(sent);
     },
     cancel() {
       // The web client went away: stop the run rather than let it finish for no one.
-      gw.request('chat.abort', { sessionKey, runId }).catch(() => {});
+      sent.gw.request('chat.abort', { sessionKey, runId: sent.runId }).catch(() => {});
       finish({ outcome: 'client_gone' });
     },
   });

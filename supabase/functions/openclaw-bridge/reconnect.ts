@@ -11,8 +11,13 @@
  *   it is not ready, is asked again with a short backoff, up to the restart wait and within the
  *   request's deadline. Only what the gateway did not take is asked again: a socket that closed
  *   while a request waited for its answer is reported, never replayed.
+ * - A gateway draining for a restart still takes connections and `chat.send`, then ends the run at
+ *   once with OpenClaw's GatewayDrainingError ("new tasks are not accepted"): the message was turned
+ *   away before any agent saw it, so it is sent again, with a new idempotency key, to the gateway
+ *   that comes back, within the same wait.
  */
 import { GatewayError, type GatewayConnection, type OpenOptions } from './gateway.ts';
+import type { EventFrame } from './protocol.ts';
 
 /** The gateway's code for a token it does not take (its connect error's `details.code`). */
 export const TOKEN_MISMATCH = 'AUTH_TOKEN_MISMATCH';
@@ -88,7 +93,22 @@ export interface RideOutOptions {
 const FIRST_DELAY_MS = 250;
 const MAX_DELAY_MS = 2_000;
 
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+/** The wait before attempt `n + 1`: doubling from FIRST_DELAY_MS up to MAX_DELAY_MS. */
+export const backoffMs = (n: number): number => Math.min(FIRST_DELAY_MS * 2 ** Math.max(0, n - 1), MAX_DELAY_MS);
+
+/**
+ * The message of OpenClaw's GatewayDrainingError, which a run ends with when the gateway, draining
+ * for a restart, turns it away (OpenClaw 2026.9.6 gives it no error kind of its own).
+ */
+export const DRAINING_MESSAGE = 'Gateway is draining; new tasks are not accepted';
+
+/** A `chat` event that ends run `runId` because the draining gateway turned it away. */
+export function turnedAwayByDrain(e: EventFrame, sessionKey: string, runId: string): boolean {
+  const p = e.payload;
+  return e.event === 'chat' && p.state === 'error' && p.sessionKey === sessionKey && p.runId === runId && typeof p.errorMessage === 'string' && p.errorMessage.startsWith(DRAINING_MESSAGE);
+}
+
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
     function done() {
@@ -104,19 +124,17 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
 export async function rideOut<T>(attempt: () => Promise<T>, opts: RideOutOptions): Promise<T> {
   const now = opts.now ?? Date.now;
   const sleep = opts.sleep ?? abortableSleep;
-  let delay = FIRST_DELAY_MS;
   for (let n = 1; ; n++) {
     try {
       return await attempt();
     } catch (err) {
       if (!(err instanceof GatewayError) || !err.retryable || opts.signal.aborted) throw err;
       // The gateway's own retry hint is followed, within the backoff's ceiling.
-      const wait = Math.min(Math.max(delay, err.retryAfterMs ?? 0), MAX_DELAY_MS);
+      const wait = Math.min(Math.max(backoffMs(n), err.retryAfterMs ?? 0), MAX_DELAY_MS);
       if (now() + wait >= opts.until) throw err;
       opts.onRetry?.(err, n);
       await sleep(wait, opts.signal);
       if (opts.signal.aborted) throw err;
-      delay = Math.min(delay * 2, MAX_DELAY_MS);
     }
   }
 }

@@ -57,7 +57,7 @@ export class ChatProjection {
 
   constructor(
     readonly version: StreamVersion,
-    private readonly runId: string,
+    private runId: string,
     /** The gateway's session key, to pick this run's events out of the socket. */
     private readonly sessionKey: string,
     /** The label the client sent, which is all it ever sees of the session key. */
@@ -65,6 +65,16 @@ export class ChatProjection {
     /** Removes secret values from text that came from the gateway. */
     private readonly safe: (text: string) => string,
   ) {}
+
+  /** Nothing of the reply has arrived yet: no text, no snapshot. */
+  get silent(): boolean {
+    return this.snapshot === null && this.built === '';
+  }
+
+  /** The message went again as run `runId` (the first was turned away): its events are this run's from now on. */
+  rerun(runId: string): void {
+    this.runId = runId;
+  }
 
   start(): WireEvent {
     return { event: 'start', data: { runId: this.runId, sessionKey: this.label } };

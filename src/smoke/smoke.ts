@@ -162,6 +162,15 @@ export const UNSERVED_MODEL = 'clawops-smoke-unserved-model';
  * provider does not serve, with the chain as its fallbacks, run once and removed. Passes when a
  * model of the chain answered the run.
  */
+/**
+ * OpenClaw's answer to a run that came while it was preparing an agent's model runtime again (after
+ * a config reload, a plugin or an auth store change): the run did nothing, and the error asks for a
+ * retry (2026.9.6, most messages of PreparedModelRuntimeOwnerNotPublishedError
+ * and PreparedModelRuntimePublicationSupersededError). The check asks again, a bounded number of times.
+ */
+export const RUNTIME_REPREPARED = /\bprepared [\w -]*?(runtime|registry)\b[\w -]*? (was superseded|was not published|was not committed|made no publication progress)/;
+const RUNTIME_REPREPARED_TRIES = 3;
+
 async function fallbackWithoutCanary(g: GatewayClient, chain: readonly string[], runId: string, timeoutMs: number): Promise<string> {
   const [primary] = chain;
   if (!primary) throw new CheckFailed('no fallback chain to check');
@@ -186,8 +195,13 @@ async function fallbackWithoutCanary(g: GatewayClient, chain: readonly string[],
     });
     jobId = isRecord(job) && typeof job.id === 'string' ? job.id : undefined;
     if (!jobId) throw new CheckFailed('the gateway added no job');
-    const run = await g.request('cron.run', { id: jobId, mode: 'force' });
-    const cronRunId = isRecord(run) && typeof run.runId === 'string' ? run.runId : undefined;
+    const id = jobId;
+    const runOnce = async () => {
+      const run = await g.request('cron.run', { id, mode: 'force' });
+      return isRecord(run) && typeof run.runId === 'string' ? run.runId : undefined;
+    };
+    let cronRunId = await runOnce();
+    let retried = 0;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       // A gateway restarting in-process answers UNAVAILABLE for a while: ask again until the deadline.
@@ -198,12 +212,20 @@ async function fallbackWithoutCanary(g: GatewayClient, chain: readonly string[],
       const entry = (isRecord(runs) && Array.isArray(runs.entries) ? runs.entries : []).find((r) => isRecord(r) && r.action === 'finished') as Record<string, unknown> | undefined;
       if (entry) {
         const answered = typeof entry.provider === 'string' && typeof entry.model === 'string' ? `${entry.provider}/${entry.model}` : null;
+        // Asked again only where the new run can be told from this one, by its run id.
+        if (entry.status !== 'ok' && cronRunId && RUNTIME_REPREPARED.test(String(entry.error ?? '')) && retried < RUNTIME_REPREPARED_TRIES - 1 && Date.now() < deadline) {
+          retried++;
+          await new Promise((r) => setTimeout(r, 1_000 * retried));
+          cronRunId = await runOnce();
+          continue;
+        }
         if (entry.status !== 'ok') throw new CheckFailed(`the run from ${start} ended ${String(entry.status)}${entry.error ? `: ${String(entry.error)}` : ''}`);
         if (!answered) throw new CheckFailed('the run reported no model');
         if (answered === start) throw new CheckFailed(`${start} answered: it is meant to fail`);
         if (!chain.includes(answered)) throw new CheckFailed(`answered by ${answered}, which is not in the chain`);
         const via = steps.length ? `; steps: ${steps.map((f) => `${f.from} → ${f.to}${f.reason ? ` (${f.reason})` : ''}`).join(', ')}` : '';
-        return `${start} failed and ${answered} answered${via}`;
+        const again = retried ? `; asked ${retried + 1} times, as OpenClaw was preparing the agent's model runtime again` : '';
+        return `${start} failed and ${answered} answered${via}${again}`;
       }
       if (Date.now() >= deadline) throw new CheckFailed(`the run from ${start} did not finish within ${Math.round(timeoutMs / 1000)} s`);
       await new Promise((r) => setTimeout(r, 500));
@@ -350,7 +372,15 @@ export async function runSmoke(target: SmokeTarget, deps: SmokeDeps = {}): Promi
   await check('fallback chain falls back', async () => {
     if (!fb) return fallbackWithoutCanary(await gateway(), chain, runId, timeoutMs);
     const g = await gateway();
-    const result: ChatResult = await g.chat({ sessionKey: `agent:${fb.agentId}:clawops-smoke-${runId}`, agentId: fb.agentId, message: 'clawops smoke check: please answer briefly.', timeoutMs });
+    let result: ChatResult;
+    let retried = 0;
+    for (;;) {
+      const session = `agent:${fb.agentId}:clawops-smoke-${runId}${retried ? `-${retried + 1}` : ''}`;
+      result = await g.chat({ sessionKey: session, agentId: fb.agentId, message: 'clawops smoke check: please answer briefly.', timeoutMs });
+      if (result.state === 'final' || !RUNTIME_REPREPARED.test(result.text) || retried >= RUNTIME_REPREPARED_TRIES - 1) break;
+      retried++;
+      await new Promise((r) => setTimeout(r, 1_000 * retried));
+    }
     if (result.state !== 'final') throw new CheckFailed(`the run ended ${result.state}: ${result.text}`);
     const answered = modelRef(result.model);
     // The agent's primary is the canary: any other model answering got there by falling back.
@@ -359,7 +389,8 @@ export async function runSmoke(target: SmokeTarget, deps: SmokeDeps = {}): Promi
     if (target.chain && !target.chain.includes(answered)) throw new CheckFailed(`answered by ${answered}, which is not in the chain`);
     if (result.fallbacks.length === 0) throw new CheckFailed(`${answered} answered but the run reported no fallback step`);
     const steps = result.fallbacks.map((f) => `${f.from} → ${f.to}${f.reason ? ` (${f.reason})` : ''}`).join(', ');
-    return `the canary ${fb.canaryModel} failed and ${answered} answered; steps: ${steps}`;
+    const again = retried ? `; asked ${retried + 1} times, as OpenClaw was preparing the agent's model runtime again` : '';
+    return `the canary ${fb.canaryModel} failed and ${answered} answered; steps: ${steps}${again}`;
   }, target.fallbackSkip ?? (fb || chain.length ? undefined : 'no fallback chain given'));
 
   const audit = target.deepAudit;

@@ -1,0 +1,40 @@
+/**
+ * The smoke's fallback check asks again when OpenClaw answers that it was preparing the agent's
+ * model runtime again. Which answers those are is read from the pinned OpenClaw's own code: each
+ * message it throws as PreparedModelRuntimeOwnerNotPublishedError or
+ * PreparedModelRuntimePublicationSupersededError must match, except the one that names a config
+ * fault, and a failure that is the run's own (a provider refusing, the gateway draining) must not.
+ */
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { OPENCLAW_ENTRY } from '../../scripts/tools.js';
+import { RUNTIME_REPREPARED } from '../../src/smoke/smoke.js';
+
+test('every "prepare again" answer of the pinned OpenClaw is asked again, and no other failure is', async () => {
+  const dist = join(dirname(OPENCLAW_ENTRY), 'dist');
+  const files = (await readdir(dist)).filter((f) => f.startsWith('prepared-model-runtime-') && f.endsWith('.mjs'));
+  assert.ok(files.length > 0, `no prepared-model-runtime module in ${dist}`);
+  const messages = new Set<string>();
+  for (const f of files) {
+    const code = await readFile(join(dist, f), 'utf8');
+    for (const m of code.matchAll(/new PreparedModelRuntime(?:OwnerNotPublished|PublicationSuperseded)Error\((["`])(.*?)\1/g)) {
+      // A template's placeholders stand for the agent's folder.
+      messages.add(m[2]!.replace(/\$\{[^}]*\}/g, '/home/ubuntu/.openclaw/agents/smoke/agent'));
+    }
+  }
+  assert.ok(messages.size >= 3, `found ${messages.size} messages: ${[...messages].join(' | ')}`);
+  for (const m of messages) {
+    // One message of those classes is the config's fault, not a moment's: asking again cannot help.
+    if (/duplicate/.test(m)) assert.doesNotMatch(m, RUNTIME_REPREPARED);
+    else assert.match(`Error: ${m}`, RUNTIME_REPREPARED);
+  }
+  for (const other of [
+    'Gateway is draining; new tasks are not accepted',
+    'All models failed (2): canary/canary-model: HTTP 401 unauthorized',
+    'prepared model runtime snapshot missing after auth refresh for /home/ubuntu/.openclaw/agents/smoke/agent',
+  ]) {
+    assert.doesNotMatch(other, RUNTIME_REPREPARED);
+  }
+});

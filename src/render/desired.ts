@@ -49,7 +49,7 @@ export interface HostLayout {
   /** Folders whose files the read-only facts program may read: state, proxies, runtime. */
   managedFolders?: string[];
   runtime?: {
-    /** registry: the host fetches Node's tarball from this npm registry itself (runtime.fetch: registry). */
+    /** registry: the host fetches the runtime from this npm registry itself (runtime.fetch: registry): Node's tarball and OpenClaw's tree. */
     node: { version: string; dir: string; bin: string; registry?: string };
     /** Absent when the operator runs their own OpenClaw (RenderContext.openclaw). */
     openclaw?: { version: string; dir: string; entry: string };

@@ -209,7 +209,7 @@ export const EnvironmentSchema = z
           .enum(['upload', 'registry'])
           .optional()
           .describe(
-            'upload (the default): the machine running clawops fetches the runtime and uploads it. registry: the host has a route to the npm registry and fetches the pinned Node tarball itself, checked against the sha512 integrity the registry publishes for that version; OpenClaw, an installed tree, is still uploaded.',
+            'upload (the default): the machine running clawops fetches the runtime and uploads it. registry: the host has a route to the npm registry and fetches the pinned runtime itself: the Node tarball, checked against the sha512 integrity the registry publishes for that version, and each package of the OpenClaw tree, checked against the integrity the lock in the repository pins (runtime/openclaw-VERSION/package-lock.json, written by npm run lock-openclaw).',
           ),
         registry: HttpUrl.optional().describe('The npm registry the host fetches from (runtime.fetch: registry); https://registry.npmjs.org unless set.'),
       })

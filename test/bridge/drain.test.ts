@@ -77,7 +77,8 @@ function scriptedGateway(phases: Phase[]) {
         const runId = `run-${sends.length + 1}`;
         sends.push({ phase, idempotencyKey: params.idempotencyKey as string, sessionKey });
         const base = { runId, sessionKey };
-        if (phase === 'draining') emit({ ...base, seq: 1, state: 'error', errorMessage: DRAINING });
+        // As the real gateway sent it on a restart of the test host: the error's name, then its message.
+        if (phase === 'draining') emit({ ...base, seq: 1, state: 'error', errorMessage: `GatewayDrainingError: ${DRAINING}` });
         else if (phase === 'draining-after-reply') {
           emit({ ...base, seq: 1, state: 'delta', deltaText: 'Half a ', message: { role: 'assistant', content: [{ type: 'text', text: 'Half a ' }] } });
           emit({ ...base, seq: 2, state: 'error', errorMessage: DRAINING });
@@ -165,7 +166,7 @@ describe('a chat sent while the gateway drains for a restart', () => {
     const done = r.events.at(-1)!;
     assert.equal(done.event, 'done');
     assert.equal(done.data.state, 'error');
-    assert.equal(done.data.error, DRAINING);
+    assert.equal(done.data.error, `GatewayDrainingError: ${DRAINING}`);
     // Backoff 250, 500, 1000 ms within 2 s: at most four sends in all.
     assert.ok(gw.sends.length >= 2 && gw.sends.length <= 4, `${gw.sends.length} sends`);
     assert.equal(b.log.at(-1)!.outcome, 'error');

@@ -98,14 +98,15 @@ export const backoffMs = (n: number): number => Math.min(FIRST_DELAY_MS * 2 ** M
 
 /**
  * The message of OpenClaw's GatewayDrainingError, which a run ends with when the gateway, draining
- * for a restart, turns it away (OpenClaw 2026.9.6 gives it no error kind of its own).
+ * for a restart, turns it away (OpenClaw 2026.9.6 gives it no error kind of its own, and sends it
+ * as `GatewayDrainingError: <message>` or as the message alone).
  */
 export const DRAINING_MESSAGE = 'Gateway is draining; new tasks are not accepted';
 
 /** A `chat` event that ends run `runId` because the draining gateway turned it away. */
 export function turnedAwayByDrain(e: EventFrame, sessionKey: string, runId: string): boolean {
   const p = e.payload;
-  return e.event === 'chat' && p.state === 'error' && p.sessionKey === sessionKey && p.runId === runId && typeof p.errorMessage === 'string' && p.errorMessage.startsWith(DRAINING_MESSAGE);
+  return e.event === 'chat' && p.state === 'error' && p.sessionKey === sessionKey && p.runId === runId && typeof p.errorMessage === 'string' && p.errorMessage.includes(DRAINING_MESSAGE);
 }
 
 export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {

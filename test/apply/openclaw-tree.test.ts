@@ -4,7 +4,7 @@
  * fetching real gzipped tarballs from a loopback HTTP server, refusing one that does not match.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import http from 'node:http';
@@ -15,6 +15,7 @@ import { describe, test } from 'node:test';
 import { fetchTreeInto, openclawTree } from '../../src/apply/openclaw-tree.js';
 import { buildInto } from '../../src/apply/runtime.js';
 import { REPO_ROOT } from '../support/repo.js';
+import { runCommand } from '../support/spawn.js';
 
 const PINNED = '2026.9.6';
 const lockText = () => readFile(join(REPO_ROOT, `runtime/openclaw-${PINNED}/package-lock.json`), 'utf8');
@@ -92,17 +93,10 @@ describe('the host\'s script', () => {
         return `${path} ${base}/p${i}.tgz ${createHash('sha512').update(tgz).digest('hex')}\n`;
       });
       // Not spawnSync: the server answering the script runs in this process.
-      const install = (target: string) =>
-        new Promise<{ status: number | null; stderr: string }>((resolve) => {
-          const child = spawn('bash', ['-c', buildInto(target, fetchTreeInto('OpenClaw test'), 'node_modules/openclaw/openclaw.mjs')], { stdio: ['pipe', 'ignore', 'pipe'] });
-          let stderr = '';
-          child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-          child.on('close', (status) => resolve({ status, stderr }));
-          child.stdin.end(lines.join(''));
-        });
+      const install = (target: string) => runCommand('bash', ['-c', buildInto(target, fetchTreeInto('OpenClaw test'), 'node_modules/openclaw/openclaw.mjs')], { input: lines.join('') });
 
       const good = await install(join(dir, 'good'));
-      assert.equal(good.status, 0, good.stderr);
+      assert.equal(good.code, 0, good.stderr);
       assert.equal(await readFile(join(dir, 'good/node_modules/@s/dep/index.js'), 'utf8'), 'module.exports = 1;\n');
       assert.equal(await readFile(join(dir, 'good/node_modules/openclaw/node_modules/nested/lib/a.js'), 'utf8'), 'a\n');
       // Readable by the gateway's user whatever the tarball said (0600 here).
@@ -114,14 +108,14 @@ describe('the host\'s script', () => {
       const tgz = served.get('/p1.tgz')!;
       served.set('/p1.tgz', Buffer.concat([tgz.subarray(0, -1), Buffer.from([tgz.at(-1)! ^ 1])]));
       const bad = await install(join(dir, 'bad'));
-      assert.notEqual(bad.status, 0);
+      assert.notEqual(bad.code, 0);
       assert.match(bad.stderr, new RegExp(`${base}/p1\\.tgz does not match the sha512 integrity the lock pins for OpenClaw test; refused, nothing installed`));
       assert.equal(spawnSync('bash', ['-c', `ls -d ${join(dir, 'bad')}* 2>/dev/null | wc -l`], { encoding: 'utf8' }).stdout.trim(), '1', 'only the partial folder, never renamed into place');
       assert.equal(spawnSync('test', ['-e', join(dir, 'bad')]).status, 1);
 
       served.delete('/p2.tgz');
       const gone = await install(join(dir, 'gone'));
-      assert.notEqual(gone.status, 0);
+      assert.notEqual(gone.code, 0);
       assert.match(gone.stderr, new RegExp(`the host could not fetch ${base}/p2\\.tgz for OpenClaw test`));
     } finally {
       server.close();

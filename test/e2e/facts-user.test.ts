@@ -5,7 +5,6 @@
 // folders. It runs the chain probe apply installed, with the plan apply wrote, and no plan of its
 // own; one run per interval. A proxy bound to every address by a hand edit is reported by drift and plan.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { expectExit } from './checks.js';
 import { CLAWOPS_DIR, ENV, leakedSecrets, PROXY_PORTS, serveChainModels, STATE, STUB_PORT, startE2E, startStubUpstream, stubRequests, type CliRun, type E2E, type ReleaseRecord } from './support.js';
 import { waitUntil } from '../support/wait.js';
+import { runCommand } from '../support/spawn.js';
 
 const FACTS_USER = 'clawops-facts';
 const FACTS_DIR = '/opt/clawops/facts';
@@ -22,18 +22,7 @@ let e: E2E;
 let work: string;
 let factsKey: string;
 
-function run(command: string, args: string[], input?: string, env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], ...(env ? { env } : {}) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 255, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
+const run = (command: string, args: string[], input?: string, env?: NodeJS.ProcessEnv) => runCommand(command, args, { ...(input !== undefined ? { input } : {}), ...(env ? { env } : {}) });
 
 /** ssh options for the read-only user's own key (not the deploying user's). */
 const factsSsh = () => [

@@ -20,21 +20,11 @@ import { chainProbePlan, chainReport, healthOfRuns, issueDecision, type ChainPro
 import { INSTALLED_CHAIN_PROBE_PROGRAM, installedChainPlan, parseInstalledProbe, type InstalledChainPlan, type InstalledProbeOutput } from '../../src/smoke/chain-program.js';
 import { startOpenAIStandin, type OpenAIStandin } from '../support/openai-standin.js';
 import { FIXED_CONTEXT, repoConfig } from '../support/repo.js';
+import { runCommand } from '../support/spawn.js';
 
 const KEYS = { DEEPSEEK_API_KEY: 'canary-installed-deepseek-key-9a1f', GROQ_API_KEY: 'canary-installed-groq-key-8b2e' };
 
-function run(command: string, args: readonly string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 255, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const run = (command: string, args: readonly string[], input = '') => runCommand(command, args, { input });
 
 let root: string;
 let upstream: OpenAIStandin;

@@ -242,18 +242,23 @@ describe('the TLS hop on a real host, with Caddy\'s internal CA', { timeout: 40 
         `every chat across the rotation answered (${results.length} in all)\n${runtime.output()}`,
       );
       assert.ok(count.during >= 1 && count.after === 6, `chats ran during the apply and after it: ${count.during} during, ${count.after} after`);
-      // A message sent again after the draining gateway turned it away is in its session once.
+      const lines = runtime.output().split('\n').filter((l) => l.includes('"path":"/openclaw/chat"')).map((l) => JSON.parse(l) as Record<string, number | undefined>);
+      const sentAgain = lines.reduce((n, l) => n + (l.drained ?? 0), 0);
+      process.stderr.write(`[e2e] bridge: ${lines.length} chats, ${lines.filter((l) => l.retries).length} waited out the restart, ${sentAgain} times sent again after the restart turned a run away\n`);
+      // Every message is in its session; one shows more than once only as often as the bridge sent it
+      // again (OpenClaw keeps a message whose run the restart cut off, as when a user tries again).
+      let extra = 0;
       for (const name of ['a', 'b']) {
         const res = await fetch(`${runtime.current().url}/openclaw/history?sessionKey=rotation-${name}&limit=200`, { headers: { authorization: `Bearer ${user.token}` } });
         const history = (await res.json()) as { messages: { role: string; content: unknown }[] };
         const sent = history.messages.filter((m) => m.role === 'user').map((m) => JSON.stringify(m.content));
-        const mine = results.filter((r) => r.name === name).map((r) => r.message);
-        for (const message of mine) assert.equal(sent.filter((c) => c.includes(message)).length, 1, `${message} in ${name}'s session once: ${sent.join('\n')}`);
+        for (const message of results.filter((r) => r.name === name).map((r) => r.message)) {
+          const times = sent.filter((c) => c.includes(message)).length;
+          assert.ok(times >= 1, `${message} is in ${name}'s session: ${sent.join('\n')}`);
+          extra += times - 1;
+        }
       }
-      const lines = runtime.output().split('\n').filter((l) => l.includes('"path":"/openclaw/chat"')).map((l) => JSON.parse(l) as Record<string, number | undefined>);
-      process.stderr.write(
-        `[e2e] bridge: ${lines.length} chats, ${lines.filter((l) => l.retries).length} waited out the restart, ${lines.filter((l) => l.drained).length} sent again after the drain turned them away\n`,
-      );
+      assert.ok(extra <= sentAgain, `${extra} messages more than sent in the sessions, ${sentAgain} sent again`);
       // The workers that held the old token met the new one and presented it after one mismatch.
       assert.match(runtime.output(), /"token":"next"/);
       assert.deepEqual(leakedSecrets(runtime.output() + run.stdout + run.stderr + results.map((r) => r.text).join('\n'), [...e.secretValues, newToken, ...pemLines]), []);

@@ -1,4 +1,4 @@
-import { access, constants, readFile } from 'node:fs/promises';
+import { access, constants, readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { readConfigFiles } from '../config/files.js';
@@ -16,7 +16,29 @@ export async function loadWorkspace(root: string): Promise<LoadResult> {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     throw new UsageError(`no config folder in ${resolve(root)}: run clawops in the deployment's repository, or pass --root DIR`);
   }
-  return loadConfig(files);
+  return loadConfig(files, { openclawLocks: await openclawLocks(root) });
+}
+
+/** The OpenClaw versions whose lock the repository holds (runtime/openclaw-VERSION/package-lock.json). */
+async function openclawLocks(root: string): Promise<Set<string>> {
+  const versions = new Set<string>();
+  let entries: string[];
+  try {
+    entries = await readdir(join(root, 'runtime'));
+  } catch {
+    return versions;
+  }
+  for (const name of entries) {
+    const m = /^openclaw-(.+)$/.exec(name);
+    if (!m) continue;
+    try {
+      await access(join(root, 'runtime', name, 'package-lock.json'), constants.R_OK);
+      versions.add(m[1]!);
+    } catch {
+      // a folder without its lock is no lock
+    }
+  }
+  return versions;
 }
 
 /** Where the CLI finds what ships beside it: the built proxy programs (dist/proxies). */

@@ -11,7 +11,7 @@ import type { Config } from './model.js';
 import { sortProblems, type Problem } from './problem.js';
 import { readFunctionSettings, SUPABASE_CONFIG_FILE, type FunctionSettings } from './function-settings.js';
 import { checkRules } from './rules.js';
-import { parseSource, type FileText, type SourceFile } from './source.js';
+import { parseSource, problemAt, type FileText, type SourceFile } from './source.js';
 
 export interface Parsed<T> {
   source: SourceFile;
@@ -36,7 +36,16 @@ export type LoadResult = { ok: true; config: Config; problems: [] } | { ok: fals
  * Parses and validates the whole config: syntax, schema and domain rules. Pure: the caller reads
  * the files. Every problem is collected; a config is returned only when there are none.
  */
-export function loadConfig(files: readonly FileText[]): LoadResult {
+/**
+ * What the repository holds beside config/ that config refers to: the OpenClaw versions with a lock
+ * in runtime/ (runtime/openclaw-VERSION/package-lock.json). Without it (a config read from memory),
+ * the rules that need it are not checked.
+ */
+export interface RepositoryFacts {
+  openclawLocks: ReadonlySet<string>;
+}
+
+export function loadConfig(files: readonly FileText[], repository?: RepositoryFacts): LoadResult {
   const problems: Problem[] = [];
   const sources: ConfigSources = { providers: [], environments: [], brokenProviders: new Set() };
 
@@ -106,6 +115,7 @@ export function loadConfig(files: readonly FileText[]): LoadResult {
   // Domain rules need the files they relate; they run on whatever parsed, so a schema slip in one
   // file does not hide a rule broken in another.
   problems.push(...checkRules(sources));
+  if (repository) problems.push(...checkOpenclawLocks(sources, repository.openclawLocks));
 
   // The edge function's settings live where the Supabase CLI reads them.
   let functionSettings: FunctionSettings | undefined;
@@ -134,4 +144,17 @@ export function loadConfig(files: readonly FileText[]): LoadResult {
       environments: [...sources.environments].sort(byId((e) => e.name)).map((e) => e.value),
     },
   };
+}
+
+/** A host that fetches its runtime from the registry installs OpenClaw from the lock the repository pins. */
+function checkOpenclawLocks(s: ConfigSources, locks: ReadonlySet<string>): Problem[] {
+  const out: Problem[] = [];
+  for (const { source, value: e } of s.environments) {
+    const version = e.runtime?.openclaw;
+    if (e.runtime?.fetch !== 'registry' || !version || locks.has(version)) continue;
+    out.push(
+      problemAt(source, ['runtime', 'openclaw'], `OpenClaw ${version} has no lock in runtime/openclaw-${version}/package-lock.json, from which a host with runtime.fetch: registry installs it: run \`npm run lock-openclaw -- ${version}\` and commit it`),
+    );
+  }
+  return out;
 }

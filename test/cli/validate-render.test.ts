@@ -57,6 +57,23 @@ describe('clawops validate', () => {
     assert.equal(run.stdout, '');
   });
 
+  test('a host that fetches its runtime from the registry needs the lock of its OpenClaw: a pin without one is named by its line', async () => {
+    const root = await scratchRepo();
+    const ec2 = join(root, 'config/environments/ec2.yaml');
+    const text = await readFile(ec2, 'utf8');
+    await writeFile(ec2, text.replace(/^( {2}openclaw: 2026\.9\.6)$/m, '$1\n  fetch: registry'));
+    const pinned = await clawops(['validate', '--root', root]);
+    assert.equal(pinned.code, 0, pinned.stderr);
+    await writeFile(ec2, text.replace(/^( {2}openclaw: )2026\.9\.6$/m, '$12026.9.7\n  fetch: registry'));
+    const run = await clawops(['validate', '--root', root]);
+    assert.equal(run.code, 1);
+    const line = text.split('\n').findIndex((l) => l === '  openclaw: 2026.9.6') + 1;
+    assert.equal(
+      run.stderr,
+      `error: config/environments/ec2.yaml:${line}:13: runtime.openclaw: OpenClaw 2026.9.7 has no lock in runtime/openclaw-2026.9.7/package-lock.json, from which a host with runtime.fetch: registry installs it: run \`npm run lock-openclaw -- 2026.9.7\` and commit it\n1 problem found; nothing was written.\n`,
+    );
+  });
+
   test('outside a deployment repository: a one-line error naming the folder, no stack trace', async () => {
     const root = await mkdtemp(join(tmpdir(), 'clawops-empty-'));
     const run = await clawops(['validate', '--root', root]);

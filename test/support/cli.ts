@@ -30,6 +30,7 @@ export async function scratchRepo(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'clawops-repo-'));
   await cp(join(REPO_ROOT, 'config'), join(dir, 'config'), { recursive: true });
   await cp(join(REPO_ROOT, 'supabase'), join(dir, 'supabase'), { recursive: true });
+  await cp(join(REPO_ROOT, 'runtime'), join(dir, 'runtime'), { recursive: true });
   return dir;
 }
 

@@ -244,7 +244,7 @@ describe('the TLS hop on a real host, with Caddy\'s internal CA', { timeout: 40 
       assert.ok(count.during >= 1 && count.after === 6, `chats ran during the apply and after it: ${count.during} during, ${count.after} after`);
       const lines = runtime.output().split('\n').filter((l) => l.includes('"path":"/openclaw/chat"')).map((l) => JSON.parse(l) as Record<string, number | undefined>);
       const sentAgain = lines.reduce((n, l) => n + (l.drained ?? 0), 0);
-      process.stderr.write(`[e2e] bridge: ${lines.length} chats, ${lines.filter((l) => l.retries).length} waited out the restart, ${sentAgain} times sent again after the restart turned a run away\n`);
+      process.stderr.write(`[e2e] bridge: ${lines.length} chats, ${lines.filter((l) => l.retries).length} waited out the restart; messages sent again after the restart turned their run away: ${sentAgain}\n`);
       // Every message is in its session; one shows more than once only as often as the bridge sent it
       // again (OpenClaw keeps a message whose run the restart cut off, as when a user tries again).
       let extra = 0;

@@ -48,7 +48,7 @@ export function factsAccessScript(desired: DesiredState, chainPlan?: InstalledCh
           `if fresh ${q(access.chainPlan)} 644 ${q(b64(`${JSON.stringify(chainPlan, null, 2)}\n`))}; then mv -f ${q(`${access.chainPlan}.clawops-new`)} ${q(access.chainPlan)}; echo "wrote the chain probe's plan ${access.chainPlan}"; fi`,
           // Its record of its own runs: the one place the probe writes, the gateway's user's.
           `if [ ! -d ${q(access.chainRuns)} ] || [ "$(stat -c %U:%a ${q(access.chainRuns)})" != ${q(`${chain.user}:700`)} ]; then`,
-          `  install -d -o ${q(chain.user)} -g "$(id -gn ${q(chain.user)})" -m 0700 ${q(access.chainRuns)} && chown ${q(chain.user)} ${q(access.chainRuns)} && chmod 700 ${q(access.chainRuns)}`,
+          `  install -d -o ${q(chain.user)} -g "$(id -gn ${q(chain.user)})" -m 0700 ${q(access.chainRuns)}`,
           `  echo "made the chain probe's record folder ${access.chainRuns}"`,
           'fi',
         ]

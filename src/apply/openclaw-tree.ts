@@ -7,6 +7,8 @@
  * scripts are not run, as on the machine that packs the uploaded runtime.
  */
 
+import { shellQuote } from '../transport/transport.js';
+
 /** One package of the tree: where it goes (relative to the install folder), and what it must be. */
 export interface TreePackage {
   path: string;
@@ -72,8 +74,6 @@ export function openclawTree(lockText: string, registry: string, cpu: string): T
   return out;
 }
 
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
 /**
  * The host's half, a bash fragment that fills buildInto's folder "$t": reads `path url hex` lines on
  * standard input, fetches up to 8 at a time, checks each tarball's sha512 before it is unpacked, and
@@ -93,7 +93,7 @@ export function fetchTreeInto(what: string): string[] {
   return [
     'T=$t; export T; mkdir "$t/.fetch"',
     // xargs stops at the first command that exits 255, and itself exits non-zero.
-    `xargs -P 8 -n 3 bash -c ${q(one)} _ || exit 1`,
+    `xargs -P 8 -n 3 bash -c ${shellQuote([one])} _ || exit 1`,
     'rmdir "$t/.fetch"',
     // npm leaves every file readable and every folder searchable, whatever the tarball says.
     'chmod -R u+rwX,go+rX,go-w "$t/node_modules"',

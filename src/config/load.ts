@@ -33,10 +33,6 @@ export interface ConfigSources {
 export type LoadResult = { ok: true; config: Config; problems: [] } | { ok: false; problems: Problem[] };
 
 /**
- * Parses and validates the whole config: syntax, schema and domain rules. Pure: the caller reads
- * the files. Every problem is collected; a config is returned only when there are none.
- */
-/**
  * What the repository holds beside config/ that config refers to: the OpenClaw versions with a lock
  * in runtime/ (runtime/openclaw-VERSION/package-lock.json). Without it (a config read from memory),
  * the rules that need it are not checked.
@@ -45,6 +41,10 @@ export interface RepositoryFacts {
   openclawLocks: ReadonlySet<string>;
 }
 
+/**
+ * Parses and validates the whole config: syntax, schema and domain rules. Pure: the caller reads
+ * the files. Every problem is collected; a config is returned only when there are none.
+ */
 export function loadConfig(files: readonly FileText[], repository?: RepositoryFacts): LoadResult {
   const problems: Problem[] = [];
   const sources: ConfigSources = { providers: [], environments: [], brokenProviders: new Set() };

@@ -195,7 +195,6 @@ export function parseInstalledProbe(stdout: string): InstalledProbeOutput | null
   }
 }
 
-
 /**
  * The one command that runs the probes: the host's Node with the program, as the user the
  * services run as (the env files are theirs, mode 0600). The plan goes on stdin.

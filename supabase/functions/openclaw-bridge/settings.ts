@@ -110,21 +110,17 @@ export function readSettings(get: (name: string) => string | undefined): Setting
   const origins = parseOrigins(get(ENV.corsOrigins) ?? '');
   if (origins === null) problems.push(`${ENV.corsOrigins}: expected comma-separated origins or a JSON array of strings`);
 
-  let timeoutSeconds = DEFAULT_TIMEOUT_SECONDS;
-  const rawTimeout = get(ENV.timeoutSeconds)?.trim();
-  if (rawTimeout) {
-    const n = Number(rawTimeout);
-    if (!Number.isFinite(n) || n < 1 || n > MAX_TIMEOUT_SECONDS) problems.push(`${ENV.timeoutSeconds}: expected a number of seconds from 1 to ${MAX_TIMEOUT_SECONDS}`);
-    else timeoutSeconds = n;
-  }
-
-  let restartWaitSeconds = DEFAULT_RESTART_WAIT_SECONDS;
-  const rawWait = get(ENV.restartWaitSeconds)?.trim();
-  if (rawWait) {
-    const n = Number(rawWait);
-    if (!Number.isFinite(n) || n < 0 || n > MAX_TIMEOUT_SECONDS) problems.push(`${ENV.restartWaitSeconds}: expected a number of seconds from 0 to ${MAX_TIMEOUT_SECONDS}`);
-    else restartWaitSeconds = n;
-  }
+  /** A number of seconds from `min` to MAX_TIMEOUT_SECONDS, or the default when unset. */
+  const seconds = (name: string, fallback: number, min: number): number => {
+    const raw = get(name)?.trim();
+    if (!raw) return fallback;
+    const n = Number(raw);
+    if (Number.isFinite(n) && n >= min && n <= MAX_TIMEOUT_SECONDS) return n;
+    problems.push(`${name}: expected a number of seconds from ${min} to ${MAX_TIMEOUT_SECONDS}`);
+    return fallback;
+  };
+  const timeoutSeconds = seconds(ENV.timeoutSeconds, DEFAULT_TIMEOUT_SECONDS, 1);
+  const restartWaitSeconds = seconds(ENV.restartWaitSeconds, DEFAULT_RESTART_WAIT_SECONDS, 0);
 
   const agentId = get(ENV.agentId)?.trim() || 'main';
   if (!/^[a-z0-9_][a-z0-9_-]{0,63}$/.test(agentId)) problems.push(`${ENV.agentId}: expected a lower-case agent id`);

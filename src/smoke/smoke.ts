@@ -158,19 +158,41 @@ export function heartbeatVerdict(input: { last: Record<string, unknown> | null; 
 export const UNSERVED_MODEL = 'clawops-smoke-unserved-model';
 
 /**
+ * OpenClaw's answer to a run that came while it was preparing an agent's model runtime again (after
+ * a config reload, a plugin or an auth store change): the run did nothing, and the error asks for a
+ * retry (2026.9.6, most messages of PreparedModelRuntimeOwnerNotPublishedError and
+ * PreparedModelRuntimePublicationSupersededError).
+ */
+export const RUNTIME_REPREPARED = /\bprepared [\w -]*?(runtime|registry)\b[\w -]*? (was superseded|was not published|was not committed|made no publication progress)/;
+
+/**
+ * Runs `attempt` (1, 2, …) again, after a pause of `n` seconds, while `failure` of its result is
+ * OpenClaw's RUNTIME_REPREPARED answer, at most `tries` times in all; the last result, and how many
+ * attempts it took. `failure` is null for a result that is no failure, or cannot be told apart from
+ * the one before (then it is not asked again).
+ */
+export async function askWhileReprepared<T>(
+  attempt: (n: number) => Promise<T>,
+  failure: (result: T) => string | null,
+  opts: { tries?: number; pause?: (n: number) => Promise<void> } = {},
+): Promise<{ result: T; attempts: number }> {
+  const tries = opts.tries ?? 3;
+  const pause = opts.pause ?? ((n: number) => new Promise<void>((r) => setTimeout(r, 1_000 * n)));
+  for (let n = 1; ; n++) {
+    const result = await attempt(n);
+    const why = failure(result);
+    if (why === null || !RUNTIME_REPREPARED.test(why) || n >= tries) return { result, attempts: n };
+    await pause(n);
+  }
+}
+
+const askedAgain = (attempts: number) => (attempts > 1 ? `; asked ${attempts} times, as OpenClaw was preparing the agent's model runtime again` : '');
+
+/**
  * The fallback without a canary: a disabled one-shot job whose model is one the chain's first
  * provider does not serve, with the chain as its fallbacks, run once and removed. Passes when a
  * model of the chain answered the run.
  */
-/**
- * OpenClaw's answer to a run that came while it was preparing an agent's model runtime again (after
- * a config reload, a plugin or an auth store change): the run did nothing, and the error asks for a
- * retry (2026.9.6, most messages of PreparedModelRuntimeOwnerNotPublishedError
- * and PreparedModelRuntimePublicationSupersededError). The check asks again, a bounded number of times.
- */
-export const RUNTIME_REPREPARED = /\bprepared [\w -]*?(runtime|registry)\b[\w -]*? (was superseded|was not published|was not committed|made no publication progress)/;
-const RUNTIME_REPREPARED_TRIES = 3;
-
 async function fallbackWithoutCanary(g: GatewayClient, chain: readonly string[], runId: string, timeoutMs: number): Promise<string> {
   const [primary] = chain;
   if (!primary) throw new CheckFailed('no fallback chain to check');
@@ -196,40 +218,32 @@ async function fallbackWithoutCanary(g: GatewayClient, chain: readonly string[],
     jobId = isRecord(job) && typeof job.id === 'string' ? job.id : undefined;
     if (!jobId) throw new CheckFailed('the gateway added no job');
     const id = jobId;
-    const runOnce = async () => {
-      const run = await g.request('cron.run', { id, mode: 'force' });
-      return isRecord(run) && typeof run.runId === 'string' ? run.runId : undefined;
-    };
-    let cronRunId = await runOnce();
-    let retried = 0;
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      // A gateway restarting in-process answers UNAVAILABLE for a while: ask again until the deadline.
-      const runs = await g.request('cron.runs', { id: jobId, ...(cronRunId ? { runId: cronRunId } : {}) }).catch((err: unknown) => {
-        if (err instanceof GatewayClientError && err.kind === 'not-ready' && Date.now() < deadline) return null;
-        throw err;
-      });
-      const entry = (isRecord(runs) && Array.isArray(runs.entries) ? runs.entries : []).find((r) => isRecord(r) && r.action === 'finished') as Record<string, unknown> | undefined;
-      if (entry) {
-        const answered = typeof entry.provider === 'string' && typeof entry.model === 'string' ? `${entry.provider}/${entry.model}` : null;
-        // Asked again only where the new run can be told from this one, by its run id.
-        if (entry.status !== 'ok' && cronRunId && RUNTIME_REPREPARED.test(String(entry.error ?? '')) && retried < RUNTIME_REPREPARED_TRIES - 1 && Date.now() < deadline) {
-          retried++;
-          await new Promise((r) => setTimeout(r, 1_000 * retried));
-          cronRunId = await runOnce();
-          continue;
-        }
-        if (entry.status !== 'ok') throw new CheckFailed(`the run from ${start} ended ${String(entry.status)}${entry.error ? `: ${String(entry.error)}` : ''}`);
-        if (!answered) throw new CheckFailed('the run reported no model');
-        if (answered === start) throw new CheckFailed(`${start} answered: it is meant to fail`);
-        if (!chain.includes(answered)) throw new CheckFailed(`answered by ${answered}, which is not in the chain`);
-        const via = steps.length ? `; steps: ${steps.map((f) => `${f.from} → ${f.to}${f.reason ? ` (${f.reason})` : ''}`).join(', ')}` : '';
-        const again = retried ? `; asked ${retried + 1} times, as OpenClaw was preparing the agent's model runtime again` : '';
-        return `${start} failed and ${answered} answered${via}${again}`;
+    // One run of the job, to its finished entry; `distinct`: it carries its run id, so a run after it can be told apart.
+    const runToEnd = async (): Promise<{ entry: Record<string, unknown>; distinct: boolean }> => {
+      const run = await g.request('cron.run', { id, mode: 'force' });
+      const cronRunId = isRecord(run) && typeof run.runId === 'string' ? run.runId : undefined;
+      for (;;) {
+        // A gateway restarting in-process answers UNAVAILABLE for a while: ask again until the deadline.
+        const runs = await g.request('cron.runs', { id, ...(cronRunId ? { runId: cronRunId } : {}) }).catch((err: unknown) => {
+          if (err instanceof GatewayClientError && err.kind === 'not-ready' && Date.now() < deadline) return null;
+          throw err;
+        });
+        const entry = (isRecord(runs) && Array.isArray(runs.entries) ? runs.entries : []).find((r) => isRecord(r) && r.action === 'finished') as Record<string, unknown> | undefined;
+        if (entry) return { entry, distinct: cronRunId !== undefined };
+        if (Date.now() >= deadline) throw new CheckFailed(`the run from ${start} did not finish within ${Math.round(timeoutMs / 1000)} s`);
+        await new Promise((r) => setTimeout(r, 500));
       }
-      if (Date.now() >= deadline) throw new CheckFailed(`the run from ${start} did not finish within ${Math.round(timeoutMs / 1000)} s`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    };
+    const { result, attempts } = await askWhileReprepared(runToEnd, (r) => (r.entry.status !== 'ok' && r.distinct && Date.now() < deadline ? String(r.entry.error ?? '') : null));
+    const entry = result.entry;
+    const answered = typeof entry.provider === 'string' && typeof entry.model === 'string' ? `${entry.provider}/${entry.model}` : null;
+    if (entry.status !== 'ok') throw new CheckFailed(`the run from ${start} ended ${String(entry.status)}${entry.error ? `: ${String(entry.error)}` : ''}`);
+    if (!answered) throw new CheckFailed('the run reported no model');
+    if (answered === start) throw new CheckFailed(`${start} answered: it is meant to fail`);
+    if (!chain.includes(answered)) throw new CheckFailed(`answered by ${answered}, which is not in the chain`);
+    const via = steps.length ? `; steps: ${steps.map((f) => `${f.from} → ${f.to}${f.reason ? ` (${f.reason})` : ''}`).join(', ')}` : '';
+    return `${start} failed and ${answered} answered${via}${askedAgain(attempts)}`;
   } finally {
     off();
     if (jobId) await g.request('cron.remove', { id: jobId }).catch(() => {});
@@ -372,15 +386,11 @@ export async function runSmoke(target: SmokeTarget, deps: SmokeDeps = {}): Promi
   await check('fallback chain falls back', async () => {
     if (!fb) return fallbackWithoutCanary(await gateway(), chain, runId, timeoutMs);
     const g = await gateway();
-    let result: ChatResult;
-    let retried = 0;
-    for (;;) {
-      const session = `agent:${fb.agentId}:clawops-smoke-${runId}${retried ? `-${retried + 1}` : ''}`;
-      result = await g.chat({ sessionKey: session, agentId: fb.agentId, message: 'clawops smoke check: please answer briefly.', timeoutMs });
-      if (result.state === 'final' || !RUNTIME_REPREPARED.test(result.text) || retried >= RUNTIME_REPREPARED_TRIES - 1) break;
-      retried++;
-      await new Promise((r) => setTimeout(r, 1_000 * retried));
-    }
+    // Each attempt in a session of its own.
+    const { result, attempts }: { result: ChatResult; attempts: number } = await askWhileReprepared(
+      (n) => g.chat({ sessionKey: `agent:${fb.agentId}:clawops-smoke-${runId}${n > 1 ? `-${n}` : ''}`, agentId: fb.agentId, message: 'clawops smoke check: please answer briefly.', timeoutMs }),
+      (r) => (r.state === 'final' ? null : r.text),
+    );
     if (result.state !== 'final') throw new CheckFailed(`the run ended ${result.state}: ${result.text}`);
     const answered = modelRef(result.model);
     // The agent's primary is the canary: any other model answering got there by falling back.
@@ -389,8 +399,7 @@ export async function runSmoke(target: SmokeTarget, deps: SmokeDeps = {}): Promi
     if (target.chain && !target.chain.includes(answered)) throw new CheckFailed(`answered by ${answered}, which is not in the chain`);
     if (result.fallbacks.length === 0) throw new CheckFailed(`${answered} answered but the run reported no fallback step`);
     const steps = result.fallbacks.map((f) => `${f.from} → ${f.to}${f.reason ? ` (${f.reason})` : ''}`).join(', ');
-    const again = retried ? `; asked ${retried + 1} times, as OpenClaw was preparing the agent's model runtime again` : '';
-    return `the canary ${fb.canaryModel} failed and ${answered} answered; steps: ${steps}${again}`;
+    return `the canary ${fb.canaryModel} failed and ${answered} answered; steps: ${steps}${askedAgain(attempts)}`;
   }, target.fallbackSkip ?? (fb || chain.length ? undefined : 'no fallback chain given'));
 
   const audit = target.deepAudit;

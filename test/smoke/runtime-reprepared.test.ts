@@ -4,13 +4,14 @@
  * message it throws as PreparedModelRuntimeOwnerNotPublishedError or
  * PreparedModelRuntimePublicationSupersededError must match, except the one that names a config
  * fault, and a failure that is the run's own (a provider refusing, the gateway draining) must not.
+ * The check asks again on such an answer only, a bounded number of times, pausing longer each time.
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { OPENCLAW_ENTRY } from '../../scripts/tools.js';
-import { RUNTIME_REPREPARED } from '../../src/smoke/smoke.js';
+import { askWhileReprepared, RUNTIME_REPREPARED } from '../../src/smoke/smoke.js';
 
 test('every "prepare again" answer of the pinned OpenClaw is asked again, and no other failure is', async () => {
   const dist = join(dirname(OPENCLAW_ENTRY), 'dist');
@@ -37,4 +38,34 @@ test('every "prepare again" answer of the pinned OpenClaw is asked again, and no
   ]) {
     assert.doesNotMatch(other, RUNTIME_REPREPARED);
   }
+});
+
+const REPREPARED = 'Error: prepared model runtime plugin generation was superseded for /home/ubuntu/.openclaw/agents/smoke/agent';
+
+/** Attempts that fail with `answers` in turn (null: it answered), and the pauses taken between them. */
+function scripted(answers: (string | null)[]) {
+  const pauses: number[] = [];
+  const attempt = async (n: number) => answers[Math.min(n, answers.length) - 1]!;
+  return { attempt, pauses, pause: async (n: number) => void pauses.push(n) };
+}
+
+test('a run OpenClaw turned away while preparing the runtime is asked again, and the answer after it counts', async () => {
+  const s = scripted([REPREPARED, null]);
+  const { result, attempts } = await askWhileReprepared(s.attempt, (r) => r, { pause: s.pause });
+  assert.deepEqual([result, attempts, s.pauses], [null, 2, [1]]);
+});
+
+test('asked at most three times in all; the last answer stands', async () => {
+  const s = scripted([REPREPARED]);
+  const { result, attempts } = await askWhileReprepared(s.attempt, (r) => r, { pause: s.pause });
+  assert.deepEqual([result, attempts, s.pauses], [REPREPARED, 3, [1, 2]]);
+});
+
+test('any other failure, or one that cannot be told from the run before, is not asked again', async () => {
+  const other = scripted(['All models failed (2): canary/canary-model: HTTP 401 unauthorized', null]);
+  assert.equal((await askWhileReprepared(other.attempt, (r) => r, { pause: other.pause })).attempts, 1);
+  // The same answer, but `failure` says the next run could not be told apart.
+  const s = scripted([REPREPARED, null]);
+  const { attempts } = await askWhileReprepared(s.attempt, () => null, { pause: s.pause });
+  assert.deepEqual([attempts, s.pauses], [1, []]);
 });

@@ -396,6 +396,12 @@ describe('openclaw-bridge edge function', { timeout: 900_000 }, () => {
         .split('\n')
         .filter((l) => l.includes(`"path":"${path}"`))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
+    /**
+     * The bridge's log line for a request that has been answered. A stream's line is written as
+     * it closes, and reaches this process through a pipe: it may come a moment after the body.
+     */
+    const lineAfter = (b: BridgeProcess, path: string, before: number) =>
+      waitUntil(`the bridge's log line for ${path}`, () => logged(b, path)[before], { intervalMs: 20, ceilingMs: 30_000, describe: () => b.output() });
 
     test('holding the old token and the next: the gateway\'s mismatch sends it to the next token once, which later requests present first', async () => {
       const rotating = await startBridge(
@@ -418,6 +424,7 @@ describe('openclaw-bridge edge function', { timeout: 900_000 }, () => {
         const chat = await call('/openclaw/chat?v=2', { base: rotating.url, body: { message: 'after the rotation', sessionKey: 'rotation' } });
         assert.equal(chat.status, 200, chat.text);
         assert.equal(decodeStream(chat.text).at(-1)?.event, 'done', chat.text);
+        await lineAfter(rotating, '/openclaw/chat', 0);
         const lines = [...logged(rotating, '/openclaw/health'), ...logged(rotating, '/openclaw/chat')];
         assert.deepEqual(
           lines.map((l) => [l.status, l.token, l.tokenMismatches ?? 0]),
@@ -447,6 +454,7 @@ describe('openclaw-bridge edge function', { timeout: 900_000 }, () => {
         for (const c of [{ path: '/openclaw/health' }, { path: '/openclaw/chat', body: { message: 'are you back?', sessionKey: 'restart' } }]) {
           restarting.mode = 'refuse';
           const before = restarting.connections();
+          const linesBefore = logged(bridge, c.path).length;
           let answered = false;
           const pending = call(c.path, { base: bridge.url, ...(c.body ? { body: c.body } : {}) }).finally(() => (answered = true));
           // Refused twice, then the gateway is back; a bridge that answers before trying again fails here.
@@ -458,7 +466,7 @@ describe('openclaw-bridge edge function', { timeout: 900_000 }, () => {
           restarting.mode = 'forward';
           const r = await pending;
           assert.equal(r.status, 200, `${c.path}: ${r.text}\n${bridge.output()}`);
-          const line = logged(bridge, c.path).at(-1)!;
+          const line = await lineAfter(bridge, c.path, linesBefore);
           assert.ok(typeof line.retries === 'number' && line.retries >= 2, JSON.stringify(line));
         }
         bodies.push(bridge.output());

@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { startAuthStandin, type AuthStandin } from '../support/auth-standin.js';
 import { parseSse, startBridge, startFunctionRuntime } from '../support/bridge-process.js';
 import { startSupabaseStandin } from '../support/supabase-standin.js';
+import { waitUntil } from '../support/wait.js';
 import { ENV, GATEWAY, GATEWAY_PORT, leakedSecrets, openclawOnHost, startE2E, startStubUpstream, serveChainModels, unitStarts, type CliRun, type E2E } from './support.js';
 
 let e: E2E;
@@ -242,7 +243,10 @@ describe('the TLS hop on a real host, with Caddy\'s internal CA', { timeout: 40 
         `every chat across the rotation answered (${results.length} in all)\n${runtime.output()}`,
       );
       assert.ok(count.during >= 1 && count.after === 6, `chats ran during the apply and after it: ${count.during} during, ${count.after} after`);
-      const lines = runtime.output().split('\n').filter((l) => l.includes('"path":"/openclaw/chat"')).map((l) => JSON.parse(l) as Record<string, number | undefined>);
+      // One log line per chat (the pairing, the warm-up, the clients'), each written as its stream closes.
+      const chatLines = () => runtime!.output().split('\n').filter((l) => l.includes('"path":"/openclaw/chat"'));
+      await waitUntil('a log line for every chat', () => chatLines().length >= results.length + 2, { intervalMs: 20, ceilingMs: 30_000, describe: () => runtime!.output() });
+      const lines = chatLines().map((l) => JSON.parse(l) as Record<string, number | undefined>);
       const sentAgain = lines.reduce((n, l) => n + (l.drained ?? 0), 0);
       process.stderr.write(`[e2e] bridge: ${lines.length} chats, ${lines.filter((l) => l.retries).length} waited out the restart; messages sent again after the restart turned their run away: ${sentAgain}\n`);
       // Every message is in its session; one shows more than once only as often as the bridge sent it
@@ -258,7 +262,7 @@ describe('the TLS hop on a real host, with Caddy\'s internal CA', { timeout: 40 
           extra += times - 1;
         }
       }
-      assert.ok(extra <= sentAgain, `${extra} messages more than sent in the sessions, ${sentAgain} sent again`);
+      assert.ok(extra <= sentAgain, `${extra} messages more than sent in the sessions, ${sentAgain} sent again\n${chatLines().join('\n')}`);
       // The workers that held the old token met the new one and presented it after one mismatch.
       assert.match(runtime.output(), /"token":"next"/);
       assert.deepEqual(leakedSecrets(runtime.output() + run.stdout + run.stderr + results.map((r) => r.text).join('\n'), [...e.secretValues, newToken, ...pemLines]), []);

@@ -173,12 +173,13 @@ describe('faults around an apply on a real host', { timeout: 30 * 60_000 }, () =
       }
       // sshd's own account of the runs' connections: each ended before authentication ([preauth]),
       // and no key was offered on any. sshd logs the end a moment after the client has gone; the
-      // test's own logins to read the journal are on other ports.
+      // test's own logins to read the journal are on other ports. Lines by sshd's name, not its unit:
+      // the process that logs the end may be gone before journald can tell its unit.
       let journal = '';
       const ports = await waitUntil(
         'sshd to log the end of the connections',
         async () => {
-          journal = (await e.sh(`sudo journalctl -u ssh --no-pager -o short-unix --since @${Math.floor(from)}`))
+          journal = (await e.sh(`sudo journalctl -t sshd --no-pager -o short-unix --since @${Math.floor(from)}`))
             .split('\n')
             .filter((l) => Number(l.split(' ')[0]) >= from)
             .join('\n');

@@ -39,13 +39,16 @@ async function transportError(promise: Promise<unknown>, step: string): Promise<
 }
 
 /** The host's sshd log lines from now on: `since()` returns a function that reads them. Reading
- * them is itself an ssh login (one "Accepted publickey" line of its own). */
+ * them is itself an ssh login (one "Accepted publickey" line of its own). Chosen by sshd's own
+ * name (`-t sshd`), not by its unit: journald finds a line's unit from the sender's cgroup, and the
+ * process that logs a pre-authentication disconnect has often exited by then, leaving the line with
+ * no unit. */
 async function journalSince(): Promise<() => Promise<string[]>> {
-  const res = await host.run('sudo journalctl --show-cursor -n 0 -q -u ssh');
+  const res = await host.run('sudo journalctl --show-cursor -n 0 -q -t sshd');
   const cursor = /-- cursor: (\S+)/.exec(res.stdout)?.[1];
   assert.ok(cursor, `no journal cursor: ${res.stdout}${res.stderr}`);
   return async () => {
-    const out = await host.run(`sudo journalctl -q -u ssh --no-pager -o cat --after-cursor='${cursor}'`);
+    const out = await host.run(`sudo journalctl -q -t sshd --no-pager -o cat --after-cursor='${cursor}'`);
     assert.equal(out.code, 0, out.stderr);
     return out.stdout.split('\n').filter(Boolean);
   };

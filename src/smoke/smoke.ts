@@ -24,7 +24,7 @@
 import { checkCertificate } from './certificate.js';
 import { GatewayClient, GatewayClientError, type ChatResult } from './gateway-client.js';
 import { judgeFindings, parseAuditJson, PROBE_FAILED, type Acceptance, type AuditFinding } from '../audit/findings.js';
-import { fallbackStepOf, type FallbackStep } from '../../supabase/functions/openclaw-bridge/protocol.js';
+import { fallbackStepOf, RUNTIME_REPREPARED, type FallbackStep } from '../../supabase/functions/openclaw-bridge/protocol.js';
 
 export interface SmokeTarget {
   /** The gateway as clients reach it: ws(s):// or http(s)://. */
@@ -156,14 +156,6 @@ export function heartbeatVerdict(input: { last: Record<string, unknown> | null; 
 
 /** The model id the fallback check starts from: one no provider serves, so its provider refuses it at once. */
 export const UNSERVED_MODEL = 'clawops-smoke-unserved-model';
-
-/**
- * OpenClaw's answer to a run that came while it was preparing an agent's model runtime again (after
- * a config reload, a plugin or an auth store change): the run did nothing, and the error asks for a
- * retry (2026.9.6, most messages of PreparedModelRuntimeOwnerNotPublishedError and
- * PreparedModelRuntimePublicationSupersededError).
- */
-export const RUNTIME_REPREPARED = /\bprepared [\w -]*?(runtime|registry)\b[\w -]*? (was superseded|was not published|was not committed|made no publication progress)/;
 
 /**
  * Runs `attempt` (1, 2, …) again, after a pause of `n` seconds, while `failure` of its result is

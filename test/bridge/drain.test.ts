@@ -6,7 +6,9 @@
  * restarting. Please wait a few seconds and try again."); then it refuses connections until the new
  * process listens. The bridge's own handler, loaded as it is, in front of a scripted gateway that
  * behaves that way, and the real Supabase auth stand-in: the message goes again to the gateway that
- * comes back, and only a run that was turned away before any reply is sent again.
+ * comes back, and only a run that was turned away before any reply is sent again. OpenClaw's answer
+ * to a run that came while it prepared the agent's model runtime again, as it does after a config
+ * reload, is one such refusal too.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -42,6 +44,9 @@ const { GatewayError } = (await import(pathToFileURL(join(BRIDGE_DIR, 'gateway.t
 
 const DRAINING = 'Gateway is draining; new tasks are not accepted';
 const RESTARTING = '⚠️ Gateway is restarting. Please wait a few seconds and try again.';
+const FAILED = 'All models failed (2): canary/canary-model: HTTP 401 unauthorized';
+/** As OpenClaw 2026.9.6 ended a web user's first chat after a hot reload on the test host. */
+const REPREPARED = 'Error: prepared model runtime plugin generation was superseded for /home/ubuntu/.openclaw/agents/main/agent';
 
 /** What the scripted gateway does with each connection attempt, in order; the last one repeats. */
 type Phase =
@@ -49,6 +54,10 @@ type Phase =
   | 'draining'
   /** Takes chat.send, then ends the run as cut off by the restart, with the text OpenClaw shows a user then. */
   | 'cut-off'
+  /** Takes chat.send, then ends the run as one that came while the agent's model runtime was prepared again. */
+  | 'reprepared'
+  /** Takes chat.send, then ends the run with an error of its own (a model refused). */
+  | 'failed'
   /** Takes chat.send, streams part of a reply, then ends the run with the drain's error. */
   | 'draining-after-reply'
   /** Refuses the connection, as a gateway between two processes does. */
@@ -84,6 +93,8 @@ function scriptedGateway(phases: Phase[]) {
         // As the real gateway sent it on a restart of the test host: the error's name, then its message.
         if (phase === 'draining') emit({ ...base, seq: 1, state: 'error', errorMessage: `GatewayDrainingError: ${DRAINING}` });
         else if (phase === 'cut-off') emit({ ...base, seq: 1, state: 'error', errorMessage: RESTARTING });
+        else if (phase === 'reprepared') emit({ ...base, seq: 1, state: 'error', errorMessage: REPREPARED });
+        else if (phase === 'failed') emit({ ...base, seq: 1, state: 'error', errorMessage: FAILED });
         else if (phase === 'draining-after-reply') {
           emit({ ...base, seq: 1, state: 'delta', deltaText: 'Half a ', message: { role: 'assistant', content: [{ type: 'text', text: 'Half a ' }] } });
           emit({ ...base, seq: 2, state: 'error', errorMessage: DRAINING });
@@ -159,7 +170,7 @@ describe('a chat sent while the gateway drains for a restart', () => {
     assert.equal(gw.closedByBridge(), 3, 'each connection is closed');
     const line = b.log.at(-1)!;
     assert.equal(line.outcome, 'final');
-    assert.equal(line.drained, 2);
+    assert.equal(line.sentAgain, 2);
     assert.equal(line.runId, 'run-3');
   });
 
@@ -177,6 +188,23 @@ describe('a chat sent while the gateway drains for a restart', () => {
     assert.equal(b.log.at(-1)!.outcome, 'error');
   });
 
+  test('turned away while OpenClaw prepared the agent\'s model runtime again (a config reload): sent again and answered; a run\'s own failure is not', async () => {
+    const gw = scriptedGateway(['reprepared', 'up']);
+    const b = bridge(gw, 30_000);
+    const r = await b.chat('right after a reload');
+    assert.deepEqual(r.events.map((e) => [e.event, e.data.state ?? null]), [['start', null], ['delta', null], ['done', 'final']], JSON.stringify(r.events));
+    assert.deepEqual(gw.sends.map((s) => s.phase), ['reprepared', 'up']);
+    assert.equal(new Set(gw.sends.map((s) => s.idempotencyKey)).size, 2);
+    assert.equal(b.log.at(-1)!.sentAgain, 1);
+
+    const failing = scriptedGateway(['failed', 'up']);
+    const f = bridge(failing, 30_000);
+    const refused = await f.chat('a model refuses');
+    assert.deepEqual(failing.sends.map((s) => s.phase), ['failed']);
+    assert.deepEqual([refused.events.at(-1)!.data.state, refused.events.at(-1)!.data.error], ['error', FAILED]);
+    assert.equal(f.log.at(-1)!.sentAgain, undefined);
+  });
+
   test('a run that had begun to answer is never sent again: the client keeps the text so far and the error', async () => {
     const gw = scriptedGateway(['draining-after-reply', 'up']);
     const b = bridge(gw, 30_000);
@@ -186,6 +214,6 @@ describe('a chat sent while the gateway drains for a restart', () => {
     assert.equal(done.data.state, 'error');
     assert.equal(done.data.error, DRAINING);
     assert.equal(r.events.filter((e) => e.event === 'delta').map((e) => e.data.text).join(''), 'Half a ');
-    assert.equal(b.log.at(-1)!.drained, undefined);
+    assert.equal(b.log.at(-1)!.sentAgain, undefined);
   });
 });

@@ -247,7 +247,7 @@ describe('the TLS hop on a real host, with Caddy\'s internal CA', { timeout: 40 
       const chatLines = () => runtime!.output().split('\n').filter((l) => l.includes('"path":"/openclaw/chat"'));
       await waitUntil('a log line for every chat', () => chatLines().length >= results.length + 2, { intervalMs: 20, ceilingMs: 30_000, describe: () => runtime!.output() });
       const lines = chatLines().map((l) => JSON.parse(l) as Record<string, number | undefined>);
-      const sentAgain = lines.reduce((n, l) => n + (l.drained ?? 0), 0);
+      const sentAgain = lines.reduce((n, l) => n + (l.sentAgain ?? 0), 0);
       process.stderr.write(`[e2e] bridge: ${lines.length} chats, ${lines.filter((l) => l.retries).length} waited out the restart; messages sent again after the restart turned their run away: ${sentAgain}\n`);
       // Every message is in its session; one shows more than once only as often as the bridge sent it
       // again (OpenClaw keeps a message whose run the restart cut off, as when a user tries again).

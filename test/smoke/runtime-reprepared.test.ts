@@ -1,6 +1,6 @@
 /**
- * The smoke's fallback check asks again when OpenClaw answers that it was preparing the agent's
- * model runtime again. Which answers those are is read from the pinned OpenClaw's own code: each
+ * The smoke's fallback check asks again, and the bridge sends a web user's message again, when
+ * OpenClaw answers that it was preparing the agent's model runtime again. Which answers those are is read from the pinned OpenClaw's own code: each
  * message it throws as PreparedModelRuntimeOwnerNotPublishedError or
  * PreparedModelRuntimePublicationSupersededError must match, except the one that names a config
  * fault, and a failure that is the run's own (a provider refusing, the gateway draining) must not.
@@ -11,7 +11,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { OPENCLAW_ENTRY } from '../../scripts/tools.js';
-import { askWhileReprepared, RUNTIME_REPREPARED } from '../../src/smoke/smoke.js';
+import { RUNTIME_REPREPARED } from '../../supabase/functions/openclaw-bridge/protocol.js';
+import { askWhileReprepared } from '../../src/smoke/smoke.js';
 
 test('every "prepare again" answer of the pinned OpenClaw is asked again, and no other failure is', async () => {
   const dist = join(dirname(OPENCLAW_ENTRY), 'dist');

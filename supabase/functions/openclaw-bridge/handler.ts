@@ -14,7 +14,7 @@ import { GatewayError, type GatewayConnection, type OpenOptions } from './gatewa
 import { BridgeError, corsHeaders, errorResponse, fromGatewayError, json, ROUTES, routePath, type Endpoint } from './http.ts';
 import { countChars, MAX_BODY_BYTES, MAX_MESSAGE_CHARS } from './limits.ts';
 import { redact, type DeviceSigner, type EventFrame } from './protocol.ts';
-import { abortableSleep, backoffMs, GatewayTokens, openWithTokens, rideOut, turnedAwayByRestart, type TokenRole } from './reconnect.ts';
+import { abortableSleep, backoffMs, GatewayTokens, openWithTokens, rideOut, turnedAway, type TokenRole } from './reconnect.ts';
 import type { Settings, SettingsResult } from './settings.ts';
 import { SSE_HEADERS, sseComment } from './sse.ts';
 import { ChatProjection, DeltaBuffer, encodeEvent, streamVersion, type StreamVersion, type WireEvent } from './stream.ts';
@@ -156,8 +156,9 @@ export function createHandler(result: SettingsResult, deps: Deps): (req: Request
         // One key for every attempt: a gateway that did take an earlier one runs the message once.
         const send = (idempotencyKey: string) => rideOut(async () => sendChat(await gateway(), { sessionKey, message, idempotencyKey, deadlineAt }), ride);
         const sent = await send(crypto.randomUUID());
-        // The gateway, restarting, turned the message away: after a pause it goes again, under a new key
-        // (the first names a run the gateway refused), unless the restart wait is over.
+        // The gateway turned the message away (restarting, or preparing the model runtime again): after a
+        // pause it goes again, under a new key (the first names a run the gateway refused), unless the
+        // restart wait is over.
         const resend = async (n: number): Promise<ChatSent | null> => {
           const wait = backoffMs(n);
           if (Date.now() + wait >= ride.until) return null;
@@ -306,7 +307,7 @@ async function sendChat(gw: GatewayConnection, input: { sessionKey: string; mess
 
 interface ChatInput {
   sent: ChatSent;
-  /** Sends the message again after attempt `n` was turned away by a restarting gateway; null when time is up. */
+  /** Sends the message again after attempt `n` was turned away (reconnect.ts `turnedAway`); null when time is up. */
   resend(n: number): Promise<ChatSent | null>;
   version: StreamVersion;
   sessionKey: string;
@@ -322,14 +323,15 @@ interface ChatInput {
  * Streams the run the gateway took, in the form the client asked for (stream.ts). The stream opens
  * only once the gateway accepted the message, so connection failures still get a JSON error and a
  * status. It ends with `done` when a `chat` event is final, error or aborted; or with `error` when
- * the gateway goes away or the deadline comes first. A run the restarting gateway turned away before
- * any of its reply came is not the end: the message goes again to the gateway that comes back, and
- * the stream goes on with that run (reconnect.ts).
+ * the gateway goes away or the deadline comes first. A run the gateway turned away before any of its
+ * reply came, with an answer that asks to try again (a restart, a model runtime prepared again), is
+ * not the end: the message goes again, to the gateway that comes back, and the stream goes on with
+ * that run (reconnect.ts).
  */
 async function chatStream(input: ChatInput): Promise<Response> {
   const { sessionKey } = input;
   let sent = input.sent;
-  let drained = 0;
+  let sentAgain = 0;
   /** Between a drain's refusal and the run sent again, the refused run's socket closing is expected. */
   let resending = false;
 
@@ -377,7 +379,7 @@ async function chatStream(input: ChatInput): Promise<Response> {
           // the client already went away
         }
         const m = run.model;
-        input.finished({ runId: sent.runId, model: m ? `${m.provider}/${m.model}` : null, fallbacks: run.fallbacks.length, ...(drained ? { drained } : {}), ...extra });
+        input.finished({ runId: sent.runId, model: m ? `${m.provider}/${m.model}` : null, fallbacks: run.fallbacks.length, ...(sentAgain ? { sentAgain } : {}), ...extra });
       };
       const gone = (err: GatewayError) => {
         if (closed) return;
@@ -388,7 +390,7 @@ async function chatStream(input: ChatInput): Promise<Response> {
 
       const handle = (e: EventFrame) => {
         if (closed) return;
-        if (run.silent && turnedAwayByRestart(e, sessionKey, sent.runId)) {
+        if (run.silent && turnedAway(e, sessionKey, sent.runId)) {
           void again(e);
           return;
         }
@@ -406,10 +408,10 @@ async function chatStream(input: ChatInput): Promise<Response> {
       const again = async (refusal: EventFrame) => {
         resending = true;
         sent.gw.close();
-        drained++;
+        sentAgain++;
         let next: ChatSent | null;
         try {
-          next = await input.resend(drained);
+          next = await input.resend(sentAgain);
         } catch (err) {
           resending = false;
           if (err instanceof GatewayError) return gone(err);

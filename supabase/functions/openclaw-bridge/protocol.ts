@@ -259,3 +259,11 @@ export function redact(text: string, secrets: readonly string[]): string {
   for (const s of secrets) if (s.length >= 4) out = out.split(s).join('***');
   return out;
 }
+
+/**
+ * OpenClaw's answer to a run that came while it was preparing an agent's model runtime again (after
+ * a config reload, a plugin or an auth store change): the run did nothing, and the error asks for a
+ * retry (2026.9.6, most messages of PreparedModelRuntimeOwnerNotPublishedError and
+ * PreparedModelRuntimePublicationSupersededError).
+ */
+export const RUNTIME_REPREPARED = /\bprepared [\w -]*?(runtime|registry)\b[\w -]*? (was superseded|was not published|was not committed|made no publication progress)/;

@@ -14,10 +14,12 @@
  * - A gateway draining for a restart still takes connections and `chat.send` for a moment, then
  *   ends the run with an error that asks to try again (RESTART_REFUSALS). When nothing of a reply
  *   came, the message is sent again, with a new idempotency key, to the gateway that comes back,
- *   within the same wait: what OpenClaw asks of its user, done for them.
+ *   within the same wait: what OpenClaw asks of its user, done for them. So is a message whose run
+ *   OpenClaw ended because it was preparing the agent's model runtime again (RUNTIME_REPREPARED),
+ *   as it does for a moment after a config reload.
  */
 import { GatewayError, type GatewayConnection, type OpenOptions } from './gateway.ts';
-import type { EventFrame } from './protocol.ts';
+import { RUNTIME_REPREPARED, type EventFrame } from './protocol.ts';
 
 /** The gateway's code for a token it does not take (its connect error's `details.code`). */
 export const TOKEN_MISMATCH = 'AUTH_TOKEN_MISMATCH';
@@ -106,12 +108,15 @@ export const backoffMs = (n: number): number => Math.min(FIRST_DELAY_MS * 2 ** M
  */
 export const RESTART_REFUSALS = ['Gateway is draining; new tasks are not accepted', 'Gateway is restarting. Please wait a few seconds and try again.'] as const;
 
-/** A `chat` event that ends run `runId` because the gateway turned it away for a restart. */
-export function turnedAwayByRestart(e: EventFrame, sessionKey: string, runId: string): boolean {
+/**
+ * A `chat` event that ends run `runId` with an answer that asks to try again: the gateway turned it
+ * away for a restart, or while it prepared the agent's model runtime again.
+ */
+export function turnedAway(e: EventFrame, sessionKey: string, runId: string): boolean {
   const p = e.payload;
   if (e.event !== 'chat' || p.state !== 'error' || p.sessionKey !== sessionKey || p.runId !== runId || typeof p.errorMessage !== 'string') return false;
   const message = p.errorMessage;
-  return RESTART_REFUSALS.some((r) => message.includes(r));
+  return RESTART_REFUSALS.some((r) => message.includes(r)) || RUNTIME_REPREPARED.test(message);
 }
 
 export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -3,6 +3,7 @@
  * batches (apply/rollout.ts), each host one whole single-host apply with its own lock and gates.
  */
 import { apply, type ApplyResult } from '../apply/apply.js';
+import { recordAuditFindings } from '../apply/audit-record.js';
 import { applyEdge, holdNextToken, planEdge } from '../apply/edge.js';
 import { InterruptedError } from '../apply/errors.js';
 import { gatherFacts } from '../apply/host.js';
@@ -14,6 +15,9 @@ import { driftItems, renderDriftText, renderDriftMarkdown } from '../report/drif
 import { renderPlanJson } from '../report/json.js';
 import { renderRolloutText } from '../report/rollout.js';
 import { renderPlanText } from '../report/terminal.js';
+import { hostOpenclawCommand } from '../render/host-openclaw.js';
+import { deepAuditVerdict } from '../smoke/smoke.js';
+import type { Transport } from '../transport/transport.js';
 import type { Deployment, HostLink } from './deploy.js';
 import { DEPLOY_EXIT, planOfHost, releaseInput } from './deploy-commands.js';
 import type { Output } from './output.js';
@@ -112,9 +116,39 @@ function outcomeOf(host: string, r: ApplyResult): HostOutcome {
   }
 }
 
+/**
+ * A host's deep security audit after its apply (`openclaw security audit --deep`, with the
+ * release's OpenClaw), as a single host's apply runs it among its smoke checks. Its findings are
+ * recorded with the host's live release, so drift reports only what appears later. A critical
+ * finding or a warning the environment does not accept fails the host, which stays on the release
+ * it was given: the rollout counts it as a failure and stops by its policy.
+ */
+async function auditAfterApply(d: Deployment, t: Transport, outcome: HostOutcome, r: ApplyResult, progress: (line: string) => void): Promise<HostOutcome> {
+  if ((outcome.status !== 'applied' && outcome.status !== 'no-changes') || d.desired.services === 'none' || !hostOpenclawCommand(d.desired, [])) return outcome;
+  const live = r.release ?? r.previous;
+  const on = live ? `release ${live}, kept: fix the findings and apply again, or roll it back` : 'unknown';
+  const step = 'security audit --deep';
+  progress(step);
+  // Loaded here: the smoke's module is code plan and drift never run.
+  const { hostDeepAudit } = await import('./smoke-command.js');
+  let verdict: ReturnType<typeof deepAuditVerdict>;
+  try {
+    verdict = deepAuditVerdict(await hostDeepAudit(d, t), d.config.environments.find((e) => e.name === d.envName)?.security?.accept ?? []);
+  } catch (e) {
+    return { ...outcome, status: 'failed', step, cause: e instanceof Error ? e.message : String(e), on };
+  }
+  if (live) {
+    await recordAuditFindings(t, d.desired, live, verdict.findings).catch((e: unknown) =>
+      progress(`warning: the deep audit's findings were not recorded with release ${live}, so drift reports each warning it finds: ${e instanceof Error ? e.message : String(e)}`),
+    );
+  }
+  progress(`${verdict.ok ? '✔' : '✘'} ${step}: ${verdict.detail}`);
+  return verdict.ok ? outcome : { ...outcome, status: 'failed', step, cause: verdict.detail, on };
+}
+
 export async function fleetApplyCommand(
   d: Deployment,
-  opts: { breakLock: boolean; prune?: boolean; lockWaitSeconds: number; json: boolean; ask?: boolean },
+  opts: { breakLock: boolean; prune?: boolean; lockWaitSeconds: number; json: boolean; ask?: boolean; smoke?: boolean },
   output: Output,
   processEnv: NodeJS.ProcessEnv,
 ): Promise<number> {
@@ -166,7 +200,7 @@ export async function fleetApplyCommand(
             progress,
           });
           details.set(name, { log: r.log, plan: r.plan });
-          return outcomeOf(name, r);
+          return opts.smoke === false ? outcomeOf(name, r) : await auditAfterApply(d, t, outcomeOf(name, r), r, progress);
         } catch (e) {
           if (e instanceof InterruptedError) details.set(name, { log: [e.message] });
           throw e;
@@ -210,7 +244,10 @@ export async function fleetApplyCommand(
       output.out(`${JSON.stringify({ outcome, environment: d.envName, revision: d.revision, rollout: result.policy, batches: result.batches, ...(result.stopped ? { stopped: result.stopped } : {}), hosts }, null, 2)}\n`);
     } else {
       output.out(renderRolloutText(d.envName, d.revision, result, (h) => links.get(h)!.where));
-      if (ok) output.out(`The smoke checks run per host: clawops smoke --env ${d.envName} --host NAME.`);
+      if (ok) {
+        const audited = opts.smoke !== false && d.desired.services !== 'none' && hostOpenclawCommand(d.desired, []) !== null;
+        output.out(`${audited ? 'Each host passed its deep security audit; the other smoke checks' : 'The smoke checks'} run per host: clawops smoke --env ${d.envName} --host NAME.`);
+      }
     }
     if (sharedFailure) {
       output.err(`error: ${sharedFailure}`);

@@ -146,7 +146,7 @@ export async function main(
           if (saved) throw new UsageError(`a saved plan is for one host; ${envName} is a fleet`);
           const lockWait = Number(str('lock-wait') ?? 120);
           if (!Number.isFinite(lockWait) || lockWait < 0) throw new UsageError('--lock-wait takes seconds');
-          return await fleet.fleetApplyCommand(d, { breakLock: flag('break-lock'), prune: flag('prune'), lockWaitSeconds: lockWait, json: values.json, ask }, output, env);
+          return await fleet.fleetApplyCommand(d, { breakLock: flag('break-lock'), prune: flag('prune'), lockWaitSeconds: lockWait, json: values.json, ask, smoke: !flag('no-smoke') }, output, env);
         }
         if (command === 'plan') {
           return await planCommand(d, { json: values.json, out: values.out, detailedExitcode: flag('detailed-exitcode'), verbose: flag('verbose'), readOnly: flag('read-only') }, output);

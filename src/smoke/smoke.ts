@@ -247,6 +247,27 @@ export function deepAuditLine(findings: readonly { checkId: string; severity: st
   return findings.map((f) => `${f.severity} ${f.checkId} (${f.title})`).join(', ');
 }
 
+/**
+ * The verdict on the host's deep audit, from the JSON `openclaw security audit --deep --json`
+ * printed: it fails on a critical finding or a warning the environment does not accept. `detail`
+ * names the blocking findings by severity, checkId and title, then the accepted ones; never a
+ * finding's detail, which may quote the config. `findings` is every finding, for the release's record.
+ */
+export function deepAuditVerdict(json: string, accept: readonly Acceptance[]): { ok: boolean; detail: string; findings: AuditSummary[] } {
+  const all = parseAuditJson(json);
+  const findings = all.map((f) => ({ checkId: f.checkId, severity: f.severity, title: f.title }));
+  // The live probe connects with the token alone, which OpenClaw grants no read scope unless the
+  // host's CLI is a paired device; whether the gateway answers is the health check's to say.
+  const probe = all.filter((f) => f.checkId === PROBE_FAILED);
+  const { blocking, accepted } = judgeFindings(all.filter((f) => f.checkId !== PROBE_FAILED), accept);
+  const notes = [
+    ...(accepted.length ? [`${accepted.length} accepted (${accepted.map((f) => f.checkId).join(', ')})`] : []),
+    ...probe.map((f) => `the live probe did not read the gateway (${f.title})`),
+  ];
+  if (blocking.length) return { ok: false, detail: [deepAuditLine(blocking), ...notes].join('; '), findings };
+  return { ok: true, detail: ['no critical finding, no unaccepted warning', ...notes].join('; '), findings };
+}
+
 /** One line per check: `✔ name (123 ms): detail`. */
 export function formatCheck(c: SmokeCheck): string {
   return `${c.skipped ? '-' : c.ok ? '✔' : '✘'} ${c.name} (${c.ms} ms): ${c.detail}`;
@@ -397,19 +418,10 @@ export async function runSmoke(target: SmokeTarget, deps: SmokeDeps = {}): Promi
   const audit = target.deepAudit;
   let auditFindings: AuditSummary[] | undefined;
   if (audit) await check('security audit --deep', async () => {
-    const findings = parseAuditJson(await audit.run());
-    auditFindings = findings.map((f) => ({ checkId: f.checkId, severity: f.severity, title: f.title }));
-    // The live probe connects with the token alone, which OpenClaw grants no read scope unless the
-    // host's CLI is a paired device; whether the gateway answers is the health check's to say.
-    const probe = findings.filter((f) => f.checkId === PROBE_FAILED);
-    const { blocking, accepted } = judgeFindings(findings.filter((f) => f.checkId !== PROBE_FAILED), audit.accept);
-    const notes = [
-      ...(accepted.length ? [`${accepted.length} accepted (${accepted.map((f) => f.checkId).join(', ')})`] : []),
-      // Its title only: a finding's detail may quote the config it read.
-      ...probe.map((f) => `the live probe did not read the gateway (${f.title})`),
-    ];
-    if (blocking.length) throw new CheckFailed([deepAuditLine(blocking), ...notes].join('; '));
-    return ['no critical finding, no unaccepted warning', ...notes].join('; ');
+    const verdict = deepAuditVerdict(await audit.run(), audit.accept);
+    auditFindings = verdict.findings;
+    if (!verdict.ok) throw new CheckFailed(verdict.detail);
+    return verdict.detail;
   });
 
   // Each check catches its own failures, so this is always reached.

@@ -61,10 +61,15 @@ describe('a fleet of three hosts rolled out in health-gated batches', { timeout:
     assert.match(run.stderr, /^batch 2: c$/m);
     for (const name of 'abc') assert.match(run.stdout, new RegExp(`^ {2}✔ ${name} {2}applied release \\S+ {2}\\(ubuntu@`, 'm'));
     assert.match(run.stdout, /^Rollout finished: 3 of 3 hosts on the new revision\.$/m);
-    for (const h of fleet) {
+    assert.match(run.stdout, /^Each host passed its deep security audit; the other smoke checks run per host/m);
+    for (const [i, h] of fleet.entries()) {
       const states = await unitStates(h);
       for (const u of UNITS) assert.equal(states[u], 'active enabled', `${h.host.name}: ${u}`);
       await assertAllHealthy(h);
+      // Each host's deep audit ran after its apply, and what it found is its release's.
+      assert.match(run.stderr, new RegExp(`^\\[${'abc'[i]}\\] ✔ security audit --deep: no critical finding, no unaccepted warning; 1 accepted \\(models\\.weak_tier\\)`, 'm'));
+      const record = await currentRelease(h);
+      assert.ok(record.securityFindings?.some((f) => f.checkId === 'models.weak_tier' && f.severity === 'warn'), `${h.host.name}: ${JSON.stringify(record.securityFindings)}`);
     }
   });
 
@@ -132,6 +137,30 @@ describe('a fleet of three hosts rolled out in health-gated batches', { timeout:
     } finally {
       await undo();
       await b.sh('sudo systemctl stop fleet-squatter');
+    }
+  });
+
+  it('a warning the environment no longer accepts fails the first host at its deep audit: it keeps the release it was given, and the rollout stops there', async () => {
+    const [a, b, c] = fleet as [E2E, E2E, E2E];
+    const untouched = await Promise.all([b, c].map(async (h) => [await releaseIds(h), await h.sh(`sudo cat ${CLAWOPS_DIR}/audit.log`)]));
+    const undo = await e.editRepo(`config/environments/${ENV}.yaml`, (t) => t.replace(/^security:\n {2}accept:\n( {4}.*\n)+/m, ''));
+    try {
+      const run = await e.cli(['apply', '--env', ENV]);
+      await expectExit(run, 1, a);
+      assert.match(run.stderr, /^\[a\] ✘ security audit --deep: warn models\.weak_tier \(/m);
+      const kept = /^ {2}✘ a {2}failed at security audit --deep: warn models\.weak_tier \(.*\); on release (\S+), kept: fix the findings and apply again, or roll it back /m.exec(run.stdout)?.[1];
+      assert.ok(kept, run.stdout);
+      assert.match(run.stdout, /^Rollout stopped: 1 of 1 host in batch 1 failed \(more than 0%\); 2 hosts not started, left on what they ran\.$/m);
+      // a: on the release it was given, serving, with the finding recorded for drift.
+      const record = await currentRelease(a);
+      assert.equal(record.id, kept);
+      assert.ok(record.securityFindings?.some((f) => f.checkId === 'models.weak_tier'), JSON.stringify(record.securityFindings));
+      await assertAllHealthy(a);
+      // b and c: never started.
+      assert.doesNotMatch(run.stderr, /^\[[bc]\]/m);
+      assert.deepEqual(await Promise.all([b, c].map(async (h) => [await releaseIds(h), await h.sh(`sudo cat ${CLAWOPS_DIR}/audit.log`)])), untouched);
+    } finally {
+      await undo();
     }
   });
 

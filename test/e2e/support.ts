@@ -44,6 +44,8 @@ export interface ReleaseRecord {
   id: string;
   revision: string;
   files: Record<string, { digest: string; sensitive: boolean; name: string; mode: number; owner?: string }>;
+  /** What the deep audit after the apply found. */
+  securityFindings?: { checkId: string; severity: string }[];
 }
 
 export interface E2E {

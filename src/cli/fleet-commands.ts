@@ -126,7 +126,7 @@ function outcomeOf(host: string, r: ApplyResult): HostOutcome {
 async function auditAfterApply(d: Deployment, t: Transport, outcome: HostOutcome, r: ApplyResult, progress: (line: string) => void): Promise<HostOutcome> {
   if ((outcome.status !== 'applied' && outcome.status !== 'no-changes') || d.desired.services === 'none' || !hostOpenclawCommand(d.desired, [])) return outcome;
   const live = r.release ?? r.previous;
-  const on = live ? `release ${live}, kept: fix the findings and apply again, or roll it back` : 'unknown';
+  const on = (then: string) => (live ? `release ${live}, kept: ${then}` : 'unknown');
   const step = 'security audit --deep';
   progress(step);
   // Loaded here: the smoke's module is code plan and drift never run.
@@ -135,7 +135,7 @@ async function auditAfterApply(d: Deployment, t: Transport, outcome: HostOutcome
   try {
     verdict = deepAuditVerdict(await hostDeepAudit(d, t), d.config.environments.find((e) => e.name === d.envName)?.security?.accept ?? []);
   } catch (e) {
-    return { ...outcome, status: 'failed', step, cause: e instanceof Error ? e.message : String(e), on };
+    return { ...outcome, status: 'failed', step, cause: e instanceof Error ? e.message : String(e), on: on('its audit did not run') };
   }
   if (live) {
     await recordAuditFindings(t, d.desired, live, verdict.findings).catch((e: unknown) =>
@@ -143,7 +143,7 @@ async function auditAfterApply(d: Deployment, t: Transport, outcome: HostOutcome
     );
   }
   progress(`${verdict.ok ? '✔' : '✘'} ${step}: ${verdict.detail}`);
-  return verdict.ok ? outcome : { ...outcome, status: 'failed', step, cause: verdict.detail, on };
+  return verdict.ok ? outcome : { ...outcome, status: 'failed', step, cause: verdict.detail, on: on('fix the findings and apply again, or roll it back') };
 }
 
 export async function fleetApplyCommand(

@@ -2,7 +2,9 @@
 // one environment's target.hosts. apply rolls a release out in batches; one host is made to fail
 // its health gate (a port its proxy moves to is already taken there, and only there), and the
 // rollout stops: the host done before it serves the new release, the failing one is back on its
-// old one, and the one after it is never touched. The hosts failing to come up fails every test.
+// old one, and the one after it is never touched. Each host's deep security audit runs after its
+// apply; a warning the environment stops accepting fails the first host there, and the rollout
+// stops. The hosts failing to come up fails every test.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';

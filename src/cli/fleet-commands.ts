@@ -16,7 +16,6 @@ import { renderPlanJson } from '../report/json.js';
 import { renderRolloutText } from '../report/rollout.js';
 import { renderPlanText } from '../report/terminal.js';
 import { hostOpenclawCommand } from '../render/host-openclaw.js';
-import { deepAuditVerdict } from '../smoke/smoke.js';
 import type { Transport } from '../transport/transport.js';
 import type { Deployment, HostLink } from './deploy.js';
 import { DEPLOY_EXIT, planOfHost, releaseInput } from './deploy-commands.js';
@@ -129,8 +128,8 @@ async function auditAfterApply(d: Deployment, t: Transport, outcome: HostOutcome
   const on = (then: string) => (live ? `release ${live}, kept: ${then}` : 'unknown');
   const step = 'security audit --deep';
   progress(step);
-  // Loaded here: the smoke's module is code plan and drift never run.
-  const { hostDeepAudit } = await import('./smoke-command.js');
+  // Loaded here: the smoke's modules are code plan and drift never run.
+  const [{ hostDeepAudit }, { deepAuditVerdict }] = await Promise.all([import('./smoke-command.js'), import('../smoke/smoke.js')]);
   let verdict: ReturnType<typeof deepAuditVerdict>;
   try {
     verdict = deepAuditVerdict(await hostDeepAudit(d, t), d.config.environments.find((e) => e.name === d.envName)?.security?.accept ?? []);

@@ -78,21 +78,24 @@ export function openclawTree(lockText: string, registry: string, cpu: string): T
  * The host's half, a bash fragment that fills buildInto's folder "$t": reads `path url hex` lines on
  * standard input, fetches up to 8 at a time, checks each tarball's sha512 before it is unpacked, and
  * unpacks it into its folder. The first package that cannot be fetched or does not match stops it,
- * by name; buildInto's partial folder is then never renamed into place.
+ * by name; buildInto's partial folder is then never renamed into place, and is removed.
  */
 export function fetchTreeInto(what: string): string[] {
+  // A failure leaves a mark that the packages still to come see, and they end at once: xargs runs
+  // them all and waits for each, so nothing writes into the folder once the script has ended.
   const one = [
     'set -e',
-    'p=$1; u=$2; h=$3; f=$(mktemp "$T/.fetch/XXXXXX")',
-    `curl -fsSL --retry 2 -m 600 -o "$f" "$u" || { echo "the host could not fetch $u for ${what}" >&2; exit 255; }`,
-    `printf '%s  %s\\n' "$h" "$f" | sha512sum -c --status || { echo "$u does not match the sha512 integrity the lock pins for ${what}; refused, nothing installed" >&2; exit 255; }`,
-    'mkdir -p "$T/$p"',
-    'tar -xzf "$f" -C "$T/$p" --strip-components=1 --no-same-owner --warning=no-unknown-keyword',
+    '[ ! -e "$T/.fetch/stop" ] || exit 1',
+    'stop() { touch "$T/.fetch/stop" 2>/dev/null || true; exit 1; }',
+    'p=$1; u=$2; h=$3; f=$(mktemp "$T/.fetch/XXXXXX") || stop',
+    `curl -fsSL --retry 2 -m 600 -o "$f" "$u" || { echo "the host could not fetch $u for ${what}" >&2; stop; }`,
+    `printf '%s  %s\\n' "$h" "$f" | sha512sum -c --status || { echo "$u does not match the sha512 integrity the lock pins for ${what}; refused, nothing installed" >&2; stop; }`,
+    'mkdir -p "$T/$p" || stop',
+    'tar -xzf "$f" -C "$T/$p" --strip-components=1 --no-same-owner --warning=no-unknown-keyword || stop',
     'rm -f "$f"',
   ].join('\n');
   return [
     'T=$t; export T; mkdir "$t/.fetch"',
-    // xargs stops at the first command that exits 255, and itself exits non-zero.
     `xargs -P 8 -n 3 bash -c ${shellQuote([one])} _ || exit 1`,
     'rmdir "$t/.fetch"',
     // npm leaves every file readable and every folder searchable, whatever the tarball says.

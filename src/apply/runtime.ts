@@ -37,9 +37,12 @@ export function sha512Hex(integrity: string): string | undefined {
  * tarball that differs is removed and refused, by name, before anything is unpacked.
  */
 export function fetchChecked(url: string, archive: string, hex: string, what: string): string {
+  const couldNot = `the host could not fetch ${what} from ${url}`;
+  const folder = archive.slice(0, archive.lastIndexOf('/')) || '/';
   return [
     'set -e',
-    `curl -fsSL --retry 2 -m 600 -o ${q(archive)} ${q(url)} || { rm -f ${q(archive)}; echo ${q(`the host could not fetch ${what} from ${url}`)} >&2; exit 1; }`,
+    // curl's 23: it could not write what it fetched, on a full disk as a rule.
+    `curl -fsSL --retry 2 -m 600 -o ${q(archive)} ${q(url)} || { rc=$?; rm -f ${q(archive)}; if [ $rc -eq 23 ]; then echo ${q(`${couldNot}: it could not write it to ${folder} (`)}"$(df -P -k ${q(folder)} | awk 'NR==2{print $4}')"${q(' KiB free)')} >&2; else echo ${q(couldNot)} >&2; fi; exit 1; }`,
     `if ! printf '%s  %s\n' ${q(hex)} ${q(archive)} | sha512sum -c --status; then rm -f ${q(archive)}; echo ${q(`${what} from ${url} does not match the sha512 integrity the registry publishes for it; refused, nothing installed`)} >&2; exit 1; fi`,
   ].join('\n');
 }
@@ -77,8 +80,19 @@ export function unpackInto(dir: string, archive: string, check: string, finish: 
   return buildInto(dir, [`tar -xzf ${q(archive)} -C "$t" --strip-components=1`], check, finish);
 }
 
-/** The same, for a folder that `fill` (bash lines) builds in "$t": `check` must exist in it after. */
+/** Below this (KiB), a filesystem a failed install wrote to is taken to be full, and said so. */
+const FULL_KIB = 1024;
+
+/**
+ * The same, for a folder that `fill` (bash lines) builds in "$t": `check` must exist in it after.
+ * A failure removes what it had written, so a disk it filled is given back to the running release,
+ * and when the folder's filesystem is full at that moment the host says so, with its mount point.
+ */
 export function buildInto(dir: string, fill: readonly string[], check: string, finish: readonly string[] = []): string {
+  const full = [
+    'a=$(df -P -k "$t" 2>/dev/null | awk \'NR==2{print $4}\')',
+    `if [ -n "$a" ] && [ "$a" -lt ${FULL_KIB} ]; then echo "not enough free space on $(df -P "$t" | awk 'NR==2{print $6}') to install $d: $a KiB left; nothing was installed, and what was written is removed" >&2; fi`,
+  ].join('; ');
   return [
     'set -e',
     `d=${q(dir)}`,
@@ -86,12 +100,14 @@ export function buildInto(dir: string, fill: readonly string[], check: string, f
     // What an unpack cut short left (a killed run): never live, and only ever made under the lock.
     'rm -rf "$d".partial.*',
     't=$(mktemp -d "$d.partial.XXXXXX")',
+    `trap 'rc=$?; if [ $rc -ne 0 ]; then ${full.replace(/'/g, `'\\''`)}; rm -rf "$t"; fi' EXIT`,
     ...fill,
     `test -e "$t/${check}"`,
     ...finish,
     'chmod 755 "$t"',
     'rm -rf "$d"',
     'mv -T "$t" "$d"',
+    'trap - EXIT',
   ].join('\n');
 }
 
@@ -146,9 +162,9 @@ export async function ensureRuntime(
   const run = randomBytes(6).toString('hex');
   await must(t, 'runtime', ['mkdir', '-p', p.incoming]);
   // The unpack runs as root and may outlive a killed client: it is recorded as working under the
-  // lock, so no other apply takes the lock while it runs.
+  // lock, so no other apply takes the lock while it runs. The archive goes whether or not it unpacked.
   const unpack = (dir: string, archive: string, check: string, finish: string[] = []) =>
-    asRoot(desired, ['bash', '-c', `echo $$ >> ${q(`${p.lock}/pids`)}\n${unpackInto(dir, archive, check, finish)}\nrm -f ${q(archive)}`]);
+    asRoot(desired, ['bash', '-c', `echo $$ >> ${q(`${p.lock}/pids`)}\n(\n${unpackInto(dir, archive, check, finish)}\n)\nrc=$?\nrm -f ${q(archive)}\nexit $rc`]);
   const nodeChange = changes.find((c) => c.component === 'node');
   if (nodeChange?.action === 'install' && rt.node.registry && source.nodeTarball) {
     // The host has its own route to the registry: it fetches the tarball, checked, and nothing is uploaded.

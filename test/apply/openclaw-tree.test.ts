@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -71,8 +71,19 @@ async function tarball(dir: string, name: string, files: Record<string, string>)
   return readFile(out);
 }
 
+/** A gzipped npm-style tarball holding `bytes` random bytes: it compresses to about as much. */
+async function tarballOfBytes(dir: string, name: string, bytes: number): Promise<Buffer> {
+  const src = join(dir, `src-${name}`, 'package');
+  await mkdir(src, { recursive: true });
+  await writeFile(join(src, 'blob'), randomBytes(bytes));
+  const out = join(dir, `${name}.tgz`);
+  const r = spawnSync('tar', ['-czf', out, '-C', join(dir, `src-${name}`), 'package']);
+  assert.equal(r.status, 0, String(r.stderr));
+  return readFile(out);
+}
+
 describe('the host\'s script', () => {
-  test('fetches each package into its folder; a tarball that does not match stops it, by its address, and leaves nothing', async () => {
+  test('fetches each package into its folder; a tarball that does not match stops it, by its address, and leaves nothing; so does a full disk, which the host names', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'clawops-tree-'));
     const served = new Map<string, Buffer>();
     const server = http.createServer((req, res) => {
@@ -110,13 +121,31 @@ describe('the host\'s script', () => {
       const bad = await install(join(dir, 'bad'));
       assert.notEqual(bad.code, 0);
       assert.match(bad.stderr, new RegExp(`${base}/p1\\.tgz does not match the sha512 integrity the lock pins for OpenClaw test; refused, nothing installed`));
-      assert.equal(spawnSync('bash', ['-c', `ls -d ${join(dir, 'bad')}* 2>/dev/null | wc -l`], { encoding: 'utf8' }).stdout.trim(), '1', 'only the partial folder, never renamed into place');
-      assert.equal(spawnSync('test', ['-e', join(dir, 'bad')]).status, 1);
+      assert.equal(spawnSync('bash', ['-c', `ls -d ${join(dir, 'bad')}* 2>/dev/null | wc -l`], { encoding: 'utf8' }).stdout.trim(), '0', 'never renamed into place, and the partial folder removed');
 
       served.delete('/p2.tgz');
       const gone = await install(join(dir, 'gone'));
       assert.notEqual(gone.code, 0);
       assert.match(gone.stderr, new RegExp(`the host could not fetch ${base}/p2\\.tgz for OpenClaw test`));
+
+      // A package larger than the disk left (a 1 MiB filesystem of its own, in a private mount
+      // namespace): the host says the disk is full, where, and what was written is removed.
+      served.set('/p2.tgz', packages['node_modules/openclaw/node_modules/nested']);
+      const big = await tarballOfBytes(dir, 'big', 1_500_000);
+      served.set('/big.tgz', big);
+      const small = join(dir, 'small');
+      await mkdir(small);
+      const bigLine = `node_modules/big ${base}/big.tgz ${createHash('sha512').update(big).digest('hex')}\n`;
+      const script = buildInto(join(small, 'openclaw'), fetchTreeInto('OpenClaw test'), 'node_modules/openclaw/openclaw.mjs');
+      const full = await runCommand(
+        'unshare',
+        ['--mount', '--propagation', 'private', 'bash', '-c', `mount -t tmpfs -o size=1m tmpfs ${small} || exit 99\nbash -c "$0"\nrc=$?\necho "files left: $(find ${small} -type f | wc -l)"\nexit $rc`, script],
+        { input: lines.join('') + bigLine },
+      );
+      assert.notEqual(full.code, 99, `no tmpfs: ${full.stderr}`);
+      assert.notEqual(full.code, 0);
+      assert.match(full.stderr, new RegExp(`^not enough free space on ${small} to install ${small}/openclaw: \\d+ KiB left; nothing was installed, and what was written is removed$`, 'm'));
+      assert.match(full.stdout, /^files left: 0$/m);
     } finally {
       server.close();
       await rm(dir, { recursive: true, force: true });

@@ -6,10 +6,11 @@
 //
 // startTestHost THROWS when the host cannot be brought up (no root, no nspawn, boot timeout...):
 // a test that needs a real host must fail, never silently skip, when it has none.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCommand } from './spawn.js';
 
 const scriptsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/testhost');
 const upScript = path.join(scriptsDir, 'up.sh');
@@ -79,35 +80,8 @@ function scriptCommand(script: string, args: string[]): [string, string[]] {
   return ['sudo', ['-n', '--preserve-env=CLAWOPS_TESTHOST_STATE,CLAWOPS_TESTHOST_CACHE,CLAWOPS_TESTHOST_NET,CLAWOPS_TESTHOST_LAYERS,CLAWOPS_TESTHOST_BOOT_TIMEOUT', 'bash', script, ...args]];
 }
 
-function runProcess(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs: number; input?: string },
-): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      env: { ...process.env, ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${cmd} ${args.join(' ')}: timed out after ${opts.timeoutMs} ms\n${tail(stderr)}`));
-    }, opts.timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on('error', () => {}); // the command may exit without reading its input
-    child.stdin.end(opts.input ?? '');
-  });
+function runProcess(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs: number; input?: string }): Promise<RunResult> {
+  return runCommand(cmd, args, { env: { ...process.env, ...opts.env }, timeoutMs: opts.timeoutMs, ...(opts.input !== undefined ? { input: opts.input } : {}) });
 }
 
 function tail(text: string, lines = 60): string {

@@ -161,10 +161,12 @@ export async function ensureRuntime(
   const p = releasePaths(desired.host, 'x');
   const run = randomBytes(6).toString('hex');
   await must(t, 'runtime', ['mkdir', '-p', p.incoming]);
-  // The unpack runs as root and may outlive a killed client: it is recorded as working under the
-  // lock, so no other apply takes the lock while it runs. The archive goes whether or not it unpacked.
+  // Each script runs as root and may outlive a killed client: it is recorded as working under the
+  // lock, so no other apply takes the lock while it runs.
+  const underLock = (script: string) => asRoot(desired, ['bash', '-c', `echo $$ >> ${q(`${p.lock}/pids`)}\n${script}`]);
+  // The archive goes whether or not it unpacked.
   const unpack = (dir: string, archive: string, check: string, finish: string[] = []) =>
-    asRoot(desired, ['bash', '-c', `echo $$ >> ${q(`${p.lock}/pids`)}\n(\n${unpackInto(dir, archive, check, finish)}\n)\nrc=$?\nrm -f ${q(archive)}\nexit $rc`]);
+    underLock(`(\n${unpackInto(dir, archive, check, finish)}\n)\nrc=$?\nrm -f ${q(archive)}\nexit $rc`);
   const nodeChange = changes.find((c) => c.component === 'node');
   if (nodeChange?.action === 'install' && rt.node.registry && source.nodeTarball) {
     // The host has its own route to the registry: it fetches the tarball, checked, and nothing is uploaded.
@@ -174,7 +176,7 @@ export async function ensureRuntime(
     if (!hex) throw new HostError(t.target, 'install node', `the registry gives no sha512 integrity for ${pkg} (${integrity || 'none'})`);
     progress(`installing Node ${rt.node.version}${arch === 'x64' ? '' : ` (${arch})`}, fetched by the host from ${rt.node.registry}`);
     const archive = `${p.incoming}/node-${rt.node.version}-${run}.tgz`;
-    await must(t, 'fetch node', asRoot(desired, ['bash', '-c', `echo $$ >> ${q(`${p.lock}/pids`)}\n${fetchChecked(url, archive, hex, pkg)}`]), undefined, 900_000);
+    await must(t, 'fetch node', underLock(fetchChecked(url, archive, hex, pkg)), undefined, 900_000);
     await must(t, 'install node', unpack(rt.node.dir, archive, 'bin/node'), undefined, 300_000);
   } else if (nodeChange?.action === 'install') {
     progress(`installing Node ${rt.node.version}`);
@@ -195,7 +197,7 @@ export async function ensureRuntime(
     progress(`installing ${what}, ${tree.length} packages fetched by the host from ${rt.node.registry}`);
     const script = buildInto(rt.openclaw.dir, fetchTreeInto(what), 'node_modules/openclaw/openclaw.mjs', completeOpenclawLifecycle(rt.node.bin));
     const list = tree.map((p) => `${p.path} ${p.url} ${p.hex}\n`).join('');
-    await must(t, 'install openclaw', asRoot(desired, ['bash', '-c', `echo $$ >> ${q(`${p.lock}/pids`)}\n${script}`]), list, 1_800_000);
+    await must(t, 'install openclaw', underLock(script), list, 1_800_000);
   } else if (ocChange?.action === 'install' && rt.openclaw) {
     progress(`installing OpenClaw ${rt.openclaw.version}`);
     const archive = `${p.incoming}/openclaw-${rt.openclaw.version}-${run}.tgz`;

@@ -64,6 +64,7 @@ describe('a host that fetches its runtime from the npm registry itself', { timeo
     assert.match(run.stderr, new RegExp(`installing Node ${VERSIONS.node.replace(/\./g, '\\.')}, fetched by the host from ${registry.url}`));
     assert.match(run.stderr, new RegExp(`${registry.url}${tgz.replace(/\./g, '\\.')} does not match the sha512 integrity the lock pins for OpenClaw ${VERSIONS.openclaw.replace(/\./g, '\\.')}; refused, nothing installed`));
     assert.equal((await e.host.run(`test -e ${RUNTIME}/openclaw/${VERSIONS.openclaw}`)).code, 1, 'no OpenClaw in place');
+    assert.equal((await e.sh(`ls -A ${RUNTIME}/openclaw`)).trim(), '', 'what was unpacked is removed');
     assert.equal((await e.host.run(`sudo test -e ${CLAWOPS_DIR}/current`)).code, 1, 'no release went live');
   });
 

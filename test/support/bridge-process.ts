@@ -133,6 +133,8 @@ export interface FunctionRuntime {
   workers(): number;
   /** What every worker printed. */
   output(): string;
+  /** What each worker printed, in the order they started. */
+  outputs(): string[];
   stop(): Promise<void>;
 }
 
@@ -175,6 +177,7 @@ export async function startFunctionRuntime(secrets: ReadonlyMap<string, string>,
     },
     workers: () => all.length,
     output: () => all.map((b) => b.output()).join('\n'),
+    outputs: () => all.map((b) => b.output()),
     async stop() {
       stopped = true;
       await watch;
